@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Builds the Go peer tools used by the benchmarks and lab tests from the Go module proxy into a
+# cache outside the repo. Idempotent: a binary that is already in the cache is not rebuilt.
+#
+#   test/lab/go-tools.sh                 build (or reuse) every tool, print where each one is
+#   test/lab/go-tools.sh NAME...         only these tools (crane, oras, registry)
+#   test/lab/go-tools.sh --print-path NAME
+#                                        print the cached binary path of NAME (exit 1 if absent)
+#   test/lab/go-tools.sh --list          print "name version path" for every tool
+#
+# Cache: ${KSAIL_LAB_CACHE:-$HOME/.cache/ksail-lab}/bin/<name>-<version>, plus a stable symlink
+# bin/<name> pointing at the pinned version.
+set -euo pipefail
+
+CACHE="${KSAIL_LAB_CACHE:-$HOME/.cache/ksail-lab}"
+BIN="$CACHE/bin"
+
+# name | module path of the main package | pinned version
+TOOLS=(
+  "crane|github.com/google/go-containerregistry/cmd/crane|v0.22.1"
+  "oras|oras.land/oras/cmd/oras|v1.3.6"
+  # cmd/registry of distribution v3 is what the official registry:3 image runs.
+  "registry|github.com/distribution/distribution/v3/cmd/registry|v3.0.0"
+)
+
+log() { printf 'go-tools: %s\n' "$*" >&2; }
+
+lookup() { # NAME -> "name|pkg|version" or fail
+  local t
+  for t in "${TOOLS[@]}"; do
+    if [[ "${t%%|*}" == "$1" ]]; then
+      printf '%s\n' "$t"
+      return 0
+    fi
+  done
+  log "unknown tool '$1' (known: crane oras registry)"
+  return 1
+}
+
+target_path() { # NAME VERSION
+  printf '%s/%s-%s\n' "$BIN" "$1" "$2"
+}
+
+build_one() { # "name|pkg|version"
+  local name pkg version target
+  IFS='|' read -r name pkg version <<<"$1"
+  target="$(target_path "$name" "$version")"
+  if [[ -x "$target" ]]; then
+    log "$name $version: cached at $target"
+  else
+    command -v go >/dev/null || {
+      log "go is not installed; cannot build $name"
+      return 1
+    }
+    log "$name $version: building $pkg@$version -> $target"
+    local tmp start
+    tmp="$(mktemp -d "$CACHE/tmp.XXXXXX")"
+    start=$SECONDS
+    # go install puts the binary under GOBIN with the package's base name; build into a private
+    # GOBIN so that a concurrent or interrupted run never leaves a half-written cached binary.
+    if ! CGO_ENABLED=0 GOBIN="$tmp" GOFLAGS="${GOFLAGS:--buildvcs=false}" \
+      nice -n 10 go install -trimpath -ldflags='-s -w' "$pkg@$version"; then
+      rm -rf "$tmp"
+      log "$name $version: build FAILED"
+      return 1
+    fi
+    mv -f "$tmp/$(basename "$pkg")" "$target"
+    rm -rf "$tmp"
+    log "$name $version: built in $((SECONDS - start)) s"
+  fi
+  ln -sfn "$(basename "$target")" "$BIN/$name"
+}
+
+case "${1:-}" in
+  --print-path)
+    [[ $# -eq 2 ]] || {
+      log "usage: $0 --print-path NAME"
+      exit 2
+    }
+    t="$(lookup "$2")" || exit 2
+    IFS='|' read -r name _ version <<<"$t"
+    p="$(target_path "$name" "$version")"
+    [[ -x "$p" ]] || {
+      log "$name $version is not built yet (run $0 $name)"
+      exit 1
+    }
+    printf '%s\n' "$p"
+    exit 0
+    ;;
+  --list)
+    for t in "${TOOLS[@]}"; do
+      IFS='|' read -r name _ version <<<"$t"
+      printf '%s %s %s\n' "$name" "$version" "$(target_path "$name" "$version")"
+    done
+    exit 0
+    ;;
+  -h | --help)
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0
+    ;;
+esac
+
+mkdir -p "$BIN"
+selected=()
+if [[ $# -gt 0 ]]; then
+  for n in "$@"; do
+    t="$(lookup "$n")" || exit 2
+    selected+=("$t")
+  done
+else
+  selected=("${TOOLS[@]}")
+fi
+
+rc=0
+for t in "${selected[@]}"; do
+  build_one "$t" || rc=1
+done
+for t in "${selected[@]}"; do
+  IFS='|' read -r name _ version <<<"$t"
+  p="$(target_path "$name" "$version")"
+  [[ -x "$p" ]] && printf '%s %s %s\n' "$name" "$version" "$p"
+done
+exit "$rc"
