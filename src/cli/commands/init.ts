@@ -1,0 +1,38 @@
+import { Option, type Command } from "commander";
+import type { CliContext, GlobalOptions } from "../context.js";
+import { createOutput } from "../context.js";
+import { DISTRIBUTIONS, GITOPS_ENGINES, TOGGLES } from "../../config/schema.js";
+
+export function registerInit(program: Command, ctx: CliContext): void {
+  program
+    .command("init")
+    .description("write ksail.yaml, the Kind or K3d cluster config and k8s/kustomization.yaml")
+    .option("--name <name>", "project name; also the artifact repository name (default: directory name)")
+    .addOption(new Option("--distribution <distribution>", "Kubernetes distribution").choices(DISTRIBUTIONS))
+    .option("--distribution-config <path>", "cluster config file (default: kind.yaml or k3d.yaml)")
+    .addOption(new Option("--gitops-engine <engine>", "GitOps engine").choices(GITOPS_ENGINES))
+    .option("--source-directory <dir>", "manifest directory (default: k8s)")
+    .addOption(
+      new Option("--local-registry <state>", "local OCI registry (default: Enabled with Flux)").choices(TOGGLES),
+    )
+    .option("--registry-port <port>", "host port of the local registry on 127.0.0.1 (default: 5000)")
+    .option("--flux-interval <duration>", "Flux reconcile interval (default: 1m)")
+    .option("-d, --directory <dir>", "project directory", ".")
+    .option("--force", "overwrite existing files")
+    .addOption(new Option("-o, --output <format>", "output format").choices(["human", "json"]))
+    .action(async (options: Record<string, string | boolean | undefined>, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      const out = createOutput(ctx, globals, options.output as string | undefined);
+      const { resolve } = await import("node:path");
+      const { loadConfig } = await import("../../config/load.js");
+      const { initProject } = await import("../../scaffold/init.js");
+      const directory = resolve(ctx.cwd, options.directory as string);
+      const { config } = await loadConfig({ cwd: directory, env: ctx.env, flags: options, readFile: false });
+      const result = await out.step("init", () => initProject(directory, config, { force: options.force === true }), (r) =>
+        `Initialized project "${config.metadata.name}" in ${r.directory}`,
+      );
+      out.result({ name: config.metadata.name, ...result }, () =>
+        result.files.map((f) => `${f.action.padEnd(11)} ${f.path}`).join("\n"),
+      );
+    });
+}

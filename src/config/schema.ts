@@ -1,0 +1,117 @@
+/**
+ * The ksail.yaml model. This one zod schema is the source of the TypeScript types,
+ * the validation (see load.ts for line numbers) and schemas/ksail.schema.json.
+ */
+import { z } from "zod";
+import { DURATION } from "./duration.js";
+
+export const API_VERSION = "ksail.dev/v1alpha1";
+export const KIND = "Cluster";
+
+const duration = z
+  .string()
+  .regex(DURATION, { message: 'must be a duration such as "30s", "1m" or "1h30m"' });
+
+const port = z.number().int().min(1).max(65535);
+
+/** DNS-1123 label: used for the project name, which becomes the artifact repository name. */
+const projectName = z
+  .string()
+  .min(1)
+  .max(63)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, {
+    message: "must be lower-case letters, digits and '-', starting and ending with a letter or digit",
+  });
+
+export const DISTRIBUTIONS = ["Kind", "K3d"] as const;
+export const GITOPS_ENGINES = ["None", "Flux"] as const;
+export const TOGGLES = ["Enabled", "Disabled"] as const;
+
+export const ksailConfigSchema = z
+  .object({
+    apiVersion: z.literal(API_VERSION),
+    kind: z.literal(KIND),
+    metadata: z.object({ name: projectName }).strict(),
+    spec: z
+      .object({
+        distribution: z.enum(DISTRIBUTIONS).default("Kind").describe("Kubernetes distribution"),
+        distributionConfig: z
+          .string()
+          .min(1)
+          .optional()
+          .describe("cluster config file; default kind.yaml or k3d.yaml"),
+        sourceDirectory: z
+          .string()
+          .min(1)
+          .default("k8s")
+          .describe("manifest directory pushed as the workload artifact"),
+        gitOpsEngine: z.enum(GITOPS_ENGINES).default("None").describe("GitOps engine"),
+        localRegistry: z
+          .enum(TOGGLES)
+          .optional()
+          .describe("local OCI registry on 127.0.0.1; default Enabled when gitOpsEngine is Flux"),
+        connection: z
+          .object({
+            kubeconfig: z.string().min(1).default("~/.kube/config"),
+            context: z.string().min(1).optional(),
+            timeout: duration.default("5m"),
+          })
+          .strict()
+          .prefault({}),
+        options: z
+          .object({
+            localRegistry: z
+              .object({
+                hostPort: port.default(5000).describe("port on 127.0.0.1 the registry is published at"),
+                name: projectName.default("ksail-registry"),
+                image: z.string().min(1).default("registry:3"),
+              })
+              .strict()
+              .prefault({}),
+            flux: z
+              .object({ interval: duration.default("1m").describe("Flux reconcile interval") })
+              .strict()
+              .prefault({}),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type KsailConfigInput = z.input<typeof ksailConfigSchema>;
+type Parsed = z.output<typeof ksailConfigSchema>;
+
+/** The resolved configuration: every default applied, localRegistry decided. */
+export type KsailConfig = Parsed & {
+  spec: Parsed["spec"] & { localRegistry: (typeof TOGGLES)[number]; distributionConfig: string };
+};
+
+export function defaultDistributionConfig(distribution: (typeof DISTRIBUTIONS)[number]): string {
+  return distribution === "Kind" ? "kind.yaml" : "k3d.yaml";
+}
+
+/** Defaults that depend on other fields (applied after parsing). */
+export function resolveDerivedDefaults(parsed: Parsed): KsailConfig {
+  return {
+    ...parsed,
+    spec: {
+      ...parsed.spec,
+      localRegistry:
+        parsed.spec.localRegistry ?? (parsed.spec.gitOpsEngine === "Flux" ? "Enabled" : "Disabled"),
+      distributionConfig:
+        parsed.spec.distributionConfig ?? defaultDistributionConfig(parsed.spec.distribution),
+    },
+  };
+}
+
+/** JSON Schema (draft 2020-12) for editors, generated from the same schema. */
+export function ksailJsonSchema(): Record<string, unknown> {
+  return {
+    $id: "https://ksail.dev/schemas/ksail.schema.json",
+    title: "ksail.yaml",
+    ...z.toJSONSchema(ksailConfigSchema, { io: "input" }),
+  };
+}

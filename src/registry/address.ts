@@ -1,0 +1,26 @@
+/**
+ * The local registry's addresses, seen from each side. One place decides them so that
+ * pushes, node mirrors and Flux objects always agree.
+ */
+import type { KsailConfig } from "../config/schema.js";
+
+/** The port the registry listens on inside its container. */
+export const REGISTRY_CONTAINER_PORT = 5000;
+
+export interface LocalRegistryAddresses {
+  /** Where the workstation pushes: 127.0.0.1:<hostPort> (never 0.0.0.0). */
+  host: string;
+  /** What images on nodes are named with, mirrored by containerd: localhost:<hostPort>. */
+  hostFromContainerRuntime: string;
+  /** What pods and Flux use on the cluster network: <container-name>:5000. */
+  hostFromClusterNetwork: string;
+}
+
+export function localRegistryAddresses(config: KsailConfig): LocalRegistryAddresses {
+  const { hostPort, name } = config.spec.options.localRegistry;
+  return {
+    host: `127.0.0.1:${hostPort}`,
+    hostFromContainerRuntime: `localhost:${hostPort}`,
+    hostFromClusterNetwork: `${name}:${REGISTRY_CONTAINER_PORT}`,
+  };
+}

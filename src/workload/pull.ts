@@ -1,0 +1,29 @@
+/** `ksail workload pull`: a pushed version, extracted safely into an empty directory. */
+import { extractLayer } from "../artifact/extract.js";
+import type { RegistryClient } from "../oci/client.js";
+import type { RepositoryRef } from "../oci/reference.js";
+import { fetchArtifact } from "./artifact-source.js";
+import type { Progress } from "./progress.js";
+
+export interface PullResult {
+  reference: string;
+  digest: string;
+  destination: string;
+  files: string[];
+}
+
+export async function pullWorkload(
+  client: RegistryClient,
+  repository: RepositoryRef,
+  version: string | undefined,
+  destination: string,
+  progress: Progress,
+): Promise<PullResult> {
+  const artifact = await progress.step("Fetch artifact", () => fetchArtifact(client, repository, version), (a) =>
+    `Fetched ${a.reference} (${a.digest.slice(0, 19)}…)`,
+  );
+  const { files } = await progress.step("Extract", () => extractLayer(artifact.layer, destination), (r) =>
+    `Extracted ${r.files.length} files to ${destination}`,
+  );
+  return { reference: artifact.reference, digest: artifact.digest, destination, files };
+}

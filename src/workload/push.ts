@@ -1,0 +1,178 @@
+/**
+ * `ksail workload push`: read → validate → build → pick the version → upload blobs → tag.
+ * The manifest is written only after every blob it names is in the registry, so a tag
+ * never points at missing content, and an invalid directory never reaches the registry.
+ */
+import { buildLayer } from "../artifact/layer.js";
+import { buildFluxArtifact, parseFluxManifest } from "../artifact/manifest.js";
+import { detectSourceMetadata } from "../artifact/source-metadata.js";
+import { listSourceFiles, type SkippedEntry } from "../artifact/source-files.js";
+import { KsailError } from "../errors.js";
+import type { RegistryClient } from "../oci/client.js";
+import { formatRepository, type RepositoryRef } from "../oci/reference.js";
+import { validateSource } from "../validate/manifests.js";
+import type { Progress } from "./progress.js";
+import { assertVersion, LATEST_TAG, nextVersion, semverTags, type Bump } from "./versions.js";
+
+export interface PushOptions {
+  repository: RepositoryRef;
+  sourceDir: string;
+  /** Exact version to push; otherwise `bump` (default patch) of the highest version. */
+  version?: string;
+  bump?: Bump;
+  /** Annotation overrides; by default detected from git (see detectSourceMetadata). */
+  source?: string;
+  revision?: string;
+  /** org.opencontainers.image.created; omitted by default so the manifest digest is reproducible. */
+  created?: string;
+  /** Extra ignore patterns on top of .sourceignore/.gitignore and the defaults. */
+  ignore?: string[];
+  maxFileSize?: number;
+  /** Move the `latest` tag too (default true). */
+  tagLatest?: boolean;
+}
+
+export interface PushResult {
+  repository: string;
+  version: string;
+  digest: string;
+  layerDigest: string;
+  /** Compressed layer bytes. */
+  size: number;
+  files: number;
+  blobs: { uploaded: number; existing: number; mounted: number };
+  source: string;
+  revision: string;
+  created?: string;
+  /** True when nothing was pushed because this content is already the given/highest version. */
+  unchanged: boolean;
+  skipped: SkippedEntry[];
+}
+
+const MAX_VERSION_RACES = 5;
+
+export async function pushWorkload(
+  client: RegistryClient,
+  options: PushOptions,
+  progress: Progress,
+): Promise<PushResult> {
+  const { repository, sourceDir } = options;
+  const name = formatRepository(repository);
+  const explicitVersion = options.version === undefined ? undefined : assertVersion(options.version);
+
+  const { files, skipped } = await progress.step(
+    `Read ${sourceDir}`,
+    () => listSourceFiles(sourceDir, { ignore: options.ignore ?? [] }),
+    (r) => `Read ${r.files.length} files from ${sourceDir}`,
+  );
+  for (const entry of skipped) progress.warn(`skipped ${entry.path}: ${entry.reason} (not packaged)`);
+
+  const issues = await progress.step(
+    "Validate manifests",
+    () =>
+      validateSource(sourceDir, files, options.maxFileSize === undefined ? {} : { maxFileSize: options.maxFileSize }),
+    (r) => (r.length === 0 ? "Validated manifests" : `Validation found ${r.length} problem(s)`),
+  );
+  if (issues.length > 0) {
+    throw new KsailError(
+      "validation",
+      `${issues.length} problem(s) in ${sourceDir}; nothing was pushed`,
+      {
+        details: issues.map((i) => `${i.file}${i.line ? `:${i.line}` : ""}${i.column ? `:${i.column}` : ""}: ${i.message}`),
+        hint: "Fix the files above and push again.",
+      },
+    );
+  }
+
+  const layer = await progress.step("Build artifact", () => buildLayer(files), (l) =>
+    `Built layer ${l.digest.slice(0, 19)}… (${l.fileCount} files, ${l.size} bytes)`,
+  );
+  const detected =
+    options.source !== undefined && options.revision !== undefined
+      ? { source: options.source, revision: options.revision }
+      : await detectSourceMetadata(sourceDir);
+  const metadata = {
+    source: options.source ?? detected.source,
+    revision: options.revision ?? detected.revision ?? layer.digest,
+    ...(options.created === undefined ? {} : { created: options.created }),
+  };
+  const artifact = buildFluxArtifact(layer, metadata);
+
+  const tags = await progress.step(`List versions of ${name}`, () => client.listTags(repository));
+  const base: Omit<PushResult, "version" | "unchanged" | "blobs"> = {
+    repository: name,
+    digest: artifact.manifest.digest,
+    layerDigest: layer.digest,
+    size: layer.size,
+    files: layer.fileCount,
+    source: metadata.source,
+    revision: metadata.revision,
+    ...(metadata.created === undefined ? {} : { created: metadata.created }),
+    skipped,
+  };
+  const noBlobs = { uploaded: 0, existing: 0, mounted: 0 };
+
+  if (explicitVersion !== undefined && tags.includes(explicitVersion)) {
+    const existing = await client.resolve(repository, explicitVersion);
+    if (existing?.digest === artifact.manifest.digest) {
+      progress.info(`Version ${explicitVersion} already holds this content; nothing pushed.`);
+      return { ...base, version: explicitVersion, unchanged: true, blobs: noBlobs };
+    }
+    throw new KsailError("conflict", `version ${explicitVersion} of ${name} already exists with other content (${existing?.digest ?? "unknown digest"})`, {
+      hint: "Versions are immutable: push a new one with --version or --bump, or leave both out to take the next patch.",
+    });
+  }
+  if (explicitVersion === undefined) {
+    const highest = semverTags(tags).at(-1);
+    if (highest !== undefined) {
+      const current = parseFluxManifest((await client.fetchManifest(repository, highest)).bytes);
+      if (current.layer.digest === layer.digest) {
+        progress.info(`No changes since ${highest} (same content ${layer.digest.slice(0, 19)}…); nothing pushed.`);
+        return { ...base, version: highest, unchanged: true, blobs: noBlobs };
+      }
+    }
+  }
+
+  const blobs = { ...noBlobs };
+  await progress.step(
+    "Upload blobs",
+    async () => {
+      const results = await Promise.all([
+        client.pushBlob(repository, artifact.config),
+        client.pushBlob(repository, { digest: layer.digest, size: layer.size, data: layer.data }),
+      ]);
+      for (const result of results) blobs[result === "exists" ? "existing" : result]++;
+    },
+    () =>
+      blobs.uploaded === 0
+        ? `Uploaded no blobs (${blobs.existing + blobs.mounted} already in the registry)`
+        : `Uploaded ${blobs.uploaded} blob(s), ${blobs.existing} already present`,
+  );
+
+  const version = await progress.step(
+    "Tag version",
+    async () => {
+      let candidate = explicitVersion ?? nextVersion(tags, options.bump ?? "patch");
+      for (let race = 0; ; race++) {
+        // Another push may have taken this version since we listed the tags.
+        const taken = await client.resolve(repository, candidate);
+        if (!taken) break;
+        if (explicitVersion !== undefined || race >= MAX_VERSION_RACES) {
+          throw new KsailError("conflict", `version ${candidate} of ${name} was pushed by someone else meanwhile`, {
+            hint: "Push again to take the next version.",
+          });
+        }
+        candidate = nextVersion([...tags, candidate], options.bump ?? "patch");
+      }
+      await client.pushManifest(repository, candidate, artifact.manifest.bytes, artifact.manifest.mediaType);
+      // `latest` follows the highest version: a hotfix to an older line does not move it back.
+      const highest = semverTags([...tags, candidate]).at(-1);
+      if ((options.tagLatest ?? true) && highest === candidate) {
+        await client.pushManifest(repository, LATEST_TAG, artifact.manifest.bytes, artifact.manifest.mediaType);
+      }
+      return candidate;
+    },
+    (v) => `Pushed ${name}:${v}`,
+  );
+  return { ...base, version, unchanged: false, blobs };
+}

@@ -1,0 +1,87 @@
+/** Versions of a workload artifact: semver tags, their order, the next one, their metadata. */
+import semver from "semver";
+import { ANNOTATION_CREATED, ANNOTATION_REVISION, ANNOTATION_SOURCE } from "../artifact/media-types.js";
+import { parseFluxManifest } from "../artifact/manifest.js";
+import { KsailError } from "../errors.js";
+import type { RegistryClient } from "../oci/client.js";
+import type { RepositoryRef } from "../oci/reference.js";
+import { mapLimit } from "../util/map-limit.js";
+
+export const LATEST_TAG = "latest";
+export type Bump = "patch" | "minor" | "major";
+export const BUMPS: readonly Bump[] = ["patch", "minor", "major"];
+
+export interface VersionInfo {
+  version: string;
+  digest: string;
+  /** org.opencontainers.image.created, when the artifact carries one. */
+  created?: string;
+  /** Bytes stored for this version: config + layer. */
+  size: number;
+  source?: string;
+  revision?: string;
+  /** True when `latest` points at this version's digest. */
+  latest: boolean;
+}
+
+/** Tags that are semantic versions (strict, optional leading "v"), lowest first. */
+export function semverTags(tags: readonly string[]): string[] {
+  return tags.filter((tag) => semver.valid(tag) !== null && !tag.startsWith("=")).sort(semver.compare);
+}
+
+/** The highest semver tag bumped; 0.0.0 is the base of an empty repository. */
+export function nextVersion(tags: readonly string[], bump: Bump): string {
+  const highest = semverTags(tags).at(-1) ?? "0.0.0";
+  const next = semver.inc(highest, bump);
+  if (next === null) throw new KsailError("usage", `cannot bump "${highest}" by ${bump}`);
+  return next;
+}
+
+export function assertVersion(version: string): string {
+  if (semver.valid(version) === null || version.startsWith("=")) {
+    throw new KsailError("usage", `"${version}" is not a semantic version`, {
+      hint: "Use MAJOR.MINOR.PATCH, e.g. --version 1.2.3 (pre-releases such as 1.3.0-rc.1 work too).",
+    });
+  }
+  return version;
+}
+
+/** Every semver version in the repository with its metadata, lowest first (SC-008: 50+ versions). */
+export async function listVersions(
+  client: RegistryClient,
+  repository: RepositoryRef,
+  options: { concurrency?: number } = {},
+): Promise<VersionInfo[]> {
+  const tags = await client.listTags(repository);
+  const versions = semverTags(tags);
+  const latest = tags.includes(LATEST_TAG) ? await client.resolve(repository, LATEST_TAG) : undefined;
+  return mapLimit(versions, options.concurrency ?? 8, async (version) => {
+    const { bytes, digest } = await client.fetchManifest(repository, version);
+    const manifest = parseFluxManifest(bytes);
+    const config = JSON.parse(bytes.toString("utf8")) as { config?: { size?: number } };
+    const info: VersionInfo = {
+      version,
+      digest,
+      size: (config.config?.size ?? 0) + manifest.layer.size,
+      latest: latest?.digest === digest,
+    };
+    const created = manifest.annotations[ANNOTATION_CREATED];
+    const source = manifest.annotations[ANNOTATION_SOURCE];
+    const revision = manifest.annotations[ANNOTATION_REVISION];
+    if (created) info.created = created;
+    if (source) info.source = source;
+    if (revision) info.revision = revision;
+    return info;
+  });
+}
+
+/** The tag to read when the user names no version: `latest`, else the highest version. */
+export async function defaultReference(client: RegistryClient, repository: RepositoryRef): Promise<string> {
+  const tags = await client.listTags(repository);
+  if (tags.includes(LATEST_TAG)) return LATEST_TAG;
+  const highest = semverTags(tags).at(-1);
+  if (highest) return highest;
+  throw new KsailError("not-found", `no versions of ${repository.registry}/${repository.repository} exist yet`, {
+    hint: "Push one with `ksail workload push`.",
+  });
+}
