@@ -1,0 +1,71 @@
+// Process helpers and small statistics for the benchmark.
+import { spawn } from "node:child_process";
+
+/**
+ * Runs a command to completion and measures its wall time (spawn to exit) in milliseconds.
+ * Output is captured (for error messages), never inherited, so terminal speed is not measured.
+ * @returns {Promise<{ms: number, code: number | null, signal: string | null, stdout: string, stderr: string}>}
+ */
+export function timed(cmd, args, { cwd, env, timeoutMs = 600_000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const start = process.hrtime.bigint();
+    const child = spawn(cmd, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    const out = [];
+    const err = [];
+    child.stdout.on("data", (d) => out.push(d));
+    child.stderr.on("data", (d) => err.push(d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on("close", (code, signal) => {
+      const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      clearTimeout(timer);
+      resolve({
+        ms,
+        code,
+        signal,
+        stdout: Buffer.concat(out).toString("utf8"),
+        stderr: Buffer.concat(err).toString("utf8"),
+      });
+    });
+  });
+}
+
+/** Like timed(), but throws with the command's output when it exits non-zero. */
+export async function mustRun(cmd, args, opts) {
+  const r = await timed(cmd, args, opts);
+  if (r.code !== 0) {
+    throw new Error(
+      `${cmd} ${args.join(" ")} exited ${r.code ?? r.signal}\n${tail(r.stderr || r.stdout)}`,
+    );
+  }
+  return r;
+}
+
+export function tail(text, lines = 15) {
+  return text.trimEnd().split("\n").slice(-lines).join("\n");
+}
+
+export function median(xs) {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export function min(xs) {
+  return xs.length ? Math.min(...xs) : NaN;
+}
+
+export function max(xs) {
+  return xs.length ? Math.max(...xs) : NaN;
+}
+
+/** Rotates an array left by k: rotate([a,b,c], 1) -> [b,c,a]. Used to alternate run order. */
+export function rotate(arr, k) {
+  const n = arr.length;
+  const s = ((k % n) + n) % n;
+  return [...arr.slice(s), ...arr.slice(0, s)];
+}
