@@ -1,0 +1,246 @@
+/**
+ * Builds the artifact's single content layer: a reproducible gzip-compressed tar of the source
+ * files, in the shape fluxcd/pkg `tar.Tar` writes (directory entries before their contents,
+ * regular files, no symlinks, uid/gid 0, empty user/group names, zero timestamps).
+ *
+ * The tar headers are encoded here (POSIX USTAR, PAX `path` record only for names USTAR cannot
+ * hold) rather than by a library, so a dependency update can never change the bytes.
+ *
+ * Reproducibility: entries are in `SourceFile` order (byte-sorted paths), each directory entry is
+ * written once right before the first file below it, every mtime is 0 (1970-01-01), modes are
+ * normalised (0644 files, 0755 executables and directories), names longer than USTAR allows use a
+ * PAX header with fixed content. The gzip header has no name, mtime 0 and OS byte 255 ("unknown",
+ * as Go's compress/gzip writes), so the layer digest does not depend on the machine, the
+ * filesystem's timestamps, permissions, umask or creation order. The deflate stream itself comes
+ * from Node's bundled zlib at level 6 (Go's default): the same Node zlib build (every Node 20–25
+ * release ships 1.3.1-e00f703) gives the same bytes; the uncompressed tar (`diffId`) is stable
+ * everywhere.
+ */
+import { createHash } from "node:crypto";
+import { once } from "node:events";
+import { readFile } from "node:fs/promises";
+import { createGzip, constants as zlibConstants } from "node:zlib";
+import { KsailError } from "../errors.js";
+import type { SourceFile } from "./source-files.js";
+
+export interface Layer {
+  /** gzip-compressed tar, as pushed. */
+  data: Buffer;
+  /** sha256 of `data`, "sha256:<hex>". */
+  digest: string;
+  /** byte length of `data`. */
+  size: number;
+  /** byte length of the uncompressed tar. */
+  uncompressedSize: number;
+  /** number of regular files in the tar (directory entries not counted). */
+  fileCount: number;
+  /** sha256 of the uncompressed tar ("diff ID" in OCI image terms). */
+  diffId: string;
+}
+
+export const FILE_MODE = 0o644;
+export const EXECUTABLE_MODE = 0o755;
+export const DIRECTORY_MODE = 0o755;
+/** Go's gzip.DefaultCompression. */
+export const GZIP_LEVEL = 6;
+/** Files read at the same time while building. */
+const READ_CONCURRENCY = 32;
+/** Bytes handed to zlib per write. */
+const WRITE_BATCH = 1024 * 1024;
+/** Offset of the OS byte in a gzip member header (RFC 1952). */
+const GZIP_OS_OFFSET = 9;
+const GZIP_OS_UNKNOWN = 0xff;
+
+export function sha256Digest(data: Buffer | Uint8Array): string {
+  return `sha256:${createHash("sha256").update(data).digest("hex")}`;
+}
+
+const BLOCK = 512;
+const ZERO_BLOCK = Buffer.alloc(BLOCK);
+/** Largest size an 11-digit octal USTAR field holds. */
+const MAX_USTAR_SIZE = 0o77777777777;
+
+function writeOctal(header: Buffer, offset: number, width: number, value: number): void {
+  // width includes the terminating NUL, as Go's archive/tar and GNU tar write it.
+  header.write(value.toString(8).padStart(width - 1, "0"), offset, width - 1, "ascii");
+  header[offset + width - 1] = 0;
+}
+
+function isAscii(value: string): boolean {
+  return /^[\x20-\x7e]*$/.test(value);
+}
+
+/** Splits a long name into USTAR prefix + name, or undefined when it does not fit. */
+function splitUstarName(name: string): { prefix: string; name: string } | undefined {
+  if (!isAscii(name)) return undefined;
+  if (name.length <= 100) return { prefix: "", name };
+  // The prefix ends at a "/" (not included); the rest must fit in 100 bytes.
+  for (let i = name.indexOf("/"); i !== -1 && i <= 155; i = name.indexOf("/", i + 1)) {
+    const rest = name.slice(i + 1);
+    if (rest.length > 0 && rest.length <= 100) return { prefix: name.slice(0, i), name: rest };
+  }
+  return undefined;
+}
+
+interface HeaderFields {
+  name: string;
+  prefix: string;
+  mode: number;
+  size: number;
+  typeflag: string;
+}
+
+function ustarHeader(fields: HeaderFields): Buffer {
+  const header = Buffer.alloc(BLOCK);
+  header.write(fields.name, 0, 100, "utf8");
+  writeOctal(header, 100, 8, fields.mode);
+  writeOctal(header, 108, 8, 0); // uid
+  writeOctal(header, 116, 8, 0); // gid
+  writeOctal(header, 124, 12, fields.size);
+  writeOctal(header, 136, 12, 0); // mtime: 1970-01-01T00:00:00Z
+  header.fill(0x20, 148, 156); // checksum is computed with this field as spaces
+  header.write(fields.typeflag, 156, 1, "ascii");
+  header.write("ustar\0", 257, 6, "ascii");
+  header.write("00", 263, 2, "ascii");
+  // uname (265) and gname (297) stay empty; devmajor/devminor as zero octal fields.
+  writeOctal(header, 329, 8, 0);
+  writeOctal(header, 337, 8, 0);
+  header.write(fields.prefix, 345, 155, "ascii");
+  let sum = 0;
+  for (const byte of header) sum += byte;
+  header.write(sum.toString(8).padStart(6, "0"), 148, 6, "ascii");
+  header[154] = 0;
+  header[155] = 0x20;
+  return header;
+}
+
+function padding(size: number): Buffer {
+  const rest = size % BLOCK;
+  return rest === 0 ? Buffer.alloc(0) : ZERO_BLOCK.subarray(0, BLOCK - rest);
+}
+
+/** One PAX record "<len> path=<value>\n", where <len> counts the whole record. */
+function paxRecord(key: string, value: string): Buffer {
+  const body = ` ${key}=${value}\n`;
+  const bodyLength = Buffer.byteLength(body, "utf8");
+  let length = bodyLength + 1;
+  while (String(length).length + bodyLength > length) length++;
+  return Buffer.from(`${String(length)}${body}`, "utf8");
+}
+
+/** Header blocks (PAX extended header first when the name does not fit USTAR) for one entry. */
+export function entryHeader(
+  path: string,
+  typeflag: "0" | "5",
+  mode: number,
+  size: number,
+): Buffer[] {
+  if (size > MAX_USTAR_SIZE) {
+    throw new KsailError("validation", `${path} is too large for an artifact (${size} bytes)`);
+  }
+  const split = splitUstarName(path);
+  if (split !== undefined) return [ustarHeader({ ...split, mode, size, typeflag })];
+  const records = paxRecord("path", path);
+  // Fixed, ASCII-only stand-in names keep the bytes identical everywhere.
+  const fallback = path.replace(/[^\x20-\x7e]/g, "_").slice(-100);
+  return [
+    ustarHeader({
+      name: "././@PaxHeader",
+      prefix: "",
+      mode: 0o644,
+      size: records.length,
+      typeflag: "x",
+    }),
+    records,
+    padding(records.length),
+    ustarHeader({ name: fallback, prefix: "", mode, size, typeflag }),
+  ];
+}
+
+export async function buildLayer(files: SourceFile[]): Promise<Layer> {
+  const gzip = createGzip({
+    level: GZIP_LEVEL,
+    memLevel: 8,
+    windowBits: 15,
+    strategy: zlibConstants.Z_DEFAULT_STRATEGY,
+  });
+  const compressed: Buffer[] = [];
+  gzip.on("data", (chunk: Buffer) => compressed.push(chunk));
+  const ended = once(gzip, "end");
+  const tarHash = createHash("sha256");
+  let tarSize = 0;
+  // Batch small pieces into ~1 MiB writes: each write to zlib is a trip to the thread pool.
+  // Batch boundaries depend only on the content, and deflate output does not depend on them.
+  let pending: Buffer[] = [];
+  let pendingSize = 0;
+  const flush = async (): Promise<void> => {
+    if (pendingSize === 0) return;
+    const chunk = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingSize);
+    pending = [];
+    pendingSize = 0;
+    if (!gzip.write(chunk)) await once(gzip, "drain");
+  };
+  const write = async (chunks: Buffer[]): Promise<void> => {
+    for (const chunk of chunks) {
+      if (chunk.length === 0) continue;
+      tarHash.update(chunk);
+      tarSize += chunk.length;
+      pending.push(chunk);
+      pendingSize += chunk.length;
+    }
+    if (pendingSize >= WRITE_BATCH) await flush();
+  };
+
+  // Read ahead a bounded number of files while earlier ones are written and compressed.
+  const reads: Promise<Buffer>[] = [];
+  const startRead = (index: number): void => {
+    if (index < files.length) {
+      const read = readFile(files[index]!.absolutePath);
+      read.catch(() => undefined); // handled when awaited below
+      reads[index] = read;
+    }
+  };
+  for (let i = 0; i < Math.min(READ_CONCURRENCY, files.length); i++) startRead(i);
+
+  try {
+    const writtenDirs = new Set<string>();
+    for (let i = 0; i < files.length; i++) {
+      const file = files[i]!;
+      const segments = file.path.split("/");
+      for (let depth = 1; depth < segments.length; depth++) {
+        const dir = segments.slice(0, depth).join("/");
+        if (writtenDirs.has(dir)) continue;
+        writtenDirs.add(dir);
+        await write(entryHeader(`${dir}/`, "5", DIRECTORY_MODE, 0));
+      }
+      const content = await reads[i]!;
+      reads[i] = Promise.resolve(Buffer.alloc(0)); // let the content be collected
+      startRead(i + READ_CONCURRENCY);
+      const mode = file.executable ? EXECUTABLE_MODE : FILE_MODE;
+      await write([
+        ...entryHeader(file.path, "0", mode, content.length),
+        content,
+        padding(content.length),
+      ]);
+    }
+    await write([ZERO_BLOCK, ZERO_BLOCK]);
+    await flush();
+  } catch (error) {
+    gzip.destroy();
+    throw error;
+  }
+  gzip.end();
+  await ended;
+
+  const data = Buffer.concat(compressed);
+  // Node writes no name, no comment and mtime 0; only the OS byte depends on the platform.
+  data[GZIP_OS_OFFSET] = GZIP_OS_UNKNOWN;
+  return {
+    data,
+    digest: sha256Digest(data),
+    size: data.length,
+    uncompressedSize: tarSize,
+    fileCount: files.length,
+    diffId: `sha256:${tarHash.digest("hex")}`,
+  };
+}

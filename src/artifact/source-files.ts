@@ -1,0 +1,171 @@
+/**
+ * Lists the files of a source directory that go into an artifact: honours `.sourceignore` (Flux's
+ * file) and `.gitignore` files at any level, extra patterns and a default ignore list; never
+ * follows symlinks (they are reported as skipped, like Flux's tar writer skips them).
+ */
+import { lstat, readFile, readdir, stat } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import ignore, { type Ignore } from "ignore";
+import { KsailError } from "../errors.js";
+
+export interface SourceFile {
+  /** posix, relative to root, no leading ./ */
+  path: string;
+  absolutePath: string;
+  size: number;
+  executable: boolean;
+}
+
+export interface SkippedEntry {
+  path: string;
+  reason: "symlink" | "special-file";
+}
+
+export interface ListSourceFilesOptions {
+  /** Extra gitignore-style patterns, relative to root; they win over every ignore file. */
+  ignore?: string[];
+}
+
+/** Flux's `.sourceignore` file name. */
+export const SOURCE_IGNORE_FILE = ".sourceignore";
+
+/**
+ * Always ignored unless an ignore file or an extra pattern re-includes them with `!pattern`.
+ * VCS metadata (Flux's ExcludeVCS plus other VCSs), archives, editor and OS junk.
+ */
+export const DEFAULT_IGNORE_PATTERNS: readonly string[] = [
+  ".git/",
+  ".hg/",
+  ".svn/",
+  ".jj/",
+  ".bzr/",
+  ".gitignore",
+  ".gitattributes",
+  ".gitmodules",
+  SOURCE_IGNORE_FILE,
+  "*.tar",
+  "*.tgz",
+  "*.tar.gz",
+  "*.zip",
+  ".DS_Store",
+  "Thumbs.db",
+  "*.swp",
+  "*.swo",
+  "*~",
+  ".#*",
+  "\\#*#",
+  ".idea/",
+  ".vscode/",
+];
+
+interface ScopedMatcher {
+  /** Directory the patterns belong to, relative to root ("" for root). */
+  base: string;
+  matcher: Ignore;
+}
+
+async function readIgnoreFile(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR" || code === "EISDIR") return undefined;
+    throw error;
+  }
+}
+
+/** gitignore semantics: the deepest matcher that has an opinion decides. */
+function isIgnored(matchers: readonly ScopedMatcher[], relPath: string, isDir: boolean): boolean {
+  let ignored = false;
+  for (const { base, matcher } of matchers) {
+    const local = base === "" ? relPath : relPath.slice(base.length + 1);
+    const result = matcher.test(isDir ? `${local}/` : local);
+    if (result.ignored) ignored = true;
+    else if (result.unignored) ignored = false;
+  }
+  return ignored;
+}
+
+function compareBytes(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+}
+
+export async function listSourceFiles(
+  root: string,
+  options: ListSourceFilesOptions = {},
+): Promise<{ files: SourceFile[]; skipped: SkippedEntry[] }> {
+  const absRoot = resolve(root);
+  let rootStat;
+  try {
+    rootStat = await stat(absRoot);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+      throw new KsailError("not-found", `source directory ${absRoot} does not exist`, {
+        hint: "Pass --path with an existing directory of Kubernetes manifests.",
+        cause: error,
+      });
+    }
+    throw error;
+  }
+  if (!rootStat.isDirectory()) {
+    throw new KsailError("usage", `source path ${absRoot} is not a directory`, {
+      hint: "Pass --path with a directory of Kubernetes manifests.",
+    });
+  }
+
+  const files: SourceFile[] = [];
+  const skipped: SkippedEntry[] = [];
+
+  async function matcherFor(dirAbs: string, base: string, isRoot: boolean) {
+    const [gitignore, sourceignore] = await Promise.all([
+      readIgnoreFile(join(dirAbs, ".gitignore")),
+      readIgnoreFile(join(dirAbs, SOURCE_IGNORE_FILE)),
+    ]);
+    const extra = isRoot ? (options.ignore ?? []) : [];
+    if (!isRoot && gitignore === undefined && sourceignore === undefined) return undefined;
+    const matcher = ignore();
+    if (isRoot) matcher.add([...DEFAULT_IGNORE_PATTERNS]);
+    if (gitignore !== undefined) matcher.add(gitignore);
+    if (sourceignore !== undefined) matcher.add(sourceignore);
+    if (extra.length > 0) matcher.add(extra);
+    return { base, matcher };
+  }
+
+  async function walk(dirAbs: string, dirRel: string, inherited: ScopedMatcher[]): Promise<void> {
+    const own = await matcherFor(dirAbs, dirRel, dirRel === "");
+    const matchers = own === undefined ? inherited : [...inherited, own];
+    const entries = await readdir(dirAbs, { withFileTypes: true });
+    const subdirs: Promise<void>[] = [];
+    const stats: Promise<void>[] = [];
+    for (const entry of entries) {
+      const rel = dirRel === "" ? entry.name : `${dirRel}/${entry.name}`;
+      const abs = join(dirAbs, entry.name);
+      if (entry.isDirectory()) {
+        if (!isIgnored(matchers, rel, true)) subdirs.push(walk(abs, rel, matchers));
+      } else if (isIgnored(matchers, rel, false)) {
+        continue;
+      } else if (entry.isSymbolicLink()) {
+        skipped.push({ path: rel, reason: "symlink" });
+      } else if (entry.isFile()) {
+        stats.push(
+          lstat(abs).then((s) => {
+            files.push({
+              path: rel,
+              absolutePath: abs,
+              size: s.size,
+              executable: (s.mode & 0o100) !== 0,
+            });
+          }),
+        );
+      } else {
+        skipped.push({ path: rel, reason: "special-file" });
+      }
+    }
+    await Promise.all([...stats, ...subdirs]);
+  }
+
+  await walk(absRoot, "", []);
+  files.sort((a, b) => compareBytes(a.path, b.path));
+  skipped.sort((a, b) => compareBytes(a.path, b.path));
+  return { files, skipped };
+}

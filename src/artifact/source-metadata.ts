@@ -1,0 +1,78 @@
+/**
+ * Default `source` and `revision` annotations for a source directory, from the git CLI when the
+ * directory is inside a git work tree (Flux's revision convention `<branch>@sha1:<commit>`).
+ */
+import { execFile } from "node:child_process";
+import { resolve } from "node:path";
+
+export interface SourceMetadata {
+  source: string;
+  /** `<branch>@sha1:<commit>` ("HEAD@sha1:…" when detached); undefined outside git. */
+  revision?: string;
+}
+
+/** Environment for git without variables that would point it at another repository. */
+function gitEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" };
+  for (const key of [
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_COMMON_DIR",
+    "GIT_PREFIX",
+  ]) {
+    delete env[key];
+  }
+  return env;
+}
+
+/** Runs git in `cwd`; undefined when git is missing or the command fails. */
+function git(cwd: string, args: string[]): Promise<string | undefined> {
+  return new Promise((resolvePromise) => {
+    execFile(
+      "git",
+      ["-C", cwd, ...args],
+      { env: gitEnv(), timeout: 10_000, windowsHide: true },
+      (error, stdout) => {
+        resolvePromise(error ? undefined : stdout.trim());
+      },
+    );
+  });
+}
+
+/**
+ * Removes credentials from a remote URL: user and password of http(s) and other URL schemes
+ * (a user part there is usually a token), the password only for ssh:// URLs (the user there is an
+ * account name such as `git`). scp-like `git@host:path` stays as it is.
+ */
+export function stripCredentials(remote: string): string {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(remote)) return remote;
+  let url: URL;
+  try {
+    url = new URL(remote);
+  } catch {
+    // Not parseable: drop anything between "://" and the last "@" of the authority.
+    return remote.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/]*@/i, "$1");
+  }
+  if (url.username === "" && url.password === "") return remote;
+  url.password = "";
+  if (url.protocol !== "ssh:" && url.protocol !== "git+ssh:") url.username = "";
+  return url.toString();
+}
+
+export async function detectSourceMetadata(root: string): Promise<SourceMetadata> {
+  const absRoot = resolve(root);
+  const inside = await git(absRoot, ["rev-parse", "--is-inside-work-tree"]);
+  if (inside !== "true") return { source: absRoot };
+
+  const [remote, commit, branch] = await Promise.all([
+    git(absRoot, ["remote", "get-url", "origin"]),
+    git(absRoot, ["rev-parse", "--verify", "-q", "HEAD^{commit}"]),
+    git(absRoot, ["symbolic-ref", "--short", "-q", "HEAD"]),
+  ]);
+  const source = remote !== undefined && remote !== "" ? stripCredentials(remote) : absRoot;
+  if (commit === undefined || !/^[0-9a-f]{40,64}$/.test(commit)) return { source };
+  const ref = branch !== undefined && branch !== "" ? branch : "HEAD";
+  const algorithm = commit.length === 64 ? "sha256" : "sha1";
+  return { source, revision: `${ref}@${algorithm}:${commit}` };
+}

@@ -1,0 +1,303 @@
+/**
+ * Checks the local paths a kustomization file references. Rules:
+ * - kustomization-absolute-path: an absolute path (kustomize resolves paths from the file's dir)
+ * - kustomization-path-escape: a path that leaves the source directory through `..` (it would be
+ *   missing from the artifact)
+ * - kustomization-missing-path: the path is not in the artifact (absent, or excluded by ignore
+ *   rules — the message says which)
+ * - kustomization-not-a-file / kustomization-not-a-directory: wrong kind of entry
+ * - kustomization-missing-kustomization: a referenced directory has no kustomization file
+ * - kustomization-invalid: the kustomization is not a mapping or a field has the wrong shape
+ *
+ * Remote references (URLs, `git@…`, `github.com/…`, anything with `?ref=`) are allowed and not
+ * checked: kustomize-controller fetches them itself.
+ */
+import { stat } from "node:fs/promises";
+import { join, posix } from "node:path";
+import { isMap, isScalar, isSeq } from "yaml";
+import type { Node, YAMLMap } from "yaml";
+import { position, type ParsedYaml, type ValidationIssue } from "./issues.js";
+
+export const KUSTOMIZATION_FILE_NAMES: readonly string[] = [
+  "kustomization.yaml",
+  "kustomization.yml",
+  "Kustomization",
+];
+
+export interface KustomizationInfo {
+  /** Files included as resources (resources/bases/crds entries that are files). */
+  resourceFiles: string[];
+  /** Directories included as resources or components. */
+  resourceDirs: string[];
+  /** Files used as data: patches, generator inputs, openapi, replacements, configurations. */
+  dataFiles: string[];
+}
+
+/** kustomize's own config types (kustomize.config.k8s.io/*): Kustomization, Component. */
+export function isKustomizeConfig(apiVersion: string): boolean {
+  return apiVersion.startsWith("kustomize.config.k8s.io/");
+}
+
+const REMOTE_HOSTS =
+  /^(github\.com|gitlab\.com|bitbucket\.org|ssh\.dev\.azure\.com|dev\.azure\.com)\//;
+
+export function isRemoteReference(ref: string): boolean {
+  return (
+    /^[a-z][a-z0-9+.-]*:\/\//i.test(ref) ||
+    ref.startsWith("git@") ||
+    ref.startsWith("git::") ||
+    /[?&](ref|version|submodules|timeout)=/.test(ref) ||
+    REMOTE_HOSTS.test(ref)
+  );
+}
+
+type Expect = "resource" | "component" | "file";
+
+interface Context {
+  root: string;
+  parsed: ParsedYaml;
+  dir: string;
+  fileSet: ReadonlySet<string>;
+  dirSet: ReadonlySet<string>;
+  issues: ValidationIssue[];
+  info: KustomizationInfo;
+  pending: Promise<void>[];
+}
+
+function issue(ctx: Context, node: Node | null | undefined, rule: string, message: string): void {
+  ctx.issues.push({ file: ctx.parsed.path, ...position(ctx.parsed, node), rule, message });
+}
+
+function hasKustomization(ctx: Context, dir: string): boolean {
+  const prefix = dir === "." ? "" : `${dir}/`;
+  return KUSTOMIZATION_FILE_NAMES.some((name) => ctx.fileSet.has(`${prefix}${name}`));
+}
+
+/** Checks one path reference; `label` says where it came from, e.g. `resources entry "x"`. */
+function checkPath(
+  ctx: Context,
+  node: Node,
+  ref: string,
+  label: string,
+  expect: Expect,
+  data: boolean,
+): void {
+  if (isRemoteReference(ref)) return;
+  if (ref.startsWith("/") || /^[a-zA-Z]:[\\/]/.test(ref)) {
+    issue(
+      ctx,
+      node,
+      "kustomization-absolute-path",
+      `${label} is an absolute path; use a path relative to the kustomization`,
+    );
+    return;
+  }
+  const resolved = posix.normalize(posix.join(ctx.dir, ref.replace(/\\/g, "/"))).replace(/\/$/, "");
+  if (resolved === ".." || resolved.startsWith("../")) {
+    issue(
+      ctx,
+      node,
+      "kustomization-path-escape",
+      `${label} points outside the source directory (${resolved}); it would be missing from the artifact`,
+    );
+    return;
+  }
+  const path = resolved === "" ? "." : resolved;
+  if (ctx.fileSet.has(path)) {
+    if (expect === "component") {
+      issue(
+        ctx,
+        node,
+        "kustomization-not-a-directory",
+        `${label} is a file; a component must be a directory with a kustomization`,
+      );
+      return;
+    }
+    if (data) ctx.info.dataFiles.push(path);
+    else ctx.info.resourceFiles.push(path);
+    return;
+  }
+  if (path === "." || ctx.dirSet.has(path)) {
+    if (expect === "file") {
+      issue(ctx, node, "kustomization-not-a-file", `${label} is a directory, not a file`);
+      return;
+    }
+    if (!hasKustomization(ctx, path)) {
+      issue(
+        ctx,
+        node,
+        "kustomization-missing-kustomization",
+        `${label} is a directory without a kustomization.yaml`,
+      );
+      return;
+    }
+    ctx.info.resourceDirs.push(path);
+    return;
+  }
+  // Not in the artifact: say whether it exists on disk (then an ignore rule excluded it).
+  ctx.pending.push(
+    stat(join(ctx.root, ...path.split("/"))).then(
+      () =>
+        issue(
+          ctx,
+          node,
+          "kustomization-missing-path",
+          `${label} (${path}) exists but is excluded by ignore rules, so it would be missing from the artifact`,
+        ),
+      () => issue(ctx, node, "kustomization-missing-path", `${label} does not exist (${path})`),
+    ),
+  );
+}
+
+function get(map: YAMLMap, key: string): Node | undefined {
+  const pair = map.items.find((p) => isScalar(p.key) && p.key.value === key);
+  if (pair === undefined || pair.value === null) return undefined;
+  const value = pair.value as Node;
+  return isScalar(value) && value.value === null ? undefined : value;
+}
+
+/** A list of strings; reports and skips entries of the wrong type. */
+function stringList(ctx: Context, map: YAMLMap, field: string): { node: Node; value: string }[] {
+  const node = get(map, field);
+  if (node === undefined) return [];
+  if (!isSeq(node)) {
+    issue(ctx, node, "kustomization-invalid", `${field} must be a list`);
+    return [];
+  }
+  const out: { node: Node; value: string }[] = [];
+  for (const item of node.items as Node[]) {
+    if (isScalar(item) && typeof item.value === "string")
+      out.push({ node: item, value: item.value });
+    else issue(ctx, item, "kustomization-invalid", `${field} entries must be strings`);
+  }
+  return out;
+}
+
+/** A list of mappings; reports and skips entries of the wrong type. */
+function mapList(ctx: Context, map: YAMLMap, field: string): YAMLMap[] {
+  const node = get(map, field);
+  if (node === undefined) return [];
+  if (!isSeq(node)) {
+    issue(ctx, node, "kustomization-invalid", `${field} must be a list`);
+    return [];
+  }
+  const out: YAMLMap[] = [];
+  for (const item of node.items as Node[]) {
+    if (isMap(item)) out.push(item);
+    else issue(ctx, item, "kustomization-invalid", `${field} entries must be mappings`);
+  }
+  return out;
+}
+
+function stringValue(
+  ctx: Context,
+  map: YAMLMap,
+  field: string,
+  label: string,
+): { node: Node; value: string } | undefined {
+  const node = get(map, field);
+  if (node === undefined) return undefined;
+  if (isScalar(node) && typeof node.value === "string") return { node, value: node.value };
+  issue(ctx, node, "kustomization-invalid", `${label} must be a string`);
+  return undefined;
+}
+
+/** An inline patch (YAML text) rather than a file name. */
+function isInlinePatch(value: string): boolean {
+  return (
+    value.includes("\n") || /^\s*(apiVersion|kind|metadata|-)\b/.test(value) || value.includes(": ")
+  );
+}
+
+export async function checkKustomization(
+  root: string,
+  parsed: ParsedYaml,
+  fileSet: ReadonlySet<string>,
+  issues: ValidationIssue[],
+): Promise<KustomizationInfo | undefined> {
+  const docs = parsed.docs.filter((d) => d.contents !== null);
+  const node = docs[0]?.contents as Node | null | undefined;
+  if (docs.length !== 1 || node === null || node === undefined || !isMap(node)) {
+    issues.push({
+      file: parsed.path,
+      ...position(parsed, node ?? undefined),
+      rule: "kustomization-invalid",
+      message: "a kustomization file must hold exactly one YAML mapping",
+    });
+    return undefined;
+  }
+  const dirSet = new Set<string>();
+  for (const path of fileSet) {
+    let dir = posix.dirname(path);
+    while (dir !== ".") {
+      dirSet.add(dir);
+      dir = posix.dirname(dir);
+    }
+  }
+  const ctx: Context = {
+    root,
+    parsed,
+    dir: posix.dirname(parsed.path),
+    fileSet,
+    dirSet,
+    issues,
+    info: { resourceFiles: [], resourceDirs: [], dataFiles: [] },
+    pending: [],
+  };
+  const map = node;
+
+  for (const field of ["resources", "bases"]) {
+    for (const { node: n, value } of stringList(ctx, map, field)) {
+      checkPath(ctx, n, value, `${field} entry "${value}"`, "resource", false);
+    }
+  }
+  for (const { node: n, value } of stringList(ctx, map, "components")) {
+    checkPath(ctx, n, value, `components entry "${value}"`, "component", false);
+  }
+  for (const { node: n, value } of stringList(ctx, map, "crds")) {
+    checkPath(ctx, n, value, `crds entry "${value}"`, "file", false);
+  }
+  for (const { node: n, value } of stringList(ctx, map, "patchesStrategicMerge")) {
+    if (!isInlinePatch(value)) {
+      checkPath(ctx, n, value, `patchesStrategicMerge entry "${value}"`, "file", true);
+    }
+  }
+  for (const field of ["patches", "patchesJson6902", "replacements"]) {
+    for (const item of mapList(ctx, map, field)) {
+      const path = stringValue(ctx, item, "path", `${field}[].path`);
+      if (path !== undefined)
+        checkPath(ctx, path.node, path.value, `${field} path "${path.value}"`, "file", true);
+    }
+  }
+  for (const field of ["configMapGenerator", "secretGenerator"]) {
+    for (const generator of mapList(ctx, map, field)) {
+      for (const { node: n, value } of stringList(ctx, generator, "files")) {
+        // "key=path" or "path"
+        const eq = value.indexOf("=");
+        const path = eq === -1 ? value : value.slice(eq + 1);
+        checkPath(ctx, n, path, `${field} files entry "${value}"`, "file", true);
+      }
+      for (const { node: n, value } of stringList(ctx, generator, "envs")) {
+        checkPath(ctx, n, value, `${field} envs entry "${value}"`, "file", true);
+      }
+      const env = stringValue(ctx, generator, "env", `${field}[].env`);
+      if (env !== undefined)
+        checkPath(ctx, env.node, env.value, `${field} env "${env.value}"`, "file", true);
+    }
+  }
+  for (const { node: n, value } of stringList(ctx, map, "configurations")) {
+    checkPath(ctx, n, value, `configurations entry "${value}"`, "file", true);
+  }
+  const openapi = get(map, "openapi");
+  if (openapi !== undefined) {
+    if (!isMap(openapi)) {
+      issue(ctx, openapi, "kustomization-invalid", "openapi must be a mapping");
+    } else {
+      const path = stringValue(ctx, openapi, "path", "openapi.path");
+      if (path !== undefined)
+        checkPath(ctx, path.node, path.value, `openapi path "${path.value}"`, "file", true);
+    }
+  }
+  await Promise.all(ctx.pending);
+  return ctx.info;
+}
