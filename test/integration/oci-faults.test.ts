@@ -1,0 +1,280 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import { KsailError } from "../../src/errors.js";
+import { RegistryClient } from "../../src/oci/client.js";
+import type { RegistryEvent } from "../../src/oci/client.js";
+import { sha256Digest } from "../../src/oci/digest.js";
+import { startFaultProxy } from "../lab/fault-proxy.js";
+import { freePort } from "../lab/free-port.js";
+import { startRegistry } from "../lab/registry.js";
+import type { LabRegistry } from "../lab/registry.js";
+
+const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
+const noCredentials = async () => undefined;
+
+function blobOf(data: Uint8Array) {
+  return { digest: sha256Digest(data), size: data.byteLength, data };
+}
+
+function manifestFor(blobs: { digest: string; size: number }[]) {
+  const [config, ...layers] = blobs;
+  return Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: { mediaType: "application/vnd.cncf.flux.config.v1+json", ...config },
+      layers: layers.map((l) => ({
+        mediaType: "application/vnd.cncf.flux.content.v1.tar+gzip",
+        digest: l.digest,
+        size: l.size,
+      })),
+    }),
+  );
+}
+
+async function rejectsKsail(promise: Promise<unknown>): Promise<KsailError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof KsailError, `expected KsailError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail("expected the call to fail");
+}
+
+/** Push config + layer + manifest, the way the artifact pipeline does. */
+async function pushArtifact(
+  client: RegistryClient,
+  registry: string,
+  repository: string,
+  tag: string,
+  layerSize: number,
+) {
+  const repo = { registry, repository };
+  const config = blobOf(Buffer.from(JSON.stringify({ tag })));
+  const layer = blobOf(randomBytes(layerSize));
+  await client.pushBlob(repo, config);
+  await client.pushBlob(repo, layer);
+  const manifest = manifestFor([config, layer]);
+  const digest = await client.pushManifest(repo, tag, manifest, OCI_MANIFEST);
+  return { repo, layer, digest };
+}
+
+describe("RegistryClient behind a fault-injecting proxy", () => {
+  let lab: LabRegistry;
+  before(async () => {
+    lab = await startRegistry();
+  });
+  after(async () => {
+    await lab?.stop();
+  });
+
+  it("pushes through resets of the first connections and of every 3rd connection", async () => {
+    const proxy = await startFaultProxy({ target: lab.registry, resetFirst: 2, resetEvery: 3 });
+    const events: RegistryEvent[] = [];
+    const client = new RegistryClient({
+      credentials: noCredentials,
+      onEvent: (e) => events.push(e),
+    });
+    try {
+      const { repo, layer, digest } = await pushArtifact(
+        client,
+        proxy.registry,
+        "flaky/app",
+        "1.0.0",
+        10_000,
+      );
+      assert.ok(proxy.stats.resets >= 2, `expected resets, saw ${proxy.stats.resets}`);
+      assert.ok(
+        events.some((e) => e.type === "retry"),
+        "retries should have been reported",
+      );
+      const back = await client.fetchBlob(
+        { registry: lab.registry, repository: repo.repository },
+        layer.digest,
+      );
+      assert.ok(back.equals(Buffer.from(layer.data)));
+      assert.equal(
+        (await client.resolve({ ...repo, registry: lab.registry }, "1.0.0"))?.digest,
+        digest,
+      );
+    } finally {
+      client.close();
+      await proxy.stop();
+    }
+  });
+
+  it("resumes chunked uploads when every connection is reset after 100 kB", async () => {
+    const proxy = await startFaultProxy({
+      target: lab.registry,
+      resetEvery: 1,
+      resetAfterBytes: 100_000,
+    });
+    const events: RegistryEvent[] = [];
+    const client = new RegistryClient({
+      credentials: noCredentials,
+      monolithicThreshold: 16 * 1024,
+      chunkSize: 32 * 1024,
+      onEvent: (e) => events.push(e),
+    });
+    try {
+      const repo = { registry: proxy.registry, repository: "flaky/chunks" };
+      const layer = blobOf(randomBytes(300_000));
+      assert.equal(await client.pushBlob(repo, layer), "uploaded");
+      assert.ok(proxy.stats.resets >= 2, `expected resets, saw ${proxy.stats.resets}`);
+      assert.ok(events.some((e) => e.type === "retry" && /resuming/.test(e.reason)));
+      // resumed, not restarted from zero: little more than the blob went through the proxy
+      assert.ok(
+        proxy.stats.forwardedBytes < layer.size * 1.5,
+        `${proxy.stats.forwardedBytes} bytes sent`,
+      );
+      const back = await client.fetchBlob({ ...repo, registry: lab.registry }, layer.digest);
+      assert.ok(back.equals(Buffer.from(layer.data)), "blob content must survive resumed uploads");
+    } finally {
+      client.close();
+      await proxy.stop();
+    }
+  });
+
+  it("pushes whole artifacts under seeded random resets (at accept and mid-stream)", async () => {
+    const proxy = await startFaultProxy({
+      target: lab.registry,
+      resetProbability: 0.5,
+      resetAfterBytes: 3_000,
+      seed: 7,
+    });
+    const client = new RegistryClient({ credentials: noCredentials });
+    try {
+      for (let i = 0; i < 5; i++) {
+        const { repo, layer, digest } = await pushArtifact(
+          client,
+          proxy.registry,
+          "flaky/random",
+          `1.0.${i}`,
+          8_000,
+        );
+        const direct = { ...repo, registry: lab.registry };
+        assert.equal((await client.resolve(direct, `1.0.${i}`))?.digest, digest);
+        assert.ok((await client.fetchBlob(direct, layer.digest)).equals(Buffer.from(layer.data)));
+        client.close(); // drop pooled connections so the next round opens (and risks) new ones
+      }
+      assert.ok(proxy.stats.resets >= 1, `expected some resets, saw ${proxy.stats.resets}`);
+    } finally {
+      client.close();
+      await proxy.stop();
+    }
+  });
+
+  it("fails in < 5 s with an 'unreachable' error naming the address during a total outage", async () => {
+    const proxy = await startFaultProxy({ target: lab.registry, outage: true });
+    const client = new RegistryClient({ credentials: noCredentials });
+    try {
+      const started = Date.now();
+      const error = await rejectsKsail(
+        pushArtifact(client, proxy.registry, "outage/app", "1.0.0", 1000),
+      );
+      const elapsed = Date.now() - started;
+      assert.ok(elapsed < 5000, `took ${elapsed} ms`);
+      assert.equal(error.kind, "unreachable");
+      assert.ok(error.message.includes(proxy.registry), error.message);
+      assert.match(error.message, /is the registry running\?/);
+      assert.ok(proxy.stats.connections >= 2, "it should have retried");
+      assert.equal(
+        await client.resolve({ registry: lab.registry, repository: "outage/app" }, "1.0.0"),
+        undefined,
+      );
+    } finally {
+      client.close();
+      await proxy.stop();
+    }
+  });
+
+  it("a hanging registry ends with a timeout error (short requestTimeoutMs)", async () => {
+    const proxy = await startFaultProxy({ target: lab.registry, hang: true });
+    const client = new RegistryClient({
+      credentials: noCredentials,
+      requestTimeoutMs: 300,
+      retry: { maxAttempts: 2, totalTimeoutMs: 2000 },
+    });
+    try {
+      const started = Date.now();
+      const error = await rejectsKsail(client.ping(proxy.registry));
+      assert.equal(error.kind, "timeout");
+      assert.ok(error.message.includes(proxy.registry));
+      assert.ok(Date.now() - started < 3000);
+    } finally {
+      client.close();
+      await proxy.stop();
+    }
+  });
+
+  it("latency alone does not break a push", async () => {
+    const proxy = await startFaultProxy({ target: lab.registry, latencyMs: 20 });
+    const client = new RegistryClient({ credentials: noCredentials });
+    try {
+      const { repo, digest } = await pushArtifact(
+        client,
+        proxy.registry,
+        "slow/app",
+        "1.0.0",
+        5000,
+      );
+      assert.equal((await client.resolve(repo, "1.0.0"))?.digest, digest);
+    } finally {
+      client.close();
+      await proxy.stop();
+    }
+  });
+});
+
+describe("RegistryClient with no registry at all", () => {
+  it("a stopped registry fails in < 5 s as 'unreachable', naming host:port", async () => {
+    const lab = await startRegistry();
+    const client = new RegistryClient({ credentials: noCredentials });
+    try {
+      await client.ping(lab.registry);
+      await lab.stop();
+      const started = Date.now();
+      const error = await rejectsKsail(
+        pushArtifact(client, lab.registry, "gone/app", "1.0.0", 100),
+      );
+      const elapsed = Date.now() - started;
+      assert.ok(elapsed < 5000, `took ${elapsed} ms`);
+      assert.equal(error.kind, "unreachable");
+      assert.equal(error.code, "ECONNREFUSED");
+      assert.ok(error.message.includes(lab.registry), error.message);
+      assert.match(error.message, /is the registry running\?/);
+    } finally {
+      client.close();
+    }
+  });
+
+  it("a port where nothing ever listened fails the same way", async () => {
+    const port = await freePort();
+    const client = new RegistryClient({ credentials: noCredentials });
+    try {
+      const started = Date.now();
+      const error = await rejectsKsail(client.ping(`127.0.0.1:${port}`));
+      assert.ok(Date.now() - started < 5000);
+      assert.equal(error.kind, "unreachable");
+      assert.ok(error.message.includes(`127.0.0.1:${port}`));
+    } finally {
+      client.close();
+    }
+  });
+
+  it("an unknown host name is 'unreachable' with a DNS explanation and no retries", async () => {
+    const client = new RegistryClient({ credentials: noCredentials });
+    try {
+      const started = Date.now();
+      const error = await rejectsKsail(client.ping("no-such-host.invalid:5000"));
+      assert.equal(error.kind, "unreachable");
+      assert.ok(["ENOTFOUND", "EAI_AGAIN"].includes(error.code ?? ""), error.code);
+      assert.match(error.message, /no-such-host\.invalid:5000/);
+      assert.ok(Date.now() - started < 5000);
+    } finally {
+      client.close();
+    }
+  });
+});

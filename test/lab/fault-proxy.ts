@@ -1,0 +1,179 @@
+/**
+ * A TCP proxy on 127.0.0.1 that injects faults between a client and a server (the registry):
+ * connection resets (first N connections, every Nth, or with a seeded probability; at once or
+ * after some bytes went upstream), latency, a total outage (every connection reset at accept)
+ * and hanging connections. Bounded: at most `maxConnections` at a time; stop() closes all.
+ */
+import { createConnection, createServer } from "node:net";
+import type { Server, Socket } from "node:net";
+import { freePort } from "./free-port.js";
+
+export interface FaultOptions {
+  /** Reset the first N connections. */
+  resetFirst?: number;
+  /** Reset every Nth connection (N, 2N, ...). */
+  resetEvery?: number;
+  /** Reset each connection with this probability (0..1), drawn from a seeded RNG. */
+  resetProbability?: number;
+  /** For the connections chosen above: reset after this many client→server bytes (default 0: at accept). */
+  resetAfterBytes?: number;
+  /** Delay each forwarded chunk by this many ms (both directions). */
+  latencyMs?: number;
+  /** Total outage: reset every connection at once. */
+  outage?: boolean;
+  /** Accept connections and never answer (for timeout tests). */
+  hang?: boolean;
+}
+
+export interface FaultProxyOptions extends FaultOptions {
+  /** "host:port" of the real server. */
+  target: string;
+  /** Seed of the RNG used by resetProbability. Default 1. */
+  seed?: number;
+  /** Upper bound of simultaneous connections; more are refused with a reset. Default 256. */
+  maxConnections?: number;
+}
+
+export interface FaultProxy {
+  /** "127.0.0.1:PORT": use it as the registry address. */
+  registry: string;
+  port: number;
+  stats: { connections: number; resets: number; forwardedBytes: number };
+  /** Replaces the fault settings (connection counting continues). */
+  setFaults(faults: FaultOptions): void;
+  stop(): Promise<void>;
+}
+
+/** mulberry32: small, fast, deterministic for a seed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function reset(socket: Socket): void {
+  if (socket.destroyed) return;
+  // resetAndDestroy sends RST (Node >= 18.3); fall back to destroy on older sockets.
+  if (typeof socket.resetAndDestroy === "function") socket.resetAndDestroy();
+  else socket.destroy();
+}
+
+export async function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
+  const i = options.target.lastIndexOf(":");
+  const targetHost = options.target.slice(0, i);
+  const targetPort = Number(options.target.slice(i + 1));
+  const random = seededRandom(options.seed ?? 1);
+  const maxConnections = options.maxConnections ?? 256;
+  let faults: FaultOptions = { ...options };
+  const sockets = new Set<Socket>();
+  const stats = { connections: 0, resets: 0, forwardedBytes: 0 };
+
+  const chosenForReset = (n: number): boolean => {
+    if (faults.outage) return true;
+    if (faults.resetFirst !== undefined && n <= faults.resetFirst) return true;
+    if (faults.resetEvery !== undefined && faults.resetEvery > 0 && n % faults.resetEvery === 0) {
+      return true;
+    }
+    if (faults.resetProbability !== undefined && random() < faults.resetProbability) return true;
+    return false;
+  };
+
+  const pipe = (from: Socket, to: Socket, onBytes?: (n: number) => boolean) => {
+    from.on("data", (chunk: Buffer) => {
+      if (onBytes && !onBytes(chunk.length)) return;
+      stats.forwardedBytes += chunk.length;
+      const latency = faults.latencyMs ?? 0;
+      if (latency > 0) {
+        from.pause();
+        setTimeout(() => {
+          if (!to.destroyed) to.write(chunk);
+          from.resume();
+        }, latency);
+      } else if (!to.destroyed && !to.write(chunk)) {
+        from.pause();
+        to.once("drain", () => from.resume());
+      }
+    });
+    from.on("end", () => to.end());
+  };
+
+  const server: Server = createServer((client) => {
+    stats.connections++;
+    const n = stats.connections;
+    sockets.add(client);
+    client.on("close", () => sockets.delete(client));
+    client.on("error", () => undefined);
+    if (sockets.size > maxConnections) {
+      stats.resets++;
+      reset(client);
+      return;
+    }
+    if (faults.hang) return; // accepted, never answered; stop() cleans up
+    const doReset = chosenForReset(n);
+    const after = faults.resetAfterBytes ?? 0;
+    if (doReset && (faults.outage || after <= 0)) {
+      stats.resets++;
+      reset(client);
+      return;
+    }
+    const upstream = createConnection({ host: targetHost, port: targetPort });
+    sockets.add(upstream);
+    upstream.on("close", () => sockets.delete(upstream));
+    upstream.on("error", () => reset(client));
+    client.on("close", () => upstream.destroy());
+    upstream.on("close", () => {
+      if (!client.destroyed) client.end();
+    });
+    let sent = 0;
+    pipe(client, upstream, (bytes) => {
+      if (!doReset) return true;
+      sent += bytes;
+      if (sent > after) {
+        stats.resets++;
+        reset(client);
+        upstream.destroy();
+        return false;
+      }
+      return true;
+    });
+    pipe(upstream, client);
+  });
+  server.maxConnections = maxConnections * 2;
+
+  const port = await listenOnFreePort(server);
+  return {
+    registry: `127.0.0.1:${port}`,
+    port,
+    stats,
+    setFaults(next) {
+      faults = { ...next };
+    },
+    stop() {
+      for (const s of sockets) s.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+async function listenOnFreePort(server: Server): Promise<number> {
+  for (let tries = 1; ; tries++) {
+    const port = await freePort();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, "127.0.0.1", () => {
+          server.off("error", reject);
+          resolve();
+        });
+      });
+      return port;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE" || tries >= 5) throw error;
+    }
+  }
+}
