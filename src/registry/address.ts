@@ -17,10 +17,28 @@ export interface LocalRegistryAddresses {
 }
 
 export function localRegistryAddresses(config: KsailConfig): LocalRegistryAddresses {
-  const { hostPort, name } = config.spec.options.localRegistry;
+  return registryAddresses(config.spec.options.localRegistry);
+}
+
+/** The same addresses for a registry given by container name and host port (e.g. from flags). */
+export function registryAddresses({
+  name,
+  hostPort,
+}: {
+  name: string;
+  hostPort: number;
+}): LocalRegistryAddresses {
   return {
     host: `127.0.0.1:${hostPort}`,
     hostFromContainerRuntime: `localhost:${hostPort}`,
-    hostFromClusterNetwork: `${name}:${REGISTRY_CONTAINER_PORT}`,
+    hostFromClusterNetwork: inClusterRegistryAddress({ name }),
   };
+}
+
+/**
+ * The address pods, Flux objects (`oci://<this>/<repo>`, `insecure: true`) and node mirrors use
+ * to reach the registry on the cluster's Docker network: `<container-name>:5000`.
+ */
+export function inClusterRegistryAddress(registry: { name: string }): string {
+  return `${registry.name}:${REGISTRY_CONTAINER_PORT}`;
 }

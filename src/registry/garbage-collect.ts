@@ -1,0 +1,63 @@
+/**
+ * Garbage collection of the local registry (FR-018): the distribution registry frees blob
+ * data only when `registry garbage-collect` runs against its storage, so ksail execs it
+ * inside the running container.
+ */
+import { connectEngine, type Engine } from "../engine/docker.js";
+import { KsailError } from "../errors.js";
+import { LABEL_MANAGED, REGISTRY_CONFIG_PATH } from "./container.js";
+
+/** The command, as the registry:3 image names its binary and config. */
+export const GARBAGE_COLLECT_COMMAND = [
+  "registry",
+  "garbage-collect",
+  "--delete-untagged",
+  REGISTRY_CONFIG_PATH,
+];
+
+/** Runs garbage collection in registry container `name`; returns what the registry printed. */
+export async function garbageCollectContainer(
+  name: string,
+  env: NodeJS.ProcessEnv,
+): Promise<string> {
+  const engine = await connectEngine(env);
+  return garbageCollect(engine, name);
+}
+
+export async function garbageCollect(engine: Engine, name: string): Promise<string> {
+  const info = await engine.inspectContainer(name);
+  if (!info) {
+    throw new KsailError("not-found", `there is no registry container named ${name}`, {
+      hint: "Create it with `ksail registry create` (or `ksail up`).",
+    });
+  }
+  if (info.Config.Labels?.[LABEL_MANAGED] !== "true") {
+    throw new KsailError(
+      "conflict",
+      `container ${name} was not created by ksail; not running garbage collection in it`,
+    );
+  }
+  if (!info.State.Running) {
+    throw new KsailError(
+      "failed",
+      `registry container ${name} is not running, so garbage collection cannot run in it`,
+      {
+        hint: "Start it with `ksail registry start`, then retry.",
+      },
+    );
+  }
+  const result = await engine.exec(name, GARBAGE_COLLECT_COMMAND);
+  const output = `${result.stdout}${result.stderr}`;
+  if (result.exitCode !== 0) {
+    const lines = output.split("\n").filter((line) => line.trim() !== "");
+    throw new KsailError(
+      "failed",
+      `registry garbage collection in ${name} failed (exit ${result.exitCode})`,
+      {
+        details: lines.slice(-5),
+        hint: `Run \`docker exec ${name} ${GARBAGE_COLLECT_COMMAND.join(" ")}\` to see the whole output.`,
+      },
+    );
+  }
+  return output;
+}

@@ -1,0 +1,264 @@
+/**
+ * A real Docker Engine for tests. `startDockerEngine()` uses KSAIL_TEST_DOCKER_HOST when set,
+ * otherwise starts Debian's dockerd (apt package docker.io) with its own data-root, exec-root,
+ * pidfile and a short socket path under /tmp, and `stop()` ends it and removes its dirs.
+ * `buildRegistryImage()` builds a `registry:3` stand-in FROM scratch from Debian's
+ * docker-registry binary through the Docker API (no pull possible here).
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, closeSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import type { Readable } from "node:stream";
+import Docker from "dockerode";
+import { pack } from "tar-stream";
+
+export interface TestEngine {
+  /** unix:///tmp/ksd-XXXX/d.sock or the given KSAIL_TEST_DOCKER_HOST. */
+  dockerHost: string;
+  /** process.env with DOCKER_HOST pointing at this engine. */
+  env: NodeJS.ProcessEnv;
+  docker: Docker;
+  /** Whether this lab started the daemon (and so stops it). */
+  owned: boolean;
+  stop(): Promise<void>;
+}
+
+function which(binary: string): string | undefined {
+  const result = spawnSync("sh", ["-c", `command -v ${binary}`], { encoding: "utf8" });
+  const path = result.stdout.trim();
+  return result.status === 0 && path ? path : undefined;
+}
+
+function dockerFor(host: string): Docker {
+  if (host.startsWith("unix://"))
+    return new Docker({ socketPath: host.slice(7), host: undefined, port: undefined });
+  const url = new URL(host.replace(/^tcp:/, "http:"));
+  return new Docker({
+    host: url.hostname,
+    port: url.port,
+    protocol: "http",
+    socketPath: undefined,
+  });
+}
+
+async function waitForPing(
+  docker: Docker,
+  timeoutMs: number,
+  child?: ChildProcess,
+  log?: string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await docker.ping();
+      return;
+    } catch (error) {
+      if (child && child.exitCode !== null) {
+        throw new Error(
+          `dockerd exited with ${child.exitCode} before answering:\n${log ? tail(log) : ""}`,
+          { cause: error },
+        );
+      }
+      if (Date.now() > deadline) {
+        throw new Error(
+          `Docker Engine did not answer within ${timeoutMs} ms:\n${log ? tail(log) : ""}`,
+          { cause: error },
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+function tail(path: string): string {
+  try {
+    return readFileSync(path, "utf8").split("\n").slice(-20).join("\n");
+  } catch {
+    return "";
+  }
+}
+
+/** A /24 in 10.0.0.0/8 unlikely to clash with anything: 10.<201-250>.<pid-based>.0. */
+function unusualBridge(): string {
+  const a = 201 + (process.pid % 50);
+  const b = Math.floor(Math.random() * 250) + 1;
+  return `10.${a}.${b}.1/24`;
+}
+
+export async function startDockerEngine(): Promise<TestEngine> {
+  const given = process.env.KSAIL_TEST_DOCKER_HOST;
+  if (given) {
+    const docker = dockerFor(given);
+    await waitForPing(docker, 5000);
+    return {
+      dockerHost: given,
+      env: { ...process.env, DOCKER_HOST: given },
+      docker,
+      owned: false,
+      stop: async () => {},
+    };
+  }
+  const dockerd =
+    which("dockerd") ?? (existsSync("/usr/sbin/dockerd") ? "/usr/sbin/dockerd" : undefined);
+  if (!dockerd) {
+    throw new Error(
+      "dockerd is not installed: run `apt-get install -y docker.io` (or set KSAIL_TEST_DOCKER_HOST to a running engine)",
+    );
+  }
+  const dir = mkdtempSync("/tmp/ksd-");
+  const socket = join(dir, "d.sock");
+  const log = join(dir, "dockerd.log");
+  const logFd = openSync(log, "a");
+  const args = [
+    "--data-root",
+    join(dir, "data"),
+    "--exec-root",
+    join(dir, "exec"),
+    "--pidfile",
+    join(dir, "dockerd.pid"),
+    "-H",
+    `unix://${socket}`,
+    "--bip",
+    unusualBridge(),
+    "--containerd-namespace",
+    `ksail-test-${process.pid}`,
+    "--containerd-plugins-namespace",
+    `ksail-test-${process.pid}-plugins`,
+  ];
+  const child = spawn(dockerd, args, { stdio: ["ignore", logFd, logFd], detached: false });
+  closeSync(logFd);
+  const dockerHost = `unix://${socket}`;
+  const docker = dockerFor(dockerHost);
+  const stop = async () => {
+    if (child.exitCode === null) {
+      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    // Overlay mounts can linger for a moment after dockerd exits.
+    spawnSync("sh", [
+      "-c",
+      `grep -o ' ${dir}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l`,
+    ]);
+    rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+  };
+  try {
+    await waitForPing(docker, 30_000, child, log);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    dockerHost,
+    env: { ...process.env, DOCKER_HOST: dockerHost },
+    docker,
+    owned: true,
+    stop,
+  };
+}
+
+const REGISTRY_CONFIG = `version: 0.1
+log:
+  fields:
+    service: registry
+storage:
+  filesystem:
+    rootdirectory: /var/lib/registry
+http:
+  addr: :5000
+  headers:
+    X-Content-Type-Options: [nosniff]
+`;
+
+const DOCKERFILE = `FROM scratch
+COPY lib64/ld-linux-x86-64.so.2 /lib64/ld-linux-x86-64.so.2
+COPY lib/libc.so.6 /lib/x86_64-linux-gnu/libc.so.6
+COPY registry /bin/registry
+COPY config.yml /etc/distribution/config.yml
+ENV PATH=/bin
+VOLUME /var/lib/registry
+EXPOSE 5000
+ENTRYPOINT ["registry"]
+CMD ["serve", "/etc/distribution/config.yml"]
+`;
+
+/**
+ * Builds `tag` (default registry:3) FROM scratch holding Debian's distribution registry as
+ * /bin/registry plus the two libraries it links. Throws with the apt hint when it is missing.
+ */
+export async function buildRegistryImage(docker: Docker, tag = "registry:3"): Promise<void> {
+  const binary = "/usr/bin/docker-registry";
+  if (!existsSync(binary)) {
+    throw new Error(
+      "the distribution registry is not installed: run `apt-get install -y docker-registry`",
+    );
+  }
+  const tar = pack();
+  const add = (name: string, content: Buffer | string, mode = 0o644) =>
+    tar.entry({ name, mode }, content);
+  add("Dockerfile", DOCKERFILE);
+  add("config.yml", REGISTRY_CONFIG);
+  add("registry", readFileSync(binary), 0o755);
+  add("lib64/ld-linux-x86-64.so.2", readFileSync("/lib64/ld-linux-x86-64.so.2"), 0o755);
+  add("lib/libc.so.6", readFileSync("/lib/x86_64-linux-gnu/libc.so.6"), 0o755);
+  tar.finalize();
+  const stream = (await docker.buildImage(tar as unknown as Readable, {
+    t: tag,
+    rm: true,
+    forcerm: true,
+  })) as Readable;
+  await new Promise<void>((resolve, reject) => {
+    docker.modem.followProgress(
+      stream,
+      (error: Error | null, messages: Array<{ error?: string }>) => {
+        const failure = error ?? messages.find((m) => m.error)?.error;
+        if (failure)
+          reject(
+            failure instanceof Error ? failure : new Error(`building ${tag} failed: ${failure}`),
+          );
+        else resolve();
+      },
+    );
+  });
+}
+
+/** A free TCP port on 127.0.0.1 (closed again before it is returned). */
+export function freeTcpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === "object" && address
+          ? resolve(address.port)
+          : reject(new Error("no port")),
+      );
+    });
+  });
+}
+
+/** Removes every container, volume and network carrying `label=value`. */
+export async function removeLabelled(docker: Docker, label: string, value: string): Promise<void> {
+  const filters = JSON.stringify({ label: [`${label}=${value}`] });
+  for (const c of await docker.listContainers({ all: true, filters })) {
+    await docker
+      .getContainer(c.Id)
+      .remove({ force: true, v: false })
+      .catch(() => undefined);
+  }
+  const { Volumes } = await docker.listVolumes({ filters });
+  for (const v of Volumes ?? [])
+    await docker
+      .getVolume(v.Name)
+      .remove()
+      .catch(() => undefined);
+  for (const n of await docker.listNetworks({ filters }))
+    await docker
+      .getNetwork(n.Id)
+      .remove()
+      .catch(() => undefined);
+}
