@@ -212,7 +212,7 @@ describe("registry container on a real engine", () => {
     const spec = await newSpec();
     await ensureRegistry(engine, spec);
     const base = `http://127.0.0.1:${spec.hostPort}`;
-    const pushed = [];
+    const pushed: Array<{ manifest: string; layer: string }> = [];
     for (let i = 0; i < 3; i++) pushed.push(await pushArtifact(base, "app", `1.0.${i}`));
     const all = async () => {
       for (const p of pushed) {
