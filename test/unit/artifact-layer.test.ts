@@ -1,0 +1,183 @@
+import assert from "node:assert/strict";
+import { chmod, mkdir, mkdtemp, rm, utimes, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { gunzipSync } from "node:zlib";
+import { extract as tarExtract, type Headers } from "tar-stream";
+import { buildLayer, entryHeader } from "../../src/artifact/layer.js";
+import { listSourceFiles } from "../../src/artifact/source-files.js";
+
+const temps: string[] = [];
+after(async () => {
+  await Promise.all(temps.map((t) => rm(t, { recursive: true, force: true })));
+});
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "ksail-layer-"));
+  temps.push(dir);
+  return dir;
+}
+
+const CONTENT: Record<string, string> = {
+  "kustomization.yaml": "resources:\n  - apps/web.yaml\n",
+  "apps/web.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n",
+  "apps/db/db.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: db\n",
+  "z-last.yaml": "# last\n",
+};
+
+async function writeTree(
+  root: string,
+  order: string[],
+  options: { mtime: Date; fileMode: number },
+): Promise<void> {
+  for (const path of order) {
+    const target = join(root, path);
+    await mkdir(join(target, ".."), { recursive: true });
+    await writeFile(target, CONTENT[path]!);
+    await chmod(target, options.fileMode);
+    await utimes(target, options.mtime, options.mtime);
+  }
+}
+
+async function tarHeaders(gz: Buffer): Promise<Headers[]> {
+  const headers: Headers[] = [];
+  const extractor = tarExtract();
+  const done = (async () => {
+    for await (const entry of extractor) {
+      headers.push(entry.header);
+      entry.resume();
+    }
+  })();
+  extractor.end(gunzipSync(gz));
+  await done;
+  return headers;
+}
+
+describe("buildLayer", () => {
+  it("gives the same digest for the same content regardless of order, mtimes, modes and umask", async () => {
+    const a = await tempDir();
+    const b = await tempDir();
+    const previousUmask = process.umask(0o022);
+    try {
+      await writeTree(a, Object.keys(CONTENT), { mtime: new Date("2020-01-01"), fileMode: 0o644 });
+      process.umask(0o077);
+      await writeTree(b, Object.keys(CONTENT).reverse(), {
+        mtime: new Date("2024-06-30T12:34:56Z"),
+        fileMode: 0o600,
+      });
+    } finally {
+      process.umask(previousUmask);
+    }
+    const layerA = await buildLayer((await listSourceFiles(a)).files);
+    const layerB = await buildLayer((await listSourceFiles(b)).files);
+    assert.equal(layerA.digest, layerB.digest);
+    assert.ok(layerA.data.equals(layerB.data));
+    assert.equal(layerA.diffId, layerB.diffId);
+    assert.equal(layerA.fileCount, 4);
+    assert.equal(layerA.size, layerA.data.length);
+    assert.equal(layerA.uncompressedSize, gunzipSync(layerA.data).length);
+
+    // Building twice from the same directory gives the same bytes too.
+    const again = await buildLayer((await listSourceFiles(a)).files);
+    assert.equal(again.digest, layerA.digest);
+  });
+
+  it("writes a gzip header without name or mtime and tar headers with zero times and ids", async () => {
+    const dir = await tempDir();
+    await writeTree(dir, Object.keys(CONTENT), { mtime: new Date("2021-03-04"), fileMode: 0o664 });
+    await writeFile(join(dir, "run.sh"), "#!/bin/sh\n");
+    await chmod(join(dir, "run.sh"), 0o775);
+    const layer = await buildLayer((await listSourceFiles(dir)).files);
+    const gz = layer.data;
+    assert.deepEqual([...gz.subarray(0, 4)], [0x1f, 0x8b, 0x08, 0x00]); // magic, deflate, no FNAME/FCOMMENT
+    assert.equal(gz.readUInt32LE(4), 0); // MTIME
+    assert.equal(gz[9], 0xff); // OS unknown, as Go writes it
+
+    const headers = await tarHeaders(gz);
+    assert.deepEqual(
+      headers.map((h) => `${h.type} ${h.name} ${(h.mode ?? 0).toString(8)}`),
+      [
+        "directory apps/ 755",
+        "directory apps/db/ 755",
+        "file apps/db/db.yaml 644",
+        "file apps/web.yaml 644",
+        "file kustomization.yaml 644",
+        "file run.sh 755",
+        "file z-last.yaml 644",
+      ],
+    );
+    for (const h of headers) {
+      assert.equal(h.mtime?.getTime(), 0, h.name);
+      assert.equal(h.uid, 0);
+      assert.equal(h.gid, 0);
+      assert.equal(h.uname, "");
+      assert.equal(h.gname, "");
+    }
+  });
+
+  it("matches the golden digest for a known tiny input (reproducible across machines)", async () => {
+    const dir = await tempDir();
+    await writeTree(dir, Object.keys(CONTENT), { mtime: new Date(), fileMode: 0o644 });
+    const layer = await buildLayer((await listSourceFiles(dir)).files);
+    // The uncompressed tar is fully defined by ksail's own USTAR encoder.
+    assert.equal(
+      layer.diffId,
+      "sha256:26b45bc7afff87764a41f34d3bc70dc9b9e23692d7af01f726fa638e548ed866",
+    );
+    // The gzip stream comes from Node's bundled zlib (same bytes for the same zlib build).
+    assert.equal(
+      layer.digest,
+      "sha256:9644b23c1716bdb17aa7bcbf590dc4e7dbcc96533e80b1c4e373d27fd1e10254",
+    );
+  });
+
+  it("stores long and non-ASCII names losslessly", async () => {
+    const dir = await tempDir();
+    const long = `${"deep/".repeat(30)}file.yaml`;
+    const longSegment = `${"x".repeat(120)}.yaml`;
+    for (const path of [long, longSegment, "café/ü.yaml"]) {
+      await mkdir(join(dir, path, ".."), { recursive: true });
+      await writeFile(join(dir, path), `# ${path}\n`);
+    }
+    const layer = await buildLayer((await listSourceFiles(dir)).files);
+    const names = (await tarHeaders(layer.data))
+      .filter((h) => h.type === "file")
+      .map((h) => h.name);
+    assert.deepEqual(names.sort(), [long, longSegment, "café/ü.yaml"].sort());
+  });
+
+  it("encodes a USTAR header with a valid checksum", () => {
+    const [header] = entryHeader("a.yaml", "0", 0o644, 5);
+    assert.ok(header);
+    assert.equal(header.length, 512);
+    let sum = 0;
+    for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 0x20 : header[i]!;
+    assert.equal(parseInt(header.toString("ascii", 148, 154), 8), sum);
+    assert.equal(header.toString("ascii", 257, 263), "ustar\0");
+  });
+
+  it("builds 2,000 files / ~20 MB quickly", async () => {
+    const dir = await tempDir();
+    const body = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n".padEnd(
+      10_000,
+      "#",
+    );
+    await Promise.all(
+      Array.from({ length: 40 }, (_, d) => mkdir(join(dir, `d${d}`), { recursive: true })),
+    );
+    for (let i = 0; i < 2000; i += 100) {
+      await Promise.all(
+        Array.from({ length: 100 }, (_, k) =>
+          writeFile(join(dir, `d${(i + k) % 40}`, `f${i + k}.yaml`), `${body}${i + k}\n`),
+        ),
+      );
+    }
+    const started = performance.now();
+    const layer = await buildLayer((await listSourceFiles(dir)).files);
+    const elapsed = performance.now() - started;
+    assert.equal(layer.fileCount, 2000);
+    // Generous bound for slow CI machines; typically 200–400 ms.
+    assert.ok(elapsed < 5000, `took ${elapsed.toFixed(0)} ms`);
+  });
+});
