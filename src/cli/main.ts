@@ -10,6 +10,7 @@ import { exitCodeFor, formatError } from "../ui/errors.js";
 import type { CliContext } from "./context.js";
 import { registerInit } from "./commands/init.js";
 import { registerWorkload } from "./commands/workload.js";
+import { registerRegistry } from "./commands/registry.js";
 
 export const VERSION: string = packageJson.version;
 
@@ -32,6 +33,7 @@ export function createProgram(ctx: CliContext): Command {
 
   registerInit(program, ctx);
   registerWorkload(program, ctx);
+  registerRegistry(program, ctx);
   for (const command of program.commands) applyExitOverride(command);
   return program;
 }

@@ -15,6 +15,8 @@ export const GARBAGE_COLLECT_COMMAND = [
   REGISTRY_CONFIG_PATH,
 ];
 
+const EMPTY_REGISTRY = /Path not found: \/docker\/registry\/v2\/repositories\s*$/m;
+
 /** Runs garbage collection in registry container `name`; returns what the registry printed. */
 export async function garbageCollectContainer(
   name: string,
@@ -48,6 +50,9 @@ export async function garbageCollect(engine: Engine, name: string): Promise<stri
   }
   const result = await engine.exec(name, GARBAGE_COLLECT_COMMAND);
   const output = `${result.stdout}${result.stderr}`;
+  // A registry that never stored anything has no repositories directory; the registry reports
+  // that as a failure, but there is simply nothing to collect.
+  if (result.exitCode !== 0 && EMPTY_REGISTRY.test(output)) return output;
   if (result.exitCode !== 0) {
     const lines = output.split("\n").filter((line) => line.trim() !== "");
     throw new KsailError(
