@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { gunzipSync } from "node:zlib";
-import { extract as tarExtract, type Headers } from "tar-stream";
+import { extract as tarExtract, type Header } from "tar-stream";
 import { buildLayer, entryHeader } from "../../src/artifact/layer.js";
 import { listSourceFiles } from "../../src/artifact/source-files.js";
 
@@ -40,8 +40,8 @@ async function writeTree(
   }
 }
 
-async function tarHeaders(gz: Buffer): Promise<Headers[]> {
-  const headers: Headers[] = [];
+async function tarHeaders(gz: Buffer): Promise<Header[]> {
+  const headers: Header[] = [];
   const extractor = tarExtract();
   const done = (async () => {
     for await (const entry of extractor) {
