@@ -927,7 +927,6 @@ export class RegistryClient {
     } catch {
       credential = undefined;
     }
-    const authorized = "authorized" in res ? res.authorized : false;
     const attempts = "attempts" in res ? res.attempts : 1;
     const where = `${ctx.registry}${ctx.repository ? `/${ctx.repository}` : ""}`;
     const said = first ? `: ${first.code}${first.message ? ` (${first.message})` : ""}` : "";
@@ -939,11 +938,10 @@ export class RegistryClient {
     if (status === 401) {
       kind = "auth";
       code ??= "UNAUTHORIZED";
-      message =
-        authorized || credential
-          ? `${ctx.registry} refused the credentials ksail sent to ${ctx.action}${inRepo(ctx)} (HTTP 401${said})`
-          : `${ctx.registry} requires authentication to ${ctx.action}${inRepo(ctx)}, and no credentials were found for it (HTTP 401${said})`;
-      hint = loginHint(ctx.registry, authorized || credential !== undefined);
+      message = credential
+        ? `${ctx.registry} refused the credentials ksail sent to ${ctx.action}${inRepo(ctx)} (HTTP 401${said})`
+        : `${ctx.registry} requires authentication to ${ctx.action}${inRepo(ctx)}, and no credentials were found for it (HTTP 401${said})`;
+      hint = loginHint(ctx.registry, credential !== undefined);
     } else if (status === 403) {
       kind = "auth";
       code ??= "DENIED";

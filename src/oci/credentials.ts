@@ -80,10 +80,10 @@ async function readConfig(path: string): Promise<DockerConfigFile | undefined> {
       throw new Error("not a JSON object");
     }
     return parsed as DockerConfigFile;
-  } catch (error) {
+  } catch {
+    // No cause: V8's JSON errors quote the text around the fault, which may be a secret.
     throw new KsailError("config", `docker credentials file ${path} is not valid JSON`, {
       hint: "Fix or remove the file, or run `docker login` again.",
-      cause: error instanceof Error ? new Error(error.message) : undefined,
     });
   }
 }

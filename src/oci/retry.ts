@@ -48,7 +48,8 @@ export function parseRetryAfter(
   const v = (Array.isArray(value) ? value[0] : value)?.trim();
   if (!v) return undefined;
   if (/^\d+$/.test(v)) return Number(v) * 1000;
-  if (/^\d/.test(v)) return undefined; // "1.5", "-3", "10s": not valid delta-seconds
+  // An HTTP-date starts with the day name; "1.5", "-3", "10s" are not valid either way.
+  if (!/^[A-Za-z]{3}/.test(v)) return undefined;
   const at = Date.parse(v);
   if (Number.isNaN(at)) return undefined;
   return Math.max(0, at - now);

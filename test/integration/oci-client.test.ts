@@ -26,7 +26,11 @@ function manifestFor(
     JSON.stringify({
       schemaVersion: 2,
       mediaType: OCI_MANIFEST,
-      config: { mediaType: "application/vnd.cncf.flux.config.v1+json", ...config },
+      config: {
+        mediaType: "application/vnd.cncf.flux.config.v1+json",
+        digest: config.digest,
+        size: config.size,
+      },
       layers: layers.map((l) => ({
         mediaType: "application/vnd.cncf.flux.content.v1.tar+gzip",
         digest: l.digest,
@@ -192,6 +196,10 @@ describe("RegistryClient against the real distribution registry", () => {
       await client.pushBlob(r, config);
       await client.pushManifest(r, "v1", manifestFor(config, []), OCI_MANIFEST);
     }
+    // the registry really paginates when asked: a first page of 2 carries a Link to the next
+    const raw = await fetch(`${lab.url}/v2/_catalog?n=2`);
+    assert.equal(((await raw.json()) as { repositories: string[] }).repositories.length, 2);
+    assert.match(raw.headers.get("link") ?? "", /rel="next"/);
     const all = await client.catalog(lab.registry);
     const paged = await client.catalog(lab.registry, { pageSize: 2 });
     for (const name of names)

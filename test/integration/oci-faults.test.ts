@@ -23,7 +23,11 @@ function manifestFor(blobs: { digest: string; size: number }[]) {
     JSON.stringify({
       schemaVersion: 2,
       mediaType: OCI_MANIFEST,
-      config: { mediaType: "application/vnd.cncf.flux.config.v1+json", ...config },
+      config: {
+        mediaType: "application/vnd.cncf.flux.config.v1+json",
+        digest: config!.digest,
+        size: config!.size,
+      },
       layers: layers.map((l) => ({
         mediaType: "application/vnd.cncf.flux.content.v1.tar+gzip",
         digest: l.digest,
