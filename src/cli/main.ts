@@ -14,33 +14,46 @@ import { registerRegistry } from "./commands/registry.js";
 
 export const VERSION: string = packageJson.version;
 
+const COMMON_OPTIONS: [string, string][] = [
+  ["--config <path>", "path to ksail.yaml (default: ./ksail.yaml)"],
+  ["-q, --quiet", "print only results and errors, no progress lines"],
+  ["--verbose", "print error causes"],
+];
+
 export function createProgram(ctx: CliContext): Command {
   const program = new Command("ksail")
     .description(
-      "A local Kubernetes GitOps loop: a Kind or K3d cluster, a local OCI registry, Flux,\n" +
-        "and your manifests pushed as versioned OCI artifacts.",
+      "A local Kubernetes GitOps loop: a Kind or K3d cluster, a local OCI registry, Flux, and your manifests pushed as versioned OCI artifacts.",
     )
     .version(VERSION, "--version", "print the ksail version")
-    .option("--config <path>", "path to ksail.yaml (default: ./ksail.yaml)")
-    .option("-q, --quiet", "print only results and errors, no progress lines")
-    .option("--verbose", "print error causes")
     .showHelpAfterError("(run with --help for usage)")
     .configureOutput({
       writeOut: (text) => ctx.stdout.write(text),
       writeErr: (text) => ctx.stderr.write(text),
     })
+    // Root options count only before the subcommand, so that `workload push --version 1.2.3`
+    // reaches push; the common options are added to every leaf command by finish().
+    .enablePositionalOptions()
     .exitOverride();
+  for (const [flags, description] of COMMON_OPTIONS) program.option(flags, description);
 
   registerInit(program, ctx);
   registerWorkload(program, ctx);
   registerRegistry(program, ctx);
-  for (const command of program.commands) applyExitOverride(command);
+  for (const command of program.commands) finish(command);
   return program;
 }
 
-function applyExitOverride(command: Command): void {
+/** Every command exits through main(); leaf commands also take the common options. */
+function finish(command: Command): void {
   command.exitOverride();
-  command.commands.forEach(applyExitOverride);
+  if (command.commands.length === 0) {
+    for (const [flags, description] of COMMON_OPTIONS) {
+      const long = flags.split(/[ ,]+/).find((f) => f.startsWith("--"));
+      if (!command.options.some((o) => o.long === long)) command.option(flags, description);
+    }
+  }
+  command.commands.forEach(finish);
 }
 
 export async function main(
