@@ -787,8 +787,9 @@ export class RegistryClient {
         ...(call.body !== undefined ? { body: call.body } : {}),
         timeoutMs: this.requestTimeoutMs,
         connectTimeoutMs: this.connectTimeoutMs,
-        insecureTls:
-          this.mayUsePlainHttp(call.registry) && !isLoopbackRegistry(call.registry) ? true : false,
+        // Like docker: hosts allowed plain HTTP (loopback, insecure list) may also use
+        // self-signed TLS; every other host gets full certificate verification.
+        insecureTls: this.mayUsePlainHttp(call.registry),
       });
     const fallbackAllowed =
       !s.schemeSettled && url.host === call.registry && this.mayUsePlainHttp(call.registry);

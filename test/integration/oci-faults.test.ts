@@ -5,7 +5,7 @@ import { KsailError } from "../../src/errors.js";
 import { RegistryClient } from "../../src/oci/client.js";
 import type { RegistryEvent } from "../../src/oci/client.js";
 import { sha256Digest } from "../../src/oci/digest.js";
-import { startFaultProxy } from "../lab/fault-proxy.js";
+import { startFaultProxy, startHttpFaultProxy } from "../lab/fault-proxy.js";
 import { freePort } from "../lab/free-port.js";
 import { startRegistry } from "../lab/registry.js";
 import type { LabRegistry } from "../lab/registry.js";
@@ -279,6 +279,142 @@ describe("RegistryClient with no registry at all", () => {
       assert.ok(Date.now() - started < 5000);
     } finally {
       client.close();
+    }
+  });
+});
+
+describe("RegistryClient and HTTP-level faults (5xx, 429 + Retry-After)", () => {
+  let lab: LabRegistry;
+  before(async () => {
+    lab = await startRegistry();
+  });
+  after(async () => {
+    await lab?.stop();
+  });
+
+  it("retries 503 answers and still pushes", async () => {
+    const proxy = await startHttpFaultProxy({ target: lab.registry, failFirst: 3, status: 503 });
+    const events: RegistryEvent[] = [];
+    const client = new RegistryClient({
+      credentials: noCredentials,
+      onEvent: (e) => events.push(e),
+    });
+    try {
+      const { repo, digest } = await pushArtifact(
+        client,
+        proxy.registry,
+        "http/503",
+        "1.0.0",
+        1000,
+      );
+      assert.equal(
+        (await client.resolve({ ...repo, registry: lab.registry }, "1.0.0"))?.digest,
+        digest,
+      );
+      assert.equal(proxy.log.filter((l) => l.endsWith(" 503")).length, 3);
+      assert.equal(events.filter((e) => e.type === "retry" && e.reason === "HTTP 503").length, 3);
+    } finally {
+      client.close();
+      await proxy.stop();
+    }
+  });
+
+  it("honours Retry-After seconds on 429", async () => {
+    const proxy = await startHttpFaultProxy({
+      target: lab.registry,
+      failFirst: 1,
+      status: 429,
+      retryAfter: "1",
+    });
+    const events: RegistryEvent[] = [];
+    const client = new RegistryClient({
+      credentials: noCredentials,
+      onEvent: (e) => events.push(e),
+    });
+    try {
+      const started = Date.now();
+      await client.ping(proxy.registry);
+      assert.ok(Date.now() - started >= 950, "it must wait the second the registry asked for");
+      const retry = events.find((e) => e.type === "retry");
+      assert.equal(retry?.type === "retry" ? retry.delayMs : -1, 1000);
+    } finally {
+      client.close();
+      await proxy.stop();
+    }
+  });
+
+  it("a Retry-After beyond the retry budget fails at once with TOOMANYREQUESTS", async () => {
+    const proxy = await startHttpFaultProxy({
+      target: lab.registry,
+      failFirst: 100,
+      status: 429,
+      retryAfter: "60",
+    });
+    const client = new RegistryClient({ credentials: noCredentials });
+    try {
+      const started = Date.now();
+      const error = await rejectsKsail(client.ping(proxy.registry));
+      assert.ok(Date.now() - started < 1000);
+      assert.equal(error.code, "TOOMANYREQUESTS");
+      assert.match(error.message, /wait 60 s/);
+      assert.ok(error.message.includes(proxy.registry));
+    } finally {
+      client.close();
+      await proxy.stop();
+    }
+  });
+
+  it("persistent 500s end as a 'registry' error after the attempts, inside the time budget", async () => {
+    const proxy = await startHttpFaultProxy({ target: lab.registry, failFirst: 100, status: 500 });
+    const client = new RegistryClient({ credentials: noCredentials });
+    try {
+      const started = Date.now();
+      const error = await rejectsKsail(client.ping(proxy.registry));
+      assert.ok(Date.now() - started < 5000);
+      assert.equal(error.kind, "registry");
+      assert.match(error.message, /HTTP 500/);
+      assert.match(error.message, /after 5 attempts/);
+      assert.equal(proxy.log.length, 5);
+    } finally {
+      client.close();
+      await proxy.stop();
+    }
+  });
+
+  it("chunked upload sends ceil(size / chunkSize) PATCHes (the registry checks each Content-Range), then one PUT", async () => {
+    const proxy = await startHttpFaultProxy({ target: lab.registry });
+    const client = new RegistryClient({
+      credentials: noCredentials,
+      monolithicThreshold: 1000,
+      chunkSize: 10_000,
+    });
+    try {
+      const repo = { registry: proxy.registry, repository: "http/chunks" };
+      const blob = blobOf(randomBytes(45_000));
+      assert.equal(await client.pushBlob(repo, blob), "uploaded");
+      const methods = proxy.log.map((l) => l.split(" ")[0]);
+      assert.deepEqual(methods, [
+        "HEAD",
+        "POST",
+        "PATCH",
+        "PATCH",
+        "PATCH",
+        "PATCH",
+        "PATCH",
+        "PUT",
+      ]);
+      assert.ok(proxy.log.at(-1)!.includes(`digest=${encodeURIComponent(blob.digest)}`));
+      // a small blob goes up as POST + PUT only
+      proxy.log.length = 0;
+      const small = blobOf(randomBytes(500));
+      await client.pushBlob(repo, small);
+      assert.deepEqual(
+        proxy.log.map((l) => l.split(" ")[0]),
+        ["HEAD", "POST", "PUT"],
+      );
+    } finally {
+      client.close();
+      await proxy.stop();
     }
   });
 });

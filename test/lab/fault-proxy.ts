@@ -4,6 +4,7 @@
  * after some bytes went upstream), latency, a total outage (every connection reset at accept)
  * and hanging connections. Bounded: at most `maxConnections` at a time; stop() closes all.
  */
+import { createServer as createHttpServer, request as httpRequest } from "node:http";
 import { createConnection, createServer } from "node:net";
 import type { Server, Socket } from "node:net";
 import { freePort } from "./free-port.js";
@@ -176,4 +177,80 @@ async function listenOnFreePort(server: Server): Promise<number> {
       if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE" || tries >= 5) throw error;
     }
   }
+}
+
+// ------------------------------------------------------------------ HTTP-level faults
+
+export interface HttpFaultProxyOptions {
+  /** "host:port" of the real server (plain HTTP). */
+  target: string;
+  /** Answer the first N requests (matching `match`) with `status` instead of forwarding them. */
+  failFirst?: number;
+  /** Status for the injected failures. Default 503. */
+  status?: number;
+  /** Retry-After value sent with injected failures. */
+  retryAfter?: string;
+  /** Only requests for which this returns true count for failFirst. Default: all. */
+  match?: (method: string, path: string) => boolean;
+}
+
+export interface HttpFaultProxy {
+  registry: string;
+  /** "METHOD /path?query STATUS" for every request, in order. */
+  log: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * An HTTP/1.1 reverse proxy that answers chosen requests with an error status (429, 503...)
+ * and forwards the rest to the real registry, rewriting nothing but logging every request.
+ */
+export async function startHttpFaultProxy(options: HttpFaultProxyOptions): Promise<HttpFaultProxy> {
+  const i = options.target.lastIndexOf(":");
+  const host = options.target.slice(0, i);
+  const port = Number(options.target.slice(i + 1));
+  const log: string[] = [];
+  let failed = 0;
+  const server = createHttpServer((req, res) => {
+    const method = req.method ?? "GET";
+    const path = req.url ?? "/";
+    const matches = options.match ? options.match(method, path) : true;
+    if (matches && failed < (options.failFirst ?? 0)) {
+      failed++;
+      const status = options.status ?? 503;
+      log.push(`${method} ${path} ${status}`);
+      req.resume();
+      const headers: Record<string, string> = { "content-type": "application/json" };
+      if (options.retryAfter !== undefined) headers["retry-after"] = options.retryAfter;
+      res.writeHead(status, headers);
+      res.end(
+        JSON.stringify({
+          errors: [
+            { code: status === 429 ? "TOOMANYREQUESTS" : "UNAVAILABLE", message: "injected fault" },
+          ],
+        }),
+      );
+      return;
+    }
+    const upstream = httpRequest({ host, port, method, path, headers: req.headers }, (up) => {
+      log.push(`${method} ${path} ${up.statusCode}`);
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    upstream.on("error", () => {
+      log.push(`${method} ${path} 502`);
+      if (!res.headersSent) res.writeHead(502);
+      res.end();
+    });
+    req.pipe(upstream);
+  });
+  const proxyPort = await listenOnFreePort(server);
+  return {
+    registry: `127.0.0.1:${proxyPort}`,
+    log,
+    stop() {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
 }

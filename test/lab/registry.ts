@@ -9,7 +9,8 @@ import type { ChildProcess } from "node:child_process";
 import { createPrivateKey, randomUUID, sign } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:http";
+import { createServer, get as httpGet } from "node:http";
+import { get as httpsGet } from "node:https";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -33,6 +34,8 @@ export interface StartRegistryOptions {
   auth?: { htpasswd: { username: string; password: string } } | { token: TokenAuthOptions };
   /** storage.delete.enabled; default true. */
   deleteEnabled?: boolean;
+  /** Serve HTTPS with a self-signed certificate for 127.0.0.1 / localhost (made by openssl). */
+  tls?: boolean;
 }
 
 export interface TokenServerStats {
@@ -45,8 +48,10 @@ export interface TokenServerStats {
 export interface LabRegistry {
   /** "127.0.0.1:PORT" */
   registry: string;
-  /** "http://127.0.0.1:PORT" */
+  /** "http://127.0.0.1:PORT" (https:// with `tls`) */
   url: string;
+  /** PEM of the self-signed certificate, with `tls`. */
+  certificatePem?: string;
   storageDir: string;
   configPath: string;
   /** Present with token auth. */
@@ -93,6 +98,13 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
         `auth:\n  token:\n    realm: ${token.stats.realm}\n    service: ${token.stats.service}\n` +
         `    issuer: ${TOKEN_ISSUER}\n    rootcertbundle: ${certPath}\n`;
     }
+    let tlsYaml = "";
+    let certificatePem: string | undefined;
+    if (options.tls) {
+      const tls = await makeServerCert(dir);
+      certificatePem = tls.certPem;
+      tlsYaml = `  tls:\n    certificate: ${tls.certPath}\n    key: ${tls.keyPath}\n`;
+    }
     for (let tries = 1; ; tries++) {
       const port = await freePort();
       const config = [
@@ -112,6 +124,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
         "http:",
         `  addr: 127.0.0.1:${port}`,
         "  secret: ksail-lab-secret",
+        tlsYaml,
         authYaml,
       ].join("\n");
       await writeFile(configPath, config);
@@ -123,7 +136,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
       child.stderr?.setEncoding("utf8").on("data", (d: string) => {
         stderr = (stderr + d).slice(-8000);
       });
-      const started = await waitUntilServing(child, port, () => stderr);
+      const started = await waitUntilServing(child, port, !!options.tls, () => stderr);
       if (started === "port-taken" && tries < 5) continue;
       if (started !== "ok") {
         child.kill("SIGKILL");
@@ -133,7 +146,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
       const tokenServer = token;
       const result: LabRegistry = {
         registry,
-        url: `http://${registry}`,
+        url: `${options.tls ? "https" : "http"}://${registry}`,
         storageDir,
         configPath,
         async garbageCollect(gc = {}) {
@@ -152,6 +165,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
         },
       };
       if (tokenServer) result.tokenServer = tokenServer.stats;
+      if (certificatePem) result.certificatePem = certificatePem;
       return result;
     }
   } catch (error) {
@@ -164,6 +178,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
 async function waitUntilServing(
   child: ChildProcess,
   port: number,
+  tls: boolean,
   stderr: () => string,
 ): Promise<"ok" | "port-taken" | string> {
   let exited: string | undefined;
@@ -173,18 +188,26 @@ async function waitUntilServing(
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     if (exited) return /address already in use/i.test(stderr()) ? "port-taken" : exited;
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/v2/`, {
-        signal: AbortSignal.timeout(1000),
-      });
-      await res.arrayBuffer();
-      if (res.status === 200 || res.status === 401) return "ok";
-    } catch {
-      // not listening yet
-    }
+    const status = await probe(port, tls);
+    if (status === 200 || status === 401) return "ok";
     await new Promise((r) => setTimeout(r, 20));
   }
   return "did not answer /v2/ within 15 s";
+}
+
+/** GET /v2/ status, or 0 when nothing answers. Accepts the lab's self-signed certificate. */
+function probe(port: number, tls: boolean): Promise<number> {
+  return new Promise((resolve) => {
+    const req = (tls ? httpsGet : httpGet)(
+      { host: "127.0.0.1", port, path: "/v2/", rejectUnauthorized: false, timeout: 1000 },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
+    req.on("error", () => resolve(0));
+    req.on("timeout", () => req.destroy());
+  });
 }
 
 function stopChild(child: ChildProcess): Promise<void> {
@@ -255,6 +278,33 @@ async function makeSigningCert(
     .replace(/-----(BEGIN|END) CERTIFICATE-----/g, "")
     .replace(/\s+/g, "");
   return { certPath, keyPem: await readFile(keyPath, "utf8"), certDerBase64 };
+}
+
+async function makeServerCert(
+  dir: string,
+): Promise<{ certPath: string; keyPath: string; certPem: string }> {
+  const keyPath = join(dir, "tls.key");
+  const certPath = join(dir, "tls.crt");
+  await run("openssl", [
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-keyout",
+    keyPath,
+    "-out",
+    certPath,
+    "-days",
+    "2",
+    "-subj",
+    "/CN=127.0.0.1",
+    "-addext",
+    "subjectAltName=IP:127.0.0.1,DNS:localhost",
+  ]);
+  return { certPath, keyPath, certPem: await readFile(certPath, "utf8") };
 }
 
 function b64url(data: Buffer | string): string {
