@@ -11,6 +11,7 @@ import type { CliContext } from "./context.js";
 import { registerInit } from "./commands/init.js";
 import { registerWorkload } from "./commands/workload.js";
 import { registerRegistry } from "./commands/registry.js";
+import { registerCluster } from "./commands/cluster.js";
 
 export const VERSION: string = packageJson.version;
 
@@ -40,6 +41,7 @@ export function createProgram(ctx: CliContext): Command {
   registerInit(program, ctx);
   registerWorkload(program, ctx);
   registerRegistry(program, ctx);
+  registerCluster(program, ctx);
   for (const command of program.commands) finish(command);
   return program;
 }

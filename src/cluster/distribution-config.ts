@@ -5,7 +5,7 @@
  */
 import { stringify } from "yaml";
 import type { KsailConfig } from "../config/schema.js";
-import { localRegistryAddresses } from "../registry/address.js";
+import { registriesYaml } from "./wiring.js";
 
 export function kindConfig(config: KsailConfig): string {
   const cluster: Record<string, unknown> = {
@@ -31,16 +31,7 @@ export function k3dConfig(config: KsailConfig): string {
     agents: 0,
   };
   if (config.spec.localRegistry === "Enabled") {
-    const registry = localRegistryAddresses(config);
-    const endpoint = [`http://${registry.hostFromClusterNetwork}`];
-    cluster.registries = {
-      config: stringify({
-        mirrors: {
-          [registry.hostFromContainerRuntime]: { endpoint },
-          [registry.hostFromClusterNetwork]: { endpoint },
-        },
-      }),
-    };
+    cluster.registries = { config: registriesYaml(config.spec.options.localRegistry) };
   }
   return stringify(cluster);
 }

@@ -1,0 +1,373 @@
+/**
+ * Cluster lifecycle as a list of small named steps (as kind does), each reported with its
+ * duration through a Progress: registry → cluster → wiring → GitOps engine. Every step checks
+ * what exists first, so a second `create` finishes whatever a failed one left.
+ */
+import { existsSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { KsailConfig } from "../config/schema.js";
+import type { Engine } from "../engine/docker.js";
+import { localRegistryAddresses } from "../registry/address.js";
+import {
+  connectRegistryToNetwork,
+  deleteRegistry,
+  disconnectRegistryFromNetwork,
+  ensureRegistry,
+  registrySpecFromConfig,
+  registryStatus,
+  stopRegistry,
+  type RegistrySpec,
+  type RegistryStatus,
+} from "../registry/container.js";
+import { silentProgress, type Progress } from "../workload/progress.js";
+import { distributionConfigFor } from "./distribution-config.js";
+import type { ClusterNode, Provisioner } from "./provisioner.js";
+import { runToolOrFail } from "./tools.js";
+import { localRegistryHostingConfigMap, writeHostsTomlToNodes } from "./wiring.js";
+
+/**
+ * Installs the GitOps engine (Flux) once the cluster and registry are wired. The Flux issue
+ * provides it; until then `createCluster` reports that the step was skipped.
+ */
+export type GitOpsInstallHook = (context: {
+  config: KsailConfig;
+  kubeContext: string;
+  progress: Progress;
+}) => Promise<void>;
+
+export interface LifecycleOptions {
+  config: KsailConfig;
+  /** Directory ksail.yaml lives in (distribution config paths are relative to it). */
+  baseDir: string;
+  provisioner: Provisioner;
+  engine: () => Promise<Engine>;
+  env: NodeJS.ProcessEnv;
+  progress?: Progress;
+  registry?: Partial<RegistrySpec>;
+}
+
+export interface CreateResult {
+  name: string;
+  distribution: string;
+  context: string;
+  cluster: "created" | "started" | "unchanged" | "external";
+  registry: RegistryStatus | undefined;
+  gitOps: "installed" | "skipped" | "none";
+}
+
+function registryEnabled(config: KsailConfig): boolean {
+  return config.spec.localRegistry === "Enabled";
+}
+
+export async function createCluster(
+  options: LifecycleOptions,
+  installGitOps?: GitOpsInstallHook,
+): Promise<CreateResult> {
+  const { config, provisioner } = options;
+  const progress = options.progress ?? silentProgress;
+  const name = config.metadata.name;
+  const spec = registrySpecFromConfig(config, options.registry);
+  provisioner.checkTools();
+
+  let registry: RegistryStatus | undefined;
+  if (registryEnabled(config)) {
+    const engine = await options.engine();
+    registry = await progress.step(
+      `local registry ${spec.name}`,
+      async () => (await ensureRegistry(engine, spec, progress)).status,
+      (status) => `local registry ${status.name} on ${status.hostAddress}`,
+    );
+  }
+
+  let cluster: CreateResult["cluster"] = "external";
+  if (provisioner.provisions) {
+    cluster = await progress.step(
+      `${provisioner.distribution} cluster ${name}`,
+      async () => {
+        if (await provisioner.exists(name)) {
+          const nodes = await provisioner.nodes(name);
+          if (nodes.length > 0 && nodes.every((n) => n.running)) return "unchanged" as const;
+          await provisioner.start(name);
+          return "started" as const;
+        }
+        await withDistributionConfig(options, (path) =>
+          provisioner.create(name, path, (line) => progress.info(`  ${line}`)),
+        );
+        return "created" as const;
+      },
+      (state) =>
+        `${provisioner.distribution} cluster ${name} ${state === "unchanged" ? "already running" : state}`,
+    );
+  } else {
+    await progress.step(
+      `use existing cluster (context ${provisioner.context(name) || "current"})`,
+      () => provisioner.create(name, ""),
+    );
+  }
+
+  if (registry) await wireRegistry(options, spec, progress);
+
+  let gitOps: CreateResult["gitOps"] = "none";
+  if (config.spec.gitOpsEngine === "Flux") {
+    if (installGitOps) {
+      await progress.step("install Flux", () =>
+        installGitOps({ config, kubeContext: provisioner.context(name), progress }),
+      );
+      gitOps = "installed";
+    } else {
+      progress.warn(
+        "Flux installation is not part of this build yet (GitOpsInstallHook); the cluster and registry are ready.",
+      );
+      gitOps = "skipped";
+    }
+  }
+  return {
+    name,
+    distribution: provisioner.distribution,
+    context: provisioner.context(name),
+    cluster,
+    registry,
+    gitOps,
+  };
+}
+
+/** The project's distribution config file, or (when absent) one generated from ksail.yaml. */
+async function withDistributionConfig<T>(
+  options: LifecycleOptions,
+  run: (path: string) => Promise<T>,
+): Promise<T> {
+  const path = resolve(options.baseDir, options.config.spec.distributionConfig);
+  if (existsSync(path)) return run(path);
+  const dir = await mkdtemp(join(tmpdir(), "ksail-cluster-"));
+  try {
+    const generated = join(
+      dir,
+      options.config.spec.distribution === "Kind" ? "kind.yaml" : "k3d.yaml",
+    );
+    await writeFile(generated, distributionConfigFor(options.config));
+    options.progress?.info(
+      `  ${options.config.spec.distributionConfig} not found; using a generated one`,
+    );
+    return await run(generated);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Network attachment, containerd mirrors on Kind nodes, KEP-1755 ConfigMap. Idempotent. */
+export async function wireRegistry(
+  options: LifecycleOptions,
+  spec: RegistrySpec,
+  progress: Progress,
+): Promise<void> {
+  const { provisioner, config } = options;
+  const name = config.metadata.name;
+  const network = provisioner.network(name);
+  const engine = await options.engine();
+  if (network) {
+    await progress.step(`connect ${spec.name} to network ${network}`, () =>
+      connectRegistryToNetwork(engine, spec.name, network),
+    );
+  }
+  if (provisioner.distribution === "Kind") {
+    const nodes = await provisioner.nodes(name);
+    await progress.step(
+      `containerd mirrors on ${nodes.length} node(s)`,
+      () =>
+        writeHostsTomlToNodes(
+          engine,
+          nodes.map((n) => n.name),
+          spec,
+        ),
+      (files) => `containerd hosts.toml on ${nodes.length} node(s) (${files} file(s))`,
+    );
+  }
+  const addresses = localRegistryAddresses({
+    ...config,
+    spec: {
+      ...config.spec,
+      options: {
+        ...config.spec.options,
+        localRegistry: {
+          ...config.spec.options.localRegistry,
+          name: spec.name,
+          hostPort: spec.hostPort,
+        },
+      },
+    },
+  });
+  await progress.step("ConfigMap kube-public/local-registry-hosting", () =>
+    applyManifest(localRegistryHostingConfigMap(addresses), provisioner.context(name), options.env),
+  );
+}
+
+/** `kubectl apply -f -` against a context (the Kubernetes client arrives with the Flux issue). */
+export async function applyManifest(
+  yaml: string,
+  context: string,
+  env: NodeJS.ProcessEnv,
+): Promise<void> {
+  const args = [...(context ? ["--context", context] : []), "apply", "-f", "-"];
+  await runToolOrFail(
+    "kubectl",
+    args,
+    { env, input: yaml },
+    "applying kube-public/local-registry-hosting",
+  );
+}
+
+export interface DeleteOptions {
+  deleteVolumes?: boolean;
+}
+
+export interface DeleteResult {
+  name: string;
+  cluster: "deleted" | "absent" | "external";
+  registry: "removed" | "kept-in-use" | "absent" | "disabled";
+  volumeRemoved: boolean;
+  /** Other clusters still using the registry when it was kept. */
+  users: string[];
+}
+
+/**
+ * Deletes the cluster, then the registry container unless another cluster still uses it;
+ * the volume only with deleteVolumes (FR-015).
+ */
+export async function deleteCluster(
+  options: LifecycleOptions,
+  deleteOptions: DeleteOptions = {},
+): Promise<DeleteResult> {
+  const { config, provisioner } = options;
+  const progress = options.progress ?? silentProgress;
+  const name = config.metadata.name;
+  const spec = registrySpecFromConfig(config, options.registry);
+  const network = provisioner.network(name);
+
+  const otherClusters = provisioner.provisions
+    ? (await provisioner.list()).filter((n) => n !== name)
+    : [];
+  let cluster: DeleteResult["cluster"] = "external";
+  if (provisioner.provisions) {
+    cluster = await progress.step(
+      `delete ${provisioner.distribution} cluster ${name}`,
+      async () => {
+        if (!(await provisioner.exists(name))) return "absent" as const;
+        if (registryEnabled(config) && network && !sharedNetwork(provisioner, otherClusters)) {
+          await disconnectRegistryFromNetwork(await options.engine(), spec.name, network).catch(
+            () => false,
+          );
+        }
+        await provisioner.delete(name, (line) => progress.info(`  ${line}`));
+        return "deleted" as const;
+      },
+    );
+  }
+
+  if (!registryEnabled(config))
+    return { name, cluster, registry: "disabled", volumeRemoved: false, users: [] };
+  const engine = await options.engine();
+  const status = await registryStatus(engine, spec);
+  const users = registryUsers(status, provisioner, name, otherClusters);
+  if (users.length > 0) {
+    progress.info(`  keeping registry ${spec.name}: still used by ${users.join(", ")}`);
+    return { name, cluster, registry: "kept-in-use", volumeRemoved: false, users };
+  }
+  const removed = await deleteRegistry(
+    engine,
+    spec.name,
+    { deleteVolume: deleteOptions.deleteVolumes === true, volume: spec.volume },
+    progress,
+  );
+  return {
+    name,
+    cluster,
+    registry: removed.containerRemoved ? "removed" : "absent",
+    volumeRemoved: removed.volumeRemoved,
+    users: [],
+  };
+}
+
+/** Kind clusters share one network: leave the registry on it while another kind cluster exists. */
+function sharedNetwork(provisioner: Provisioner, otherClusters: string[]): boolean {
+  return provisioner.distribution === "Kind" && otherClusters.length > 0;
+}
+
+function registryUsers(
+  status: RegistryStatus,
+  provisioner: Provisioner,
+  name: string,
+  otherClusters: string[],
+): string[] {
+  if (!status.exists) return [];
+  const ownNetwork = provisioner.network(name);
+  const users = status.networks
+    .filter((n) => n !== "bridge" && n !== ownNetwork)
+    .map((n) => (n.startsWith("k3d-") ? `k3d cluster ${n.slice(4)}` : `network ${n}`));
+  if (provisioner.distribution === "Kind" && status.networks.includes(ownNetwork ?? "")) {
+    users.push(...otherClusters.map((c) => `kind cluster ${c}`));
+  }
+  return users;
+}
+
+export interface StartStopResult {
+  name: string;
+  nodes: ClusterNode[];
+  registry: RegistryStatus | undefined;
+}
+
+/** Stops the nodes and then the registry container; data stays in the volume (FR-014). */
+export async function stopCluster(options: LifecycleOptions): Promise<StartStopResult> {
+  const { config, provisioner } = options;
+  const progress = options.progress ?? silentProgress;
+  const name = config.metadata.name;
+  await assertClusterExists(provisioner, name);
+  await progress.step(`stop ${provisioner.distribution} cluster ${name}`, () =>
+    provisioner.stop(name),
+  );
+  let registry: RegistryStatus | undefined;
+  if (registryEnabled(config)) {
+    const engine = await options.engine();
+    const spec = registrySpecFromConfig(config, options.registry);
+    await stopRegistry(engine, spec.name, progress);
+    registry = await registryStatus(engine, spec);
+  }
+  return { name, nodes: await provisioner.nodes(name), registry };
+}
+
+/** Starts the registry, then the nodes, then restores the wiring (network, mirrors, ConfigMap). */
+export async function startCluster(options: LifecycleOptions): Promise<StartStopResult> {
+  const { config, provisioner } = options;
+  const progress = options.progress ?? silentProgress;
+  const name = config.metadata.name;
+  await assertClusterExists(provisioner, name);
+  let registry: RegistryStatus | undefined;
+  const spec = registrySpecFromConfig(config, options.registry);
+  if (registryEnabled(config)) {
+    const engine = await options.engine();
+    registry = (
+      await progress.step(`local registry ${spec.name}`, () =>
+        ensureRegistry(engine, spec, progress),
+      )
+    ).status;
+  }
+  await progress.step(`start ${provisioner.distribution} cluster ${name}`, () =>
+    provisioner.start(name),
+  );
+  if (registry) await wireRegistry(options, spec, progress);
+  return { name, nodes: await provisioner.nodes(name), registry };
+}
+
+async function assertClusterExists(provisioner: Provisioner, name: string): Promise<void> {
+  if (provisioner.provisions && !(await provisioner.exists(name))) {
+    const { KsailError } = await import("../errors.js");
+    throw new KsailError(
+      "not-found",
+      `there is no ${provisioner.distribution} cluster named ${name}`,
+      {
+        hint: "Create it with `ksail up`.",
+      },
+    );
+  }
+}
