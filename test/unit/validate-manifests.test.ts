@@ -1,60 +1,30 @@
 import assert from "node:assert/strict";
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { listSourceFiles } from "../../src/artifact/source-files.js";
 import { validateSource } from "../../src/validate/manifests.js";
 import { firstInvalidUtf8 } from "../../src/validate/text.js";
+import {
+  invalidDir,
+  loadCorpus,
+  materializeCase,
+  validDir,
+  type CorpusCase,
+} from "../lab/invalid-corpus.js";
 
-const fixtures = join(dirname(fileURLToPath(import.meta.url)), "..", "fixtures");
-const invalidDir = join(fixtures, "invalid");
-const validDir = join(fixtures, "valid");
-
-interface ExpectedIssue {
-  file: string;
-  line?: number;
-  rule: string;
-  message: string;
-}
-interface GeneratedFile {
-  path: string;
-  base64?: string;
-  size?: number;
-  fill?: string;
-}
-interface CorpusCase {
-  description?: string;
-  generate?: GeneratedFile[];
-  issues: ExpectedIssue[];
-}
-
-const corpus = JSON.parse(await readFile(join(invalidDir, "expected.json"), "utf8")) as {
-  cases: Record<string, CorpusCase>;
-};
+const corpus = { cases: await loadCorpus() };
 
 const temps: string[] = [];
 after(async () => {
   await Promise.all(temps.map((t) => rm(t, { recursive: true, force: true })));
 });
 
-/** Steps 1–3 of test/fixtures/invalid/README.md. */
-async function materializeCase(name: string, spec: CorpusCase): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), `ksail-invalid-${name}-`));
+async function materialize(name: string, spec: CorpusCase): Promise<string> {
+  const dir = await materializeCase(name, spec);
   temps.push(dir);
-  const source = join(invalidDir, name);
-  if (existsSync(source)) await cp(source, dir, { recursive: true });
-  for (const file of spec.generate ?? []) {
-    const target = join(dir, file.path);
-    await mkdir(dirname(target), { recursive: true });
-    const data =
-      file.base64 !== undefined
-        ? Buffer.from(file.base64, "base64")
-        : Buffer.alloc(file.size ?? 0, file.fill ?? "x");
-    await writeFile(target, data);
-  }
   return dir;
 }
 
@@ -76,7 +46,7 @@ describe("invalid source corpus (test/fixtures/invalid)", () => {
 
   for (const [name, spec] of Object.entries(corpus.cases)) {
     it(`${name} gives exactly its expected issues`, async () => {
-      const dir = await materializeCase(name, spec);
+      const dir = await materialize(name, spec);
       const { files } = await listSourceFiles(dir);
       const issues = await validateSource(dir, files);
       assert.equal(
