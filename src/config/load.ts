@@ -30,16 +30,67 @@ export interface Setting {
 
 export const SETTINGS: readonly Setting[] = [
   { key: "name", flag: "--name", env: "KSAIL_NAME", path: ["metadata", "name"] },
-  { key: "distribution", flag: "--distribution", env: "KSAIL_DISTRIBUTION", path: ["spec", "distribution"] },
-  { key: "distributionConfig", flag: "--distribution-config", env: "KSAIL_DISTRIBUTION_CONFIG", path: ["spec", "distributionConfig"] },
-  { key: "sourceDirectory", flag: "--source-directory", env: "KSAIL_SOURCE_DIRECTORY", path: ["spec", "sourceDirectory"] },
-  { key: "gitopsEngine", flag: "--gitops-engine", env: "KSAIL_GITOPS_ENGINE", path: ["spec", "gitOpsEngine"] },
-  { key: "localRegistry", flag: "--local-registry", env: "KSAIL_LOCAL_REGISTRY", path: ["spec", "localRegistry"] },
-  { key: "registryPort", flag: "--registry-port", env: "KSAIL_REGISTRY_PORT", path: ["spec", "options", "localRegistry", "hostPort"], numeric: true },
-  { key: "fluxInterval", flag: "--flux-interval", env: "KSAIL_FLUX_INTERVAL", path: ["spec", "options", "flux", "interval"] },
-  { key: "kubeconfig", flag: "--kubeconfig", env: "KSAIL_KUBECONFIG", path: ["spec", "connection", "kubeconfig"] },
-  { key: "context", flag: "--context", env: "KSAIL_CONTEXT", path: ["spec", "connection", "context"] },
-  { key: "timeout", flag: "--timeout", env: "KSAIL_TIMEOUT", path: ["spec", "connection", "timeout"] },
+  {
+    key: "distribution",
+    flag: "--distribution",
+    env: "KSAIL_DISTRIBUTION",
+    path: ["spec", "distribution"],
+  },
+  {
+    key: "distributionConfig",
+    flag: "--distribution-config",
+    env: "KSAIL_DISTRIBUTION_CONFIG",
+    path: ["spec", "distributionConfig"],
+  },
+  {
+    key: "sourceDirectory",
+    flag: "--source-directory",
+    env: "KSAIL_SOURCE_DIRECTORY",
+    path: ["spec", "sourceDirectory"],
+  },
+  {
+    key: "gitopsEngine",
+    flag: "--gitops-engine",
+    env: "KSAIL_GITOPS_ENGINE",
+    path: ["spec", "gitOpsEngine"],
+  },
+  {
+    key: "localRegistry",
+    flag: "--local-registry",
+    env: "KSAIL_LOCAL_REGISTRY",
+    path: ["spec", "localRegistry"],
+  },
+  {
+    key: "registryPort",
+    flag: "--registry-port",
+    env: "KSAIL_REGISTRY_PORT",
+    path: ["spec", "options", "localRegistry", "hostPort"],
+    numeric: true,
+  },
+  {
+    key: "fluxInterval",
+    flag: "--flux-interval",
+    env: "KSAIL_FLUX_INTERVAL",
+    path: ["spec", "options", "flux", "interval"],
+  },
+  {
+    key: "kubeconfig",
+    flag: "--kubeconfig",
+    env: "KSAIL_KUBECONFIG",
+    path: ["spec", "connection", "kubeconfig"],
+  },
+  {
+    key: "context",
+    flag: "--context",
+    env: "KSAIL_CONTEXT",
+    path: ["spec", "connection", "context"],
+  },
+  {
+    key: "timeout",
+    flag: "--timeout",
+    env: "KSAIL_TIMEOUT",
+    path: ["spec", "connection", "timeout"],
+  },
 ];
 
 export interface LoadConfigOptions {
@@ -76,20 +127,28 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   const displayPath = options.configPath ?? CONFIG_FILE;
 
   const lineCounter = new LineCounter();
-  const doc = text === undefined ? undefined : parseDocument(text, { lineCounter, prettyErrors: false });
+  const doc =
+    text === undefined ? undefined : parseDocument(text, { lineCounter, prettyErrors: false });
   if (doc && doc.errors.length > 0) {
     const first = doc.errors[0]!;
     const at = lineCounter.linePos(first.pos[0]);
-    throw new KsailError("config", `${displayPath}:${at.line}:${at.col}: ${first.message.split("\n")[0]}`, {
-      hint: "Fix the YAML syntax; `ksail init --force` writes a fresh file.",
-    });
+    throw new KsailError(
+      "config",
+      `${displayPath}:${at.line}:${at.col}: ${first.message.split("\n")[0]}`,
+      {
+        hint: "Fix the YAML syntax; `ksail init --force` writes a fresh file.",
+      },
+    );
   }
   const raw: Record<string, unknown> =
     doc === undefined
       ? { apiVersion: API_VERSION, kind: KIND, metadata: { name: nameFromDirectory(baseDir) } }
       : ((doc.toJS() as Record<string, unknown> | null) ?? {});
   if (typeof raw !== "object" || Array.isArray(raw)) {
-    throw new KsailError("config", `${displayPath}: expected a mapping with apiVersion, kind, metadata and spec`);
+    throw new KsailError(
+      "config",
+      `${displayPath}: expected a mapping with apiVersion, kind, metadata and spec`,
+    );
   }
 
   const origins = new Map<string, Origin>();
@@ -111,16 +170,25 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
 
   const result = ksailConfigSchema.safeParse(raw);
   if (!result.success) {
-    const details = result.error.issues.map((issue) => describeIssue(issue, displayPath, doc, lineCounter, origins));
+    const details = result.error.issues.map((issue) =>
+      describeIssue(issue, displayPath, doc, lineCounter, origins),
+    );
     throw new KsailError("config", `invalid configuration: ${details[0]}`, {
       details: details.slice(1),
       hint: `See schemas/ksail.schema.json for every field; \`ksail init\` writes a valid ${CONFIG_FILE}.`,
     });
   }
-  return { config: resolveDerivedDefaults(result.data), path: text === undefined ? undefined : path, baseDir };
+  return {
+    config: resolveDerivedDefaults(result.data),
+    path: text === undefined ? undefined : path,
+    baseDir,
+  };
 }
 
-async function readConfigText(path: string, required: boolean | undefined): Promise<string | undefined> {
+async function readConfigText(
+  path: string,
+  required: boolean | undefined,
+): Promise<string | undefined> {
   try {
     return await readFile(path, "utf8");
   } catch (error) {
@@ -168,24 +236,37 @@ function describeIssue(
 ): string {
   const path = issue.path.map(String);
   const field = path.join(".") || "(root)";
-  const message = issue.code === "unrecognized_keys" ? `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(", ")}` : issue.message;
+  const message =
+    issue.code === "unrecognized_keys"
+      ? `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(", ")}`
+      : issue.message;
   for (let i = path.length; i > 0; i--) {
     const origin = origins.get(path.slice(0, i).join("."));
-    if (origin) return `${origin.kind === "env" ? `environment variable ${origin.name}` : `flag ${origin.name}`} (${field}): ${message}`;
+    if (origin)
+      return `${origin.kind === "env" ? `environment variable ${origin.name}` : `flag ${origin.name}`} (${field}): ${message}`;
   }
   return `${locate(displayPath, doc, lineCounter, path)}: ${field}: ${message}`;
 }
 
 /** file:line:col of the deepest existing node on the path (the key itself when the value is missing). */
-function locate(displayPath: string, doc: Document | undefined, lineCounter: LineCounter, path: string[]): string {
+function locate(
+  displayPath: string,
+  doc: Document | undefined,
+  lineCounter: LineCounter,
+  path: string[],
+): string {
   if (!doc) return displayPath;
   for (let i = path.length; i >= 0; i--) {
-    const node = doc.getIn(path.slice(0, i), true) as { range?: [number, number, number] } | undefined;
+    const node = doc.getIn(path.slice(0, i), true) as
+      { range?: [number, number, number] } | undefined;
     const parent = i > 0 ? doc.getIn(path.slice(0, i - 1), true) : doc.contents;
     let offset = node && (isScalar(node) || isMap(node)) ? node.range?.[0] : undefined;
     if (i > 0 && isMap(parent)) {
-      const pair = parent.items.find((item) => isScalar(item.key) && String(item.key.value) === path[i - 1]);
-      if (pair && isScalar(pair.key) && pair.key.range) offset = isScalar(pair.value) ? pair.value.range?.[0] : pair.key.range[0];
+      const pair = parent.items.find(
+        (item) => isScalar(item.key) && String(item.key.value) === path[i - 1],
+      );
+      if (pair && isScalar(pair.key) && pair.key.range)
+        offset = isScalar(pair.value) ? pair.value.range?.[0] : pair.key.range[0];
     }
     if (offset !== undefined) {
       const { line, col } = lineCounter.linePos(offset);

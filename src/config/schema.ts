@@ -20,7 +20,8 @@ const projectName = z
   .min(1)
   .max(63)
   .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, {
-    message: "must be lower-case letters, digits and '-', starting and ending with a letter or digit",
+    message:
+      "must be lower-case letters, digits and '-', starting and ending with a letter or digit",
   });
 
 export const DISTRIBUTIONS = ["Kind", "K3d"] as const;
@@ -62,7 +63,9 @@ export const ksailConfigSchema = z
           .object({
             localRegistry: z
               .object({
-                hostPort: port.default(5000).describe("port on 127.0.0.1 the registry is published at"),
+                hostPort: port
+                  .default(5000)
+                  .describe("port on 127.0.0.1 the registry is published at"),
                 name: projectName.default("ksail-registry"),
                 image: z.string().min(1).default("registry:3"),
               })

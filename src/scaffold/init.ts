@@ -77,16 +77,23 @@ export async function initProject(
     if (await exists(join(root, file.path))) existing.push(file.path);
   }
   if (existing.length > 0 && !options.force) {
-    throw new KsailError("conflict", `refusing to overwrite existing ${existing.join(", ")} in ${root}`, {
-      hint: "Pass --force to overwrite them, or run init in an empty directory.",
-    });
+    throw new KsailError(
+      "conflict",
+      `refusing to overwrite existing ${existing.join(", ")} in ${root}`,
+      {
+        hint: "Pass --force to overwrite them, or run init in an empty directory.",
+      },
+    );
   }
   const written: InitResult["files"] = [];
   for (const file of files) {
     const target = join(root, file.path);
     await mkdir(dirname(target), { recursive: true });
     await writeFile(target, file.content);
-    written.push({ path: file.path, action: existing.includes(file.path) ? "overwritten" : "created" });
+    written.push({
+      path: file.path,
+      action: existing.includes(file.path) ? "overwritten" : "created",
+    });
   }
   return { directory: root, files: written };
 }

@@ -78,7 +78,11 @@ export class Output {
 }
 
 export function formatElapsed(ms: number): string {
-  return ms < 1000 ? `${Math.round(ms)}ms` : ms < 60_000 ? `${(ms / 1000).toFixed(1)}s` : formatDuration(ms);
+  return ms < 1000
+    ? `${Math.round(ms)}ms`
+    : ms < 60_000
+      ? `${(ms / 1000).toFixed(1)}s`
+      : formatDuration(ms);
 }
 
 /** 1536 → "1.5 KiB". */

@@ -1,6 +1,6 @@
 /** `ksail workload diff`: the local source directory against a pushed version, file by file. */
 import { readFile } from "node:fs/promises";
-import { createTwoFilesPatch } from "diff";
+import { createTwoFilesPatch, FILE_HEADERS_ONLY } from "diff";
 import { readLayerFiles } from "../artifact/extract.js";
 import { listSourceFiles } from "../artifact/source-files.js";
 import type { RegistryClient } from "../oci/client.js";
@@ -31,16 +31,24 @@ export async function diffWorkload(
   progress: Progress,
   options: { ignore?: string[] } = {},
 ): Promise<DiffResult> {
-  const artifact = await progress.step("Fetch artifact", () => fetchArtifact(client, repository, version), (a) =>
-    `Fetched ${a.reference} (${a.digest.slice(0, 19)}…)`,
+  const artifact = await progress.step(
+    "Fetch artifact",
+    () => fetchArtifact(client, repository, version),
+    (a) => `Fetched ${a.reference} (${a.digest.slice(0, 19)}…)`,
   );
   const pushed = await readLayerFiles(artifact.layer);
   const { files } = await listSourceFiles(sourceDir, { ignore: options.ignore ?? [] });
   const local = new Map(
-    await mapLimit(files, 16, async (file) => [file.path, await readFile(file.absolutePath)] as const),
+    await mapLimit(
+      files,
+      16,
+      async (file) => [file.path, await readFile(file.absolutePath)] as const,
+    ),
   );
   const changes = diffFileSets(pushed, local, artifact.reference);
-  const unchanged = [...local.keys()].filter((path) => pushed.has(path)).length - changes.filter((c) => c.status === "changed").length;
+  const unchanged =
+    [...local.keys()].filter((path) => pushed.has(path)).length -
+    changes.filter((c) => c.status === "changed").length;
   return { reference: artifact.reference, digest: artifact.digest, changes, unchanged };
 }
 
@@ -66,6 +74,7 @@ export function diffFileSets(
         after?.toString("utf8") ?? "",
         before ? label : "",
         after ? "local" : "",
+        { headerOptions: FILE_HEADERS_ONLY },
       );
     }
     changes.push(change);

@@ -56,7 +56,8 @@ export function planPrune(versions: readonly VersionInfo[], options: PruneOption
       kept.push({ version: version.version, digest: version.digest, reason });
     if (newest.has(version.version)) keep("newest");
     else if (version.latest) keep("latest");
-    else if (options.olderThanMs !== undefined && version.created === undefined) keep("no-created-time");
+    else if (options.olderThanMs !== undefined && version.created === undefined)
+      keep("no-created-time");
     else if (
       options.olderThanMs !== undefined &&
       now - Date.parse(version.created as string) <= options.olderThanMs
@@ -68,12 +69,20 @@ export function planPrune(versions: readonly VersionInfo[], options: PruneOption
   const deleted: VersionInfo[] = [];
   for (const candidate of candidates) {
     if (keptDigests.has(candidate.digest)) {
-      kept.push({ version: candidate.version, digest: candidate.digest, reason: "shares-digest-with-kept" });
+      kept.push({
+        version: candidate.version,
+        digest: candidate.digest,
+        reason: "shares-digest-with-kept",
+      });
     } else {
       deleted.push(candidate);
     }
   }
-  kept.sort((a, b) => versions.findIndex((v) => v.version === a.version) - versions.findIndex((v) => v.version === b.version));
+  kept.sort(
+    (a, b) =>
+      versions.findIndex((v) => v.version === a.version) -
+      versions.findIndex((v) => v.version === b.version),
+  );
   return {
     kept,
     deleted,
@@ -90,8 +99,10 @@ export async function pruneWorkload(
   garbageCollect?: GarbageCollector,
 ): Promise<PruneResult> {
   const name = formatRepository(repository);
-  const versions = await progress.step(`List versions of ${name}`, () => listVersions(client, repository), (v) =>
-    `Found ${v.length} versions of ${name}`,
+  const versions = await progress.step(
+    `List versions of ${name}`,
+    () => listVersions(client, repository),
+    (v) => `Found ${v.length} versions of ${name}`,
   );
   const plan = planPrune(versions, options);
   const result: PruneResult = {

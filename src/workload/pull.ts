@@ -19,11 +19,15 @@ export async function pullWorkload(
   destination: string,
   progress: Progress,
 ): Promise<PullResult> {
-  const artifact = await progress.step("Fetch artifact", () => fetchArtifact(client, repository, version), (a) =>
-    `Fetched ${a.reference} (${a.digest.slice(0, 19)}…)`,
+  const artifact = await progress.step(
+    "Fetch artifact",
+    () => fetchArtifact(client, repository, version),
+    (a) => `Fetched ${a.reference} (${a.digest.slice(0, 19)}…)`,
   );
-  const { files } = await progress.step("Extract", () => extractLayer(artifact.layer, destination), (r) =>
-    `Extracted ${r.files.length} files to ${destination}`,
+  const { files } = await progress.step(
+    "Extract",
+    () => extractLayer(artifact.layer, destination),
+    (r) => `Extracted ${r.files.length} files to ${destination}`,
   );
   return { reference: artifact.reference, digest: artifact.digest, destination, files };
 }

@@ -58,19 +58,25 @@ export async function pushWorkload(
 ): Promise<PushResult> {
   const { repository, sourceDir } = options;
   const name = formatRepository(repository);
-  const explicitVersion = options.version === undefined ? undefined : assertVersion(options.version);
+  const explicitVersion =
+    options.version === undefined ? undefined : assertVersion(options.version);
 
   const { files, skipped } = await progress.step(
     `Read ${sourceDir}`,
     () => listSourceFiles(sourceDir, { ignore: options.ignore ?? [] }),
     (r) => `Read ${r.files.length} files from ${sourceDir}`,
   );
-  for (const entry of skipped) progress.warn(`skipped ${entry.path}: ${entry.reason} (not packaged)`);
+  for (const entry of skipped)
+    progress.warn(`skipped ${entry.path}: ${entry.reason} (not packaged)`);
 
   const issues = await progress.step(
     "Validate manifests",
     () =>
-      validateSource(sourceDir, files, options.maxFileSize === undefined ? {} : { maxFileSize: options.maxFileSize }),
+      validateSource(
+        sourceDir,
+        files,
+        options.maxFileSize === undefined ? {} : { maxFileSize: options.maxFileSize },
+      ),
     (r) => (r.length === 0 ? "Validated manifests" : `Validation found ${r.length} problem(s)`),
   );
   if (issues.length > 0) {
@@ -78,14 +84,19 @@ export async function pushWorkload(
       "validation",
       `${issues.length} problem(s) in ${sourceDir}; nothing was pushed`,
       {
-        details: issues.map((i) => `${i.file}${i.line ? `:${i.line}` : ""}${i.column ? `:${i.column}` : ""}: ${i.message}`),
+        details: issues.map(
+          (i) =>
+            `${i.file}${i.line ? `:${i.line}` : ""}${i.column ? `:${i.column}` : ""}: ${i.message}`,
+        ),
         hint: "Fix the files above and push again.",
       },
     );
   }
 
-  const layer = await progress.step("Build artifact", () => buildLayer(files), (l) =>
-    `Built layer ${l.digest.slice(0, 19)}… (${l.fileCount} files, ${l.size} bytes)`,
+  const layer = await progress.step(
+    "Build artifact",
+    () => buildLayer(files),
+    (l) => `Built layer ${l.digest.slice(0, 19)}… (${l.fileCount} files, ${l.size} bytes)`,
   );
   const detected =
     options.source !== undefined && options.revision !== undefined
@@ -118,16 +129,22 @@ export async function pushWorkload(
       progress.info(`Version ${explicitVersion} already holds this content; nothing pushed.`);
       return { ...base, version: explicitVersion, unchanged: true, blobs: noBlobs };
     }
-    throw new KsailError("conflict", `version ${explicitVersion} of ${name} already exists with other content (${existing?.digest ?? "unknown digest"})`, {
-      hint: "Versions are immutable: push a new one with --version or --bump, or leave both out to take the next patch.",
-    });
+    throw new KsailError(
+      "conflict",
+      `version ${explicitVersion} of ${name} already exists with other content (${existing?.digest ?? "unknown digest"})`,
+      {
+        hint: "Versions are immutable: push a new one with --version or --bump, or leave both out to take the next patch.",
+      },
+    );
   }
   if (explicitVersion === undefined) {
     const highest = semverTags(tags).at(-1);
     if (highest !== undefined) {
       const current = parseFluxManifest((await client.fetchManifest(repository, highest)).bytes);
       if (current.layer.digest === layer.digest) {
-        progress.info(`No changes since ${highest} (same content ${layer.digest.slice(0, 19)}…); nothing pushed.`);
+        progress.info(
+          `No changes since ${highest} (same content ${layer.digest.slice(0, 19)}…); nothing pushed.`,
+        );
         return { ...base, version: highest, unchanged: true, blobs: noBlobs };
       }
     }
@@ -158,17 +175,31 @@ export async function pushWorkload(
         const taken = await client.resolve(repository, candidate);
         if (!taken) break;
         if (explicitVersion !== undefined || race >= MAX_VERSION_RACES) {
-          throw new KsailError("conflict", `version ${candidate} of ${name} was pushed by someone else meanwhile`, {
-            hint: "Push again to take the next version.",
-          });
+          throw new KsailError(
+            "conflict",
+            `version ${candidate} of ${name} was pushed by someone else meanwhile`,
+            {
+              hint: "Push again to take the next version.",
+            },
+          );
         }
         candidate = nextVersion([...tags, candidate], options.bump ?? "patch");
       }
-      await client.pushManifest(repository, candidate, artifact.manifest.bytes, artifact.manifest.mediaType);
+      await client.pushManifest(
+        repository,
+        candidate,
+        artifact.manifest.bytes,
+        artifact.manifest.mediaType,
+      );
       // `latest` follows the highest version: a hotfix to an older line does not move it back.
       const highest = semverTags([...tags, candidate]).at(-1);
       if ((options.tagLatest ?? true) && highest === candidate) {
-        await client.pushManifest(repository, LATEST_TAG, artifact.manifest.bytes, artifact.manifest.mediaType);
+        await client.pushManifest(
+          repository,
+          LATEST_TAG,
+          artifact.manifest.bytes,
+          artifact.manifest.mediaType,
+        );
       }
       return candidate;
     },

@@ -28,7 +28,8 @@ export interface WorkloadTarget {
 }
 
 export async function resolveTarget(options: TargetOptions): Promise<WorkloadTarget> {
-  const standalone = options.registry !== undefined && (options.path !== undefined || !options.needsSource);
+  const standalone =
+    options.registry !== undefined && (options.path !== undefined || !options.needsSource);
   const loaded = await loadConfig({
     ...(options.configPath === undefined ? {} : { configPath: options.configPath }),
     cwd: options.cwd,
@@ -43,9 +44,13 @@ export async function resolveTarget(options: TargetOptions): Promise<WorkloadTar
   } else if (config.spec.localRegistry === "Enabled") {
     repository = { registry: local.host, repository: config.metadata.name };
   } else {
-    throw new KsailError("usage", "the local registry is disabled in ksail.yaml and no --registry was given", {
-      hint: "Pass --registry oci://HOST/REPOSITORY, or set spec.localRegistry: Enabled.",
-    });
+    throw new KsailError(
+      "usage",
+      "the local registry is disabled in ksail.yaml and no --registry was given",
+      {
+        hint: "Pass --registry oci://HOST/REPOSITORY, or set spec.localRegistry: Enabled.",
+      },
+    );
   }
   const isLocal =
     loaded.path !== undefined &&
@@ -54,7 +59,9 @@ export async function resolveTarget(options: TargetOptions): Promise<WorkloadTar
   const sourcePath = options.path ?? config.spec.sourceDirectory;
   return {
     repository,
-    sourceDir: isAbsolute(sourcePath) ? sourcePath : resolve(options.path ? options.cwd : baseDir, sourcePath),
+    sourceDir: isAbsolute(sourcePath)
+      ? sourcePath
+      : resolve(options.path ? options.cwd : baseDir, sourcePath),
     localRegistry: isLocal ? { name: config.spec.options.localRegistry.name } : undefined,
     loaded,
   };

@@ -1,6 +1,10 @@
 /** Versions of a workload artifact: semver tags, their order, the next one, their metadata. */
 import semver from "semver";
-import { ANNOTATION_CREATED, ANNOTATION_REVISION, ANNOTATION_SOURCE } from "../artifact/media-types.js";
+import {
+  ANNOTATION_CREATED,
+  ANNOTATION_REVISION,
+  ANNOTATION_SOURCE,
+} from "../artifact/media-types.js";
 import { parseFluxManifest } from "../artifact/manifest.js";
 import { KsailError } from "../errors.js";
 import type { RegistryClient } from "../oci/client.js";
@@ -26,7 +30,9 @@ export interface VersionInfo {
 
 /** Tags that are semantic versions (strict, optional leading "v"), lowest first. */
 export function semverTags(tags: readonly string[]): string[] {
-  return tags.filter((tag) => semver.valid(tag) !== null && !tag.startsWith("=")).sort(semver.compare);
+  return tags
+    .filter((tag) => semver.valid(tag) !== null && !tag.startsWith("="))
+    .sort(semver.compare);
 }
 
 /** The highest semver tag bumped; 0.0.0 is the base of an empty repository. */
@@ -54,7 +60,9 @@ export async function listVersions(
 ): Promise<VersionInfo[]> {
   const tags = await client.listTags(repository);
   const versions = semverTags(tags);
-  const latest = tags.includes(LATEST_TAG) ? await client.resolve(repository, LATEST_TAG) : undefined;
+  const latest = tags.includes(LATEST_TAG)
+    ? await client.resolve(repository, LATEST_TAG)
+    : undefined;
   return mapLimit(versions, options.concurrency ?? 8, async (version) => {
     const { bytes, digest } = await client.fetchManifest(repository, version);
     const manifest = parseFluxManifest(bytes);
@@ -76,12 +84,19 @@ export async function listVersions(
 }
 
 /** The tag to read when the user names no version: `latest`, else the highest version. */
-export async function defaultReference(client: RegistryClient, repository: RepositoryRef): Promise<string> {
+export async function defaultReference(
+  client: RegistryClient,
+  repository: RepositoryRef,
+): Promise<string> {
   const tags = await client.listTags(repository);
   if (tags.includes(LATEST_TAG)) return LATEST_TAG;
   const highest = semverTags(tags).at(-1);
   if (highest) return highest;
-  throw new KsailError("not-found", `no versions of ${repository.registry}/${repository.repository} exist yet`, {
-    hint: "Push one with `ksail workload push`.",
-  });
+  throw new KsailError(
+    "not-found",
+    `no versions of ${repository.registry}/${repository.repository} exist yet`,
+    {
+      hint: "Push one with `ksail workload push`.",
+    },
+  );
 }

@@ -186,8 +186,8 @@ describe("ksail init + workload push/versions/pull/diff against a real registry"
       old.stdout,
       /--- a\/app\.yaml\t0\.0\.1\n\+\+\+ b\/app\.yaml\tlocal\n@@ -2,5 \+2,5 @@\n kind: ConfigMap\n/,
     );
-    assert.match(old.stdout, /^-  value: "one"$/m);
-    assert.match(old.stdout, /^\+  value: "two"$/m);
+    assert.match(old.stdout, /^- {2}value: "one"$/m);
+    assert.match(old.stdout, /^\+ {2}value: "two"$/m);
   });
 
   it("a missing version is a not-found error (exit 6)", async () => {

@@ -23,7 +23,9 @@ export interface KsailOptions {
 
 export function runKsail(args: string[], options: KsailOptions): Promise<KsailRun> {
   if (!existsSync(DIST)) {
-    throw new Error(`${DIST} is missing: run \`npm run build\` before the CLI tests (npm test does).`);
+    throw new Error(
+      `${DIST} is missing: run \`npm run build\` before the CLI tests (npm test does).`,
+    );
   }
   const started = performance.now();
   const child = spawn(process.execPath, [BIN, ...args], {
@@ -50,6 +52,8 @@ export function json<T = Record<string, unknown>>(run: KsailRun): T {
   try {
     return JSON.parse(run.stdout) as T;
   } catch {
-    throw new Error(`expected JSON on stdout (exit ${run.code}):\n${run.stdout}\n--- stderr ---\n${run.stderr}`);
+    throw new Error(
+      `expected JSON on stdout (exit ${run.code}):\n${run.stdout}\n--- stderr ---\n${run.stderr}`,
+    );
   }
 }

@@ -54,12 +54,18 @@ describe("config: defaults < file < KSAIL_* env < flags", () => {
   });
 
   it("lets env override the file and flags override env", async () => {
-    const dir = await project(`${minimal}spec:\n  options:\n    localRegistry:\n      hostPort: 5001\n`);
+    const dir = await project(
+      `${minimal}spec:\n  options:\n    localRegistry:\n      hostPort: 5001\n`,
+    );
     const env = { KSAIL_REGISTRY_PORT: "5002", KSAIL_FLUX_INTERVAL: "30s" };
     const fromEnv = await loadConfig({ cwd: dir, env });
     assert.equal(fromEnv.config.spec.options.localRegistry.hostPort, 5002);
     assert.equal(fromEnv.config.spec.options.flux.interval, "30s");
-    const fromFlags = await loadConfig({ cwd: dir, env, flags: { registryPort: "5003", fluxInterval: undefined } });
+    const fromFlags = await loadConfig({
+      cwd: dir,
+      env,
+      flags: { registryPort: "5003", fluxInterval: undefined },
+    });
     assert.equal(fromFlags.config.spec.options.localRegistry.hostPort, 5003);
     assert.equal(fromFlags.config.spec.options.flux.interval, "30s");
   });
@@ -79,10 +85,20 @@ describe("config: defaults < file < KSAIL_* env < flags", () => {
 
   it("names the environment variable or flag that carried a bad value", async () => {
     const dir = await project(minimal);
-    const envError = await configError(loadConfig({ cwd: dir, env: { KSAIL_REGISTRY_PORT: "http" } }));
-    assert.match(envError.message, /environment variable KSAIL_REGISTRY_PORT \(spec\.options\.localRegistry\.hostPort\)/);
-    const flagError = await configError(loadConfig({ cwd: dir, env: {}, flags: { fluxInterval: "soon" } }));
-    assert.match(flagError.message, /flag --flux-interval \(spec\.options\.flux\.interval\): must be a duration/);
+    const envError = await configError(
+      loadConfig({ cwd: dir, env: { KSAIL_REGISTRY_PORT: "http" } }),
+    );
+    assert.match(
+      envError.message,
+      /environment variable KSAIL_REGISTRY_PORT \(spec\.options\.localRegistry\.hostPort\)/,
+    );
+    const flagError = await configError(
+      loadConfig({ cwd: dir, env: {}, flags: { fluxInterval: "soon" } }),
+    );
+    assert.match(
+      flagError.message,
+      /flag --flux-interval \(spec\.options\.flux\.interval\): must be a duration/,
+    );
   });
 
   it("reports YAML syntax errors with their position", async () => {
@@ -131,7 +147,9 @@ describe("durations", () => {
 
 describe("JSON Schema", () => {
   it("is the committed schemas/ksail.schema.json (run `npm run schema` after changing the model)", async () => {
-    const committed = JSON.parse(await readFile(new URL("../../schemas/ksail.schema.json", import.meta.url), "utf8"));
+    const committed = JSON.parse(
+      await readFile(new URL("../../schemas/ksail.schema.json", import.meta.url), "utf8"),
+    );
     assert.deepEqual(committed, ksailJsonSchema());
   });
 });

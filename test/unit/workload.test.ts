@@ -2,18 +2,20 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { diffFileSets } from "../../src/workload/diff.js";
 import { planPrune } from "../../src/workload/prune.js";
-import { assertVersion, nextVersion, semverTags, type VersionInfo } from "../../src/workload/versions.js";
+import {
+  assertVersion,
+  nextVersion,
+  semverTags,
+  type VersionInfo,
+} from "../../src/workload/versions.js";
 import { KsailError } from "../../src/errors.js";
 
 describe("versions", () => {
   it("keeps only semantic-version tags, in semver order", () => {
-    assert.deepEqual(semverTags(["latest", "0.0.10", "0.0.9", "1.0.0-rc.1", "1.0.0", "main", "v0.1.0", "=1.2.3"]), [
-      "0.0.9",
-      "0.0.10",
-      "v0.1.0",
-      "1.0.0-rc.1",
-      "1.0.0",
-    ]);
+    assert.deepEqual(
+      semverTags(["latest", "0.0.10", "0.0.9", "1.0.0-rc.1", "1.0.0", "main", "v0.1.0", "=1.2.3"]),
+      ["0.0.9", "0.0.10", "v0.1.0", "1.0.0-rc.1", "1.0.0"],
+    );
   });
 
   it("bumps the highest version, starting from 0.0.0", () => {
@@ -28,7 +30,10 @@ describe("versions", () => {
   it("refuses versions that are not semver, with a hint", () => {
     assert.equal(assertVersion("1.2.3"), "1.2.3");
     for (const bad of ["1.2", "latest", "01.2.3", "=1.2.3", ""]) {
-      assert.throws(() => assertVersion(bad), (e: unknown) => e instanceof KsailError && e.kind === "usage");
+      assert.throws(
+        () => assertVersion(bad),
+        (e: unknown) => e instanceof KsailError && e.kind === "usage",
+      );
     }
   });
 });
@@ -129,7 +134,10 @@ describe("diff", () => {
         ["new.yaml", "added"],
       ],
     );
-    assert.match(changes[0]!.patch ?? "", /^--- a\/a\.yaml\t1\.0\.0\n\+\+\+ b\/a\.yaml\tlocal\n@@ -1,1 \+1,1 @@\n-x: 1\n\+x: 2/);
+    assert.match(
+      changes[0]!.patch ?? "",
+      /^--- a\/a\.yaml\t1\.0\.0\n\+\+\+ b\/a\.yaml\tlocal\n@@ -1,1 \+1,1 @@\n-x: 1\n\+x: 2/,
+    );
     assert.equal(changes[1]!.patch, undefined);
     assert.match(changes[2]!.patch ?? "", /\+\+\+ \/dev\/null/);
   });

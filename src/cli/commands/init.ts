@@ -7,15 +7,26 @@ export function registerInit(program: Command, ctx: CliContext): void {
   program
     .command("init")
     .description("write ksail.yaml, the Kind or K3d cluster config and k8s/kustomization.yaml")
-    .option("--name <name>", "project name; also the artifact repository name (default: directory name)")
-    .addOption(new Option("--distribution <distribution>", "Kubernetes distribution").choices(DISTRIBUTIONS))
+    .option(
+      "--name <name>",
+      "project name; also the artifact repository name (default: directory name)",
+    )
+    .addOption(
+      new Option("--distribution <distribution>", "Kubernetes distribution").choices(DISTRIBUTIONS),
+    )
     .option("--distribution-config <path>", "cluster config file (default: kind.yaml or k3d.yaml)")
     .addOption(new Option("--gitops-engine <engine>", "GitOps engine").choices(GITOPS_ENGINES))
     .option("--source-directory <dir>", "manifest directory (default: k8s)")
     .addOption(
-      new Option("--local-registry <state>", "local OCI registry (default: Enabled with Flux)").choices(TOGGLES),
+      new Option(
+        "--local-registry <state>",
+        "local OCI registry (default: Enabled with Flux)",
+      ).choices(TOGGLES),
     )
-    .option("--registry-port <port>", "host port of the local registry on 127.0.0.1 (default: 5000)")
+    .option(
+      "--registry-port <port>",
+      "host port of the local registry on 127.0.0.1 (default: 5000)",
+    )
     .option("--flux-interval <duration>", "Flux reconcile interval (default: 1m)")
     .option("-d, --directory <dir>", "project directory", ".")
     .option("--force", "overwrite existing files")
@@ -27,9 +38,16 @@ export function registerInit(program: Command, ctx: CliContext): void {
       const { loadConfig } = await import("../../config/load.js");
       const { initProject } = await import("../../scaffold/init.js");
       const directory = resolve(ctx.cwd, options.directory as string);
-      const { config } = await loadConfig({ cwd: directory, env: ctx.env, flags: options, readFile: false });
-      const result = await out.step("init", () => initProject(directory, config, { force: options.force === true }), (r) =>
-        `Initialized project "${config.metadata.name}" in ${r.directory}`,
+      const { config } = await loadConfig({
+        cwd: directory,
+        env: ctx.env,
+        flags: options,
+        readFile: false,
+      });
+      const result = await out.step(
+        "init",
+        () => initProject(directory, config, { force: options.force === true }),
+        (r) => `Initialized project "${config.metadata.name}" in ${r.directory}`,
       );
       out.result({ name: config.metadata.name, ...result }, () =>
         result.files.map((f) => `${f.action.padEnd(11)} ${f.path}`).join("\n"),

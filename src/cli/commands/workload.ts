@@ -17,9 +17,13 @@ const outputOption = () =>
 
 function addTargetOptions(command: Command, withPath: boolean): Command {
   command
-    .option("--registry <oci-url>", "repository to use, e.g. oci://ghcr.io/org/app (default: the local registry from ksail.yaml)")
+    .option(
+      "--registry <oci-url>",
+      "repository to use, e.g. oci://ghcr.io/org/app (default: the local registry from ksail.yaml)",
+    )
     .option("--insecure", "allow plain HTTP to a non-loopback registry");
-  if (withPath) command.option("--path <dir>", "manifest directory (default: spec.sourceDirectory)");
+  if (withPath)
+    command.option("--path <dir>", "manifest directory (default: spec.sourceDirectory)");
   return command;
 }
 
@@ -28,7 +32,12 @@ async function prepare(
   command: Command,
   flags: TargetFlags,
   needsSource: boolean,
-): Promise<{ out: Output; target: WorkloadTarget; client: RegistryClient; globals: GlobalOptions }> {
+): Promise<{
+  out: Output;
+  target: WorkloadTarget;
+  client: RegistryClient;
+  globals: GlobalOptions;
+}> {
   const globals = command.optsWithGlobals<GlobalOptions>();
   const out = createOutput(ctx, globals, flags.output);
   const { resolveTarget } = await import("../../workload/target.js");
@@ -60,14 +69,31 @@ export function registerWorkload(program: Command, ctx: CliContext): void {
   addTargetOptions(
     workload
       .command("push")
-      .description("validate the manifest directory and push it as a new version (FR-006, FR-007, FR-017)"),
+      .description(
+        "validate the manifest directory and push it as a new version (FR-006, FR-007, FR-017)",
+      ),
     true,
   )
     .option("--version <semver>", "exact version to push (versions are immutable)")
-    .addOption(new Option("--bump <part>", "which part of the highest version to increase").choices(["patch", "minor", "major"]))
-    .option("--source <url>", "org.opencontainers.image.source (default: git remote or directory path)")
-    .option("--revision <rev>", "org.opencontainers.image.revision (default: <branch>@sha1:<commit> or content digest)")
-    .option("--created [time]", "add org.opencontainers.image.created (RFC 3339; default now) — changes the manifest digest")
+    .addOption(
+      new Option("--bump <part>", "which part of the highest version to increase").choices([
+        "patch",
+        "minor",
+        "major",
+      ]),
+    )
+    .option(
+      "--source <url>",
+      "org.opencontainers.image.source (default: git remote or directory path)",
+    )
+    .option(
+      "--revision <rev>",
+      "org.opencontainers.image.revision (default: <branch>@sha1:<commit> or content digest)",
+    )
+    .option(
+      "--created [time]",
+      "add org.opencontainers.image.created (RFC 3339; default now) — changes the manifest digest",
+    )
     .option("--ignore <pattern...>", "extra .gitignore-style patterns to leave out")
     .option("--no-latest", "do not move the latest tag")
     .addOption(outputOption())
@@ -78,7 +104,8 @@ export function registerWorkload(program: Command, ctx: CliContext): void {
       }
       const { out, target, client } = await prepare(ctx, command, flags, true);
       const { pushWorkload } = await import("../../workload/push.js");
-      const created = flags.created === true ? new Date().toISOString() : (flags.created as string | undefined);
+      const created =
+        flags.created === true ? new Date().toISOString() : (flags.created as string | undefined);
       const result = await pushWorkload(
         client,
         {
@@ -101,7 +128,10 @@ export function registerWorkload(program: Command, ctx: CliContext): void {
       );
     });
 
-  addTargetOptions(workload.command("versions").description("list every pushed version with its metadata"), false)
+  addTargetOptions(
+    workload.command("versions").description("list every pushed version with its metadata"),
+    false,
+  )
     .addOption(outputOption())
     .action(async (flags: TargetFlags, command: Command) => {
       const { out, target, client } = await prepare(ctx, command, flags, false);
@@ -126,24 +156,41 @@ export function registerWorkload(program: Command, ctx: CliContext): void {
     });
 
   addTargetOptions(
-    workload.command("pull").argument("[version]", "version to pull (default: latest)").description("download a version into an empty directory"),
+    workload
+      .command("pull")
+      .argument("[version]", "version to pull (default: latest)")
+      .description("download a version into an empty directory"),
     false,
   )
     .requiredOption("--dest <dir>", "directory to extract into (must be empty or absent)")
     .addOption(outputOption())
-    .action(async (version: string | undefined, flags: TargetFlags & { dest: string }, command: Command) => {
-      const { out, target, client } = await prepare(ctx, command, flags, false);
-      const { resolve } = await import("node:path");
-      const { pullWorkload } = await import("../../workload/pull.js");
-      const result = await pullWorkload(client, target.repository, version, resolve(ctx.cwd, flags.dest), out);
-      out.result(result, () => result.files.join("\n"));
-    });
+    .action(
+      async (
+        version: string | undefined,
+        flags: TargetFlags & { dest: string },
+        command: Command,
+      ) => {
+        const { out, target, client } = await prepare(ctx, command, flags, false);
+        const { resolve } = await import("node:path");
+        const { pullWorkload } = await import("../../workload/pull.js");
+        const result = await pullWorkload(
+          client,
+          target.repository,
+          version,
+          resolve(ctx.cwd, flags.dest),
+          out,
+        );
+        out.result(result, () => result.files.join("\n"));
+      },
+    );
 
   addTargetOptions(
     workload
       .command("diff")
       .argument("[version]", "pushed version to compare with (default: latest)")
-      .description("compare the manifest directory with a pushed version (exit 1 when they differ)"),
+      .description(
+        "compare the manifest directory with a pushed version (exit 1 when they differ)",
+      ),
     true,
   )
     .addOption(outputOption())
@@ -155,48 +202,75 @@ export function registerWorkload(program: Command, ctx: CliContext): void {
       out.result(result, () =>
         result.changes.length === 0
           ? `no differences between ${target.sourceDir} and ${result.reference}`
-          : result.changes
-              .map((c) => c.patch ?? `Binary file ${c.path} ${c.status}\n`)
-              .join(""),
+          : result.changes.map((c) => c.patch ?? `Binary file ${c.path} ${c.status}\n`).join(""),
       );
     });
 
-  addTargetOptions(workload.command("prune").description("delete old versions and reclaim registry space (FR-018)"), false)
+  addTargetOptions(
+    workload
+      .command("prune")
+      .description("delete old versions and reclaim registry space (FR-018)"),
+    false,
+  )
     .requiredOption("--keep <n>", "number of newest versions to keep (≥ 1)")
-    .option("--older-than <duration>", "only delete versions created longer ago than this, e.g. 168h")
+    .option(
+      "--older-than <duration>",
+      "only delete versions created longer ago than this, e.g. 168h",
+    )
     .option("--dry-run", "show what would be deleted, delete nothing")
     .addOption(outputOption())
-    .action(async (flags: TargetFlags & { keep: string; olderThan?: string; dryRun?: boolean }, command: Command) => {
-      const keep = parseInteger(flags.keep, "--keep", 1);
-      const { parseDuration } = await import("../../config/duration.js");
-      const olderThanMs = flags.olderThan === undefined ? undefined : parseDuration(flags.olderThan);
-      if (flags.olderThan !== undefined && olderThanMs === undefined) {
-        const { KsailError } = await import("../../errors.js");
-        throw new KsailError("usage", `--older-than must be a duration such as 24h or 30m, got "${flags.olderThan}"`);
-      }
-      const { out, target, client } = await prepare(ctx, command, flags, false);
-      const { pruneWorkload } = await import("../../workload/prune.js");
-      const local = target.localRegistry;
-      const gc = local
-        ? async () => (await import("../../registry/garbage-collect.js")).garbageCollectContainer(local.name, ctx.env)
-        : undefined;
-      const result = await pruneWorkload(
-        client,
-        target.repository,
-        { keep, ...(olderThanMs === undefined ? {} : { olderThanMs }), dryRun: flags.dryRun === true },
-        out,
-        gc,
-      );
-      const { formatBytes } = await import("../../ui/output.js");
-      out.result(result, () => {
-        const verb = result.dryRun ? "would delete" : "deleted";
-        const lines = result.deleted.map((v) => `${verb} ${v.version} (${v.digest.slice(0, 19)})`);
-        lines.push(...result.kept.map((k) => `kept    ${k.version} (${k.reason})`));
-        lines.push(`${result.deleted.length} version(s) ${verb}, ${formatBytes(result.bytes)}`);
-        if (result.garbageCollection === "registry-managed") {
-          lines.push(`${result.repository.split("/")[0]} is not ksail's local registry: its own garbage collection reclaims the space.`);
+    .action(
+      async (
+        flags: TargetFlags & { keep: string; olderThan?: string; dryRun?: boolean },
+        command: Command,
+      ) => {
+        const keep = parseInteger(flags.keep, "--keep", 1);
+        const { parseDuration } = await import("../../config/duration.js");
+        const olderThanMs =
+          flags.olderThan === undefined ? undefined : parseDuration(flags.olderThan);
+        if (flags.olderThan !== undefined && olderThanMs === undefined) {
+          const { KsailError } = await import("../../errors.js");
+          throw new KsailError(
+            "usage",
+            `--older-than must be a duration such as 24h or 30m, got "${flags.olderThan}"`,
+          );
         }
-        return lines.join("\n");
-      });
-    });
+        const { out, target, client } = await prepare(ctx, command, flags, false);
+        const { pruneWorkload } = await import("../../workload/prune.js");
+        const local = target.localRegistry;
+        const gc = local
+          ? async () =>
+              (await import("../../registry/garbage-collect.js")).garbageCollectContainer(
+                local.name,
+                ctx.env,
+              )
+          : undefined;
+        const result = await pruneWorkload(
+          client,
+          target.repository,
+          {
+            keep,
+            ...(olderThanMs === undefined ? {} : { olderThanMs }),
+            dryRun: flags.dryRun === true,
+          },
+          out,
+          gc,
+        );
+        const { formatBytes } = await import("../../ui/output.js");
+        out.result(result, () => {
+          const verb = result.dryRun ? "would delete" : "deleted";
+          const lines = result.deleted.map(
+            (v) => `${verb} ${v.version} (${v.digest.slice(0, 19)})`,
+          );
+          lines.push(...result.kept.map((k) => `kept    ${k.version} (${k.reason})`));
+          lines.push(`${result.deleted.length} version(s) ${verb}, ${formatBytes(result.bytes)}`);
+          if (result.garbageCollection === "registry-managed") {
+            lines.push(
+              `${result.repository.split("/")[0]} is not ksail's local registry: its own garbage collection reclaims the space.`,
+            );
+          }
+          return lines.join("\n");
+        });
+      },
+    );
 }
