@@ -107,8 +107,6 @@ interface Call {
 
 interface CallResult extends HttpResponse {
   attempts: number;
-  /** Whether an Authorization header went out with the final request. */
-  authorized: boolean;
 }
 
 interface RegistryErrorBody {
@@ -735,7 +733,7 @@ export class RegistryClient {
   }
 
   /** Sends with auth: attaches what we know, answers one 401 challenge, follows GET redirects. */
-  private async exchange(call: Call): Promise<Omit<CallResult, "attempts">> {
+  private async exchange(call: Call): Promise<HttpResponse> {
     let url = this.endpointUrl(call.registry, call.target);
     let authorization = await this.authorization(call, false);
     let res = await this.sendTo(call, url, authorization);
@@ -765,7 +763,7 @@ export class RegistryClient {
       url = next;
       res = await this.sendTo(call, url, authorization);
     }
-    return { ...res, authorized: authorization !== undefined };
+    return res;
   }
 
   private async sendTo(
