@@ -58,12 +58,15 @@ export function runTool(
 ): Promise<ToolResult> {
   const path = requireTool(binary, options.env);
   return new Promise((resolve, reject) => {
-    const child = spawn(path, args, { env: options.env, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(path, args, {
+      env: options.env,
+      stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     let pending = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => {
+    child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr!.on("data", (chunk: Buffer) => {
       const text = chunk.toString();
       stderr += text;
       if (options.onLine) {
@@ -75,7 +78,11 @@ export function runTool(
     });
     child.on("error", reject);
     child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(options.input ?? "");
+    if (child.stdin) {
+      // A tool that exits without reading its input must not crash ksail with EPIPE.
+      child.stdin.on("error", () => undefined);
+      child.stdin.end(options.input);
+    }
   });
 }
 

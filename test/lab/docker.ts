@@ -7,6 +7,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, closeSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
@@ -79,11 +80,43 @@ function tail(path: string): string {
   }
 }
 
-/** A /24 in 10.0.0.0/8 unlikely to clash with anything: 10.<201-250>.<pid-based>.0. */
-function unusualBridge(): string {
-  const a = 201 + (process.pid % 50);
-  const b = Math.floor(Math.random() * 250) + 1;
-  return `10.${a}.${b}.1/24`;
+/**
+ * Every dockerd would otherwise share the host's `docker0` bridge (and its routes), so two labs —
+ * or one lab and a leftover bridge — break each other's port publishing. Each lab gets its own
+ * bridge on a random 10.<200-249>.<0-255>.0/24: the lower half for the default bridge network,
+ * the upper half as the pool for user-defined networks.
+ */
+function createBridge(): { name: string; address: string; pool: string; remove: () => void } {
+  if (!which("ip") && !existsSync("/usr/sbin/ip") && !existsSync("/sbin/ip")) {
+    throw new Error("the `ip` command is missing: run `apt-get install -y iproute2`");
+  }
+  const a = 200 + Math.floor(Math.random() * 50);
+  const b = Math.floor(Math.random() * 256);
+  const name = `ksd${randomBytes(5).toString("hex")}`.slice(0, 15);
+  const run = (args: string[]) => {
+    const result = spawnSync("ip", args, {
+      encoding: "utf8",
+      env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` },
+    });
+    if (result.status !== 0) throw new Error(`ip ${args.join(" ")} failed: ${result.stderr}`);
+  };
+  run(["link", "add", "name", name, "type", "bridge"]);
+  try {
+    run(["addr", "add", `10.${a}.${b}.1/25`, "dev", name]);
+    run(["link", "set", name, "up"]);
+  } catch (error) {
+    spawnSync("ip", ["link", "del", name]);
+    throw error;
+  }
+  return {
+    name,
+    address: `10.${a}.${b}.1/25`,
+    pool: `base=10.${a}.${b}.128/25,size=28`,
+    remove: () =>
+      void spawnSync("ip", ["link", "del", name], {
+        env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` },
+      }),
+  };
 }
 
 export async function startDockerEngine(): Promise<TestEngine> {
@@ -107,6 +140,7 @@ export async function startDockerEngine(): Promise<TestEngine> {
     );
   }
   const dir = mkdtempSync("/tmp/ksd-");
+  const bridge = createBridge();
   const socket = join(dir, "d.sock");
   const log = join(dir, "dockerd.log");
   const logFd = openSync(log, "a");
@@ -119,8 +153,15 @@ export async function startDockerEngine(): Promise<TestEngine> {
     join(dir, "dockerd.pid"),
     "-H",
     `unix://${socket}`,
-    "--bip",
-    unusualBridge(),
+    "--bridge",
+    bridge.name,
+    "--default-address-pool",
+    bridge.pool,
+    // iptables rules and chains are global to the machine: concurrent daemons (test files run in
+    // parallel) race on creating them and flush each other's. Publishing to 127.0.0.1 then goes
+    // through docker-proxy alone, which listens on exactly the HostIp asked for.
+    "--iptables=false",
+    "--ip-masq=false",
     "--containerd-namespace",
     `ksail-test-${process.pid}`,
     "--containerd-plugins-namespace",
@@ -128,9 +169,13 @@ export async function startDockerEngine(): Promise<TestEngine> {
   ];
   const child = spawn(dockerd, args, { stdio: ["ignore", logFd, logFd], detached: false });
   closeSync(logFd);
+  // If the test process dies without calling stop(), do not leave the daemon running.
+  const killOnExit = () => child.kill("SIGKILL");
+  process.once("exit", killOnExit);
   const dockerHost = `unix://${socket}`;
   const docker = dockerFor(dockerHost);
   const stop = async () => {
+    process.removeListener("exit", killOnExit);
     if (child.exitCode === null) {
       const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
       child.kill("SIGTERM");
@@ -144,6 +189,7 @@ export async function startDockerEngine(): Promise<TestEngine> {
       `grep -o ' ${dir}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l`,
     ]);
     rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+    bridge.remove();
   };
   try {
     await waitForPing(docker, 30_000, child, log);
@@ -261,4 +307,41 @@ export async function removeLabelled(docker: Docker, label: string, value: strin
       .getNetwork(n.Id)
       .remove()
       .catch(() => undefined);
+}
+
+/**
+ * A stand-in for a Kind node (no real node image can be pulled here): FROM scratch with
+ * Debian's static busybox as sh, mkdir, printf, dirname, cat and sleep — enough for ksail's
+ * `docker exec` wiring to write and the tests to read /etc/containerd/certs.d files.
+ */
+export async function buildNodeImage(docker: Docker, tag: string): Promise<void> {
+  const busybox = "/bin/busybox";
+  if (!existsSync(busybox))
+    throw new Error("busybox is not installed: run `apt-get install -y busybox-static`");
+  const tar = pack();
+  tar.entry(
+    { name: "Dockerfile" },
+    `FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\nENV PATH=/bin\nCMD ["sleep", "86400"]\n`,
+  );
+  tar.entry({ name: "busybox", mode: 0o755 }, readFileSync(busybox));
+  tar.finalize();
+  const stream = (await docker.buildImage(tar as unknown as Readable, {
+    t: tag,
+    rm: true,
+    forcerm: true,
+    labels: { "dev.ksail.test": tag },
+  })) as Readable;
+  await new Promise<void>((resolve, reject) => {
+    docker.modem.followProgress(
+      stream,
+      (error: Error | null, messages: Array<{ error?: string }>) => {
+        const failure = error ?? messages.find((m) => m.error)?.error;
+        if (failure)
+          reject(
+            failure instanceof Error ? failure : new Error(`building ${tag} failed: ${failure}`),
+          );
+        else resolve();
+      },
+    );
+  });
 }
