@@ -195,6 +195,7 @@ async function pushCase({ key, label, corpus, reps, names, push, ksail, results 
       runs[name][phase].push(r.ms);
       if (r.packMs !== undefined)
         runs[name].extra.push({ phase, i, packMs: r.packMs, pushMs: r.pushMs });
+      if (name === "ksail") runs[name].extra.push({ phase, i, steps: ksailSteps(r) });
     }
   }
 
@@ -227,6 +228,19 @@ async function pushCase({ key, label, corpus, reps, names, push, ksail, results 
     failed,
     ksailNote: ksail.ok ? undefined : ksail.reason,
   });
+}
+
+/**
+ * ksail's own per-step timings from its human progress lines, e.g. "✓ Validated manifests (7.3s)"
+ * → { Validated: 7300 }. Best effort: an unknown format just gives {}.
+ */
+function ksailSteps(r) {
+  const steps = {};
+  for (const line of `${r.stderr}\n${r.stdout}`.split("\n")) {
+    const m = /^\s*✓\s+(\S+).*\((\d+(?:\.\d+)?)(ms|s)\)\s*$/.exec(line);
+    if (m) steps[m[1]] = (steps[m[1]] ?? 0) + Number(m[2]) * (m[3] === "s" ? 1000 : 1);
+  }
+  return steps;
 }
 
 // Untimed sanity check: every tool's last push resolves, and the manifest shape is what we think.
@@ -333,6 +347,16 @@ function report(pushResults, startupRuns, ksail) {
     if (c.length) {
       const pack = median(c.filter((e) => e.phase === "new").map((e) => e.packMs));
       console.log(`(${r.case}) crane step = tar|gzip ${fmt(pack)} ms (median) + crane append`);
+    }
+  }
+  for (const r of pushResults) {
+    const k = r.runs.ksail?.extra ?? [];
+    for (const phase of ["new", "unchanged"]) {
+      const runs = k.filter((e) => e.phase === phase).map((e) => e.steps);
+      const keys = [...new Set(runs.flatMap((s) => Object.keys(s)))];
+      if (keys.length === 0) continue;
+      const parts = keys.map((key) => `${key} ${fmt(median(runs.map((s) => s[key] ?? 0)))}`);
+      console.log(`(${r.case}) ksail's own step timings, ${phase}, median ms: ${parts.join(", ")}`);
     }
   }
   if (!ksail.ok) console.log(`\nksail NOT measured: ${ksail.reason}`);
