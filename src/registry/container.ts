@@ -341,7 +341,13 @@ export async function waitForRegistry(
   let last: string;
   for (let attempt = 0; ; attempt++) {
     try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      // A ref'd timer (AbortSignal.timeout's is not): a half-open connection through
+      // docker-proxy must neither hang the wait nor let the process exit mid-await.
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), 2000);
+      const response = await fetch(url, { signal: controller.signal }).finally(() =>
+        clearTimeout(timer),
+      );
       await response.body?.cancel();
       if (response.status === 200 || response.status === 401) return;
       last = `HTTP ${response.status}`;
