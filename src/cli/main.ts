@@ -10,6 +10,7 @@ import { exitCodeFor, formatError } from "../ui/errors.js";
 import type { CliContext } from "./context.js";
 import { registerInit } from "./commands/init.js";
 import { registerWorkload } from "./commands/workload.js";
+import { registerFlux } from "./commands/flux.js";
 import { registerRegistry } from "./commands/registry.js";
 import { registerCluster } from "./commands/cluster.js";
 
@@ -40,6 +41,7 @@ export function createProgram(ctx: CliContext): Command {
 
   registerInit(program, ctx);
   registerWorkload(program, ctx);
+  registerFlux(program, ctx);
   registerRegistry(program, ctx);
   registerCluster(program, ctx);
   for (const command of program.commands) finish(command);

@@ -53,7 +53,11 @@ export const ksailConfigSchema = z
           .describe("local OCI registry on 127.0.0.1; default Enabled when gitOpsEngine is Flux"),
         connection: z
           .object({
-            kubeconfig: z.string().min(1).default("~/.kube/config"),
+            kubeconfig: z
+              .string()
+              .min(1)
+              .optional()
+              .describe("kubeconfig file; default $KUBECONFIG, then ~/.kube/config"),
             context: z.string().min(1).optional(),
             timeout: duration.default("5m"),
           })
@@ -68,11 +72,34 @@ export const ksailConfigSchema = z
                   .describe("port on 127.0.0.1 the registry is published at"),
                 name: projectName.default("ksail-registry"),
                 image: z.string().min(1).default("registry:3"),
+                clusterAddress: z
+                  .string()
+                  .regex(/^[A-Za-z0-9.-]+(:\d+)?$/, { message: "must be HOST or HOST:PORT" })
+                  .optional()
+                  .describe(
+                    "address Flux uses to reach the registry; default <name>:5000 on the cluster network",
+                  ),
               })
               .strict()
               .prefault({}),
             flux: z
-              .object({ interval: duration.default("1m").describe("Flux reconcile interval") })
+              .object({
+                interval: duration.default("1m").describe("Flux reconcile interval"),
+                namespace: z
+                  .string()
+                  .min(1)
+                  .default("flux-system")
+                  .describe(
+                    "namespace of Flux and of the generated OCIRepository and Kustomization",
+                  ),
+                version: z
+                  .string()
+                  .regex(/^v?\d+\.\d+\.\d+$/, { message: "must be a Flux release such as v2.9.5" })
+                  .optional()
+                  .describe(
+                    "Flux release to install; default: the release this ksail is pinned to",
+                  ),
+              })
               .strict()
               .prefault({}),
           })

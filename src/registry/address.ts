@@ -17,7 +17,12 @@ export interface LocalRegistryAddresses {
 }
 
 export function localRegistryAddresses(config: KsailConfig): LocalRegistryAddresses {
-  return registryAddresses(config.spec.options.localRegistry);
+  const registry = config.spec.options.localRegistry;
+  const addresses = registryAddresses(registry);
+  // An explicit clusterAddress wins: existing clusters and the process lab reach it elsewhere.
+  return registry.clusterAddress
+    ? { ...addresses, hostFromClusterNetwork: registry.clusterAddress }
+    : addresses;
 }
 
 /** The same addresses for a registry given by container name and host port (e.g. from flags). */

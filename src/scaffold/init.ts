@@ -46,7 +46,7 @@ function ksailYaml(config: KsailConfig): string {
       gitOpsEngine: spec.gitOpsEngine,
       localRegistry: spec.localRegistry,
       connection: {
-        kubeconfig: spec.connection.kubeconfig,
+        ...(spec.connection.kubeconfig ? { kubeconfig: spec.connection.kubeconfig } : {}),
         context:
           spec.connection.context ??
           `${spec.distribution === "Kind" ? "kind" : "k3d"}-${config.metadata.name}`,

@@ -66,7 +66,7 @@ async function createProvisioner(
   distribution: "Kind" | "K3d" | "External",
   env: NodeJS.ProcessEnv,
   engine: LifecycleOptions["engine"],
-  connection: { kubeconfig: string; context?: string | undefined },
+  connection: { kubeconfig?: string | undefined; context?: string | undefined },
 ): Promise<Provisioner> {
   const { KindProvisioner, K3dProvisioner, ExternalProvisioner } =
     await import("../../cluster/provisioner.js");
@@ -75,7 +75,8 @@ async function createProvisioner(
   return new ExternalProvisioner({
     env,
     engine,
-    kubeconfig: connection.kubeconfig,
+    // Same default as kubectl: $KUBECONFIG, then ~/.kube/config.
+    kubeconfig: connection.kubeconfig ?? env.KUBECONFIG ?? "~/.kube/config",
     ...(connection.context === undefined ? {} : { contextName: connection.context }),
   });
 }

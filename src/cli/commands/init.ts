@@ -28,6 +28,8 @@ export function registerInit(program: Command, ctx: CliContext): void {
       "host port of the local registry on 127.0.0.1 (default: 5000)",
     )
     .option("--flux-interval <duration>", "Flux reconcile interval (default: 1m)")
+    .option("--kubeconfig <path>", "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
+    .option("--context <name>", "kubeconfig context (default: kind-<name> or k3d-<name>)")
     .option("-d, --directory <dir>", "project directory", ".")
     .option("--force", "overwrite existing files")
     .addOption(new Option("-o, --output <format>", "output format").choices(["human", "json"]))

@@ -4,6 +4,9 @@ import { createOutput, parseInteger, type CliContext, type GlobalOptions } from 
 import type { Output } from "../../ui/output.js";
 import type { RegistryClient } from "../../oci/client.js";
 import type { WorkloadTarget } from "../../workload/target.js";
+import type { PushResult } from "../../workload/push.js";
+import { addKubeOptions, connectKube, parseTimeout, type KubeFlags } from "../kube.js";
+import { addSyncOptions, syncOverrides, type SyncFlags } from "./flux.js";
 
 interface TargetFlags {
   registry?: string;
@@ -273,4 +276,117 @@ export function registerWorkload(program: Command, ctx: CliContext): void {
         });
       },
     );
+
+  registerWorkloadFlux(workload, ctx);
+}
+
+/** `ksail workload gen flux | reconcile | status`: the Flux side of the workload. */
+export function registerWorkloadFlux(workload: Command, ctx: CliContext): void {
+  const gen = workload.command("gen").description("generate objects for the workload");
+  addSyncOptions(
+    gen
+      .command("flux")
+      .description("print the OCIRepository and Kustomization that follow the artifact"),
+  ).action(async (flags: SyncFlags, command: Command) => {
+    const globals = command.optsWithGlobals<GlobalOptions>();
+    const { loadConfig } = await import("../../config/load.js");
+    const { syncSpecFromConfig, fluxSyncYaml } = await import("../../flux/resources.js");
+    const { config } = await loadConfig({
+      ...(globals.config === undefined ? {} : { configPath: globals.config }),
+      cwd: ctx.cwd,
+      env: ctx.env,
+    });
+    ctx.stdout.write(fluxSyncYaml(syncSpecFromConfig(config, syncOverrides(flags))));
+  });
+
+  addKubeOptions(
+    addTargetOptions(
+      workload
+        .command("reconcile")
+        .description(
+          "make Flux fetch and apply the workload now, wait, and report the result (FR-012, FR-013)",
+        ),
+      true,
+    ),
+  )
+    .option("--push", "push the manifest directory first (as `workload push` does)")
+    .option("--timeout <duration>", "how long to wait for Flux", "2m")
+    .addOption(outputOption())
+    .action(
+      async (
+        flags: TargetFlags & KubeFlags & { push?: boolean; timeout: string },
+        command: Command,
+      ) => {
+        const globals = command.optsWithGlobals<GlobalOptions>();
+        const out = createOutput(ctx, globals, flags.output);
+        const timeoutMs = await parseTimeout(flags.timeout);
+        const started = performance.now();
+        let pushed: PushResult | undefined;
+        if (flags.push) {
+          const { target, client } = await prepare(ctx, command, flags, true);
+          const { pushWorkload } = await import("../../workload/push.js");
+          pushed = await pushWorkload(
+            client,
+            { repository: target.repository, sourceDir: target.sourceDir },
+            out,
+          );
+        }
+        const { loaded, kube } = await connectKube(ctx, globals, flags);
+        const { reconcileWorkload } = await import("../../flux/reconcile.js");
+        const result = await reconcileWorkload(
+          kube,
+          {
+            name: loaded.config.metadata.name,
+            namespace: loaded.config.spec.options.flux.namespace,
+          },
+          { timeoutMs },
+          out,
+        );
+        const { formatElapsed } = await import("../../ui/output.js");
+        const ms = performance.now() - started;
+        out.result({ ...result, ms, ...(pushed ? { pushed } : {}) }, () =>
+          [
+            ...(pushed
+              ? [
+                  `pushed   ${pushed.repository}:${pushed.version}${pushed.unchanged ? " (unchanged)" : ""}`,
+                ]
+              : []),
+            ...result.steps.map(
+              (s) =>
+                `${s.kind === "OCIRepository" ? "fetched " : "applied "} ${s.revision ?? "-"}  (${s.kind} ${s.namespace}/${s.name})`,
+            ),
+            `reconciled in ${formatElapsed(ms)}`,
+          ].join("\n"),
+        );
+      },
+    );
+
+  addKubeOptions(
+    workload.command("status").description("show the OCIRepository and Kustomization state"),
+  )
+    .addOption(outputOption())
+    .action(async (flags: KubeFlags & { output?: string }, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      const out = createOutput(ctx, globals, flags.output);
+      const { loaded, kube } = await connectKube(ctx, globals, flags);
+      const { workloadStatus } = await import("../../flux/sync.js");
+      const { formatTable } = await import("../../ui/output.js");
+      const status = await workloadStatus(kube, {
+        name: loaded.config.metadata.name,
+        namespace: loaded.config.spec.options.flux.namespace,
+      });
+      out.result(status, () =>
+        formatTable(
+          ["KIND", "NAME", "READY", "REVISION", "MESSAGE"],
+          status.map((s) => [
+            s.kind,
+            `${s.namespace}/${s.name}`,
+            s.exists ? (s.suspended ? "Suspended" : s.ready) : "NotFound",
+            s.revision ?? "-",
+            s.message ?? "",
+          ]),
+        ),
+      );
+      if (status.some((s) => s.ready !== "True")) ctx.exitCode = 1;
+    });
 }

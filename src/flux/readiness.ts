@@ -1,0 +1,92 @@
+/**
+ * Reading a Flux object's status after a reconcile request, the way `flux reconcile` does,
+ * without polling: the caller feeds every watched version of the object here.
+ */
+export const REQUESTED_AT_ANNOTATION = "reconcile.fluxcd.io/requestedAt";
+
+export interface Condition {
+  type: string;
+  status: "True" | "False" | "Unknown";
+  reason?: string;
+  message?: string;
+}
+
+export interface FluxObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    generation?: number;
+    annotations?: Record<string, string>;
+  };
+  spec?: { suspend?: boolean };
+  status?: {
+    observedGeneration?: number;
+    lastHandledReconcileAt?: string;
+    conditions?: Condition[];
+    artifact?: { revision?: string; digest?: string };
+    lastAppliedRevision?: string;
+    lastAttemptedRevision?: string;
+  };
+}
+
+export type Readiness =
+  | { state: "pending"; reason: string }
+  | { state: "ready"; message: string }
+  | { state: "failed"; reason: string; message: string };
+
+/** Reasons Flux uses while work is still under way. */
+const IN_PROGRESS = new Set(["Progressing", "DependencyNotReady"]);
+
+export function condition(object: FluxObject | undefined, type: string): Condition | undefined {
+  return object?.status?.conditions?.find((c) => c.type === type);
+}
+
+/**
+ * Where an object stands after the reconcile request `token` (undefined: judge the current
+ * state only, as `workload status` does).
+ */
+export function readiness(object: FluxObject | undefined, token?: string): Readiness {
+  if (!object)
+    return {
+      state: "failed",
+      reason: "NotFound",
+      message: "the object does not exist (was it deleted?)",
+    };
+  if (object.spec?.suspend) {
+    return {
+      state: "failed",
+      reason: "Suspended",
+      message: "reconciliation is suspended (spec.suspend: true)",
+    };
+  }
+  const status = object.status ?? {};
+  if (token !== undefined && status.lastHandledReconcileAt !== token) {
+    return { state: "pending", reason: "waiting for the controller to handle the request" };
+  }
+  if ((status.observedGeneration ?? -1) < (object.metadata?.generation ?? 0)) {
+    return {
+      state: "pending",
+      reason: "waiting for the controller to observe the latest generation",
+    };
+  }
+  const stalled = condition(object, "Stalled");
+  if (stalled?.status === "True") {
+    return {
+      state: "failed",
+      reason: stalled.reason ?? "Stalled",
+      message: stalled.message ?? "stalled",
+    };
+  }
+  const ready = condition(object, "Ready");
+  if (ready?.status === "True") return { state: "ready", message: ready.message ?? "" };
+  if (ready?.status === "False" && !IN_PROGRESS.has(ready.reason ?? "")) {
+    return {
+      state: "failed",
+      reason: ready.reason ?? "NotReady",
+      message: ready.message ?? "not ready",
+    };
+  }
+  return { state: "pending", reason: ready?.message ?? "waiting for the Ready condition" };
+}

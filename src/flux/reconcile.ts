@@ -1,0 +1,138 @@
+/**
+ * `ksail workload reconcile` (FR-012, FR-013): ask Flux to act now, then wait — with a watch,
+ * not a sleep loop — until the OCIRepository has fetched and the Kustomization has applied,
+ * and report Flux's own message when either fails.
+ */
+import type { KubeClient, ObjectRef } from "../k8s/client.js";
+import { describeRef } from "../k8s/client.js";
+import { KsailError } from "../errors.js";
+import type { Progress } from "../workload/progress.js";
+import { KUSTOMIZATION_API, OCI_REPOSITORY_API } from "./resources.js";
+import { readiness, REQUESTED_AT_ANNOTATION, type FluxObject } from "./readiness.js";
+
+export interface ReconcileTarget {
+  name: string;
+  namespace: string;
+}
+
+export interface ReconcileStep {
+  kind: "OCIRepository" | "Kustomization";
+  name: string;
+  namespace: string;
+  /** Fetched artifact revision (OCIRepository) or applied revision (Kustomization). */
+  revision: string | undefined;
+  message: string;
+  /** From sending the request to seeing the result. */
+  ms: number;
+}
+
+export interface ReconcileResult {
+  token: string;
+  steps: ReconcileStep[];
+  ms: number;
+}
+
+export function ociRepositoryRef(target: ReconcileTarget): ObjectRef {
+  return { apiVersion: OCI_REPOSITORY_API, kind: "OCIRepository", ...target };
+}
+
+export function kustomizationRef(target: ReconcileTarget): ObjectRef {
+  return { apiVersion: KUSTOMIZATION_API, kind: "Kustomization", ...target };
+}
+
+/** A fresh request token, in the format `flux reconcile` writes (RFC 3339 with sub-seconds). */
+export function requestToken(now: Date = new Date()): string {
+  return now.toISOString();
+}
+
+export async function reconcileWorkload(
+  kube: KubeClient,
+  target: ReconcileTarget,
+  options: { timeoutMs: number; now?: () => Date },
+  progress: Progress,
+): Promise<ReconcileResult> {
+  const started = performance.now();
+  const deadline = Date.now() + options.timeoutMs;
+  const token = requestToken(options.now?.());
+  const steps: ReconcileStep[] = [];
+  for (const ref of [ociRepositoryRef(target), kustomizationRef(target)]) {
+    const step = await progress.step(
+      `Reconcile ${ref.kind} ${ref.namespace}/${ref.name}`,
+      () => reconcileObject(kube, ref, token, deadline),
+      (s) =>
+        `${s.kind} ${s.namespace}/${s.name} ${s.kind === "OCIRepository" ? "fetched" : "applied"} ${s.revision ?? "(no revision)"}`,
+    );
+    steps.push(step);
+  }
+  return { token, steps, ms: performance.now() - started };
+}
+
+async function reconcileObject(
+  kube: KubeClient,
+  ref: ObjectRef,
+  token: string,
+  deadline: number,
+): Promise<ReconcileStep> {
+  const hint = `kubectl describe ${ref.kind.toLowerCase()} -n ${ref.namespace} ${ref.name}`;
+  const current = await kube.get<FluxObject>(ref);
+  if (!current) {
+    throw new KsailError("not-found", `${describeRef(ref)} does not exist`, {
+      hint: "Create the Flux objects with `ksail flux sync` (ksail up does it when gitOpsEngine is Flux).",
+    });
+  }
+  if (current.spec?.suspend) {
+    throw new KsailError(
+      "failed",
+      `${describeRef(ref)} is suspended, so Flux will not reconcile it`,
+      {
+        hint: `Resume it: flux resume ${ref.kind === "Kustomization" ? "kustomization" : "source oci"} ${ref.name} -n ${ref.namespace}`,
+      },
+    );
+  }
+  const sent = performance.now();
+  await kube.mergePatch(ref, { metadata: { annotations: { [REQUESTED_AT_ANNOTATION]: token } } });
+  const result = await kube
+    .waitFor<FluxObject, { object: FluxObject; message: string }>(
+      ref,
+      (object) => {
+        const state = readiness(object, token);
+        if (state.state === "pending") return undefined;
+        if (state.state === "failed") {
+          throw new KsailError(
+            "failed",
+            `${describeRef(ref)} is not ready (${state.reason}): ${state.message}`,
+            { hint },
+          );
+        }
+        return { object: object as FluxObject, message: state.message };
+      },
+      {
+        timeoutMs: Math.max(0, deadline - Date.now()),
+        describeTimeout: () => `timed out waiting for ${describeRef(ref)} to reconcile`,
+      },
+    )
+    .catch(async (error: unknown) => {
+      if (error instanceof KsailError && error.kind === "timeout") {
+        // Say what Flux says right now: usually the reason it is stuck.
+        const latest = await kube.get<FluxObject>(ref).catch(() => undefined);
+        const ready = latest?.status?.conditions?.find((c) => c.type === "Ready");
+        throw new KsailError(
+          "timeout",
+          `${error.message}${ready?.message ? `; last status: ${ready.message}` : ""}`,
+          {
+            hint: `${hint}; raise --timeout if the controller is just slow.`,
+          },
+        );
+      }
+      throw error;
+    });
+  const status = result.object.status ?? {};
+  return {
+    kind: ref.kind as ReconcileStep["kind"],
+    name: ref.name,
+    namespace: ref.namespace as string,
+    revision: ref.kind === "OCIRepository" ? status.artifact?.revision : status.lastAppliedRevision,
+    message: result.message,
+    ms: performance.now() - sent,
+  };
+}

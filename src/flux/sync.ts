@@ -1,0 +1,65 @@
+/** Applying the generated OCIRepository + Kustomization, and reading their state back. */
+import type { KubeClient } from "../k8s/client.js";
+import type { Progress } from "../workload/progress.js";
+import { fluxSyncObjects, type FluxSyncSpec } from "./resources.js";
+import { condition, readiness, type FluxObject } from "./readiness.js";
+import { kustomizationRef, ociRepositoryRef, type ReconcileTarget } from "./reconcile.js";
+
+/** Server-side apply: existing objects are updated in place and fields others own are kept. */
+export async function applyFluxSync(
+  kube: KubeClient,
+  spec: FluxSyncSpec,
+  progress: Progress,
+): Promise<void> {
+  await progress.step(
+    "Apply OCIRepository and Kustomization",
+    async () => {
+      for (const object of fluxSyncObjects(spec)) await kube.apply(object);
+    },
+    () => `Applied OCIRepository and Kustomization ${spec.namespace}/${spec.name} (${spec.url})`,
+  );
+}
+
+export interface ObjectStatus {
+  kind: "OCIRepository" | "Kustomization";
+  name: string;
+  namespace: string;
+  exists: boolean;
+  ready: "True" | "False" | "Unknown";
+  suspended: boolean;
+  revision?: string;
+  reason?: string;
+  message?: string;
+}
+
+export async function workloadStatus(
+  kube: KubeClient,
+  target: ReconcileTarget,
+): Promise<ObjectStatus[]> {
+  const refs = [ociRepositoryRef(target), kustomizationRef(target)];
+  const objects = await Promise.all(refs.map((ref) => kube.get<FluxObject>(ref)));
+  return refs.map((ref, i) => {
+    const object = objects[i];
+    const ready = condition(object, "Ready");
+    const state = readiness(object);
+    const revision =
+      ref.kind === "OCIRepository"
+        ? object?.status?.artifact?.revision
+        : object?.status?.lastAppliedRevision;
+    return {
+      kind: ref.kind as ObjectStatus["kind"],
+      name: ref.name,
+      namespace: target.namespace,
+      exists: object !== undefined,
+      ready: state.state === "ready" ? "True" : state.state === "failed" ? "False" : "Unknown",
+      suspended: object?.spec?.suspend === true,
+      ...(revision ? { revision } : {}),
+      ...(ready?.reason ? { reason: ready.reason } : {}),
+      ...(state.state === "failed"
+        ? { message: state.message }
+        : ready?.message
+          ? { message: ready.message }
+          : {}),
+    };
+  });
+}
