@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { DURATION } from "./duration.js";
+import { DISTRIBUTIONS, GITOPS_ENGINES, TOGGLES } from "./enums.js";
 
 export const API_VERSION = "ksail.dev/v1alpha1";
 export const KIND = "Cluster";
@@ -24,9 +25,7 @@ const projectName = z
       "must be lower-case letters, digits and '-', starting and ending with a letter or digit",
   });
 
-export const DISTRIBUTIONS = ["Kind", "K3d"] as const;
-export const GITOPS_ENGINES = ["None", "Flux"] as const;
-export const TOGGLES = ["Enabled", "Disabled"] as const;
+export { DISTRIBUTIONS, GITOPS_ENGINES, TOGGLES };
 
 export const ksailConfigSchema = z
   .object({

@@ -1,11 +1,17 @@
 /**
  * Garbage collection of the local registry (FR-018): the distribution registry frees blob
  * data only when `registry garbage-collect` runs against its storage, so ksail execs it
- * inside the running container.
+ * inside the running container, then restarts it to drop the registry's in-memory cache.
  */
 import { connectEngine, type Engine } from "../engine/docker.js";
 import { KsailError } from "../errors.js";
-import { LABEL_MANAGED, REGISTRY_CONFIG_PATH } from "./container.js";
+import {
+  describeBinding,
+  LABEL_MANAGED,
+  REGISTRY_CONFIG_PATH,
+  registrySpec,
+  waitForRegistry,
+} from "./container.js";
 
 /** The command, as the registry:3 image names its binary and config. */
 export const GARBAGE_COLLECT_COMMAND = [
@@ -53,16 +59,22 @@ export async function garbageCollect(engine: Engine, name: string): Promise<stri
   // A registry that never stored anything has no repositories directory; the registry reports
   // that as a failure, but there is simply nothing to collect.
   if (result.exitCode !== 0 && EMPTY_REGISTRY.test(output)) return output;
-  if (result.exitCode !== 0) {
-    const lines = output.split("\n").filter((line) => line.trim() !== "");
-    throw new KsailError(
-      "failed",
-      `registry garbage collection in ${name} failed (exit ${result.exitCode})`,
-      {
-        details: lines.slice(-5),
-        hint: `Run \`docker exec ${name} ${GARBAGE_COLLECT_COMMAND.join(" ")}\` to see the whole output.`,
-      },
-    );
+  if (result.exitCode === 0) {
+    // registry:3's config caches blob descriptors in memory; after the collector deleted blobs
+    // the running registry would still answer HEAD for them and accept manifests naming them.
+    // A restart empties that cache, so a tag can never point at a collected blob.
+    await engine.docker.getContainer(name).restart({ t: 10 });
+    const binding = describeBinding(info);
+    if (binding) await waitForRegistry(engine, registrySpec({ name, hostPort: binding.hostPort }));
+    return output;
   }
-  return output;
+  const lines = output.split("\n").filter((line) => line.trim() !== "");
+  throw new KsailError(
+    "failed",
+    `registry garbage collection in ${name} failed (exit ${result.exitCode})`,
+    {
+      details: lines.slice(-5),
+      hint: `Run \`docker exec ${name} ${GARBAGE_COLLECT_COMMAND.join(" ")}\` to see the whole output.`,
+    },
+  );
 }

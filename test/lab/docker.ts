@@ -206,17 +206,25 @@ export async function startDockerEngine(): Promise<TestEngine> {
   };
 }
 
+/** The same config as the real registry:3 image, in-memory blob descriptor cache included. */
 const REGISTRY_CONFIG = `version: 0.1
 log:
   fields:
     service: registry
 storage:
+  cache:
+    blobdescriptor: inmemory
   filesystem:
     rootdirectory: /var/lib/registry
 http:
   addr: :5000
   headers:
     X-Content-Type-Options: [nosniff]
+health:
+  storagedriver:
+    enabled: true
+    interval: 10s
+    threshold: 3
 `;
 
 const DOCKERFILE = `FROM scratch

@@ -1,7 +1,7 @@
 import { Option, type Command } from "commander";
 import type { CliContext, GlobalOptions } from "../context.js";
 import { createOutput } from "../context.js";
-import { DISTRIBUTIONS, GITOPS_ENGINES, TOGGLES } from "../../config/schema.js";
+import { DISTRIBUTIONS, GITOPS_ENGINES, TOGGLES } from "../../config/enums.js";
 
 export function registerInit(program: Command, ctx: CliContext): void {
   program

@@ -1,0 +1,4 @@
+/** The closed sets of values in ksail.yaml, without zod, so the CLI can offer them cheaply. */
+export const DISTRIBUTIONS = ["Kind", "K3d"] as const;
+export const GITOPS_ENGINES = ["None", "Flux"] as const;
+export const TOGGLES = ["Enabled", "Disabled"] as const;
