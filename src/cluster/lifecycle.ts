@@ -28,8 +28,8 @@ import { runToolOrFail } from "./tools.js";
 import { localRegistryHostingConfigMap, writeHostsTomlToNodes } from "./wiring.js";
 
 /**
- * Installs the GitOps engine (Flux) once the cluster and registry are wired. The Flux issue
- * provides it; until then `createCluster` reports that the step was skipped.
+ * Installs the GitOps engine (Flux) once the cluster and registry are wired
+ * (the CLI passes src/flux/bootstrap.ts; without one, `createCluster` reports the step skipped).
  */
 export type GitOpsInstallHook = (context: {
   config: KsailConfig;
@@ -118,7 +118,7 @@ export async function createCluster(
       gitOps = "installed";
     } else {
       progress.warn(
-        "Flux installation is not part of this build yet (GitOpsInstallHook); the cluster and registry are ready.",
+        "no Flux installer was given; the cluster and registry are ready without Flux.",
       );
       gitOps = "skipped";
     }

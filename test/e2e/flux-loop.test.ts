@@ -196,6 +196,27 @@ describe("ksail + Flux on a real API server", () => {
     );
   });
 
+  it("the Flux step of `ksail up` (bootstrapFlux) keeps the installed Flux and applies the sync objects", async () => {
+    const { loadConfig } = await import("../../src/config/load.js");
+    const { KubeClient } = await import("../../src/k8s/client.js");
+    const { bootstrapFlux } = await import("../../src/flux/bootstrap.js");
+    const { silentProgress } = await import("../../src/workload/progress.js");
+    const { config } = await loadConfig({ cwd: project, env: {}, required: true });
+    const kube = KubeClient.connect({ kubeconfig: lab.kubeconfigPath, context: "ksail-lab" });
+    const result = await bootstrapFlux(
+      kube,
+      config,
+      {
+        manifests: join(project, "install.yaml"),
+        cacheDir: join(project, "cache"),
+        timeoutMs: 60_000,
+      },
+      silentProgress,
+    );
+    assert.equal(result.action, "unchanged");
+    assert.equal((await get(kustomizationPath)).status, 200);
+  });
+
   it("flux sync applies the OCIRepository and Kustomization that gen prints", async () => {
     const gen = await ksail("workload", "gen", "flux");
     assert.equal(gen.code, 0, gen.stderr);

@@ -2,7 +2,7 @@
 import { Option, type Command } from "commander";
 import { createOutput, type CliContext, type GlobalOptions } from "../context.js";
 import type { Output } from "../../ui/output.js";
-import type { LifecycleOptions } from "../../cluster/lifecycle.js";
+import type { GitOpsInstallHook, LifecycleOptions } from "../../cluster/lifecycle.js";
 import type { Provisioner } from "../../cluster/provisioner.js";
 
 interface ClusterFlags {
@@ -11,6 +11,10 @@ interface ClusterFlags {
   kubeconfig?: string;
   output?: string;
 }
+
+const FLUX_MANIFESTS_FLAG = "--flux-manifests <path|url>";
+const FLUX_MANIFESTS_HELP =
+  "Flux install manifests for offline use (default: the pinned Flux release, downloaded once and cached)";
 
 const outputOption = () =>
   new Option("-o, --output <format>", "output format").choices(["human", "json"]).default("human");
@@ -82,10 +86,31 @@ async function createProvisioner(
 }
 
 function createAction(ctx: CliContext) {
-  return async (flags: ClusterFlags, command: Command) => {
+  return async (flags: ClusterFlags & { fluxManifests?: string }, command: Command) => {
     const { out, options } = await prepare(ctx, command, flags);
     const { createCluster } = await import("../../cluster/lifecycle.js");
-    const result = await createCluster(options);
+    const installFlux: GitOpsInstallHook = async ({ config, kubeContext, progress }) => {
+      const { KubeClient } = await import("../../k8s/client.js");
+      const { bootstrapFlux } = await import("../../flux/bootstrap.js");
+      const { cacheDirectory } = await import("../../flux/install.js");
+      const { parseDuration } = await import("../../config/duration.js");
+      const { kubeconfig, timeout } = config.spec.connection;
+      const kube = KubeClient.connect({
+        ...(kubeconfig ? { kubeconfig } : {}),
+        ...(kubeContext ? { context: kubeContext } : {}),
+      });
+      await bootstrapFlux(
+        kube,
+        config,
+        {
+          cacheDir: cacheDirectory(ctx.env),
+          timeoutMs: parseDuration(timeout) ?? 300_000,
+          ...(flags.fluxManifests ? { manifests: flags.fluxManifests } : {}),
+        },
+        progress,
+      );
+    };
+    const result = await createCluster(options, installFlux);
     out.result(result, () =>
       [
         `cluster ${result.name} (${result.distribution}) ready — kubectl context ${result.context || "(current)"}`,
@@ -132,10 +157,12 @@ export function registerCluster(program: Command, ctx: CliContext): void {
     cluster
       .command("create")
       .description("registry → cluster → wiring → Flux (idempotent; alias: ksail up)"),
-  ).action(createAction(ctx));
-  addClusterOptions(program.command("up").description("alias of `ksail cluster create`")).action(
-    createAction(ctx),
-  );
+  )
+    .option(FLUX_MANIFESTS_FLAG, FLUX_MANIFESTS_HELP)
+    .action(createAction(ctx));
+  addClusterOptions(program.command("up").description("alias of `ksail cluster create`"))
+    .option(FLUX_MANIFESTS_FLAG, FLUX_MANIFESTS_HELP)
+    .action(createAction(ctx));
 
   const deleteVolumes = () =>
     new Option("--delete-volumes", "also remove the registry's data volume (FR-015)");
