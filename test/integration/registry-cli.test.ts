@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -118,6 +118,36 @@ spec:
     const purged = await ksail("registry", "delete", "--delete-volumes", "-o", "json");
     assert.equal(purged.code, 0, purged.stderr);
     assert.equal(json(purged).volumeRemoved, true);
+  });
+
+  test("workload push + prune on the local registry garbage-collects inside its container", async () => {
+    const created = await ksail("registry", "create", "-q");
+    assert.equal(created.code, 0, created.stderr);
+    try {
+      await mkdir(join(project, "k8s"), { recursive: true });
+      const digests: string[] = [];
+      for (let i = 1; i <= 3; i++) {
+        await writeFile(
+          join(project, "k8s", "cm.yaml"),
+          `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  n: "${i}"\n`,
+        );
+        const push = await ksail("workload", "push", "-o", "json");
+        assert.equal(push.code, 0, push.stderr);
+        digests.push(json(push).layerDigest as string);
+      }
+      const prune = await ksail("workload", "prune", "--keep", "1", "-o", "json");
+      assert.equal(prune.code, 0, prune.stderr);
+      const result = json(prune);
+      assert.equal(result.garbageCollection, "ran");
+      assert.match(prune.stderr, /✓ Garbage-collected the registry/);
+      const blobs = `http://127.0.0.1:${port}/v2/demo/blobs`;
+      for (const digest of digests.slice(0, 2)) {
+        assert.equal((await fetch(`${blobs}/${digest}`, { method: "HEAD" })).status, 404, digest);
+      }
+      assert.equal((await fetch(`${blobs}/${digests[2]}`, { method: "HEAD" })).status, 200);
+    } finally {
+      await ksail("registry", "delete", "--delete-volumes", "-q");
+    }
   });
 
   test("flags override ksail.yaml, and a port in use exits 7 with a hint", async () => {
