@@ -23,6 +23,9 @@ TOOLS=(
   "registry|github.com/distribution/distribution/v3/cmd/registry|v3.0.0"
 )
 
+tmp_build=""
+trap '[[ -n "$tmp_build" ]] && rm -rf "$tmp_build"' EXIT
+
 log() { printf 'go-tools: %s\n' "$*" >&2; }
 
 lookup() { # NAME -> "name|pkg|version" or fail
@@ -55,6 +58,7 @@ build_one() { # "name|pkg|version"
     log "$name $version: building $pkg@$version -> $target"
     local tmp start
     tmp="$(mktemp -d "$CACHE/tmp.XXXXXX")"
+    tmp_build="$tmp"
     start=$SECONDS
     # go install puts the binary under GOBIN with the package's base name; build into a private
     # GOBIN so that a concurrent or interrupted run never leaves a half-written cached binary.
@@ -66,6 +70,7 @@ build_one() { # "name|pkg|version"
     fi
     mv -f "$tmp/$(basename "$pkg")" "$target"
     rm -rf "$tmp"
+    tmp_build=""
     log "$name $version: built in $((SECONDS - start)) s"
   fi
   ln -sfn "$(basename "$target")" "$BIN/$name"
