@@ -5,20 +5,25 @@
 #
 #   bash test/lab/k8s/build.sh            build (or reuse) every component, print where each is
 #   bash test/lab/k8s/build.sh NAME...    only these (kube-apiserver kube-controller-manager
-#                                         source-controller kustomize-controller)
+#                                         source-controller kustomize-controller, and the
+#                                         optional etcd)
 #
 # Cache layout (${KSAIL_LAB_CACHE:-$HOME/.cache/ksail-lab}):
 #   bin/<name>-<version>     the built binary          bin/<name> -> <name>-<version>
 #   crds/<name>-<version>/   Flux CRDs of a controller crds/<name> -> <name>-<version>
 #   src/                     build modules (k8s wrapper module, copies of the Flux modules)
 #
-# etcd is not built: the lab uses Debian's etcd-server (apt-get install -y etcd-server).
+# etcd: the lab uses bin/etcd when `build.sh etcd` built it, else Debian's etcd-server
+# (apt-get install -y etcd-server).
 set -euo pipefail
 
 # Newest v1.34 patch the Go module proxy serves (go list -m -versions k8s.io/kubernetes).
 K8S_VERSION="v1.34.4"
 SOURCE_CONTROLLER_VERSION="v1.9.1"
 KUSTOMIZE_CONTROLLER_VERSION="v1.9.4"
+# Optional (`build.sh etcd`): a Go-built etcd, preferred by the lab over Debian's 3.4.23 because
+# kube-apiserver 1.34's consistent reads from cache and WatchList need etcd >= 3.5.13.
+ETCD_VERSION="v3.6.16"
 
 CACHE="${KSAIL_LAB_CACHE:-$HOME/.cache/ksail-lab}"
 BIN="$CACHE/bin"
@@ -164,7 +169,43 @@ build_flux() { # NAME VERSION
   fi
 }
 
+# --- etcd (optional): same recipe as Flux, dropping the "=> ../<module>" replaces ---
+build_etcd() {
+  local name=etcd version="$ETCD_VERSION" module="go.etcd.io/etcd/server/v3"
+  link_cached "$name" "$version" && return 0
+  need_go "$name"
+  local start=$SECONDS mdir dir tmp r
+  log "$name $version: building $module@$version (nice 10, CGO_ENABLED=0, -trimpath, -s -w)"
+  mdir="$(go mod download -json "$module@$version" | sed -n 's/^\s*"Dir": "\(.*\)",$/\1/p')"
+  [[ -n "$mdir" && -f "$mdir/go.mod" ]] || {
+    log "could not download $module@$version"
+    exit 1
+  }
+  dir="$SRC/$name-$version"
+  rm -rf "$dir"
+  cp -r "$mdir" "$dir"
+  chmod -R u+w "$dir"
+  # The sibling modules (api, client, pkg) are required at their published versions.
+  for r in $(sed -n 's#^\s*\(go\.etcd\.io/[^ ]*\) => \.\./.*$#\1#p' "$dir/go.mod"); do
+    (cd "$dir" && go mod edit -dropreplace="$r")
+  done
+  # Its toolchain line may name a newer patch than the local Go; the go line is what matters.
+  (cd "$dir" && go mod edit -toolchain=none)
+  tmp="$(mktemp "$BIN/.$name.XXXXXX")"
+  (cd "$dir" && "${NICE[@]}" go build -mod=mod -ldflags "-s -w" -o "$tmp" .) || {
+    rm -f "$tmp"
+    log "$name: build failed"
+    exit 1
+  }
+  install_bin "$name" "$version" "$tmp"
+  log "$name $version: built in $(elapsed "$start") -> $BIN/$name-$version"
+}
+
 check_etcd() {
+  if [[ -x "$BIN/etcd" ]]; then
+    log "etcd: $("$BIN/etcd" --version 2>/dev/null | head -1) at $BIN/etcd (Go-built; preferred by the lab)"
+    return 0
+  fi
   if command -v etcd >/dev/null; then
     log "etcd: $(etcd --version 2>/dev/null | head -1) at $(command -v etcd) (Debian etcd-server)"
   else
@@ -184,8 +225,9 @@ for name in "${WANT[@]}"; do
     kube-apiserver | kube-controller-manager) build_k8s "$name" ;;
     source-controller) build_flux "$name" "$SOURCE_CONTROLLER_VERSION" ;;
     kustomize-controller) build_flux "$name" "$KUSTOMIZE_CONTROLLER_VERSION" ;;
+    etcd) build_etcd ;;
     *)
-      log "unknown component '$name' (known: ${ALL[*]})"
+      log "unknown component '$name' (known: ${ALL[*]} etcd)"
       exit 2
       ;;
   esac
