@@ -30,6 +30,7 @@ import {
 } from "./kustomization.js";
 import { position, type ParsedYaml, type ValidationIssue } from "./issues.js";
 import { firstInvalidUtf8, lineAtByte } from "./text.js";
+import { fastObjects, type FastObject } from "./fast-objects.js";
 
 export type { ParsedYaml, ValidationIssue } from "./issues.js";
 
@@ -98,6 +99,13 @@ interface ObjectLocation {
   file: string;
   line?: number;
   column?: number;
+  display: string;
+}
+
+/** An object found by the fast path: its document index stands in for the position. */
+interface FastLocation {
+  file: string;
+  document: number;
   display: string;
 }
 
@@ -295,6 +303,9 @@ export async function validateSource(
   const contents = await readBounded(files, (f) => f.size > maxFileSize);
 
   const parsedFiles = new Map<string, ParsedYaml>();
+  /** Files that passed the fast path: only their objects' identities are known. */
+  const fastFiles = new Map<string, FastObject[]>();
+  const texts = new Map<string, string>();
   files.forEach((file, i) => {
     const data = contents[i];
     if (data === undefined) {
@@ -336,6 +347,14 @@ export async function validateSource(
     if (!isYamlFile(file.path)) return;
     let text = data.toString("utf8");
     if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    texts.set(file.path, text);
+    if (!isKustomizationFile(file.path)) {
+      const fast = fastObjects(text);
+      if (fast !== undefined) {
+        fastFiles.set(file.path, fast);
+        return;
+      }
+    }
     const parsed = parseYaml(file.path, text, issues);
     if (parsed !== undefined) parsedFiles.set(file.path, parsed);
   });
@@ -352,7 +371,7 @@ export async function validateSource(
     if (!kustomizations.has(dir)) kustomizations.set(dir, info);
   }
 
-  const objects: { key: string; location: ObjectLocation }[] = [];
+  const objects: { key: string; location: ObjectLocation | FastLocation }[] = [];
   for (const parsed of parsedFiles.values()) {
     if (isKustomizationFile(parsed.path) || dataFiles.has(parsed.path)) continue;
     parsed.docs.forEach((doc, i) => {
@@ -361,20 +380,46 @@ export async function validateSource(
       checkObject(node, `document ${i + 1}`, parsed, issues, objects);
     });
   }
+  for (const [path, fast] of fastFiles) {
+    if (dataFiles.has(path)) continue;
+    for (const object of fast)
+      objects.push({
+        key: object.key,
+        location: { file: path, document: object.document, display: object.display },
+      });
+  }
 
   const built = buildSet(
-    new Set([...fileSet].filter((p) => parsedFiles.has(p) && !dataFiles.has(p))),
+    new Set(
+      [...fileSet].filter((p) => (parsedFiles.has(p) || fastFiles.has(p)) && !dataFiles.has(p)),
+    ),
     kustomizations,
   );
-  const byKey = new Map<string, ObjectLocation[]>();
+  const byKey = new Map<string, (ObjectLocation | FastLocation)[]>();
   for (const { key, location } of objects) {
     if (!built.has(location.file)) continue;
     const list = byKey.get(key) ?? [];
     list.push(location);
     byKey.set(key, list);
   }
-  for (const locations of byKey.values()) {
-    if (locations.length < 2) continue;
+  // Exact positions of fast-path objects are needed only for duplicates: parse those files fully.
+  const reparsed = new Map<string, ParsedYaml | undefined>();
+  const exact = (location: ObjectLocation | FastLocation): ObjectLocation => {
+    if (!("document" in location)) return location;
+    if (!reparsed.has(location.file)) {
+      reparsed.set(location.file, parseYaml(location.file, texts.get(location.file) ?? "", []));
+    }
+    const parsed = reparsed.get(location.file);
+    const node = parsed?.docs[location.document]?.contents as Node | null | undefined;
+    return {
+      file: location.file,
+      ...(parsed ? position(parsed, node) : {}),
+      display: location.display,
+    };
+  };
+  for (const found of byKey.values()) {
+    if (found.length < 2) continue;
+    const locations = found.map(exact);
     for (const location of locations) {
       const others = locations.filter((l) => l !== location).map(formatLocation);
       issues.push({

@@ -69,16 +69,33 @@ export async function pushWorkload(
   for (const entry of skipped)
     progress.warn(`skipped ${entry.path}: ${entry.reason} (not packaged)`);
 
-  const issues = await progress.step(
-    "Validate manifests",
-    () =>
-      validateSource(
-        sourceDir,
-        files,
-        options.maxFileSize === undefined ? {} : { maxFileSize: options.maxFileSize },
-      ),
-    (r) => (r.length === 0 ? "Validated manifests" : `Validation found ${r.length} problem(s)`),
-  );
+  // git runs meanwhile (its errors surface below, after validation).
+  const detecting =
+    options.source !== undefined && options.revision !== undefined
+      ? Promise.resolve({ source: options.source, revision: options.revision })
+      : detectSourceMetadata(sourceDir);
+  detecting.catch(() => {});
+  // Validation (JavaScript, on this thread) and the layer build (file reads and gzip, on
+  // libuv's thread pool) overlap; the layer is used only when validation finds nothing.
+  const [validated, built] = await Promise.allSettled([
+    progress.step(
+      "Validate manifests",
+      () =>
+        validateSource(
+          sourceDir,
+          files,
+          options.maxFileSize === undefined ? {} : { maxFileSize: options.maxFileSize },
+        ),
+      (r) => (r.length === 0 ? "Validated manifests" : `Validation found ${r.length} problem(s)`),
+    ),
+    progress.step(
+      "Build artifact",
+      () => buildLayer(files),
+      (l) => `Built layer ${l.digest.slice(0, 19)}… (${l.fileCount} files, ${l.size} bytes)`,
+    ),
+  ]);
+  if (validated.status === "rejected") throw validated.reason;
+  const issues = validated.value;
   if (issues.length > 0) {
     throw new KsailError(
       "validation",
@@ -92,16 +109,9 @@ export async function pushWorkload(
       },
     );
   }
-
-  const layer = await progress.step(
-    "Build artifact",
-    () => buildLayer(files),
-    (l) => `Built layer ${l.digest.slice(0, 19)}… (${l.fileCount} files, ${l.size} bytes)`,
-  );
-  const detected =
-    options.source !== undefined && options.revision !== undefined
-      ? { source: options.source, revision: options.revision }
-      : await detectSourceMetadata(sourceDir);
+  if (built.status === "rejected") throw built.reason;
+  const layer = built.value;
+  const detected = await detecting;
   const metadata = {
     source: options.source ?? detected.source,
     revision: options.revision ?? detected.revision ?? layer.digest,
