@@ -214,7 +214,7 @@ check_etcd() {
   fi
 }
 
-ALL=(kube-apiserver kube-controller-manager source-controller kustomize-controller)
+ALL=(kube-apiserver kube-controller-manager source-controller kustomize-controller etcd)
 WANT=("$@")
 [[ ${#WANT[@]} -gt 0 ]] || WANT=("${ALL[@]}")
 
@@ -227,7 +227,7 @@ for name in "${WANT[@]}"; do
     kustomize-controller) build_flux "$name" "$KUSTOMIZE_CONTROLLER_VERSION" ;;
     etcd) build_etcd ;;
     *)
-      log "unknown component '$name' (known: ${ALL[*]} etcd)"
+      log "unknown component '$name' (known: ${ALL[*]})"
       exit 2
       ;;
   esac
