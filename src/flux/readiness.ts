@@ -36,8 +36,13 @@ export type Readiness =
   | { state: "ready"; message: string }
   | { state: "failed"; reason: string; message: string };
 
-/** Reasons Flux uses while work is still under way. */
-const IN_PROGRESS = new Set(["Progressing", "DependencyNotReady"]);
+/**
+ * Reasons Flux gives the Ready condition while a reconciliation is still running: its
+ * progressive status patches (which already carry lastHandledReconcileAt) mark Ready
+ * Progressing, or ProgressingWithRetry after an earlier failure. A finished failed run names
+ * the failure instead (e.g. OCIArtifactPullFailed, ReconciliationFailed, HealthCheckFailed).
+ */
+const IN_PROGRESS = new Set(["Progressing", "ProgressingWithRetry", "DependencyNotReady"]);
 
 export function condition(object: FluxObject | undefined, type: string): Condition | undefined {
   return object?.status?.conditions?.find((c) => c.type === type);
@@ -80,7 +85,15 @@ export function readiness(object: FluxObject | undefined, token?: string): Readi
     };
   }
   const ready = condition(object, "Ready");
-  if (ready?.status === "True") return { state: "ready", message: ready.message ?? "" };
+  if (ready?.status === "True") {
+    if (condition(object, "Reconciling")?.status === "True") {
+      return {
+        state: "pending",
+        reason: condition(object, "Reconciling")?.message ?? "reconciling",
+      };
+    }
+    return { state: "ready", message: ready.message ?? "" };
+  }
   if (ready?.status === "False" && !IN_PROGRESS.has(ready.reason ?? "")) {
     return {
       state: "failed",

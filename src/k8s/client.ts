@@ -3,6 +3,8 @@
  * and watch-until, with errors turned into KsailErrors a person can act on.
  * Load it with `await import()` only in commands that talk to a cluster.
  */
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest, type RequestOptions } from "node:https";
 import { homedir } from "node:os";
 import {
   ApiException,
@@ -99,21 +101,61 @@ export class KubeClient {
     return new KubeClient(config);
   }
 
-  /** Server-side apply (field manager "ksail"), keeping fields other managers own. */
+  /**
+   * Server-side apply (field manager "ksail"), keeping fields other managers own.
+   * The object is sent exactly as given: client-node's typed serializer drops fields such as
+   * a CRD schema's `default` (Flux's OCIRepository `spec.timeout: 60s`), which broke Flux.
+   */
   async apply<T extends KubernetesObject>(
     object: T,
     options: { force?: boolean } = {},
   ): Promise<T> {
-    return this.call(describe(object), () =>
-      this.objects.patch(
-        object,
-        undefined,
-        undefined,
-        FIELD_MANAGER,
-        options.force ?? true,
-        PatchStrategy.ServerSideApply,
-      ),
+    return this.call(describe(object), async () => {
+      const ref = refOf(object);
+      const path = `${await this.objects.collectionPath(ref)}/${encodeURIComponent(ref.name)}`;
+      const query = `?fieldManager=${FIELD_MANAGER}&force=${options.force ?? true}`;
+      const body = JSON.stringify(object);
+      return (await this.raw("PATCH", path + query, body, PatchStrategy.ServerSideApply)) as T;
+    });
+  }
+
+  /** One request with the kubeconfig's credentials; API errors become ApiExceptions. */
+  private async raw(
+    method: string,
+    path: string,
+    body: string,
+    contentType: string,
+  ): Promise<unknown> {
+    const url = new URL(path, this.server);
+    const options: RequestOptions = {
+      method,
+      headers: {
+        "content-type": contentType,
+        accept: "application/json",
+        "content-length": Buffer.byteLength(body),
+      },
+    };
+    await this.config.applyToHTTPSOptions(options);
+    const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+    const { status, text } = await new Promise<{ status: number; text: string }>(
+      (resolve, reject) => {
+        const request = send(url, options, (response) => {
+          const chunks: Buffer[] = [];
+          response.on("data", (chunk: Buffer) => chunks.push(chunk));
+          response.on("end", () =>
+            resolve({
+              status: response.statusCode ?? 0,
+              text: Buffer.concat(chunks).toString("utf8"),
+            }),
+          );
+          response.on("error", reject);
+        });
+        request.on("error", reject);
+        request.end(body);
+      },
     );
+    if (status >= 300) throw new ApiException(status, `HTTP ${status}`, text, {});
+    return JSON.parse(text) as unknown;
   }
 
   /** The object, or undefined when it (or its kind) does not exist. */
@@ -132,7 +174,11 @@ export class KubeClient {
   ): Promise<T> {
     return this.call(describeRef(ref), () =>
       this.objects.patch(
-        { ...header(ref), ...patch } as T,
+        {
+          ...patch,
+          ...header(ref),
+          metadata: { ...(patch.metadata as object | undefined), ...header(ref).metadata },
+        } as T,
         undefined,
         undefined,
         FIELD_MANAGER,

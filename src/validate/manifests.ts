@@ -306,7 +306,14 @@ export async function validateSource(
   /** Files that passed the fast path: only their objects' identities are known. */
   const fastFiles = new Map<string, FastObject[]>();
   const texts = new Map<string, string>();
-  files.forEach((file, i) => {
+  let slice = performance.now();
+  for (const [i, file] of files.entries()) {
+    // Parsing is synchronous: give the event loop a turn every few milliseconds so that work
+    // running alongside (the layer build feeding gzip on the thread pool) keeps flowing.
+    if (performance.now() - slice > 8) {
+      await new Promise((resolve) => setImmediate(resolve));
+      slice = performance.now();
+    }
     const data = contents[i];
     if (data === undefined) {
       issues.push({
@@ -314,7 +321,7 @@ export async function validateSource(
         rule: "file-too-large",
         message: `file is ${file.size} bytes, over the limit of ${maxFileSize} bytes per file`,
       });
-      return;
+      continue;
     }
     if (data.length > maxFileSize) {
       issues.push({
@@ -322,7 +329,7 @@ export async function validateSource(
         rule: "file-too-large",
         message: `file is ${data.length} bytes, over the limit of ${maxFileSize} bytes per file`,
       });
-      return;
+      continue;
     }
     const nul = data.indexOf(0);
     if (nul !== -1) {
@@ -332,7 +339,7 @@ export async function validateSource(
         rule: "binary-file",
         message: "file contains NUL bytes (binary content); only text files belong in an artifact",
       });
-      return;
+      continue;
     }
     const invalid = firstInvalidUtf8(data);
     if (invalid !== -1) {
@@ -342,9 +349,9 @@ export async function validateSource(
         rule: "invalid-utf8",
         message: `file is not valid UTF-8 (byte 0x${data[invalid]!.toString(16).padStart(2, "0")} at offset ${invalid})`,
       });
-      return;
+      continue;
     }
-    if (!isYamlFile(file.path)) return;
+    if (!isYamlFile(file.path)) continue;
     let text = data.toString("utf8");
     if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     texts.set(file.path, text);
@@ -352,12 +359,12 @@ export async function validateSource(
       const fast = fastObjects(text);
       if (fast !== undefined) {
         fastFiles.set(file.path, fast);
-        return;
+        continue;
       }
     }
     const parsed = parseYaml(file.path, text, issues);
     if (parsed !== undefined) parsedFiles.set(file.path, parsed);
-  });
+  }
 
   const fileSet = new Set(files.map((f) => f.path));
   const dataFiles = new Set<string>();

@@ -38,6 +38,19 @@ interface ApiObject {
   data?: Record<string, string>;
 }
 
+interface CrdObject {
+  spec: {
+    versions: {
+      name: string;
+      schema: {
+        openAPIV3Schema: {
+          properties: { spec: { properties: Record<string, { default?: unknown }> } };
+        };
+      };
+    }[];
+  };
+}
+
 async function get(path: string): Promise<{ status: number; object: ApiObject }> {
   const response = await kubeRequest(lab, "GET", path);
   return { status: response.status, object: response.json as ApiObject };
@@ -161,6 +174,10 @@ describe("ksail + Flux on a real API server", () => {
       "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/ocirepositories.source.toolkit.fluxcd.io",
     );
     assert.equal(crd.object.metadata.labels["app.kubernetes.io/version"], LAB_FLUX_VERSION);
+    // Applied exactly as written: schema defaults survive (client-node's typed serializer once
+    // dropped them, and source-controller then crashed on a nil spec.timeout).
+    const v1 = (crd.object as unknown as CrdObject).spec.versions.find((v) => v.name === "v1");
+    assert.equal(v1?.schema.openAPIV3Schema.properties.spec.properties.timeout?.default, "60s");
     const sc = await get(`/apis/apps/v1/namespaces/${NS}/deployments/source-controller`);
     assert.equal(sc.status, 200);
     assert.equal(sc.object.status.conditions.find((c) => c.type === "Available")?.status, "True");

@@ -240,6 +240,41 @@ describe("readiness after a reconcile request", () => {
       "pending",
     );
   });
+  it("treats Flux's progressive status (already carrying the token) as still running", () => {
+    const handled = { lastHandledReconcileAt: token, observedGeneration: 2 };
+    const reconciling = {
+      type: "Reconciling",
+      status: "True" as const,
+      reason: "ProgressingWithRetry",
+      message: "building artifact",
+    };
+    assert.equal(
+      readiness(
+        object({
+          ...handled,
+          conditions: [ready("False", "ProgressingWithRetry", "building artifact"), reconciling],
+        }),
+        token,
+      ).state,
+      "pending",
+    );
+    assert.equal(
+      readiness(object({ ...handled, conditions: [ready("True"), reconciling] }), token).state,
+      "pending",
+    );
+    // A finished failed run names its failure in Ready, even though Reconciling stays True.
+    assert.equal(
+      readiness(
+        object({
+          ...handled,
+          conditions: [ready("False", "OCIArtifactPullFailed", "failed to pull"), reconciling],
+        }),
+        token,
+      ).state,
+      "failed",
+    );
+  });
+
   it("fails at once for suspended and missing objects", () => {
     assert.equal(readiness(object({}, { spec: { suspend: true } }), token).state, "failed");
     assert.deepEqual(readiness(undefined, token).state, "failed");
