@@ -3,7 +3,7 @@
 # cache outside the repo. Idempotent: a binary that is already in the cache is not rebuilt.
 #
 #   test/lab/go-tools.sh                 build (or reuse) every tool, print where each one is
-#   test/lab/go-tools.sh NAME...         only these tools (crane, oras, registry)
+#   test/lab/go-tools.sh NAME...         only these tools (crane, oras, registry, kind)
 #   test/lab/go-tools.sh --print-path NAME
 #                                        print the cached binary path of NAME (exit 1 if absent)
 #   test/lab/go-tools.sh --list          print "name version path" for every tool
@@ -21,6 +21,9 @@ TOOLS=(
   "oras|oras.land/oras/cmd/oras|v1.3.6"
   # cmd/registry of distribution v3 is what the official registry:3 image runs.
   "registry|github.com/distribution/distribution/v3/cmd/registry|v3.0.0"
+  # kind v0.30.0: the newest release that still supports cgroup v1 hosts; its config loader
+  # checks ksail's generated kind.yaml (test/integration/cluster-kind-config.test.ts).
+  "kind|sigs.k8s.io/kind|v0.30.0"
 )
 
 tmp_build=""
@@ -36,7 +39,7 @@ lookup() { # NAME -> "name|pkg|version" or fail
       return 0
     fi
   done
-  log "unknown tool '$1' (known: crane oras registry)"
+  log "unknown tool '$1' (known: crane oras registry kind)"
   return 1
 }
 
