@@ -17,9 +17,10 @@
  * everywhere.
  */
 import { createHash } from "node:crypto";
-import { once } from "node:events";
 import { readFile } from "node:fs/promises";
-import { createGzip, constants as zlibConstants } from "node:zlib";
+import { availableParallelism } from "node:os";
+import { promisify } from "node:util";
+import { gzip, constants as zlibConstants } from "node:zlib";
 import { KsailError } from "../errors.js";
 import type { SourceFile } from "./source-files.js";
 
@@ -45,8 +46,20 @@ export const DIRECTORY_MODE = 0o755;
 export const GZIP_LEVEL = 6;
 /** Files read at the same time while building. */
 const READ_CONCURRENCY = 32;
-/** Bytes handed to zlib per write. */
-const WRITE_BATCH = 1024 * 1024;
+/**
+ * Tar bytes per gzip member. A layer larger than this is a multi-member gzip stream
+ * (RFC 1952 §2.2), which Go's gzip reader (source-controller, containerd), GNU gzip and Node
+ * read as one stream; its members are compressed in parallel. Smaller layers are one member.
+ */
+export const GZIP_SEGMENT = 4 * 1024 * 1024;
+const COMPRESS_CONCURRENCY = Math.max(1, Math.min(4, availableParallelism()));
+const GZIP_OPTIONS = {
+  level: GZIP_LEVEL,
+  memLevel: 8,
+  windowBits: 15,
+  strategy: zlibConstants.Z_DEFAULT_STRATEGY,
+};
+const gzipAsync = promisify(gzip);
 /** Offset of the OS byte in a gzip member header (RFC 1952). */
 const GZIP_OS_OFFSET = 9;
 const GZIP_OS_UNKNOWN = 0xff;
@@ -158,37 +171,42 @@ export function entryHeader(
 }
 
 export async function buildLayer(files: SourceFile[]): Promise<Layer> {
-  const gzip = createGzip({
-    level: GZIP_LEVEL,
-    memLevel: 8,
-    windowBits: 15,
-    strategy: zlibConstants.Z_DEFAULT_STRATEGY,
-  });
-  const compressed: Buffer[] = [];
-  gzip.on("data", (chunk: Buffer) => compressed.push(chunk));
-  const ended = once(gzip, "end");
   const tarHash = createHash("sha256");
   let tarSize = 0;
-  // Batch small pieces into ~1 MiB writes: each write to zlib is a trip to the thread pool.
-  // Batch boundaries depend only on the content, and deflate output does not depend on them.
-  let pending: Buffer[] = [];
-  let pendingSize = 0;
-  const flush = async (): Promise<void> => {
-    if (pendingSize === 0) return;
-    const chunk = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingSize);
-    pending = [];
-    pendingSize = 0;
-    if (!gzip.write(chunk)) await once(gzip, "drain");
+  // The tar stream is cut every GZIP_SEGMENT bytes; each segment becomes one gzip member,
+  // compressed on the thread pool while later files are read. Cut points depend only on the
+  // byte count, so the result does not depend on timing or on the number of cores.
+  const members: Promise<Buffer>[] = [];
+  let segment: Buffer[] = [];
+  let segmentSize = 0;
+  const compressSegment = async (): Promise<void> => {
+    const input = segment.length === 1 ? segment[0]! : Buffer.concat(segment, segmentSize);
+    segment = [];
+    segmentSize = 0;
+    const member = gzipAsync(input, GZIP_OPTIONS);
+    member.catch(() => undefined); // awaited below
+    members.push(member);
+    // Bound the work in flight (and the memory it holds) to the cores that can do it.
+    if (members.length > COMPRESS_CONCURRENCY)
+      await members[members.length - 1 - COMPRESS_CONCURRENCY];
   };
   const write = async (chunks: Buffer[]): Promise<void> => {
-    for (const chunk of chunks) {
+    for (let chunk of chunks) {
       if (chunk.length === 0) continue;
       tarHash.update(chunk);
       tarSize += chunk.length;
-      pending.push(chunk);
-      pendingSize += chunk.length;
+      while (segmentSize + chunk.length >= GZIP_SEGMENT) {
+        const take = GZIP_SEGMENT - segmentSize;
+        segment.push(chunk.subarray(0, take));
+        segmentSize += take;
+        chunk = chunk.subarray(take);
+        await compressSegment();
+      }
+      if (chunk.length > 0) {
+        segment.push(chunk);
+        segmentSize += chunk.length;
+      }
     }
-    if (pendingSize >= WRITE_BATCH) await flush();
   };
 
   // Read ahead a bounded number of files while earlier ones are written and compressed.
@@ -224,17 +242,16 @@ export async function buildLayer(files: SourceFile[]): Promise<Layer> {
       ]);
     }
     await write([ZERO_BLOCK, ZERO_BLOCK]);
-    await flush();
+    if (segmentSize > 0) await compressSegment();
   } catch (error) {
-    gzip.destroy();
+    await Promise.allSettled(members);
     throw error;
   }
-  gzip.end();
-  await ended;
 
-  const data = Buffer.concat(compressed);
+  const compressed = await Promise.all(members);
   // Node writes no name, no comment and mtime 0; only the OS byte depends on the platform.
-  data[GZIP_OS_OFFSET] = GZIP_OS_UNKNOWN;
+  for (const member of compressed) member[GZIP_OS_OFFSET] = GZIP_OS_UNKNOWN;
+  const data = compressed.length === 1 ? compressed[0]! : Buffer.concat(compressed);
   return {
     data,
     digest: sha256Digest(data),

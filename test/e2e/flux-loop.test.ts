@@ -7,7 +7,7 @@
  * the test workload's Deployment has replicas 0; kube-controller-manager reports them Available.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm, unlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -276,6 +276,16 @@ describe("ksail + Flux on a real API server", () => {
   });
 
   it("push version 2 → reconcile updates the ConfigMap and prunes the removed Deployment", async () => {
+    // Five ~1 MB documents (not resources) make the layer larger than one gzip segment, so
+    // Flux's Go gzip readers (source-controller and kustomize-controller) read a multi-member layer.
+    await mkdir(join(project, "k8s", "docs"), { recursive: true });
+    for (let i = 0; i < 5; i++) {
+      const lines = Array.from(
+        { length: 55_000 },
+        (_, n) => `note ${i}-${n} ${(n * 7919) % 10007}`,
+      );
+      await writeFile(join(project, "k8s", "docs", `notes-${i}.txt`), `${lines.join("\n")}\n`);
+    }
     await writeSource({
       "kustomization.yaml": kustomization("settings.yaml"),
       "settings.yaml": configMap("v2"),
@@ -284,6 +294,12 @@ describe("ksail + Flux on a real API server", () => {
     const push = await ksail("workload", "push", "-o", "json");
     assert.equal(push.code, 0, push.stderr);
     assert.equal(json(push).version, "0.0.2");
+    const { GZIP_SEGMENT } = await import("../../src/artifact/layer.js");
+    const docs = await readdir(join(project, "k8s", "docs"));
+    const docBytes = (
+      await Promise.all(docs.map((d) => stat(join(project, "k8s", "docs", d))))
+    ).reduce((sum, st) => sum + st.size, 0);
+    assert.ok(docBytes > GZIP_SEGMENT, `only ${docBytes} bytes: the layer would be one member`);
     const run = await ksail("workload", "reconcile", "--timeout", "90s");
     assert.equal(run.code, 0, `${run.stderr}\n${lab.logs("kustomize-controller", 20)}`);
     assert.match(run.stdout, /applied\s+0\.0\.2@sha256:/);

@@ -5,7 +5,9 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { gunzipSync } from "node:zlib";
 import { extract as tarExtract, type Header } from "tar-stream";
-import { buildLayer, entryHeader } from "../../src/artifact/layer.js";
+import { buildLayer, entryHeader, GZIP_SEGMENT } from "../../src/artifact/layer.js";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { listSourceFiles } from "../../src/artifact/source-files.js";
 import { readLayerFiles } from "../../src/artifact/extract.js";
 
@@ -179,5 +181,35 @@ describe("buildLayer", () => {
     const entries = await readLayerFiles(layer.data);
     assert.equal(entries.size, 2000);
     assert.equal(entries.get("d7/f7.yaml")?.toString("utf8"), `${body}7\n`);
+  });
+
+  it("splits layers over GZIP_SEGMENT into gzip members that GNU tar and gzip read as one stream", async () => {
+    const dir = await tempDir();
+    // 5 files of ~1 MiB of varied text: > 4 MiB of tar, so at least two members.
+    for (let i = 0; i < 5; i++) {
+      const lines = Array.from(
+        { length: 60_000 },
+        (_, n) => `line ${i}-${n} ${(n * 7919) % 10007}`,
+      );
+      await writeFile(join(dir, `doc${i}.txt`), `${lines.join("\n")}\n`);
+    }
+    const layer = await buildLayer((await listSourceFiles(dir)).files);
+    assert.ok(layer.uncompressedSize > GZIP_SEGMENT);
+    const gunzipped = gunzipSync(layer.data);
+    assert.equal(gunzipped.length, layer.uncompressedSize);
+    // Deterministic: building again gives the same bytes.
+    assert.equal((await buildLayer((await listSourceFiles(dir)).files)).digest, layer.digest);
+    const archive = join(await tempDir(), "layer.tar.gz");
+    await writeFile(archive, layer.data);
+    const run = promisify(execFile);
+    await run("gzip", ["-t", archive]);
+    const { stdout } = await run("tar", ["-tzf", archive]);
+    assert.deepEqual(stdout.trim().split("\n"), [
+      "doc0.txt",
+      "doc1.txt",
+      "doc2.txt",
+      "doc3.txt",
+      "doc4.txt",
+    ]);
   });
 });
