@@ -4,7 +4,7 @@
  * what exists first, so a second `create` finishes whatever a failed one left.
  */
 import { existsSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { KsailConfig } from "../config/schema.js";
@@ -21,11 +21,23 @@ import {
   type RegistrySpec,
   type RegistryStatus,
 } from "../registry/container.js";
+import {
+  ensureMirror,
+  mirrorsOnNetwork,
+  mirrorRegistrySpec,
+  type MirrorSpec,
+} from "../registry/mirror.js";
 import { silentProgress, type Progress } from "../workload/progress.js";
-import { distributionConfigFor } from "./distribution-config.js";
+import { addMirrorsToDistributionConfig, distributionConfigFor } from "./distribution-config.js";
 import type { ClusterNode, Provisioner } from "./provisioner.js";
 import { runToolOrFail } from "./tools.js";
-import { localRegistryHostingConfigMap, writeHostsTomlToNodes } from "./wiring.js";
+import {
+  hostsTomlFiles,
+  localRegistryHostingConfigMap,
+  mirrorHostsTomlFile,
+  writeHostsTomlFilesToNodes,
+  type HostsTomlFile,
+} from "./wiring.js";
 
 /**
  * Installs the GitOps engine (Flux) once the cluster and registry are wired
@@ -46,6 +58,8 @@ export interface LifecycleOptions {
   env: NodeJS.ProcessEnv;
   progress?: Progress;
   registry?: Partial<RegistrySpec>;
+  /** Mirror registries (--mirror-registry): pull-through caches wired into the nodes. */
+  mirrors?: MirrorSpec[];
 }
 
 export interface CreateResult {
@@ -54,7 +68,18 @@ export interface CreateResult {
   context: string;
   cluster: "created" | "started" | "unchanged" | "external";
   registry: RegistryStatus | undefined;
+  mirrors: MirrorStatus[];
   gitOps: "installed" | "skipped" | "none";
+}
+
+export interface MirrorStatus {
+  name: string;
+  host: string;
+  upstream: string;
+  /** Where the workstation reaches the cache: 127.0.0.1:<port>. */
+  hostAddress: string;
+  /** What nodes use on the cluster network: http://<name>:5000. */
+  endpoint: string;
 }
 
 function registryEnabled(config: KsailConfig): boolean {
@@ -80,6 +105,7 @@ export async function createCluster(
       (status) => `local registry ${status.name} on ${status.hostAddress}`,
     );
   }
+  const mirrors = await ensureMirrors(options, options.mirrors ?? [], spec.image, progress);
 
   let cluster: CreateResult["cluster"] = "external";
   if (provisioner.provisions) {
@@ -107,7 +133,7 @@ export async function createCluster(
     );
   }
 
-  if (registry) await wireRegistry(options, spec, progress);
+  await wireRegistries(options, registry ? spec : undefined, options.mirrors ?? [], progress);
 
   let gitOps: CreateResult["gitOps"] = "none";
   if (config.spec.gitOpsEngine === "Flux") {
@@ -129,8 +155,46 @@ export async function createCluster(
     context: provisioner.context(name),
     cluster,
     registry,
+    mirrors,
     gitOps,
   };
+}
+
+/** Creates or starts each mirror container (same image as the local registry). */
+async function ensureMirrors(
+  options: LifecycleOptions,
+  mirrors: readonly MirrorSpec[],
+  image: string | undefined,
+  progress: Progress,
+): Promise<MirrorStatus[]> {
+  if (mirrors.length === 0) return [];
+  const engine = await options.engine();
+  const statuses: MirrorStatus[] = [];
+  for (const mirror of mirrors) {
+    const result = await progress.step(
+      `mirror registry ${mirror.name} for ${mirror.host}`,
+      () => ensureMirror(engine, mirror, image ? { image } : {}, progress),
+      (r) =>
+        `mirror registry ${mirror.name} (${mirror.host} → ${mirror.upstream}) on ${r.status.hostAddress}`,
+    );
+    statuses.push({
+      name: mirror.name,
+      host: mirror.host,
+      upstream: mirror.upstream,
+      hostAddress: result.status.hostAddress,
+      endpoint: `http://${result.status.inClusterAddress}`,
+    });
+  }
+  return statuses;
+}
+
+/** The mirrors given on the command line plus those already attached to the cluster's network. */
+async function clusterMirrors(options: LifecycleOptions): Promise<MirrorSpec[]> {
+  const given = options.mirrors ?? [];
+  const network = options.provisioner.network(options.config.metadata.name);
+  if (!network) return given;
+  const attached = await mirrorsOnNetwork(await options.engine(), network);
+  return [...given, ...attached.filter((a) => !given.some((g) => g.name === a.name))];
 }
 
 /** The project's distribution config file, or (when absent) one generated from ksail.yaml. */
@@ -139,51 +203,76 @@ async function withDistributionConfig<T>(
   run: (path: string) => Promise<T>,
 ): Promise<T> {
   const path = resolve(options.baseDir, options.config.spec.distributionConfig);
-  if (existsSync(path)) return run(path);
-  const dir = await mkdtemp(join(tmpdir(), "ksail-cluster-"));
-  try {
-    const generated = join(
-      dir,
-      options.config.spec.distribution === "Kind" ? "kind.yaml" : "k3d.yaml",
+  const distribution = options.config.spec.distribution === "Kind" ? "Kind" : "K3d";
+  const mirrors = options.mirrors ?? [];
+  let content: string;
+  if (existsSync(path)) {
+    const merged = addMirrorsToDistributionConfig(
+      distribution,
+      await readFile(path, "utf8"),
+      mirrors,
     );
-    await writeFile(generated, distributionConfigFor(options.config));
+    if (merged === undefined) return run(path);
+    content = merged;
+    options.progress?.info(
+      `  ${options.config.spec.distributionConfig} with the mirror registries added (the file itself is unchanged)`,
+    );
+  } else {
+    content = distributionConfigFor(options.config, { mirrors });
     options.progress?.info(
       `  ${options.config.spec.distributionConfig} not found; using a generated one`,
     );
+  }
+  const dir = await mkdtemp(join(tmpdir(), "ksail-cluster-"));
+  try {
+    const generated = join(dir, distribution === "Kind" ? "kind.yaml" : "k3d.yaml");
+    await writeFile(generated, content);
     return await run(generated);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
-/** Network attachment, containerd mirrors on Kind nodes, KEP-1755 ConfigMap. Idempotent. */
-export async function wireRegistry(
+/**
+ * Network attachment, containerd mirrors on Kind nodes, KEP-1755 ConfigMap, for the local
+ * registry (when given) and every mirror registry. Idempotent.
+ */
+export async function wireRegistries(
   options: LifecycleOptions,
-  spec: RegistrySpec,
+  spec: RegistrySpec | undefined,
+  mirrors: readonly MirrorSpec[],
   progress: Progress,
 ): Promise<void> {
+  if (!spec && mirrors.length === 0) return;
   const { provisioner, config } = options;
   const name = config.metadata.name;
   const network = provisioner.network(name);
   const engine = await options.engine();
   if (network) {
-    await progress.step(`connect ${spec.name} to network ${network}`, () =>
-      connectRegistryToNetwork(engine, spec.name, network),
-    );
+    for (const container of [...(spec ? [spec.name] : []), ...mirrors.map((m) => m.name)]) {
+      await progress.step(`connect ${container} to network ${network}`, () =>
+        connectRegistryToNetwork(engine, container, network),
+      );
+    }
   }
   if (provisioner.distribution === "Kind") {
     const nodes = await provisioner.nodes(name);
+    const files: HostsTomlFile[] = [
+      ...(spec ? hostsTomlFiles(spec) : []),
+      ...mirrors.map(mirrorHostsTomlFile),
+    ];
     await progress.step(
       `containerd mirrors on ${nodes.length} node(s)`,
       () =>
-        writeHostsTomlToNodes(
+        writeHostsTomlFilesToNodes(
           engine,
           nodes.map((n) => n.name),
-          spec,
+          files,
         ),
-      (files) => `containerd hosts.toml on ${nodes.length} node(s) (${files} file(s))`,
+      (count) => `containerd hosts.toml on ${nodes.length} node(s) (${count} file(s))`,
     );
   }
+  if (!spec) return;
   const addresses = localRegistryAddresses({
     ...config,
     spec: {
@@ -201,6 +290,15 @@ export async function wireRegistry(
   await progress.step("ConfigMap kube-public/local-registry-hosting", () =>
     applyManifest(localRegistryHostingConfigMap(addresses), provisioner.context(name), options.env),
   );
+}
+
+/** The local registry's wiring alone (see wireRegistries). */
+export async function wireRegistry(
+  options: LifecycleOptions,
+  spec: RegistrySpec,
+  progress: Progress,
+): Promise<void> {
+  await wireRegistries(options, spec, [], progress);
 }
 
 /** `kubectl apply -f -` against a context (the Kubernetes client arrives with the Flux issue). */
@@ -229,6 +327,13 @@ export interface DeleteResult {
   volumeRemoved: boolean;
   /** Other clusters still using the registry when it was kept. */
   users: string[];
+  /** Mirror registries of this cluster (given, or attached to its network). */
+  mirrors: Array<{
+    name: string;
+    state: "removed" | "kept-in-use" | "absent";
+    volumeRemoved: boolean;
+    users: string[];
+  }>;
 }
 
 /**
@@ -248,16 +353,24 @@ export async function deleteCluster(
   const otherClusters = provisioner.provisions
     ? (await provisioner.list()).filter((n) => n !== name)
     : [];
+  // Found before the cluster (and a k3d network) goes away.
+  const mirrors = await clusterMirrors(options);
   let cluster: DeleteResult["cluster"] = "external";
   if (provisioner.provisions) {
     cluster = await progress.step(
       `delete ${provisioner.distribution} cluster ${name}`,
       async () => {
         if (!(await provisioner.exists(name))) return "absent" as const;
-        if (registryEnabled(config) && network && !sharedNetwork(provisioner, otherClusters)) {
-          await disconnectRegistryFromNetwork(await options.engine(), spec.name, network).catch(
-            () => false,
-          );
+        if (network && !sharedNetwork(provisioner, otherClusters)) {
+          const containers = [
+            ...(registryEnabled(config) ? [spec.name] : []),
+            ...mirrors.map((m) => m.name),
+          ];
+          for (const container of containers) {
+            await disconnectRegistryFromNetwork(await options.engine(), container, network).catch(
+              () => false,
+            );
+          }
         }
         await provisioner.delete(name, (line) => progress.info(`  ${line}`));
         return "deleted" as const;
@@ -265,27 +378,51 @@ export async function deleteCluster(
     );
   }
 
-  if (!registryEnabled(config))
-    return { name, cluster, registry: "disabled", volumeRemoved: false, users: [] };
-  const engine = await options.engine();
-  const status = await registryStatus(engine, spec);
-  const users = registryUsers(status, provisioner, name, otherClusters);
-  if (users.length > 0) {
-    progress.info(`  keeping registry ${spec.name}: still used by ${users.join(", ")}`);
-    return { name, cluster, registry: "kept-in-use", volumeRemoved: false, users };
+  const removeUnused = async (registry: RegistrySpec) => {
+    const engine = await options.engine();
+    const status = await registryStatus(engine, registry);
+    const users = registryUsers(status, provisioner, name, otherClusters);
+    if (users.length > 0) {
+      progress.info(`  keeping registry ${registry.name}: still used by ${users.join(", ")}`);
+      return { state: "kept-in-use" as const, volumeRemoved: false, users };
+    }
+    const removed = await deleteRegistry(
+      engine,
+      registry.name,
+      { deleteVolume: deleteOptions.deleteVolumes === true, volume: registry.volume },
+      progress,
+    );
+    return {
+      state: removed.containerRemoved ? ("removed" as const) : ("absent" as const),
+      volumeRemoved: removed.volumeRemoved,
+      users: [],
+    };
+  };
+  const mirrorResults: DeleteResult["mirrors"] = [];
+  for (const mirror of mirrors) {
+    // The port does not matter for removal.
+    mirrorResults.push({
+      name: mirror.name,
+      ...(await removeUnused(mirrorRegistrySpec(mirror, 0))),
+    });
   }
-  const removed = await deleteRegistry(
-    engine,
-    spec.name,
-    { deleteVolume: deleteOptions.deleteVolumes === true, volume: spec.volume },
-    progress,
-  );
+  if (!registryEnabled(config))
+    return {
+      name,
+      cluster,
+      registry: "disabled",
+      volumeRemoved: false,
+      users: [],
+      mirrors: mirrorResults,
+    };
+  const local = await removeUnused(spec);
   return {
     name,
     cluster,
-    registry: removed.containerRemoved ? "removed" : "absent",
-    volumeRemoved: removed.volumeRemoved,
-    users: [],
+    registry: local.state,
+    volumeRemoved: local.volumeRemoved,
+    users: local.users,
+    mirrors: mirrorResults,
   };
 }
 
@@ -333,6 +470,9 @@ export async function stopCluster(options: LifecycleOptions): Promise<StartStopR
     await stopRegistry(engine, spec.name, progress);
     registry = await registryStatus(engine, spec);
   }
+  for (const mirror of await clusterMirrors(options)) {
+    await stopRegistry(await options.engine(), mirror.name, progress);
+  }
   return { name, nodes: await provisioner.nodes(name), registry };
 }
 
@@ -352,10 +492,13 @@ export async function startCluster(options: LifecycleOptions): Promise<StartStop
       )
     ).status;
   }
+  const mirrors = await clusterMirrors(options);
+  // Existing mirrors keep their image and port.
+  await ensureMirrors(options, mirrors, undefined, progress);
   await progress.step(`start ${provisioner.distribution} cluster ${name}`, () =>
     provisioner.start(name),
   );
-  if (registry) await wireRegistry(options, spec, progress);
+  await wireRegistries(options, registry ? spec : undefined, mirrors, progress);
   return { name, nodes: await provisioner.nodes(name), registry };
 }
 

@@ -7,6 +7,7 @@ import { stringify } from "yaml";
 import type { Engine } from "../engine/docker.js";
 import { KsailError } from "../errors.js";
 import { registryAddresses, type LocalRegistryAddresses } from "../registry/address.js";
+import { mirrorEndpoint, type MirrorSpec } from "../registry/mirror.js";
 
 export interface RegistryRef {
   name: string;
@@ -40,17 +41,48 @@ export function hostsTomlFiles(registry: RegistryRef): HostsTomlFile[] {
   }));
 }
 
-/** K3s's registries.yaml: the same two names mirrored to http://<name>:5000. */
-export function registriesYaml(registry: RegistryRef): string {
-  const addresses = registryAddresses(registry);
-  const endpoint = () => [`http://${addresses.hostFromClusterNetwork}`];
+/**
+ * A mirror's hosts.toml under certs.d/<upstream host>/: pulls go to the mirror container on the
+ * cluster network first, and to the upstream itself (`server`) when the mirror fails.
+ */
+export function mirrorHostsTomlFile(mirror: MirrorSpec): HostsTomlFile {
+  const endpoint = mirrorEndpoint(mirror);
+  return {
+    host: mirror.host,
+    path: `${CERTS_DIR}/${mirror.host}/hosts.toml`,
+    content: `server = "${mirror.upstream}"
+
+[host."${endpoint}"]
+  capabilities = ["pull", "resolve"]
+`,
+  };
+}
+
+/**
+ * K3s's registries.yaml: the local registry's two names mirrored to http://<name>:5000, and
+ * each mirror's upstream host to http://<mirror>:5000 (k3s falls back to the upstream itself).
+ */
+export function registriesYaml(
+  registry: RegistryRef | undefined,
+  mirrors: readonly MirrorSpec[] = [],
+): string {
+  return stringify({ mirrors: registriesYamlMirrors(registry, mirrors) });
+}
+
+export function registriesYamlMirrors(
+  registry: RegistryRef | undefined,
+  mirrors: readonly MirrorSpec[] = [],
+): Record<string, { endpoint: string[] }> {
   // Separate arrays: one shared array would be written as a YAML anchor and alias.
-  return stringify({
-    mirrors: {
-      [addresses.hostFromContainerRuntime]: { endpoint: endpoint() },
-      [addresses.hostFromClusterNetwork]: { endpoint: endpoint() },
-    },
-  });
+  const entries: Record<string, { endpoint: string[] }> = {};
+  if (registry) {
+    const addresses = registryAddresses(registry);
+    const endpoint = () => [`http://${addresses.hostFromClusterNetwork}`];
+    entries[addresses.hostFromContainerRuntime] = { endpoint: endpoint() };
+    entries[addresses.hostFromClusterNetwork] = { endpoint: endpoint() };
+  }
+  for (const mirror of mirrors) entries[mirror.host] = { endpoint: [mirrorEndpoint(mirror)] };
+  return entries;
 }
 
 export const LOCAL_REGISTRY_HOSTING_HELP =
@@ -91,7 +123,15 @@ export async function writeHostsTomlToNodes(
   nodes: string[],
   registry: RegistryRef,
 ): Promise<number> {
-  const files = hostsTomlFiles(registry);
+  return writeHostsTomlFilesToNodes(engine, nodes, hostsTomlFiles(registry));
+}
+
+/** Writes the given hosts.toml files into every node with `docker exec`. Idempotent. */
+export async function writeHostsTomlFilesToNodes(
+  engine: Engine,
+  nodes: string[],
+  files: readonly HostsTomlFile[],
+): Promise<number> {
   for (const node of nodes) {
     for (const file of files) {
       const result = await engine.exec(node, writeHostsTomlCommand(file));

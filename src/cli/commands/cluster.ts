@@ -12,6 +12,11 @@ interface ClusterFlags {
   output?: string;
 }
 
+const MIRROR_FLAG = "--mirror-registry <host=url>";
+const MIRROR_HELP =
+  "pull-through cache for a registry, e.g. docker.io=https://registry-1.docker.io (repeatable): a registry:3 container on 127.0.0.1 wired into the nodes";
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
 const FLUX_MANIFESTS_FLAG = "--flux-manifests <path|url>";
 const FLUX_MANIFESTS_HELP =
   "Flux install manifests for offline use (default: the pinned Flux release, downloaded once and cached)";
@@ -86,8 +91,14 @@ async function createProvisioner(
 }
 
 function createAction(ctx: CliContext) {
-  return async (flags: ClusterFlags & { fluxManifests?: string }, command: Command) => {
+  return async (
+    flags: ClusterFlags & { fluxManifests?: string; mirrorRegistry?: string[] },
+    command: Command,
+  ) => {
+    const { parseMirrorSpecs } = await import("../../registry/mirror.js");
+    const mirrors = parseMirrorSpecs(flags.mirrorRegistry);
     const { out, options } = await prepare(ctx, command, flags);
+    options.mirrors = mirrors;
     const { createCluster } = await import("../../cluster/lifecycle.js");
     const installFlux: GitOpsInstallHook = async ({ config, kubeContext, progress }) => {
       const { KubeClient } = await import("../../k8s/client.js");
@@ -119,6 +130,9 @@ function createAction(ctx: CliContext) {
               `registry: push to ${result.registry.hostAddress}, in cluster ${result.registry.inClusterAddress}`,
             ]
           : []),
+        ...result.mirrors.map(
+          (m) => `mirror:   ${m.host} → ${m.name} (${m.upstream}) on ${m.hostAddress}`,
+        ),
       ].join("\n"),
     );
   };
@@ -140,6 +154,12 @@ function deleteAction(ctx: CliContext) {
       if (result.registry === "kept-in-use")
         lines.push(`registry kept: still used by ${result.users.join(", ")}`);
       if (result.registry === "removed") lines.push("registry container removed");
+      for (const m of result.mirrors) {
+        if (m.state === "removed")
+          lines.push(`mirror ${m.name} removed${m.volumeRemoved ? " with its volume" : ""}`);
+        if (m.state === "kept-in-use")
+          lines.push(`mirror ${m.name} kept: still used by ${m.users.join(", ")}`);
+      }
       if (result.volumeRemoved) lines.push("registry volume removed");
       else if (result.registry !== "disabled" && !flags.deleteVolumes)
         lines.push("registry volume kept (pass --delete-volumes to remove it)");
@@ -159,9 +179,11 @@ export function registerCluster(program: Command, ctx: CliContext): void {
       .description("registry → cluster → wiring → Flux (idempotent; alias: ksail up)"),
   )
     .option(FLUX_MANIFESTS_FLAG, FLUX_MANIFESTS_HELP)
+    .option(MIRROR_FLAG, MIRROR_HELP, collect)
     .action(createAction(ctx));
   addClusterOptions(program.command("up").description("alias of `ksail cluster create`"))
     .option(FLUX_MANIFESTS_FLAG, FLUX_MANIFESTS_HELP)
+    .option(MIRROR_FLAG, MIRROR_HELP, collect)
     .action(createAction(ctx));
 
   const deleteVolumes = () =>
