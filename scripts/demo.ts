@@ -1,74 +1,128 @@
-// `npm run demo`: ksail's main job on a machine without a cluster. Starts a real distribution
-// registry on 127.0.0.1, creates a project, pushes two versions, lists, diffs, pulls and prunes,
-// printing every command as a user would type it. Cleans up after itself.
+// `npm run demo`: the whole GitOps loop on a machine without Docker or kind. Starts the real
+// components as local processes — a distribution registry, etcd, kube-apiserver,
+// kube-controller-manager, Flux's source-controller and kustomize-controller (built from Go
+// modules by test/lab/k8s/build.sh, cached in ~/.cache/ksail-lab) — then runs ksail as a user
+// would: init, flux install, push, reconcile, change, push + reconcile, and tears it all down.
 import { spawnSync } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startRegistry } from "../test/lab/registry.js";
+import { parseDocument } from "yaml";
+import { writeLabInstallManifests } from "../test/lab/flux-install-manifests.js";
+import { kubeRequest, startKubeLab, type KubeLab } from "../test/lab/k8s/lab.js";
+import { startRegistry, type LabRegistry } from "../test/lab/registry.js";
 
-const bin = fileURLToPath(new URL("../bin/ksail.js", import.meta.url));
-const project = await mkdtemp(join(tmpdir(), "ksail-demo-"));
-const registry = await startRegistry();
-const port = registry.registry.split(":")[1] as string;
+const root = fileURLToPath(new URL("..", import.meta.url));
+const bin = join(root, "bin", "ksail.js");
+const bold = (text: string) => (process.stdout.isTTY ? `\x1b[1m${text}\x1b[0m` : text);
+const say = (text: string) => process.stdout.write(`\n${bold(`# ${text}`)}\n`);
 
-function ksail(...args: string[]): number {
-  process.stdout.write(`\n\x1b[1m$ ksail ${args.join(" ")}\x1b[0m\n`);
-  const run = spawnSync(process.execPath, [bin, ...args], { cwd: project, stdio: "inherit" });
-  return run.status ?? 1;
+function ksail(project: string, ...args: string[]): number {
+  process.stdout.write(`${bold(`$ ksail ${args.join(" ")}`)}\n`);
+  return (
+    spawnSync(process.execPath, [bin, ...args], { cwd: project, stdio: "inherit" }).status ?? 1
+  );
 }
 
-const configMap = (greeting: string) =>
-  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: greeting\ndata:\n  message: "${greeting}"\n`;
+function expect(code: number, expected: number, what: string): void {
+  if (code !== expected) throw new Error(`${what}: expected exit ${expected}, got ${code}`);
+}
 
+async function showConfigMap(lab: KubeLab, name: string): Promise<void> {
+  const response = await kubeRequest(lab, "GET", `/api/v1/namespaces/default/configmaps/${name}`);
+  const object = response.json as { data?: Record<string, string> } | undefined;
+  process.stdout.write(
+    response.status === 200
+      ? `configmap/${name} in the cluster: ${JSON.stringify(object?.data)}\n`
+      : `configmap/${name}: HTTP ${response.status}\n`,
+  );
+}
+
+say(
+  "Building (or reusing) the lab's Kubernetes and Flux binaries — a cold build takes ~15 minutes",
+);
+const build = spawnSync("bash", [join(root, "test/lab/k8s/build.sh")], { stdio: "inherit" });
+if (build.status !== 0) process.exit(build.status ?? 1);
+
+say(
+  "Starting etcd, kube-apiserver, kube-controller-manager, source-controller, kustomize-controller and a registry on 127.0.0.1",
+);
+const [lab, registry]: [KubeLab, LabRegistry] = await Promise.all([
+  startKubeLab(),
+  startRegistry(),
+]);
+const project = await mkdtemp(join(tmpdir(), "ksail-demo-"));
 let failed = false;
 try {
-  console.log(`registry: ${registry.registry} (distribution, storage ${registry.storageDir})`);
-  console.log(`project:  ${project}`);
-  const steps: [() => Promise<void> | void, string[], number][] = [
-    [() => {}, ["init", "--name", "demo", "--gitops-engine", "Flux", "--registry-port", port], 0],
-    [
-      async () => {
-        await writeFile(join(project, "k8s", "greeting.yaml"), configMap("hello"));
-        await writeFile(
-          join(project, "k8s", "kustomization.yaml"),
-          "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - greeting.yaml\n",
-        );
-      },
-      ["workload", "push"],
-      0,
-    ],
-    [() => {}, ["workload", "push"], 0],
-    [
-      () => writeFile(join(project, "k8s", "greeting.yaml"), configMap("hello, world")),
-      ["workload", "diff"],
-      1,
-    ],
-    [() => {}, ["workload", "push"], 0],
-    [() => {}, ["workload", "versions"], 0],
-    [() => {}, ["workload", "pull", "0.0.1", "--dest", "pulled"], 0],
-    [() => {}, ["workload", "prune", "--keep", "1", "--dry-run"], 0],
-    [
-      () => writeFile(join(project, "k8s", "broken.yaml"), "kind: ConfigMap\nmetadata: {}\n"),
-      ["workload", "push"],
-      3,
-    ],
-  ];
-  for (const [prepare, args, expected] of steps) {
-    await prepare();
-    const code = ksail(...args);
-    if (code !== expected) {
-      console.error(`\nexpected exit ${expected}, got ${code}`);
-      failed = true;
-      break;
-    }
-  }
+  console.log(`registry ${registry.registry}, API server ${lab.server}, project ${project}`);
+  const port = registry.registry.split(":")[1]!;
+
+  say("A new project");
+  expect(
+    ksail(
+      project,
+      "init",
+      "--name",
+      "demo",
+      "--gitops-engine",
+      "Flux",
+      "--registry-port",
+      port,
+      "--flux-interval",
+      "10s",
+      "--kubeconfig",
+      lab.kubeconfigPath,
+      "--context",
+      "ksail-lab",
+    ),
+    0,
+    "init",
+  );
+  // The lab's controllers run on this host, so they reach the registry at 127.0.0.1, not by a container name.
+  const config = join(project, "ksail.yaml");
+  const doc = parseDocument(await readFile(config, "utf8"));
+  doc.setIn(["spec", "options", "localRegistry", "clusterAddress"], registry.registry);
+  await writeFile(config, doc.toString());
+
+  say(
+    "Install Flux (manifests assembled from the controllers' Go modules, offline) and connect it to the artifact",
+  );
+  const manifests = await writeLabInstallManifests(join(project, "flux-install.yaml"), "v2.9.0");
+  expect(ksail(project, "flux", "install", "--manifests", manifests), 0, "flux install");
+  expect(ksail(project, "flux", "sync"), 0, "flux sync");
+
+  say("Version 1: a ConfigMap, pushed as an OCI artifact and reconciled now");
+  const greeting = (text: string) =>
+    `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: greeting\n  namespace: default\ndata:\n  message: "${text}"\n`;
+  await writeFile(join(project, "k8s", "greeting.yaml"), greeting("hello"));
+  await writeFile(
+    join(project, "k8s", "kustomization.yaml"),
+    "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - greeting.yaml\n",
+  );
+  expect(ksail(project, "workload", "push"), 0, "push");
+  expect(ksail(project, "workload", "reconcile"), 0, "reconcile");
+  await showConfigMap(lab, "greeting");
+
+  say("Version 2: change the manifest, see the diff, push and reconcile in one step");
+  await writeFile(join(project, "k8s", "greeting.yaml"), greeting("hello, world"));
+  expect(ksail(project, "workload", "diff"), 1, "diff");
+  expect(ksail(project, "workload", "reconcile", "--push"), 0, "reconcile --push");
+  await showConfigMap(lab, "greeting");
+
+  say("What is in the registry and what Flux says");
+  expect(ksail(project, "workload", "versions"), 0, "versions");
+  expect(ksail(project, "workload", "status"), 0, "status");
+
+  say("An invalid manifest never reaches the registry");
+  await writeFile(join(project, "k8s", "broken.yaml"), "kind: ConfigMap\nmetadata: {}\n");
+  expect(ksail(project, "workload", "push"), 3, "invalid push");
+} catch (error) {
+  failed = true;
+  console.error(`\ndemo failed: ${(error as Error).message}`);
 } finally {
-  await registry.stop();
+  await Promise.all([lab.stop(), registry.stop()]);
   await rm(project, { recursive: true, force: true });
 }
-console.log(
-  failed ? "\ndemo failed" : "\ndemo finished: registry stopped, temporary project removed",
-);
+console.log(failed ? "" : "\ndemo finished: every process stopped, the temporary project removed");
 process.exitCode = failed ? 1 : 0;

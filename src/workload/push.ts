@@ -10,7 +10,7 @@ import { listSourceFiles, type SkippedEntry } from "../artifact/source-files.js"
 import { KsailError } from "../errors.js";
 import type { RegistryClient } from "../oci/client.js";
 import { formatRepository, type RepositoryRef } from "../oci/reference.js";
-import { validateSource } from "../validate/manifests.js";
+import { validateSource, type ValidationIssue } from "../validate/manifests.js";
 import type { Progress } from "./progress.js";
 import { assertVersion, LATEST_TAG, nextVersion, semverTags, type Bump } from "./versions.js";
 
@@ -80,13 +80,15 @@ export async function pushWorkload(
   const [validated, built] = await Promise.allSettled([
     progress.step(
       "Validate manifests",
-      () =>
-        validateSource(
+      async () => {
+        const found = await validateSource(
           sourceDir,
           files,
           options.maxFileSize === undefined ? {} : { maxFileSize: options.maxFileSize },
-        ),
-      (r) => (r.length === 0 ? "Validated manifests" : `Validation found ${r.length} problem(s)`),
+        );
+        if (found.length > 0) throw invalidSource(sourceDir, found);
+      },
+      () => "Validated manifests",
     ),
     progress.step(
       "Build artifact",
@@ -95,20 +97,6 @@ export async function pushWorkload(
     ),
   ]);
   if (validated.status === "rejected") throw validated.reason;
-  const issues = validated.value;
-  if (issues.length > 0) {
-    throw new KsailError(
-      "validation",
-      `${issues.length} problem(s) in ${sourceDir}; nothing was pushed`,
-      {
-        details: issues.map(
-          (i) =>
-            `${i.file}${i.line ? `:${i.line}` : ""}${i.column ? `:${i.column}` : ""}: ${i.message}`,
-        ),
-        hint: "Fix the files above and push again.",
-      },
-    );
-  }
   if (built.status === "rejected") throw built.reason;
   const layer = built.value;
   const detected = await detecting;
@@ -216,4 +204,18 @@ export async function pushWorkload(
     (v) => `Pushed ${name}:${v}`,
   );
   return { ...base, version, unchanged: false, blobs };
+}
+
+function invalidSource(sourceDir: string, issues: ValidationIssue[]): KsailError {
+  return new KsailError(
+    "validation",
+    `${issues.length} problem(s) in ${sourceDir}; nothing was pushed`,
+    {
+      details: issues.map(
+        (i) =>
+          `${i.file}${i.line ? `:${i.line}` : ""}${i.column ? `:${i.column}` : ""}: ${i.message}`,
+      ),
+      hint: "Fix the files above and push again.",
+    },
+  );
 }
