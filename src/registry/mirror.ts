@@ -180,7 +180,11 @@ export async function ensureMirror(
       ...options,
       image: options.image ?? existing.Config.Image,
     });
-    return { ...(await ensureRegistry(engine, spec, progress)), mirror };
+    if (!existing.State.Running) await setRestartPolicy(engine, mirror.name, "no");
+    const result = await startOrExplain(engine, mirror, () =>
+      ensureRegistry(engine, spec, progress),
+    );
+    return { ...result, mirror };
   }
   const image = options.image ?? DEFAULT_REGISTRY_IMAGE;
   await progress.step(`registry image ${image}`, async () => {
@@ -202,13 +206,18 @@ export async function ensureMirror(
           },
         }),
       );
+      const create = mirrorContainerOptions(mirror, spec);
+      // First start without restarts, so that a crash shows at once (see startOrExplain).
+      create.HostConfig = { ...create.HostConfig, RestartPolicy: { Name: "no" } };
       await engine.call(`create container ${mirror.name}`, () =>
-        engine.docker.createContainer(mirrorContainerOptions(mirror, spec)),
+        engine.docker.createContainer(create),
       );
     },
   );
   try {
-    const result = await ensureRegistry(engine, spec, progress);
+    const result = await startOrExplain(engine, mirror, () =>
+      ensureRegistry(engine, spec, progress),
+    );
     return { ...result, action: "created", mirror };
   } catch (error) {
     // Leave nothing half-made: a second run creates it again.
@@ -216,20 +225,71 @@ export async function ensureMirror(
       .getContainer(mirror.name)
       .remove({ force: true })
       .catch(() => undefined);
-    if (error instanceof KsailError && /stopped right after starting/.test(error.message)) {
-      // The distribution registry's proxy asks <upstream>/v2/ for its auth endpoints when it
-      // starts, and exits when that request fails (no network, wrong URL).
-      throw new KsailError(
-        "unreachable",
-        `mirror registry ${mirror.name} exited right after starting: it could not reach ${mirror.upstream}`,
-        {
-          details: error.details,
-          hint: `A pull-through cache contacts ${mirror.upstream}/v2/ when it starts. Check that the container engine's network reaches it, or leave out --mirror-registry ${mirror.host}.`,
-          cause: error,
-        },
-      );
-    }
     throw error;
+  }
+}
+
+/**
+ * Runs the start, with restarts off, then turns `unless-stopped` back on. The distribution
+ * registry's proxy asks <upstream>/v2/ for its auth endpoints when it starts and panics when
+ * that request fails (no network, wrong URL); with restarts on, the engine would hide the
+ * crash in a restart loop. A panic in the logs becomes an error that names the upstream.
+ */
+async function startOrExplain<T>(
+  engine: Engine,
+  mirror: MirrorSpec,
+  start: () => Promise<T>,
+): Promise<T> {
+  let result: T;
+  try {
+    result = await start();
+  } catch (error) {
+    const logs = await containerLogs(engine, mirror.name);
+    const panic = logs
+      .split("\n")
+      .find((line) => line.includes("panic: "))
+      ?.replace(/^.*?panic: /, "")
+      .trim();
+    if (!panic) throw error;
+    throw new KsailError(
+      "unreachable",
+      `mirror registry ${mirror.name} exited right after starting: it could not reach ${mirror.upstream}`,
+      {
+        details: [panic],
+        hint: `A pull-through cache contacts ${mirror.upstream}/v2/ when it starts. Check that the container engine's network reaches it, or leave out --mirror-registry ${mirror.host}.`,
+        cause: error,
+      },
+    );
+  }
+  await setRestartPolicy(engine, mirror.name, "unless-stopped");
+  return result;
+}
+
+async function setRestartPolicy(
+  engine: Engine,
+  name: string,
+  policy: "no" | "unless-stopped",
+): Promise<void> {
+  await engine.call(`update restart policy of ${name}`, () =>
+    engine.docker.getContainer(name).update({ RestartPolicy: { Name: policy } }),
+  );
+}
+
+/** The container's last log lines (non-TTY logs: 8-byte frame headers stripped). */
+async function containerLogs(engine: Engine, name: string): Promise<string> {
+  try {
+    const buffer = (await engine.docker
+      .getContainer(name)
+      .logs({ stdout: true, stderr: true, tail: 50 })) as unknown as Buffer;
+    const parts: string[] = [];
+    for (let offset = 0; offset + 8 <= buffer.length;) {
+      const size = buffer.readUInt32BE(offset + 4);
+      parts.push(buffer.subarray(offset + 8, offset + 8 + size).toString("utf8"));
+      offset += 8 + size;
+    }
+    return parts.join("");
+  } catch {
+    return "";
   }
 }
 
