@@ -5,7 +5,7 @@
 // Run: `npm run build && node --import tsx bench/reconcile.mjs` (tsx: it imports the TypeScript
 // lab from test/lab/). See bench/README.md for what is compared and why it is fair.
 import { existsSync } from "node:fs";
-import { mkdtemp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,8 +15,9 @@ import { kubeGet, watchObject } from "./lib/kube-watch.mjs";
 import { timed, mustRun, median, min, max, rotate, tail } from "./lib/proc.mjs";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
-const KSAIL_BIN = join(ROOT, "bin", "ksail.js");
 const KSAIL_DIST = join(ROOT, "dist", "cli.js");
+// The launcher of the ksail snapshot this run measures (see snapshotKsail).
+let KSAIL_BIN = join(ROOT, "bin", "ksail.js");
 const NAME = "bench";
 const NS = "flux-system";
 const LAB_FLUX_VERSION = "v2.9.0"; // the version label of the lab's install manifests (as test/e2e)
@@ -95,6 +96,30 @@ async function goTools() {
     );
   }
   return tools;
+}
+
+/**
+ * Copies the built CLI (bin/ksail.js, dist/, package.json's "type") into the run's temp dir and
+ * measures that copy: other work in the repo may rebuild dist/ (`npm run build` deletes it first)
+ * in the middle of a run. node_modules is linked (the bundle keeps only dockerode external).
+ */
+async function snapshotKsail(work) {
+  const dir = join(work, "ksail");
+  await mkdir(join(dir, "bin"), { recursive: true });
+  await cp(join(ROOT, "dist"), join(dir, "dist"), { recursive: true });
+  await cp(join(ROOT, "bin", "ksail.js"), join(dir, "bin", "ksail.js"));
+  await writeFile(join(dir, "package.json"), '{ "type": "module" }\n');
+  await symlink(join(ROOT, "node_modules"), join(dir, "node_modules"), "dir");
+  return join(dir, "bin", "ksail.js");
+}
+
+async function gitHead() {
+  const head = await timed("git", ["-C", ROOT, "log", "-1", "--format=%h %s"]);
+  const dirty = await timed("git", ["-C", ROOT, "status", "--porcelain", "--", "src"]);
+  return {
+    head: head.stdout.trim(),
+    srcDirty: dirty.stdout.trim() !== "",
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -635,20 +660,23 @@ async function main() {
   }
   const labMod = await loadLab();
   const tools = await goTools();
+  const work = await mkdtemp(join(os.tmpdir(), "ksail-bench-reconcile-"));
+  const built = await gitHead();
+  try {
+    KSAIL_BIN = await snapshotKsail(work);
+  } catch (error) {
+    await rm(work, { recursive: true, force: true });
+    throw new Error(`could not copy the built CLI (dist/ rebuilt meanwhile?): ${error.message}`, {
+      cause: error,
+    });
+  }
   // The distribution v3 registry (what registry:3 runs), as bench/run.mjs uses, when built.
   if (!process.env.KSAIL_REGISTRY_BIN && tools.registry?.path && existsSync(tools.registry.path)) {
     process.env.KSAIL_REGISTRY_BIN = tools.registry.path;
   }
-  const versions = {
-    ksail: (await mustRun(process.execPath, [KSAIL_BIN, "--version"])).stdout.trim(),
-    flux: WITH_FLUX
-      ? (await mustRun(tools.flux.path, ["version", "--client"])).stdout.trim()
-      : undefined,
-  };
-
   let lab;
   let registry;
-  let project;
+  const project = join(work, "project");
   let watches = {};
   let cleaned = false;
   const cleanup = async () => {
@@ -656,8 +684,8 @@ async function main() {
     cleaned = true;
     for (const w of Object.values(watches)) w.stop();
     await Promise.allSettled([lab?.stop(), registry?.stop()]);
-    if (project && !opt.keep) await rm(project, { recursive: true, force: true });
-    else if (project) log(`kept ${project}`);
+    if (!opt.keep) await rm(work, { recursive: true, force: true });
+    else log(`kept ${work}`);
   };
   const onSignal = (sig) => {
     log(`${sig}: stopping`);
@@ -667,6 +695,13 @@ async function main() {
   process.once("SIGTERM", onSignal);
 
   try {
+    const versions = {
+      ksail: (await mustRun(process.execPath, [KSAIL_BIN, "--version"])).stdout.trim(),
+      ksailBuiltFrom: built,
+      flux: WITH_FLUX
+        ? (await mustRun(tools.flux.path, ["version", "--client"])).stdout.trim()
+        : undefined,
+    };
     log(
       "starting the lab (etcd, kube-apiserver, kube-controller-manager, Flux controllers) and a registry ...",
     );
@@ -679,7 +714,7 @@ async function main() {
     log(
       `lab up in ${((Date.now() - labStart) / 1000).toFixed(1)} s; registry ${registry.registry}`,
     );
-    project = await mkdtemp(join(os.tmpdir(), "ksail-bench-reconcile-"));
+    await mkdir(project);
     const run = cli({ project, lab, tools });
     await setUp({
       project,
