@@ -6,7 +6,7 @@
 import { readFile } from "node:fs/promises";
 import { basename, dirname, resolve } from "node:path";
 import { isMap, isScalar, LineCounter, parseDocument, type Document } from "yaml";
-import type { z } from "zod";
+import type { z } from "zod/v4";
 import { KsailError } from "../errors.js";
 import {
   API_VERSION,

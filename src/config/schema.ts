@@ -2,7 +2,7 @@
  * The ksail.yaml model. This one zod schema is the source of the TypeScript types,
  * the validation (see load.ts for line numbers) and schemas/ksail.schema.json.
  */
-import { z } from "zod";
+import * as z from "zod/v4";
 import { DURATION } from "./duration.js";
 import { DISTRIBUTIONS, GITOPS_ENGINES, TOGGLES } from "./enums.js";
 
@@ -133,14 +133,5 @@ export function resolveDerivedDefaults(parsed: Parsed): KsailConfig {
       distributionConfig:
         parsed.spec.distributionConfig ?? defaultDistributionConfig(parsed.spec.distribution),
     },
-  };
-}
-
-/** JSON Schema (draft 2020-12) for editors, generated from the same schema. */
-export function ksailJsonSchema(): Record<string, unknown> {
-  return {
-    $id: "https://ksail.dev/schemas/ksail.schema.json",
-    title: "ksail.yaml",
-    ...z.toJSONSchema(ksailConfigSchema, { io: "input" }),
   };
 }

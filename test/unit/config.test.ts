@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { loadConfig, nameFromDirectory } from "../../src/config/load.js";
-import { ksailJsonSchema } from "../../src/config/schema.js";
+import { ksailJsonSchema } from "../../src/config/json-schema.js";
 import { formatDuration, parseDuration } from "../../src/config/duration.js";
 import { KsailError } from "../../src/errors.js";
 
