@@ -103,3 +103,37 @@ export function readiness(object: FluxObject | undefined, token?: string): Readi
   }
   return { state: "pending", reason: ready?.message ?? "waiting for the Ready condition" };
 }
+
+/**
+ * Where a Kustomization stands on one source revision, whoever asked for it: when the source
+ * fetched a new revision, kustomize-controller applies it on its own, and that run answers the
+ * question as well as one triggered by our request would. Undefined: not decided yet.
+ */
+export function revisionReadiness(
+  object: FluxObject | undefined,
+  revision: string,
+): Readiness | undefined {
+  const status = object?.status;
+  if (!object || !status || (status.observedGeneration ?? -1) < (object.metadata?.generation ?? 0))
+    return undefined;
+  const ready = condition(object, "Ready");
+  if (
+    status.lastAppliedRevision === revision &&
+    ready?.status === "True" &&
+    condition(object, "Reconciling")?.status !== "True"
+  ) {
+    return { state: "ready", message: ready.message ?? "" };
+  }
+  if (
+    status.lastAttemptedRevision === revision &&
+    ready?.status === "False" &&
+    !IN_PROGRESS.has(ready.reason ?? "")
+  ) {
+    return {
+      state: "failed",
+      reason: ready.reason ?? "NotReady",
+      message: ready.message ?? "not ready",
+    };
+  }
+  return undefined;
+}

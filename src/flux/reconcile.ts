@@ -8,7 +8,12 @@ import { describeRef } from "../k8s/client.js";
 import { KsailError } from "../errors.js";
 import type { Progress } from "../workload/progress.js";
 import { KUSTOMIZATION_API, OCI_REPOSITORY_API } from "./resources.js";
-import { readiness, REQUESTED_AT_ANNOTATION, type FluxObject } from "./readiness.js";
+import {
+  readiness,
+  REQUESTED_AT_ANNOTATION,
+  revisionReadiness,
+  type FluxObject,
+} from "./readiness.js";
 
 export interface ReconcileTarget {
   name: string;
@@ -56,9 +61,11 @@ export async function reconcileWorkload(
   const token = requestToken(options.now?.());
   const steps: ReconcileStep[] = [];
   for (const ref of [ociRepositoryRef(target), kustomizationRef(target)]) {
+    // The Kustomization may also finish by applying the revision the source just fetched.
+    const fetched = steps[0]?.revision;
     const step = await progress.step(
       `Reconcile ${ref.kind} ${ref.namespace}/${ref.name}`,
-      () => reconcileObject(kube, ref, token, deadline),
+      () => reconcileObject(kube, ref, token, deadline, fetched),
       (s) =>
         `${s.kind} ${s.namespace}/${s.name} ${s.kind === "OCIRepository" ? "fetched" : "applied"} ${s.revision ?? "(no revision)"}`,
     );
@@ -72,6 +79,7 @@ async function reconcileObject(
   ref: ObjectRef,
   token: string,
   deadline: number,
+  sourceRevision?: string,
 ): Promise<ReconcileStep> {
   const hint = `kubectl describe ${ref.kind.toLowerCase()} -n ${ref.namespace} ${ref.name}`;
   const current = await kube.get<FluxObject>(ref);
@@ -89,13 +97,21 @@ async function reconcileObject(
       },
     );
   }
+  // Only a revision not applied yet can answer for our request (see revisionReadiness).
+  const newRevision =
+    sourceRevision !== undefined && current.status?.lastAppliedRevision !== sourceRevision
+      ? sourceRevision
+      : undefined;
   const sent = performance.now();
   await kube.mergePatch(ref, { metadata: { annotations: { [REQUESTED_AT_ANNOTATION]: token } } });
   const result = await kube
     .waitFor<FluxObject, { object: FluxObject; message: string }>(
       ref,
       (object) => {
-        const state = readiness(object, token);
+        let state = readiness(object, token);
+        if (state.state === "pending" && newRevision !== undefined) {
+          state = revisionReadiness(object, newRevision) ?? state;
+        }
         if (state.state === "pending") return undefined;
         if (state.state === "failed") {
           throw new KsailError(

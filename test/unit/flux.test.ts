@@ -9,7 +9,7 @@ import {
 } from "../../src/config/schema.js";
 import { KsailError } from "../../src/errors.js";
 import { deploymentReady, parseManifests } from "../../src/flux/install.js";
-import { readiness, type FluxObject } from "../../src/flux/readiness.js";
+import { readiness, revisionReadiness, type FluxObject } from "../../src/flux/readiness.js";
 import {
   fluxSyncYaml,
   kustomization,
@@ -273,6 +273,35 @@ describe("readiness after a reconcile request", () => {
       ).state,
       "failed",
     );
+  });
+
+  it("accepts a Kustomization that applied the newly fetched revision on its own", () => {
+    const revision = "0.0.2@sha256:ab";
+    const applied = object({
+      observedGeneration: 2,
+      lastAppliedRevision: revision,
+      lastAttemptedRevision: revision,
+      conditions: [ready("True")],
+    });
+    assert.equal(revisionReadiness(applied, revision)?.state, "ready");
+    assert.equal(revisionReadiness(applied, "0.0.3@sha256:cd"), undefined);
+    const failed = object({
+      observedGeneration: 2,
+      lastAppliedRevision: "0.0.1@sha256:00",
+      lastAttemptedRevision: revision,
+      conditions: [ready("False", "HealthCheckFailed", "timeout waiting for Deployment")],
+    });
+    assert.deepEqual(revisionReadiness(failed, revision), {
+      state: "failed",
+      reason: "HealthCheckFailed",
+      message: "timeout waiting for Deployment",
+    });
+    const stale = object({
+      observedGeneration: 1,
+      lastAppliedRevision: revision,
+      conditions: [ready("True")],
+    });
+    assert.equal(revisionReadiness(stale, revision), undefined);
   });
 
   it("fails at once for suspended and missing objects", () => {
