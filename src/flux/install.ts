@@ -4,11 +4,11 @@
  * installation is detected by Flux's own labels and never duplicated.
  */
 import { mkdir, readFile, readdir, stat, writeFile } from "node:fs/promises";
-import { homedir } from "node:os";
 import { join } from "node:path";
 import semver from "semver";
 import { parseAllDocuments } from "yaml";
 import { KsailError } from "../errors.js";
+import { cacheDirectory } from "../util/cache-dir.js";
 import type { KubeClient, KubernetesObject, ObjectRef } from "../k8s/client.js";
 import { describeRef, refOf } from "../k8s/client.js";
 import type { Progress } from "../workload/progress.js";
@@ -33,9 +33,7 @@ export function releaseManifestUrl(version: string): string {
   return `https://github.com/fluxcd/flux2/releases/download/${version}/install.yaml`;
 }
 
-export function cacheDirectory(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "ksail");
-}
+export { cacheDirectory };
 
 /**
  * Reads install manifests from a file or directory, an http(s) URL, or — with no source —

@@ -31,12 +31,16 @@ import {
 import { position, type ParsedYaml, type ValidationIssue } from "./issues.js";
 import { firstInvalidUtf8, lineAtByte } from "./text.js";
 import { fastObjects, type FastObject } from "./fast-objects.js";
+import { noValidationCache, type ValidationCache } from "./cache.js";
+import { createHash } from "node:crypto";
 
 export type { ParsedYaml, ValidationIssue } from "./issues.js";
 
 export interface ValidateOptions {
   /** Per-file size limit in bytes; default 1 MiB. */
   maxFileSize?: number;
+  /** Results of earlier runs by file content (see cache.ts); default none. */
+  cache?: ValidationCache;
 }
 
 export const DEFAULT_MAX_FILE_SIZE = 1024 * 1024;
@@ -67,6 +71,16 @@ async function readBounded(
   }
   await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, files.length) }, worker));
   return out;
+}
+
+function contentDigest(data: Buffer): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/** UTF-8 text without a byte-order mark. */
+function decode(data: Buffer): string {
+  const text = data.toString("utf8");
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 /** yaml's message without the " at line N, column M:" tail and the code frame. */
@@ -305,7 +319,8 @@ export async function validateSource(
   const parsedFiles = new Map<string, ParsedYaml>();
   /** Files that passed the fast path: only their objects' identities are known. */
   const fastFiles = new Map<string, FastObject[]>();
-  const texts = new Map<string, string>();
+  const raw = new Map<string, Buffer>();
+  const cache = options.cache ?? noValidationCache;
   let slice = performance.now();
   for (const [i, file] of files.entries()) {
     // Parsing is synchronous: give the event loop a turn every few milliseconds so that work
@@ -331,6 +346,14 @@ export async function validateSource(
       });
       continue;
     }
+    const digest =
+      isYamlFile(file.path) && !isKustomizationFile(file.path) ? contentDigest(data) : undefined;
+    const remembered = digest === undefined ? undefined : cache.get(digest);
+    if (remembered !== undefined) {
+      fastFiles.set(file.path, remembered);
+      raw.set(file.path, data);
+      continue;
+    }
     const nul = data.indexOf(0);
     if (nul !== -1) {
       issues.push({
@@ -352,13 +375,13 @@ export async function validateSource(
       continue;
     }
     if (!isYamlFile(file.path)) continue;
-    let text = data.toString("utf8");
-    if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-    texts.set(file.path, text);
-    if (!isKustomizationFile(file.path)) {
+    const text = decode(data);
+    raw.set(file.path, data);
+    if (digest !== undefined) {
       const fast = fastObjects(text);
       if (fast !== undefined) {
         fastFiles.set(file.path, fast);
+        cache.set(digest, fast);
         continue;
       }
     }
@@ -414,7 +437,10 @@ export async function validateSource(
   const exact = (location: ObjectLocation | FastLocation): ObjectLocation => {
     if (!("document" in location)) return location;
     if (!reparsed.has(location.file)) {
-      reparsed.set(location.file, parseYaml(location.file, texts.get(location.file) ?? "", []));
+      reparsed.set(
+        location.file,
+        parseYaml(location.file, decode(raw.get(location.file) ?? Buffer.alloc(0)), []),
+      );
     }
     const parsed = reparsed.get(location.file);
     const node = parsed?.docs[location.document]?.contents as Node | null | undefined;

@@ -11,6 +11,7 @@ import { KsailError } from "../errors.js";
 import type { RegistryClient } from "../oci/client.js";
 import { formatRepository, type RepositoryRef } from "../oci/reference.js";
 import { validateSource, type ValidationIssue } from "../validate/manifests.js";
+import type { ValidationCache } from "../validate/cache.js";
 import type { Progress } from "./progress.js";
 import { assertVersion, LATEST_TAG, nextVersion, semverTags, type Bump } from "./versions.js";
 
@@ -30,6 +31,8 @@ export interface PushOptions {
   maxFileSize?: number;
   /** Move the `latest` tag too (default true). */
   tagLatest?: boolean;
+  /** Validation results of earlier pushes by file content (see validate/cache.ts). */
+  validationCache?: ValidationCache;
 }
 
 export interface PushResult {
@@ -81,11 +84,11 @@ export async function pushWorkload(
     progress.step(
       "Validate manifests",
       async () => {
-        const found = await validateSource(
-          sourceDir,
-          files,
-          options.maxFileSize === undefined ? {} : { maxFileSize: options.maxFileSize },
-        );
+        const found = await validateSource(sourceDir, files, {
+          ...(options.maxFileSize === undefined ? {} : { maxFileSize: options.maxFileSize }),
+          ...(options.validationCache ? { cache: options.validationCache } : {}),
+        });
+        await options.validationCache?.save();
         if (found.length > 0) throw invalidSource(sourceDir, found);
       },
       () => "Validated manifests",

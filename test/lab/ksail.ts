@@ -1,6 +1,8 @@
 /** Runs the built CLI (dist/, from `npm run build`) as a user would: a real process, real exit code. */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const BIN = fileURLToPath(new URL("../../bin/ksail.js", import.meta.url));
@@ -31,7 +33,14 @@ export function runKsail(args: string[], options: KsailOptions): Promise<KsailRu
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: options.cwd,
     // A private DOCKER_CONFIG keeps the developer's own credentials out of the tests.
-    env: { PATH: process.env.PATH, HOME: options.cwd, DOCKER_CONFIG: options.cwd, ...options.env },
+    env: {
+      PATH: process.env.PATH,
+      HOME: options.cwd,
+      DOCKER_CONFIG: options.cwd,
+      // ksail's caches (validation, Flux manifests) stay out of the projects under test.
+      XDG_CACHE_HOME: join(tmpdir(), `ksail-test-cache-${process.pid}`),
+      ...options.env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   options.onSpawn?.(child);

@@ -107,6 +107,7 @@ export function registerWorkload(program: Command, ctx: CliContext): void {
       }
       const { out, target, client } = await prepare(ctx, command, flags, true);
       const { pushWorkload } = await import("../../workload/push.js");
+      const validationCache = await openCache(ctx);
       const created =
         flags.created === true ? new Date().toISOString() : (flags.created as string | undefined);
       const result = await pushWorkload(
@@ -121,6 +122,7 @@ export function registerWorkload(program: Command, ctx: CliContext): void {
           ...(created === undefined ? {} : { created }),
           ...(flags.ignore === undefined ? {} : { ignore: flags.ignore as string[] }),
           tagLatest: flags.latest !== false,
+          validationCache,
         },
         out,
       );
@@ -327,7 +329,11 @@ export function registerWorkloadFlux(workload: Command, ctx: CliContext): void {
           const { pushWorkload } = await import("../../workload/push.js");
           pushed = await pushWorkload(
             client,
-            { repository: target.repository, sourceDir: target.sourceDir },
+            {
+              repository: target.repository,
+              sourceDir: target.sourceDir,
+              validationCache: await openCache(ctx),
+            },
             out,
           );
         }
@@ -389,4 +395,11 @@ export function registerWorkloadFlux(workload: Command, ctx: CliContext): void {
       );
       if (status.some((s) => s.ready !== "True")) ctx.exitCode = 1;
     });
+}
+
+/** The on-disk validation cache under ksail's cache directory. */
+async function openCache(ctx: CliContext) {
+  const { openValidationCache, validationCachePath } = await import("../../validate/cache.js");
+  const { cacheDirectory } = await import("../../util/cache-dir.js");
+  return openValidationCache(validationCachePath(cacheDirectory(ctx.env)));
 }
