@@ -170,7 +170,11 @@ export function entryHeader(
   ];
 }
 
-export async function buildLayer(files: SourceFile[]): Promise<Layer> {
+/** `contents[i]`, when given, is the bytes of `files[i]` (read once by the caller); others are read here. */
+export async function buildLayer(
+  files: SourceFile[],
+  contents: (Buffer | undefined)[] = [],
+): Promise<Layer> {
   const tarHash = createHash("sha256");
   let tarSize = 0;
   // The tar stream is cut every GZIP_SEGMENT bytes; each segment becomes one gzip member,
@@ -213,7 +217,8 @@ export async function buildLayer(files: SourceFile[]): Promise<Layer> {
   const reads: Promise<Buffer>[] = [];
   const startRead = (index: number): void => {
     if (index < files.length) {
-      const read = readFile(files[index]!.absolutePath);
+      const known = contents[index];
+      const read = known ? Promise.resolve(known) : readFile(files[index]!.absolutePath);
       read.catch(() => undefined); // handled when awaited below
       reads[index] = read;
     }

@@ -4,9 +4,12 @@
  * follows symlinks (they are reported as skipped, like Flux's tar writer skips them).
  */
 import { lstat, readFile, readdir, stat } from "node:fs/promises";
+import { readFile as readFileCallback } from "node:fs";
 import { join, resolve } from "node:path";
+import { promisify } from "node:util";
 import ignore, { type Ignore } from "ignore";
 import { KsailError } from "../errors.js";
+import { mapLimit } from "../util/map-limit.js";
 
 export interface SourceFile {
   /** posix, relative to root, no leading ./ */
@@ -168,4 +171,20 @@ export async function listSourceFiles(
   files.sort((a, b) => compareBytes(a.path, b.path));
   skipped.sort((a, b) => compareBytes(a.path, b.path));
   return { files, skipped };
+}
+
+/** fs.readFile with a callback: a single read for small files, ~2.5× faster than fs/promises'. */
+const readWhole = promisify(readFileCallback);
+
+/**
+ * Every file's bytes, read with bounded concurrency; files larger than `maxSize` are left
+ * unread (undefined) — validation reports them, nothing packages them.
+ */
+export function readSourceFiles(
+  files: SourceFile[],
+  maxSize = Infinity,
+): Promise<(Buffer | undefined)[]> {
+  return mapLimit(files, 32, async (file) =>
+    file.size > maxSize ? undefined : readWhole(file.absolutePath),
+  );
 }

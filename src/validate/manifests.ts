@@ -17,11 +17,10 @@
  * configurations) are not Kubernetes objects and get only the byte-level checks plus, for patches,
  * the YAML syntax check.
  */
-import { readFile } from "node:fs/promises";
 import { posix } from "node:path";
 import { LineCounter, isMap, isScalar, isSeq, parseAllDocuments } from "yaml";
 import type { Node, YAMLMap } from "yaml";
-import type { SourceFile } from "../artifact/source-files.js";
+import { readSourceFiles, type SourceFile } from "../artifact/source-files.js";
 import {
   KUSTOMIZATION_FILE_NAMES,
   checkKustomization,
@@ -41,10 +40,11 @@ export interface ValidateOptions {
   maxFileSize?: number;
   /** Results of earlier runs by file content (see cache.ts); default none. */
   cache?: ValidationCache;
+  /** The files' contents when the caller has read them already (see readSourceFiles). */
+  contents?: (Buffer | undefined)[];
 }
 
 export const DEFAULT_MAX_FILE_SIZE = 1024 * 1024;
-const READ_CONCURRENCY = 32;
 const YAML_EXTENSIONS = new Set([".yaml", ".yml", ".json"]);
 
 function isYamlFile(path: string): boolean {
@@ -54,23 +54,6 @@ function isYamlFile(path: string): boolean {
 
 export function isKustomizationFile(path: string): boolean {
   return KUSTOMIZATION_FILE_NAMES.includes(posix.basename(path));
-}
-
-async function readBounded(
-  files: SourceFile[],
-  skip: (f: SourceFile) => boolean,
-): Promise<(Buffer | undefined)[]> {
-  const out: (Buffer | undefined)[] = new Array<Buffer | undefined>(files.length);
-  let next = 0;
-  async function worker(): Promise<void> {
-    while (next < files.length) {
-      const i = next++;
-      const file = files[i]!;
-      out[i] = skip(file) ? undefined : await readFile(file.absolutePath);
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, files.length) }, worker));
-  return out;
 }
 
 function contentDigest(data: Buffer): string {
@@ -314,7 +297,7 @@ export async function validateSource(
     return issues;
   }
   const maxFileSize = options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
-  const contents = await readBounded(files, (f) => f.size > maxFileSize);
+  const contents = options.contents ?? (await readSourceFiles(files, maxFileSize));
 
   const parsedFiles = new Map<string, ParsedYaml>();
   /** Files that passed the fast path: only their objects' identities are known. */

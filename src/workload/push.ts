@@ -6,11 +6,15 @@
 import { buildLayer } from "../artifact/layer.js";
 import { buildFluxArtifact, parseFluxManifest } from "../artifact/manifest.js";
 import { detectSourceMetadata } from "../artifact/source-metadata.js";
-import { listSourceFiles, type SkippedEntry } from "../artifact/source-files.js";
+import { listSourceFiles, readSourceFiles, type SkippedEntry } from "../artifact/source-files.js";
 import { KsailError } from "../errors.js";
 import type { RegistryClient } from "../oci/client.js";
 import { formatRepository, type RepositoryRef } from "../oci/reference.js";
-import { validateSource, type ValidationIssue } from "../validate/manifests.js";
+import {
+  DEFAULT_MAX_FILE_SIZE,
+  validateSource,
+  type ValidationIssue,
+} from "../validate/manifests.js";
 import type { ValidationCache } from "../validate/cache.js";
 import type { Progress } from "./progress.js";
 import { assertVersion, LATEST_TAG, nextVersion, semverTags, type Bump } from "./versions.js";
@@ -64,9 +68,14 @@ export async function pushWorkload(
   const explicitVersion =
     options.version === undefined ? undefined : assertVersion(options.version);
 
-  const { files, skipped } = await progress.step(
+  // Read once, for validation and the layer alike.
+  const maxFileSize = options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
+  const { files, skipped, contents } = await progress.step(
     `Read ${sourceDir}`,
-    () => listSourceFiles(sourceDir, { ignore: options.ignore ?? [] }),
+    async () => {
+      const listed = await listSourceFiles(sourceDir, { ignore: options.ignore ?? [] });
+      return { ...listed, contents: await readSourceFiles(listed.files, maxFileSize) };
+    },
     (r) => `Read ${r.files.length} files from ${sourceDir}`,
   );
   for (const entry of skipped)
@@ -85,7 +94,8 @@ export async function pushWorkload(
       "Validate manifests",
       async () => {
         const found = await validateSource(sourceDir, files, {
-          ...(options.maxFileSize === undefined ? {} : { maxFileSize: options.maxFileSize }),
+          maxFileSize,
+          contents,
           ...(options.validationCache ? { cache: options.validationCache } : {}),
         });
         await options.validationCache?.save();
@@ -95,7 +105,7 @@ export async function pushWorkload(
     ),
     progress.step(
       "Build artifact",
-      () => buildLayer(files),
+      () => buildLayer(files, contents),
       (l) => `Built layer ${l.digest.slice(0, 19)}… (${l.fileCount} files, ${l.size} bytes)`,
     ),
   ]);
