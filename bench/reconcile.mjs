@@ -5,12 +5,11 @@
 // Run: `npm run build && node --import tsx bench/reconcile.mjs` (tsx: it imports the TypeScript
 // lab from test/lab/). See bench/README.md for what is compared and why it is fair.
 import { existsSync } from "node:fs";
-import { cp, mkdtemp, mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, mkdir, rm, symlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { parseDocument } from "yaml";
 import { kubeGet, watchObject } from "./lib/kube-watch.mjs";
 import { timed, mustRun, median, min, max, rotate, tail } from "./lib/proc.mjs";
 
@@ -20,7 +19,6 @@ const KSAIL_DIST = join(ROOT, "dist", "cli.js");
 let KSAIL_BIN = join(ROOT, "bin", "ksail.js");
 const NAME = "bench";
 const NS = "flux-system";
-const LAB_FLUX_VERSION = "v2.9.0"; // the version label of the lab's install manifests (as test/e2e)
 const REQUESTED_AT = "reconcile.fluxcd.io/requestedAt";
 const OCI_PATH = `/apis/source.toolkit.fluxcd.io/v1/namespaces/${NS}/ocirepositories`;
 const KS_PATH = `/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/${NS}/kustomizations`;
@@ -60,12 +58,12 @@ const log = (msg) => console.error(`bench: ${msg}`);
 // The TypeScript lab (needs `node --import tsx`).
 async function loadLab() {
   try {
-    const [kube, registry, manifests] = await Promise.all([
+    const [kube, fluxLab, manifests] = await Promise.all([
       import("../test/lab/k8s/lab.ts"),
-      import("../test/lab/registry.ts"),
+      import("../test/lab/flux-lab.ts"),
       import("../test/lab/flux-install-manifests.ts"),
     ]);
-    return { ...kube, ...registry, ...manifests };
+    return { ...kube, ...fluxLab, ...manifests };
   } catch (error) {
     if (error?.code === "ERR_UNKNOWN_FILE_EXTENSION") {
       throw new Error(
@@ -178,30 +176,14 @@ function cli({ project, lab, tools }) {
   };
 }
 
-async function setUp({ project, lab, registry, run, writeLabInstallManifests }) {
-  const port = registry.registry.split(":")[1];
-  await run.mustKsail([
-    "init",
-    "--name",
-    NAME,
-    "--gitops-engine",
-    "Flux",
-    "--registry-port",
-    port,
-    // Long interval: no automatic reconcile interferes with the timed requests.
-    "--flux-interval",
-    "1h",
-    "--kubeconfig",
-    lab.kubeconfigPath,
-    "--context",
-    "ksail-lab",
-  ]);
-  // In the lab the controllers run on this host, so they reach the registry at 127.0.0.1.
-  const cfg = join(project, "ksail.yaml");
-  const doc = parseDocument(await readFile(cfg, "utf8"));
-  doc.setIn(["spec", "options", "localRegistry", "clusterAddress"], registry.registry);
-  await writeFile(cfg, doc.toString());
-  const manifests = await writeLabInstallManifests(join(project, "install.yaml"), LAB_FLUX_VERSION);
+async function setUp({ project, lab, registry, run, labMod }) {
+  // Long interval: no automatic reconcile interferes with the timed requests.
+  await run.mustKsail(labMod.labInitArgs(lab, registry, NAME, "1h"));
+  await labMod.pointFluxAtLabRegistry(project, registry);
+  const manifests = await labMod.writeLabInstallManifests(
+    join(project, "install.yaml"),
+    labMod.LAB_FLUX_VERSION,
+  );
   await run.mustKsail(["flux", "install", "--manifests", manifests, "--timeout", "2m"]);
   await run.mustKsail(["flux", "sync"]);
   await writeFile(join(project, "k8s", "kustomization.yaml"), kustomization);
@@ -706,11 +688,7 @@ async function main() {
       "starting the lab (etcd, kube-apiserver, kube-controller-manager, Flux controllers) and a registry ...",
     );
     const labStart = Date.now();
-    const [k, r] = await Promise.allSettled([labMod.startKubeLab(), labMod.startRegistry()]);
-    if (k.status === "fulfilled") lab = k.value;
-    if (r.status === "fulfilled") registry = r.value;
-    if (k.status === "rejected") throw k.reason;
-    if (r.status === "rejected") throw r.reason;
+    ({ lab, registry } = await labMod.startFluxLab());
     log(
       `lab up in ${((Date.now() - labStart) / 1000).toFixed(1)} s; registry ${registry.registry}`,
     );
@@ -721,7 +699,7 @@ async function main() {
       lab,
       registry,
       run,
-      writeLabInstallManifests: labMod.writeLabInstallManifests,
+      labMod,
     });
     watches = {
       oci: watchObject(lab, OCI_PATH, NAME),

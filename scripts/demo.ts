@@ -4,14 +4,18 @@
 // modules by test/lab/k8s/build.sh, cached in ~/.cache/ksail-lab) — then runs ksail as a user
 // would: init, flux install, push, reconcile, change, push + reconcile, and tears it all down.
 import { spawnSync } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseDocument } from "yaml";
 import { writeLabInstallManifests } from "../test/lab/flux-install-manifests.js";
-import { kubeRequest, startKubeLab, type KubeLab } from "../test/lab/k8s/lab.js";
-import { startRegistry, type LabRegistry } from "../test/lab/registry.js";
+import { kubeRequest, type KubeLab } from "../test/lab/k8s/lab.js";
+import {
+  LAB_FLUX_VERSION,
+  labInitArgs,
+  pointFluxAtLabRegistry,
+  startFluxLab,
+} from "../test/lab/flux-lab.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const bin = join(root, "bin", "ksail.js");
@@ -48,47 +52,23 @@ if (build.status !== 0) process.exit(build.status ?? 1);
 say(
   "Starting etcd, kube-apiserver, kube-controller-manager, source-controller, kustomize-controller and a registry on 127.0.0.1",
 );
-const [lab, registry]: [KubeLab, LabRegistry] = await Promise.all([
-  startKubeLab(),
-  startRegistry(),
-]);
+const { lab, registry } = await startFluxLab();
 const project = await mkdtemp(join(tmpdir(), "ksail-demo-"));
 let failed = false;
 try {
   console.log(`registry ${registry.registry}, API server ${lab.server}, project ${project}`);
-  const port = registry.registry.split(":")[1]!;
 
   say("A new project");
-  expect(
-    ksail(
-      project,
-      "init",
-      "--name",
-      "demo",
-      "--gitops-engine",
-      "Flux",
-      "--registry-port",
-      port,
-      "--flux-interval",
-      "10s",
-      "--kubeconfig",
-      lab.kubeconfigPath,
-      "--context",
-      "ksail-lab",
-    ),
-    0,
-    "init",
-  );
-  // The lab's controllers run on this host, so they reach the registry at 127.0.0.1, not by a container name.
-  const config = join(project, "ksail.yaml");
-  const doc = parseDocument(await readFile(config, "utf8"));
-  doc.setIn(["spec", "options", "localRegistry", "clusterAddress"], registry.registry);
-  await writeFile(config, doc.toString());
+  expect(ksail(project, ...labInitArgs(lab, registry, "demo", "10s")), 0, "init");
+  await pointFluxAtLabRegistry(project, registry);
 
   say(
     "Install Flux (manifests assembled from the controllers' Go modules, offline) and connect it to the artifact",
   );
-  const manifests = await writeLabInstallManifests(join(project, "flux-install.yaml"), "v2.9.0");
+  const manifests = await writeLabInstallManifests(
+    join(project, "flux-install.yaml"),
+    LAB_FLUX_VERSION,
+  );
   expect(ksail(project, "flux", "install", "--manifests", manifests), 0, "flux install");
   expect(ksail(project, "flux", "sync"), 0, "flux sync");
 

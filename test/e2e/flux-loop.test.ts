@@ -7,19 +7,23 @@
  * the test workload's Deployment has replicas 0; kube-controller-manager reports them Available.
  */
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, unlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { parseDocument } from "yaml";
 import { writeLabInstallManifests } from "../lab/flux-install-manifests.js";
-import { kubeRequest, startKubeLab, type KubeLab } from "../lab/k8s/lab.js";
+import { kubeRequest, type KubeLab } from "../lab/k8s/lab.js";
+import {
+  LAB_FLUX_VERSION,
+  labInitArgs,
+  pointFluxAtLabRegistry,
+  startFluxLab,
+} from "../lab/flux-lab.js";
 import { json, runKsail } from "../lab/ksail.js";
-import { startRegistry, type LabRegistry } from "../lab/registry.js";
+import type { LabRegistry } from "../lab/registry.js";
 
 const NAME = "loop";
 const NS = "flux-system";
-const LAB_FLUX_VERSION = "v2.9.0";
 
 let lab: KubeLab;
 let registry: LabRegistry;
@@ -113,11 +117,7 @@ async function eventually(
 }
 
 before(async () => {
-  const [kube, reg] = await Promise.allSettled([startKubeLab(), startRegistry()]);
-  if (kube.status === "fulfilled") lab = kube.value;
-  if (reg.status === "fulfilled") registry = reg.value;
-  if (kube.status === "rejected") throw kube.reason;
-  if (reg.status === "rejected") throw reg.reason;
+  ({ lab, registry } = await startFluxLab());
   project = await mkdtemp(join(tmpdir(), "ksail-e2e-"));
 });
 
@@ -128,28 +128,9 @@ after(async () => {
 
 describe("ksail + Flux on a real API server", () => {
   it("init writes a project that points at the lab", async () => {
-    const port = registry.registry.split(":")[1]!;
-    const run = await ksail(
-      "init",
-      "--name",
-      NAME,
-      "--gitops-engine",
-      "Flux",
-      "--registry-port",
-      port,
-      "--flux-interval",
-      "10s",
-      "--kubeconfig",
-      lab.kubeconfigPath,
-      "--context",
-      "ksail-lab",
-    );
+    const run = await ksail(...labInitArgs(lab, registry, NAME, "10s"));
     assert.equal(run.code, 0, run.stderr);
-    // In the lab the controllers run on this host, so they reach the registry at 127.0.0.1.
-    const path = join(project, "ksail.yaml");
-    const doc = parseDocument(await readFile(path, "utf8"));
-    doc.setIn(["spec", "options", "localRegistry", "clusterAddress"], registry.registry);
-    await writeFile(path, doc.toString());
+    await pointFluxAtLabRegistry(project, registry);
   });
 
   it("flux install applies the CRDs and controllers and waits for them; a second install is a no-op", async () => {

@@ -10,11 +10,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, it } from "node:test";
 import { runKsail } from "../lab/ksail.js";
-import { kubeApply, kubeRequest, startKubeLab } from "../lab/k8s/lab.js";
+import { kubeApply, kubeRequest } from "../lab/k8s/lab.js";
+import { startFluxLab } from "../lab/flux-lab.js";
 import type { KubeLab } from "../lab/k8s/lab.js";
-import { startRegistry } from "../lab/registry.js";
+import type { LabRegistry } from "../lab/registry.js";
 
-type Registry = Awaited<ReturnType<typeof startRegistry>>;
+type Registry = LabRegistry;
 interface Condition {
   type: string;
   status: string;
@@ -30,11 +31,7 @@ let registry: Registry | undefined;
 let project: string | undefined;
 
 before(async () => {
-  const [kube, reg] = await Promise.allSettled([startKubeLab(), startRegistry()]);
-  if (kube.status === "fulfilled") lab = kube.value;
-  if (reg.status === "fulfilled") registry = reg.value;
-  if (kube.status === "rejected") throw kube.reason;
-  if (reg.status === "rejected") throw reg.reason;
+  ({ lab, registry } = await startFluxLab());
   project = await mkdtemp(join(tmpdir(), "ksail-lab-smoke-"));
 });
 
