@@ -187,6 +187,25 @@ export class Engine {
     return true;
   }
 
+  /** A container's last `tail` log lines (empty when there are none or it is gone). */
+  async logs(name: string, tail: number): Promise<string> {
+    try {
+      const buffer = (await this.docker
+        .getContainer(name)
+        .logs({ stdout: true, stderr: true, tail })) as unknown as Buffer;
+      // Non-TTY logs are multiplexed: strip the 8-byte frame headers.
+      const parts: string[] = [];
+      for (let offset = 0; offset + 8 <= buffer.length;) {
+        const size = buffer.readUInt32BE(offset + 4);
+        parts.push(buffer.subarray(offset + 8, offset + 8 + size).toString("utf8"));
+        offset += 8 + size;
+      }
+      return parts.join("");
+    } catch {
+      return "";
+    }
+  }
+
   /** Runs a command in a running container and collects its output and exit code. */
   async exec(container: string, cmd: string[]): Promise<ExecResult> {
     const what = `run \`${cmd.join(" ")}\` in container ${container}`;

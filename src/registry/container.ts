@@ -357,7 +357,7 @@ export async function waitForRegistry(
     if (attempt % 5 === 4) {
       const info = await engine.inspectContainer(spec.name);
       if (info && !info.State.Running) {
-        const logs = await containerLogs(engine, spec.name);
+        const logs = await engine.logs(spec.name, 20);
         throw new KsailError(
           "failed",
           `registry container ${spec.name} stopped right after starting (${info.State.Status}, exit ${info.State.ExitCode})`,
@@ -378,24 +378,6 @@ export async function waitForRegistry(
       );
     }
     await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** attempt, 500)));
-  }
-}
-
-async function containerLogs(engine: Engine, name: string): Promise<string> {
-  try {
-    const buffer = (await engine.docker
-      .getContainer(name)
-      .logs({ stdout: true, stderr: true, tail: 20 })) as unknown as Buffer;
-    // Non-TTY logs are multiplexed: strip the 8-byte frame headers.
-    const parts: string[] = [];
-    for (let offset = 0; offset + 8 <= buffer.length;) {
-      const size = buffer.readUInt32BE(offset + 4);
-      parts.push(buffer.subarray(offset + 8, offset + 8 + size).toString("utf8"));
-      offset += 8 + size;
-    }
-    return parts.join("");
-  } catch {
-    return "";
   }
 }
 

@@ -244,7 +244,7 @@ async function startOrExplain<T>(
   try {
     result = await start();
   } catch (error) {
-    const logs = await containerLogs(engine, mirror.name);
+    const logs = await engine.logs(mirror.name, 50);
     const panic = logs
       .split("\n")
       .find((line) => line.includes("panic: "))
@@ -273,24 +273,6 @@ async function setRestartPolicy(
   await engine.call(`update restart policy of ${name}`, () =>
     engine.docker.getContainer(name).update({ RestartPolicy: { Name: policy } }),
   );
-}
-
-/** The container's last log lines (non-TTY logs: 8-byte frame headers stripped). */
-async function containerLogs(engine: Engine, name: string): Promise<string> {
-  try {
-    const buffer = (await engine.docker
-      .getContainer(name)
-      .logs({ stdout: true, stderr: true, tail: 50 })) as unknown as Buffer;
-    const parts: string[] = [];
-    for (let offset = 0; offset + 8 <= buffer.length;) {
-      const size = buffer.readUInt32BE(offset + 4);
-      parts.push(buffer.subarray(offset + 8, offset + 8 + size).toString("utf8"));
-      offset += 8 + size;
-    }
-    return parts.join("");
-  } catch {
-    return "";
-  }
 }
 
 function assertMirrorMatches(info: Docker.ContainerInspectInfo, mirror: MirrorSpec): void {
