@@ -1,0 +1,73 @@
+/**
+ * `ksail --help` and `--version` stay lean: the modules the bundle loads at start-up (dist/cli.js
+ * and what it imports statically) hold neither the Kubernetes client nor the Docker client;
+ * commands load those with `await import()` only when they run.
+ */
+import assert from "node:assert/strict";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { runKsail } from "../lab/ksail.js";
+
+const dist = fileURLToPath(new URL("../../dist/", import.meta.url));
+
+/** Every file reached from `entry` through static `import … from "./…"` statements. */
+function staticGraph(entry: string): Set<string> {
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const text = readFileSync(file, "utf8");
+    for (const [, specifier] of text.matchAll(/^(?:import|export)\s[^;]*?from\s+"(\.[^"]+)"/gms)) {
+      visit(join(dirname(file), specifier!));
+    }
+  };
+  visit(entry);
+  return seen;
+}
+
+describe("CLI start-up", () => {
+  it("loads neither @kubernetes/client-node nor dockerode for --help", () => {
+    const entry = join(dist, "cli.js");
+    assert.ok(existsSync(entry), "run `npm run build` first (npm test does)");
+    const graph = staticGraph(entry);
+    const all = readdirChunks();
+    // The check can fail: the clients are in the bundle, just not in the start-up graph.
+    assert.ok(
+      all.some((f) => /node_modules\/@kubernetes\/client-node\//.test(readFileSync(f, "utf8"))),
+    );
+    for (const file of graph) {
+      const text = readFileSync(file, "utf8");
+      assert.doesNotMatch(
+        text,
+        /node_modules\/@kubernetes\/client-node\//,
+        `${file} holds the Kubernetes client`,
+      );
+      assert.doesNotMatch(
+        text,
+        /from "dockerode"|require\("dockerode"\)/,
+        `${file} loads dockerode`,
+      );
+    }
+  });
+
+  it("--help and --version answer with exit 0", async () => {
+    const help = await runKsail(["--help"], { cwd: dist });
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /Usage: ksail/);
+    for (const command of ["init", "workload", "flux", "registry", "cluster", "up", "down"]) {
+      assert.match(help.stdout, new RegExp(`^  ${command}\\b`, "m"), command);
+    }
+    const version = await runKsail(["--version"], { cwd: dist });
+    assert.equal(version.code, 0);
+    assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
+  });
+});
+
+function readdirChunks(): string[] {
+  const dir = join(dist, "chunks");
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".js"))
+    .map((f) => join(dir, f));
+}
