@@ -19,7 +19,8 @@ function staticGraph(entry: string): Set<string> {
     if (seen.has(file)) return;
     seen.add(file);
     const text = readFileSync(file, "utf8");
-    for (const [, specifier] of text.matchAll(/^(?:import|export)\s[^;]*?from\s+"(\.[^"]+)"/gms)) {
+    const statements = /^(?:import|export)\s+(?:[^;"']*?\sfrom\s+)?["'](\.[^"']+)["']/gms;
+    for (const [, specifier] of text.matchAll(statements)) {
       visit(join(dirname(file), specifier!));
     }
   };
