@@ -81,6 +81,15 @@ export const ksailConfigSchema = z
               })
               .strict()
               .prefault({}),
+            mirrorRegistries: z
+              .array(
+                z.string().regex(/^[A-Za-z0-9.-]+(:\d+)?(=https?:\/\/\S+)?$/, {
+                  message:
+                    'must be HOST or HOST=URL, e.g. "docker.io=https://registry-1.docker.io"',
+                }),
+              )
+              .default([])
+              .describe("pull-through mirror registries for the nodes, as HOST=UPSTREAM-URL"),
             flux: z
               .object({
                 interval: duration.default("1m").describe("Flux reconcile interval"),

@@ -77,6 +77,24 @@ describe("config: defaults < file < KSAIL_* env < flags", () => {
     assert.match(error.message, /Kind/);
   });
 
+  it("takes mirror registries as HOST=URL and names a bad entry's line", async () => {
+    const good = await project(
+      `${minimal}spec:\n  options:\n    mirrorRegistries:\n      - docker.io=https://registry-1.docker.io\n      - ghcr.io\n`,
+    );
+    assert.deepEqual(
+      (await loadConfig({ cwd: good, env: {} })).config.spec.options.mirrorRegistries,
+      ["docker.io=https://registry-1.docker.io", "ghcr.io"],
+    );
+    const bad = await project(
+      `${minimal}spec:\n  options:\n    mirrorRegistries:\n      - docker.io=ftp://x\n`,
+    );
+    const error = await configError(loadConfig({ cwd: bad, env: {} }));
+    assert.match(
+      error.message,
+      /ksail\.yaml:8:9: spec\.options\.mirrorRegistries\.0: must be HOST or HOST=URL/,
+    );
+  });
+
   it("names unknown fields with their line", async () => {
     const dir = await project(`${minimal}spec:\n  sourceDir: manifests\n`);
     const error = await configError(loadConfig({ cwd: dir, env: {} }));

@@ -95,10 +95,13 @@ function createAction(ctx: CliContext) {
     flags: ClusterFlags & { fluxManifests?: string; mirrorRegistry?: string[] },
     command: Command,
   ) => {
-    const { parseMirrorSpecs } = await import("../../registry/mirror.js");
-    const mirrors = parseMirrorSpecs(flags.mirrorRegistry);
     const { out, options } = await prepare(ctx, command, flags);
-    options.mirrors = mirrors;
+    const { parseMirrorSpecs } = await import("../../registry/mirror.js");
+    // spec.options.mirrorRegistries, then --mirror-registry (the same mirror twice is fine).
+    options.mirrors = parseMirrorSpecs([
+      ...options.config.spec.options.mirrorRegistries,
+      ...(flags.mirrorRegistry ?? []),
+    ]);
     const { createCluster } = await import("../../cluster/lifecycle.js");
     const installFlux: GitOpsInstallHook = async ({ config, kubeContext, progress }) => {
       const { KubeClient } = await import("../../k8s/client.js");
