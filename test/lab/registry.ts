@@ -242,11 +242,15 @@ async function htpasswdEntry(username: string, password: string): Promise<string
 const TOKEN_ISSUER = "ksail-lab-token-issuer";
 const TOKEN_SERVICE = "ksail-lab-registry";
 
-async function makeSigningCert(
+/** A self-signed P-256 certificate and key made by the openssl CLI, in `dir` under `name`. */
+async function selfSignedCert(
   dir: string,
-): Promise<{ certPath: string; keyPem: string; certDerBase64: string }> {
-  const keyPath = join(dir, "token.key");
-  const certPath = join(dir, "token.crt");
+  name: string,
+  subject: string,
+  extra: string[] = [],
+): Promise<{ certPath: string; keyPath: string; certPem: string }> {
+  const keyPath = join(dir, `${name}.key`);
+  const certPath = join(dir, `${name}.crt`);
   try {
     await run("openssl", [
       "req",
@@ -263,7 +267,8 @@ async function makeSigningCert(
       "-days",
       "2",
       "-subj",
-      "/CN=ksail-lab-token-signer",
+      subject,
+      ...extra,
     ]);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") {
@@ -273,38 +278,30 @@ async function makeSigningCert(
     }
     throw error;
   }
-  const certPem = await readFile(certPath, "utf8");
+  return { certPath, keyPath, certPem: await readFile(certPath, "utf8") };
+}
+
+async function makeSigningCert(
+  dir: string,
+): Promise<{ certPath: string; keyPem: string; certDerBase64: string }> {
+  const { certPath, keyPath, certPem } = await selfSignedCert(
+    dir,
+    "token",
+    "/CN=ksail-lab-token-signer",
+  );
   const certDerBase64 = certPem
     .replace(/-----(BEGIN|END) CERTIFICATE-----/g, "")
     .replace(/\s+/g, "");
   return { certPath, keyPem: await readFile(keyPath, "utf8"), certDerBase64 };
 }
 
-async function makeServerCert(
+function makeServerCert(
   dir: string,
 ): Promise<{ certPath: string; keyPath: string; certPem: string }> {
-  const keyPath = join(dir, "tls.key");
-  const certPath = join(dir, "tls.crt");
-  await run("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-keyout",
-    keyPath,
-    "-out",
-    certPath,
-    "-days",
-    "2",
-    "-subj",
-    "/CN=127.0.0.1",
+  return selfSignedCert(dir, "tls", "/CN=127.0.0.1", [
     "-addext",
     "subjectAltName=IP:127.0.0.1,DNS:localhost",
   ]);
-  return { certPath, keyPath, certPem: await readFile(certPath, "utf8") };
 }
 
 function b64url(data: Buffer | string): string {
