@@ -264,19 +264,7 @@ export async function buildRegistryImage(docker: Docker, tag = "registry:3"): Pr
     rm: true,
     forcerm: true,
   })) as Readable;
-  await new Promise<void>((resolve, reject) => {
-    docker.modem.followProgress(
-      stream,
-      (error: Error | null, messages: Array<{ error?: string }>) => {
-        const failure = error ?? messages.find((m) => m.error)?.error;
-        if (failure)
-          reject(
-            failure instanceof Error ? failure : new Error(`building ${tag} failed: ${failure}`),
-          );
-        else resolve();
-      },
-    );
-  });
+  await buildFinished(docker, stream, tag);
 }
 
 /** A free TCP port on 127.0.0.1 (closed again before it is returned). */
@@ -339,7 +327,12 @@ export async function buildNodeImage(docker: Docker, tag: string): Promise<void>
     forcerm: true,
     labels: { "dev.ksail.test": tag },
   })) as Readable;
-  await new Promise<void>((resolve, reject) => {
+  await buildFinished(docker, stream, tag);
+}
+
+/** Waits for an image build; a failure reported inside the progress stream rejects too. */
+function buildFinished(docker: Docker, stream: Readable, tag: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     docker.modem.followProgress(
       stream,
       (error: Error | null, messages: Array<{ error?: string }>) => {
