@@ -3,8 +3,8 @@
  * The manifest is written only after every blob it names is in the registry, so a tag
  * never points at missing content, and an invalid directory never reaches the registry.
  */
-import { buildLayer } from "../artifact/layer.js";
-import { buildFluxArtifact, parseFluxManifest } from "../artifact/manifest.js";
+import { buildLayer, type Layer } from "../artifact/layer.js";
+import { buildFluxArtifact, parseFluxManifest, type FluxArtifact } from "../artifact/manifest.js";
 import { detectSourceMetadata } from "../artifact/source-metadata.js";
 import { listSourceFiles, readSourceFiles, type SkippedEntry } from "../artifact/source-files.js";
 import { KsailError } from "../errors.js";
@@ -37,6 +37,11 @@ export interface PushOptions {
   tagLatest?: boolean;
   /** Validation results of earlier pushes by file content (see validate/cache.ts). */
   validationCache?: ValidationCache;
+  /**
+   * Runs the version choice and tagging for one repository at a time (a lock file in the CLI);
+   * without it, concurrent pushes rely on the re-check just before tagging.
+   */
+  exclusive?: <T>(repository: string, run: () => Promise<T>) => Promise<T>;
 }
 
 export interface PushResult {
@@ -63,10 +68,9 @@ export async function pushWorkload(
   options: PushOptions,
   progress: Progress,
 ): Promise<PushResult> {
-  const { repository, sourceDir } = options;
-  const name = formatRepository(repository);
-  const explicitVersion =
-    options.version === undefined ? undefined : assertVersion(options.version);
+  const { sourceDir } = options;
+  // A bad --version is refused before any work.
+  if (options.version !== undefined) assertVersion(options.version);
 
   // Read once, for validation and the layer alike.
   const maxFileSize = options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
@@ -120,6 +124,24 @@ export async function pushWorkload(
   };
   const artifact = buildFluxArtifact(layer, metadata);
 
+  const exclusive = options.exclusive ?? ((_repository, run) => run());
+  return exclusive(formatRepository(options.repository), () =>
+    publish(client, options, artifact, layer, metadata, skipped, progress),
+  );
+}
+
+async function publish(
+  client: RegistryClient,
+  options: PushOptions,
+  artifact: FluxArtifact,
+  layer: Layer,
+  metadata: { source: string; revision: string; created?: string },
+  skipped: SkippedEntry[],
+  progress: Progress,
+): Promise<PushResult> {
+  const { repository } = options;
+  const name = formatRepository(repository);
+  const explicitVersion = options.version;
   const tags = await progress.step(`List versions of ${name}`, () => client.listTags(repository));
   const base: Omit<PushResult, "version" | "unchanged" | "blobs"> = {
     repository: name,

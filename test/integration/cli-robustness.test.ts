@@ -110,6 +110,27 @@ describe("push under trouble", () => {
     assert.deepEqual(versions, expected);
   });
 
+  it("pushes started at the same moment each get their own version; none is overwritten", async () => {
+    const dirs = await Promise.all(Array.from({ length: 6 }, (_, i) => manifests(2, `burst${i}`)));
+    const runs = await Promise.all(dirs.map((dir) => push(dir, `${lab.registry}/burst`)));
+    for (const run of runs) assert.equal(run.code, 0, run.stderr);
+    const results = runs.map((run) => json<{ version: string; digest: string }>(run));
+    const versions = results.map((r) => r.version).sort();
+    assert.deepEqual(versions, ["0.0.1", "0.0.2", "0.0.3", "0.0.4", "0.0.5", "0.0.6"]);
+    const repository = { registry: lab.registry, repository: "burst" };
+    for (const result of results) {
+      assert.equal(
+        (await client.resolve(repository, result.version))?.digest,
+        result.digest,
+        result.version,
+      );
+    }
+    assert.equal(
+      (await client.resolve(repository, "latest"))?.digest,
+      results.find((r) => r.version === "0.0.6")?.digest,
+    );
+  });
+
   it("a stopped registry gives a clear error naming the address within 5 s (SC-005)", async () => {
     const stopped = await startRegistry();
     await stopped.stop();

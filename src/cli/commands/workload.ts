@@ -123,6 +123,7 @@ export function registerWorkload(program: Command, ctx: CliContext): void {
           ...(flags.ignore === undefined ? {} : { ignore: flags.ignore as string[] }),
           tagLatest: flags.latest !== false,
           validationCache,
+          exclusive: await repositoryLock(ctx, out),
         },
         out,
       );
@@ -333,6 +334,7 @@ export function registerWorkloadFlux(workload: Command, ctx: CliContext): void {
               repository: target.repository,
               sourceDir: target.sourceDir,
               validationCache: await openCache(ctx),
+              exclusive: await repositoryLock(ctx, out),
             },
             out,
           );
@@ -402,4 +404,18 @@ async function openCache(ctx: CliContext) {
   const { openValidationCache, validationCachePath } = await import("../../validate/cache.js");
   const { cacheDirectory } = await import("../../util/cache-dir.js");
   return openValidationCache(validationCachePath(cacheDirectory(ctx.env)));
+}
+
+/** Pushes from this machine to one repository take turns (a lock file in the cache dir). */
+async function repositoryLock(ctx: CliContext, out: Output) {
+  const { withFileLock } = await import("../../util/file-lock.js");
+  const { cacheDirectory } = await import("../../util/cache-dir.js");
+  const { createHash } = await import("node:crypto");
+  const { join } = await import("node:path");
+  return <T>(repository: string, run: () => Promise<T>): Promise<T> => {
+    const key = createHash("sha256").update(repository).digest("hex").slice(0, 24);
+    return withFileLock(join(cacheDirectory(ctx.env), "locks", `${key}.lock`), run, {
+      onWait: () => out.info(`Waiting for another push to ${repository} to finish…`),
+    });
+  };
 }
