@@ -292,6 +292,38 @@ describe("ksail + Flux on a real API server", () => {
     );
   });
 
+  it("a hand edit in the cluster is drift: reconcile lets Flux restore the pushed content", async () => {
+    const edit = await kubeRequest(
+      lab,
+      "PATCH",
+      configMapPath,
+      { data: { greeting: "edited by hand" } },
+      "application/merge-patch+json",
+    );
+    assert.equal(edit.status, 200, edit.body);
+    assert.equal((await get(configMapPath)).object.data?.greeting, "edited by hand");
+    const run = await ksail("workload", "reconcile", "--timeout", "60s");
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal((await get(configMapPath)).object.data?.greeting, "v2");
+  });
+
+  it("flux sync again keeps what others added to the objects (server-side apply)", async () => {
+    const ociPath = `/apis/source.toolkit.fluxcd.io/v1/namespaces/${NS}/ocirepositories/${NAME}`;
+    const label = await kubeRequest(
+      lab,
+      "PATCH",
+      `${ociPath}?fieldManager=platform-team`,
+      { metadata: { labels: { team: "payments" } } },
+      "application/merge-patch+json",
+    );
+    assert.equal(label.status, 200, label.body);
+    const sync = await ksail("flux", "sync");
+    assert.equal(sync.code, 0, sync.stderr);
+    const oci = await get(ociPath);
+    assert.equal(oci.object.metadata.labels.team, "payments");
+    assert.equal(oci.object.metadata.labels["app.kubernetes.io/managed-by"], "ksail");
+  });
+
   it("a new version is applied without the command within the interval (US5)", async () => {
     await writeSource({ "settings.yaml": configMap("v3") });
     assert.equal((await ksail("workload", "push")).code, 0);
