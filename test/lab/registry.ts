@@ -36,6 +36,8 @@ export interface StartRegistryOptions {
   deleteEnabled?: boolean;
   /** Serve HTTPS with a self-signed certificate for 127.0.0.1 / localhost (made by openssl). */
   tls?: boolean;
+  /** Storage root to use instead of a fresh temp dir (e.g. a small tmpfs); left in place. */
+  storageDir?: string;
 }
 
 export interface TokenServerStats {
@@ -81,7 +83,7 @@ export function registryBinary(): string {
 export async function startRegistry(options: StartRegistryOptions = {}): Promise<LabRegistry> {
   const bin = registryBinary();
   const dir = await mkdtemp(join(tmpdir(), "ksail-registry-"));
-  const storageDir = join(dir, "data");
+  const storageDir = options.storageDir ?? join(dir, "data");
   const configPath = join(dir, "config.yml");
   let token: { server: Server; stats: TokenServerStats } | undefined;
   try {
