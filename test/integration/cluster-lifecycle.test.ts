@@ -15,6 +15,7 @@ import { parse } from "yaml";
 import {
   buildNodeImage,
   buildRegistryImage,
+  execIn,
   freeTcpPort,
   removeLabelled,
   startDockerEngine,
@@ -27,22 +28,6 @@ const LABEL = "dev.ksail.test";
 const STANDINS = fileURLToPath(new URL("../fixtures/bin", import.meta.url));
 const golden = (name: string) =>
   readFile(new URL(`../fixtures/golden/${name}`, import.meta.url), "utf8");
-
-async function exec(lab: TestEngine, container: string, cmd: string[]): Promise<string> {
-  const e = await lab.docker
-    .getContainer(container)
-    .exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
-  const stream = await e.start({ hijack: true, stdin: false });
-  const chunks: Buffer[] = [];
-  stream.on("data", (c: Buffer) => chunks.push(c));
-  await new Promise((resolve) => stream.on("end", resolve));
-  // Strip the 8-byte multiplexing headers.
-  const all = Buffer.concat(chunks);
-  let out = "";
-  for (let o = 0; o + 8 <= all.length; o += 8 + all.readUInt32BE(o + 4))
-    out += all.subarray(o + 8, o + 8 + all.readUInt32BE(o + 4)).toString();
-  return out;
-}
 
 describe("cluster lifecycle with stand-in kind/k3d/kubectl on a real engine", () => {
   let lab: TestEngine;
@@ -172,16 +157,16 @@ describe("cluster lifecycle with stand-in kind/k3d/kubectl on a real engine", ()
     const node = `${name}-control-plane`;
     const expected = (await golden("hosts.toml")).replaceAll("ksail-registry", registry);
     assert.equal(
-      await exec(lab, node, ["cat", `/etc/containerd/certs.d/localhost:${port}/hosts.toml`]),
+      await execIn(lab, node, ["cat", `/etc/containerd/certs.d/localhost:${port}/hosts.toml`]),
       expected,
     );
     assert.equal(
-      await exec(lab, node, ["cat", `/etc/containerd/certs.d/${registry}:5000/hosts.toml`]),
+      await execIn(lab, node, ["cat", `/etc/containerd/certs.d/${registry}:5000/hosts.toml`]),
       expected,
     );
     // The node reaches the registry by name on the cluster network.
     assert.match(
-      await exec(lab, node, ["wget", "-q", "-O", "-", `http://${registry}:5000/v2/`]),
+      await execIn(lab, node, ["wget", "-q", "-O", "-", `http://${registry}:5000/v2/`]),
       /\{\}/,
     );
     const configMap = parse(await readFile(join(state, "kubectl-stdin"), "utf8")) as {
@@ -225,7 +210,7 @@ describe("cluster lifecycle with stand-in kind/k3d/kubectl on a real engine", ()
     assert.equal((await lab.docker.getContainer(node).inspect()).State.Running, true);
     assert.equal((await lab.docker.getContainer(registry).inspect()).State.Running, true);
     assert.match(
-      await exec(lab, node, ["wget", "-q", "-O", "-", `http://${registry}:5000/v2/`]),
+      await execIn(lab, node, ["wget", "-q", "-O", "-", `http://${registry}:5000/v2/`]),
       /\{\}/,
     );
     await takeRecord();

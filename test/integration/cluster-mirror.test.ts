@@ -16,6 +16,7 @@ import { parse, stringify } from "yaml";
 import {
   buildNodeImage,
   buildRegistryImage,
+  execIn,
   freeTcpPort,
   removeLabelled,
   startDockerEngine,
@@ -70,21 +71,6 @@ async function pushArtifact(base: string, repo: string, tag: string) {
   });
   assert.equal(put.status, 201, await put.text());
   return { manifest: sha256(manifest), layer: sha256(layer) };
-}
-
-async function exec(lab: TestEngine, container: string, cmd: string[]): Promise<string> {
-  const e = await lab.docker
-    .getContainer(container)
-    .exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
-  const stream = await e.start({ hijack: true, stdin: false });
-  const chunks: Buffer[] = [];
-  stream.on("data", (c: Buffer) => chunks.push(c));
-  await new Promise((resolve) => stream.on("end", resolve));
-  const all = Buffer.concat(chunks);
-  let out = "";
-  for (let o = 0; o + 8 <= all.length; o += 8 + all.readUInt32BE(o + 4))
-    out += all.subarray(o + 8, o + 8 + all.readUInt32BE(o + 4)).toString();
-  return out;
 }
 
 describe("mirror registries with stand-in kind/kubectl on a real engine", () => {
@@ -252,13 +238,13 @@ describe("mirror registries with stand-in kind/kubectl on a real engine", () => 
       "utf8",
     );
     assert.equal(
-      await exec(lab, node, ["cat", `/etc/containerd/certs.d/${goodHost}/hosts.toml`]),
+      await execIn(lab, node, ["cat", `/etc/containerd/certs.d/${goodHost}/hosts.toml`]),
       golden
         .replace("https://registry-1.docker.io", upstream)
         .replace("ksail-mirror-docker-io", goodMirror),
     );
     assert.match(
-      await exec(lab, node, ["wget", "-q", "-O", "-", `http://${goodMirror}:5000/v2/`]),
+      await execIn(lab, node, ["wget", "-q", "-O", "-", `http://${goodMirror}:5000/v2/`]),
       /\{\}/,
     );
 
@@ -292,7 +278,7 @@ describe("mirror registries with stand-in kind/kubectl on a real engine", () => 
     assert.equal(start.code, 0, start.stderr);
     assert.equal((await lab.docker.getContainer(goodMirror).inspect()).State.Running, true);
     assert.match(
-      await exec(lab, node, ["wget", "-q", "-O", "-", `http://${goodMirror}:5000/v2/`]),
+      await execIn(lab, node, ["wget", "-q", "-O", "-", `http://${goodMirror}:5000/v2/`]),
       /\{\}/,
     );
 

@@ -5,6 +5,7 @@
  * `buildRegistryImage()` builds a `registry:3` stand-in FROM scratch from Debian's
  * docker-registry binary through the Docker API (no pull possible here).
  */
+import { connectEngine } from "../../src/engine/docker.js";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, closeSync } from "node:fs";
 import { randomBytes } from "node:crypto";
@@ -345,4 +346,10 @@ function buildFinished(docker: Docker, stream: Readable, tag: string): Promise<v
       },
     );
   });
+}
+
+/** Runs `cmd` in a container of the test engine and returns what it printed (stdout, then stderr). */
+export async function execIn(lab: TestEngine, container: string, cmd: string[]): Promise<string> {
+  const result = await (await connectEngine(lab.env)).exec(container, cmd);
+  return result.stdout + result.stderr;
 }
