@@ -4,30 +4,15 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { KsailError } from "../../src/errors.js";
+import type { KsailError } from "../../src/errors.js";
 import { RegistryClient } from "../../src/oci/client.js";
 import { dockerConfigCredentials, staticCredentials } from "../../src/oci/credentials.js";
-import { sha256Digest } from "../../src/oci/digest.js";
+import { OCI_MANIFEST, blobOf, manifestFor, rejectsKsail } from "../lab/oci-fixtures.js";
 import { startRegistry } from "../lab/registry.js";
 import type { LabRegistry } from "../lab/registry.js";
 
-const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
 const USER = "ksail-user";
 const PASSWORD = "s3cret-Pa55word-do-not-leak";
-
-function blobOf(data: Uint8Array) {
-  return { digest: sha256Digest(data), size: data.byteLength, data };
-}
-
-async function rejectsKsail(promise: Promise<unknown>): Promise<KsailError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof KsailError, `expected KsailError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail("expected the call to fail");
-}
 
 /** Everything a person (or a log) could see of an error. */
 function visible(error: KsailError): string {
@@ -55,24 +40,7 @@ async function pushSmallArtifact(client: RegistryClient, registry: string, repos
   const layer = blobOf(randomBytes(256));
   await client.pushBlob(repo, config);
   await client.pushBlob(repo, layer);
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      config: {
-        mediaType: "application/vnd.cncf.flux.config.v1+json",
-        digest: config.digest,
-        size: config.size,
-      },
-      layers: [
-        {
-          mediaType: "application/vnd.cncf.flux.content.v1.tar+gzip",
-          digest: layer.digest,
-          size: layer.size,
-        },
-      ],
-    }),
-  );
+  const manifest = manifestFor(config, [layer]);
   return client.pushManifest(repo, "1.0.0", manifest, OCI_MANIFEST);
 }
 

@@ -3,52 +3,15 @@ import { randomBytes } from "node:crypto";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { KsailError } from "../../src/errors.js";
 import { RegistryClient } from "../../src/oci/client.js";
 import type { RegistryEvent } from "../../src/oci/client.js";
 import { sha256Digest } from "../../src/oci/digest.js";
 import type { RepositoryRef } from "../../src/oci/reference.js";
+import { OCI_MANIFEST, blobOf, manifestFor, rejectsKsail } from "../lab/oci-fixtures.js";
 import { startRegistry } from "../lab/registry.js";
 import type { LabRegistry } from "../lab/registry.js";
 
-const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
 const noCredentials = async () => undefined;
-
-function blobOf(data: Uint8Array) {
-  return { digest: sha256Digest(data), size: data.byteLength, data };
-}
-
-function manifestFor(
-  config: { digest: string; size: number },
-  layers: { digest: string; size: number }[],
-) {
-  return Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      config: {
-        mediaType: "application/vnd.cncf.flux.config.v1+json",
-        digest: config.digest,
-        size: config.size,
-      },
-      layers: layers.map((l) => ({
-        mediaType: "application/vnd.cncf.flux.content.v1.tar+gzip",
-        digest: l.digest,
-        size: l.size,
-      })),
-    }),
-  );
-}
-
-async function rejectsKsail(promise: Promise<unknown>): Promise<KsailError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof KsailError, `expected KsailError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail("expected the call to fail");
-}
 
 async function walk(dir: string): Promise<string[]> {
   const out: string[] = [];

@@ -1,51 +1,15 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { KsailError } from "../../src/errors.js";
 import { RegistryClient } from "../../src/oci/client.js";
 import type { RegistryEvent } from "../../src/oci/client.js";
-import { sha256Digest } from "../../src/oci/digest.js";
 import { startFaultProxy, startHttpFaultProxy } from "../lab/fault-proxy.js";
 import { freePort } from "../lab/free-port.js";
+import { OCI_MANIFEST, blobOf, manifestFor, rejectsKsail } from "../lab/oci-fixtures.js";
 import { startRegistry } from "../lab/registry.js";
 import type { LabRegistry } from "../lab/registry.js";
 
-const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
 const noCredentials = async () => undefined;
-
-function blobOf(data: Uint8Array) {
-  return { digest: sha256Digest(data), size: data.byteLength, data };
-}
-
-function manifestFor(blobs: { digest: string; size: number }[]) {
-  const [config, ...layers] = blobs;
-  return Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      config: {
-        mediaType: "application/vnd.cncf.flux.config.v1+json",
-        digest: config!.digest,
-        size: config!.size,
-      },
-      layers: layers.map((l) => ({
-        mediaType: "application/vnd.cncf.flux.content.v1.tar+gzip",
-        digest: l.digest,
-        size: l.size,
-      })),
-    }),
-  );
-}
-
-async function rejectsKsail(promise: Promise<unknown>): Promise<KsailError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof KsailError, `expected KsailError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail("expected the call to fail");
-}
 
 /** Push config + layer + manifest, the way the artifact pipeline does. */
 async function pushArtifact(
@@ -60,7 +24,7 @@ async function pushArtifact(
   const layer = blobOf(randomBytes(layerSize));
   await client.pushBlob(repo, config);
   await client.pushBlob(repo, layer);
-  const manifest = manifestFor([config, layer]);
+  const manifest = manifestFor(config, [layer]);
   const digest = await client.pushManifest(repo, tag, manifest, OCI_MANIFEST);
   return { repo, layer, digest };
 }
