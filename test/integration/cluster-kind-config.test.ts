@@ -20,11 +20,7 @@ import {
   addMirrorsToDistributionConfig,
   kindConfig,
 } from "../../src/cluster/distribution-config.js";
-import {
-  ksailConfigSchema,
-  resolveDerivedDefaults,
-  type KsailConfigInput,
-} from "../../src/config/schema.js";
+import { demoConfig as config } from "../lab/project-config.js";
 import { parseMirrorSpecs } from "../../src/registry/mirror.js";
 import { startDockerEngine, type TestEngine } from "../lab/docker.js";
 import { dockerCliPath, kindBinary, runKind } from "../lab/kind.js";
@@ -34,17 +30,6 @@ const RUN = `${process.pid}${randomBytes(3).toString("hex")}`;
 const MISSING_IMAGE = "127.0.0.1:1/ksail-test/no-such-node:v0";
 const CONFIG_ERROR =
   /unable to decode config|unknown apiVersion|unknown kind|could not determine kind|invalid configuration|is not a valid|must have at least one/;
-
-function config(spec: KsailConfigInput["spec"] = {}) {
-  return resolveDerivedDefaults(
-    ksailConfigSchema.parse({
-      apiVersion: "ksail.dev/v1alpha1",
-      kind: "Cluster",
-      metadata: { name: "demo" },
-      spec: { distribution: "Kind", gitOpsEngine: "Flux", ...spec },
-    }),
-  );
-}
 
 describe("kind v0.30.0's config loader and validation on ksail's kind.yaml", () => {
   let kind: string;

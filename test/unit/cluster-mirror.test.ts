@@ -10,11 +10,7 @@ import {
   kindConfig,
 } from "../../src/cluster/distribution-config.js";
 import { mirrorHostsTomlFile, registriesYaml } from "../../src/cluster/wiring.js";
-import {
-  ksailConfigSchema,
-  resolveDerivedDefaults,
-  type KsailConfigInput,
-} from "../../src/config/schema.js";
+import { demoConfig as config } from "../lab/project-config.js";
 import { KsailError } from "../../src/errors.js";
 import {
   mirrorContainerName,
@@ -30,17 +26,6 @@ const K3D_SCHEMA_PATH = new URL(
   "../../../shared/fixtures/k3d/v1alpha5.schema.json",
   import.meta.url,
 );
-
-function config(spec: KsailConfigInput["spec"] = {}) {
-  return resolveDerivedDefaults(
-    ksailConfigSchema.parse({
-      apiVersion: "ksail.dev/v1alpha1",
-      kind: "Cluster",
-      metadata: { name: "demo" },
-      spec: { gitOpsEngine: "Flux", ...spec },
-    }),
-  );
-}
 
 const dockerHub = parseMirrorSpec("docker.io=https://registry-1.docker.io");
 const ghcr = parseMirrorSpec("ghcr.io");

@@ -11,11 +11,7 @@ import {
   registriesYaml,
   writeHostsTomlCommand,
 } from "../../src/cluster/wiring.js";
-import {
-  ksailConfigSchema,
-  resolveDerivedDefaults,
-  type KsailConfigInput,
-} from "../../src/config/schema.js";
+import { demoConfig as config } from "../lab/project-config.js";
 import { inClusterRegistryAddress, registryAddresses } from "../../src/registry/address.js";
 
 const golden = (name: string) =>
@@ -24,17 +20,6 @@ const K3D_SCHEMA_PATH = new URL(
   "../../../shared/fixtures/k3d/v1alpha5.schema.json",
   import.meta.url,
 );
-
-function config(spec: KsailConfigInput["spec"] = {}) {
-  return resolveDerivedDefaults(
-    ksailConfigSchema.parse({
-      apiVersion: "ksail.dev/v1alpha1",
-      kind: "Cluster",
-      metadata: { name: "demo" },
-      spec: { gitOpsEngine: "Flux", ...spec },
-    }),
-  );
-}
 
 describe("registry wiring", () => {
   const registry = { name: "ksail-registry", hostPort: 5000 };

@@ -2,11 +2,7 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
-import {
-  ksailConfigSchema,
-  resolveDerivedDefaults,
-  type KsailConfig,
-} from "../../src/config/schema.js";
+import { demoConfig as config } from "../lab/project-config.js";
 import { KsailError } from "../../src/errors.js";
 import { deploymentReady, parseManifests } from "../../src/flux/install.js";
 import { readiness, revisionReadiness, type FluxObject } from "../../src/flux/readiness.js";
@@ -27,17 +23,6 @@ async function schemaOf(file: string, version: string) {
     );
   });
   return crdSchema(parse(text), version);
-}
-
-function config(spec: Record<string, unknown> = {}): KsailConfig {
-  return resolveDerivedDefaults(
-    ksailConfigSchema.parse({
-      apiVersion: "ksail.dev/v1alpha1",
-      kind: "Cluster",
-      metadata: { name: "demo" },
-      spec: { gitOpsEngine: "Flux", ...spec },
-    }),
-  );
 }
 
 describe("generated Flux objects", () => {
