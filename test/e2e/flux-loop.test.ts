@@ -348,9 +348,20 @@ describe("ksail + Flux on a real API server", () => {
       /Kustomization\/loop in namespace flux-system is not ready \(\w+\): .*selector/i,
     );
     assert.match(run.stderr, /hint: kubectl describe kustomization -n flux-system loop/);
-    const status = await ksail("workload", "status", "-o", "json");
-    assert.equal(status.code, 1);
-    const [oci, ks] = json<{ kind: string; ready: string; message?: string }[]>(status);
+    // `status` is a snapshot: while kustomize-controller retries (Ready Unknown, Progressing)
+    // it says so; once that run has failed again it shows Flux's message.
+    type Status = { kind: string; ready: string; message?: string }[];
+    let status: Awaited<ReturnType<typeof ksail>> | undefined;
+    await eventually(
+      "the Kustomization's retry to finish",
+      async () => {
+        status = await ksail("workload", "status", "-o", "json");
+        return json<Status>(status)[1]?.ready !== "Unknown";
+      },
+      30_000,
+    );
+    assert.equal(status?.code, 1);
+    const [oci, ks] = json<Status>(status!);
     assert.equal(oci!.ready, "True");
     assert.equal(ks!.ready, "False");
     assert.match(ks!.message ?? "", /selector/i);
