@@ -4,8 +4,15 @@
  * as Flux's install.yaml labels them. One lab-only change: the Deployments have `replicas: 0`,
  * because the controllers already run as host processes and the lab has no kubelet to run pods;
  * the real kube-controller-manager then reports them Available, so waiting is exercised for real.
+ *
+ * With `{ inCluster: true }` (the Kind system test) the controllers run as pods instead: the
+ * Deployments keep their replicas (1) and each controller's `config/manager/service.yaml` is
+ * added — source-controller's Service is the address it advertises for its artifacts
+ * (`--storage-adv-addr=source-controller.$(RUNTIME_NAMESPACE).svc.cluster.local.`), which
+ * kustomize-controller downloads from; kustomize-controller's module has no Service.
  */
 import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import { readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -47,8 +54,20 @@ function docs(text: string): Manifest[] {
     .filter((d): d is Manifest => d !== null);
 }
 
+export interface LabInstallOptions {
+  /**
+   * For a real cluster (kubelet runs the controllers' pods): keep the Deployments' replicas and
+   * add the controllers' Services. Default false: the process lab's `replicas: 0`, no Services.
+   */
+  inCluster?: boolean;
+}
+
 /** Writes install.yaml for Flux `fluxVersion` (the label ksail's detection reads) and returns its path. */
-export async function writeLabInstallManifests(path: string, fluxVersion: string): Promise<string> {
+export async function writeLabInstallManifests(
+  path: string,
+  fluxVersion: string,
+  options: LabInstallOptions = {},
+): Promise<string> {
   const labels = {
     "app.kubernetes.io/part-of": "flux",
     "app.kubernetes.io/instance": "flux-system",
@@ -74,7 +93,7 @@ export async function writeLabInstallManifests(path: string, fluxVersion: string
       replicas: number;
       template: { spec: { serviceAccountName?: string; containers: { image: string }[] } };
     };
-    spec.replicas = 0;
+    if (!options.inCluster) spec.replicas = 0;
     spec.template.spec.serviceAccountName = controller.name;
     spec.template.spec.containers[0]!.image = `ghcr.io/fluxcd/${controller.name}:${controller.version}`;
     objects.push(
@@ -85,6 +104,14 @@ export async function writeLabInstallManifests(path: string, fluxVersion: string
       }),
       label({ ...deployment!, metadata: { ...deployment!.metadata, namespace: "flux-system" } }),
     );
+    const servicePath = join(dir, "config", "manager", "service.yaml");
+    if (options.inCluster && existsSync(servicePath)) {
+      for (const service of docs(await readFile(servicePath, "utf8"))) {
+        objects.push(
+          label({ ...service, metadata: { ...service.metadata, namespace: "flux-system" } }),
+        );
+      }
+    }
   }
   objects.push(
     label({
