@@ -349,7 +349,11 @@ function buildFinished(docker: Docker, stream: Readable, tag: string): Promise<v
 }
 
 /** Runs `cmd` in a container of the test engine and returns what it printed (stdout, then stderr). */
-export async function execIn(lab: TestEngine, container: string, cmd: string[]): Promise<string> {
+export async function execIn(
+  lab: Pick<TestEngine, "env">,
+  container: string,
+  cmd: string[],
+): Promise<string> {
   const result = await (await connectEngine(lab.env)).exec(container, cmd);
   return result.stdout + result.stderr;
 }
