@@ -119,7 +119,7 @@ build_k8s() { # NAME (cmd under k8s.io/kubernetes/cmd)
     ldflags+=" -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=$major -X $p.gitMinor=$minor"
     ldflags+=" -X $p.gitTreeState=clean"
   done
-  (cd "$dir" && "${NICE[@]}" go build -ldflags "$ldflags" -o "$tmp" "k8s.io/kubernetes/cmd/$name") || {
+  (cd "$dir" && "${NICE[@]}" go build -mod=mod -ldflags "$ldflags" -o "$tmp" "k8s.io/kubernetes/cmd/$name") || {
     rm -f "$tmp"
     log "$name: build failed"
     exit 1
@@ -170,9 +170,15 @@ build_flux() { # NAME VERSION
 }
 
 # --- etcd (optional): same recipe as Flux, dropping the "=> ../<module>" replaces ---
-build_etcd() {
-  local name=etcd version="$ETCD_VERSION" module="go.etcd.io/etcd/server/v3"
-  link_cached "$name" "$version" && return 0
+# `etcd@vX.Y.Z` builds another version (the Kind node image needs the one kubeadm pins) into
+# bin/etcd-vX.Y.Z without moving the bin/etcd symlink the process lab uses.
+build_etcd() { # [VERSION]
+  local name=etcd version="${1:-$ETCD_VERSION}" module="go.etcd.io/etcd/server/v3"
+  if [[ -n "${1:-}" ]]; then
+    [[ -x "$BIN/$name-$version" ]] && log "$name $version: cached at $BIN/$name-$version" && return 0
+  else
+    link_cached "$name" "$version" && return 0
+  fi
   need_go "$name"
   local start=$SECONDS mdir dir tmp r
   log "$name $version: building $module@$version (nice 10, CGO_ENABLED=0, -trimpath, -s -w)"
@@ -197,7 +203,11 @@ build_etcd() {
     log "$name: build failed"
     exit 1
   }
-  install_bin "$name" "$version" "$tmp"
+  if [[ -n "${1:-}" ]]; then
+    mv -f "$tmp" "$BIN/$name-$version"
+  else
+    install_bin "$name" "$version" "$tmp"
+  fi
   log "$name $version: built in $(elapsed "$start") -> $BIN/$name-$version"
 }
 
@@ -222,10 +232,13 @@ total=$SECONDS
 status=0
 for name in "${WANT[@]}"; do
   case "$name" in
-    kube-apiserver | kube-controller-manager) build_k8s "$name" ;;
+    kube-apiserver | kube-controller-manager | kube-scheduler | kube-proxy | kubelet | kubeadm | kubectl)
+      build_k8s "$name"
+      ;;
     source-controller) build_flux "$name" "$SOURCE_CONTROLLER_VERSION" ;;
     kustomize-controller) build_flux "$name" "$KUSTOMIZE_CONTROLLER_VERSION" ;;
     etcd) build_etcd ;;
+    etcd@v*) build_etcd "${name#etcd@}" ;;
     *)
       log "unknown component '$name' (known: ${ALL[*]})"
       exit 2
