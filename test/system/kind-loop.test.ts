@@ -1,0 +1,621 @@
+/**
+ * The whole loop on a real Kind cluster, as a user runs it (issue 5): the built ksail CLI, the
+ * real `kind` CLI and kubectl on PATH, the Kind lab's Docker Engine with a locally built Kind node
+ * image (test/lab/kind/build.sh) and `registry:3` — and nothing else.
+ *
+ *   ksail init --distribution Kind --gitops-engine Flux   (kind.yaml pins the lab's node image)
+ *   ksail up --flux-manifests <controllers' own manifests> (FR-001, SC-001)
+ *   docker push 127.0.0.1:<port>/app:1, ksail workload push, ksail workload reconcile
+ *     → the objects exist; a pod pulls localhost:<port>/app:1 through the containerd mirror (FR-004, SC-003)
+ *   kind load docker-image → a pod runs it with imagePullPolicy: Never
+ *   ksail cluster stop / start → cluster state and the pushed artifact survive (FR-014)
+ *   ksail down --delete-volumes → no node, registry container or volume is left (FR-015)
+ *
+ * Flux's release install.yaml cannot be downloaded here: the install manifests are the
+ * controllers' own config (test/lab/flux-install-manifests.ts, `inCluster`), run as real pods
+ * from the images the node image carries. SC-001 and SC-003 are printed, not asserted.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test, type TestContext } from "node:test";
+import { promisify } from "node:util";
+import {
+  ApiException,
+  AppsV1Api,
+  CoreV1Api,
+  KubeConfig,
+  type V1Deployment,
+  type V1Pod,
+} from "@kubernetes/client-node";
+import { parse, parseDocument, stringify } from "yaml";
+import { buildNodeImage, execIn, freeTcpPort } from "../lab/docker.js";
+import { writeLabInstallManifests } from "../lab/flux-install-manifests.js";
+import { LAB_FLUX_VERSION } from "../lab/flux-lab.js";
+import { startKindLab, type KindLab } from "../lab/kind-lab.js";
+import { runKind } from "../lab/kind.js";
+import { json, runKsail, type KsailRun } from "../lab/ksail.js";
+
+const run = promisify(execFile);
+
+const PREFIX = "ksail-sys-";
+const NAME = `${PREFIX}${randomBytes(3).toString("hex")}`;
+const REGISTRY = `${NAME}-registry`;
+const VOLUME = `${REGISTRY}-data`;
+const NODE = `${NAME}-control-plane`;
+const CONTEXT = `kind-${NAME}`;
+const FLUX_NS = "flux-system";
+const MINUTE = 60_000;
+
+let lab: KindLab | undefined;
+let project: string | undefined;
+let port = 0;
+let kubeconfig = "";
+
+const ksailEnv = () => ({
+  DOCKER_HOST: lab!.dockerHost,
+  PATH: lab!.env.PATH,
+  // kind writes the cluster's credentials here and ksail (and kubectl) read them from here.
+  KUBECONFIG: kubeconfig,
+});
+const ksail = (...args: string[]) => runKsail(args, { cwd: project!, env: ksailEnv() });
+const output = (r: KsailRun) => `exit ${r.code}\n${r.stdout}\n--- stderr ---\n${r.stderr}`;
+
+function kube(): { core: CoreV1Api; apps: AppsV1Api } {
+  const config = new KubeConfig();
+  config.loadFromFile(kubeconfig);
+  config.setCurrentContext(CONTEXT);
+  return { core: config.makeApiClient(CoreV1Api), apps: config.makeApiClient(AppsV1Api) };
+}
+
+/** undefined for 404, the object otherwise; other errors propagate. */
+async function found<T>(read: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (error) {
+    if (error instanceof ApiException && error.code === 404) return undefined;
+    throw error;
+  }
+}
+
+async function kubectl(...args: string[]): Promise<string> {
+  try {
+    const { stdout, stderr } = await run(lab!.kubectl, ["--context", CONTEXT, ...args], {
+      env: { ...lab!.env, KUBECONFIG: kubeconfig },
+      timeout: 30_000,
+      maxBuffer: 16 << 20,
+    });
+    return stdout + stderr;
+  } catch (error) {
+    const e = error as Error & { stdout?: string; stderr?: string };
+    return `kubectl ${args.join(" ")} failed: ${e.stderr || e.message}\n${e.stdout ?? ""}`;
+  }
+}
+
+/** What a failed wait prints: pods, recent events. */
+async function clusterState(): Promise<string> {
+  return [
+    await kubectl("get", "nodes,pods", "-A", "-o", "wide"),
+    (await kubectl("get", "events", "-A", "--sort-by=.lastTimestamp"))
+      .split("\n")
+      .slice(-25)
+      .join("\n"),
+  ].join("\n");
+}
+
+/** Polls `check` (test side only; ksail itself watches) until it returns true. */
+async function eventually(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+): Promise<number> {
+  const started = Date.now();
+  let last: unknown;
+  for (;;) {
+    try {
+      if (await check()) return Date.now() - started;
+      last = undefined;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() - started > timeoutMs) {
+      throw new Error(
+        `${what} did not happen within ${timeoutMs / 1000} s${last ? ` (last error: ${(last as Error).message})` : ""}\n${await clusterState()}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
+const available = (d: V1Deployment | undefined) =>
+  d?.status?.conditions?.some((c) => c.type === "Available" && c.status === "True") === true &&
+  d.status?.readyReplicas === d.spec?.replicas;
+
+const runningAndReady = (p: V1Pod) =>
+  p.status?.phase === "Running" &&
+  (p.status.containerStatuses ?? []).length > 0 &&
+  (p.status.containerStatuses ?? []).every((c) => c.ready);
+
+async function podsOf(app: string, namespace = "default"): Promise<V1Pod[]> {
+  return (await kube().core.listNamespacedPod({ namespace, labelSelector: `app=${app}` })).items;
+}
+
+async function nodeReady(): Promise<boolean> {
+  const node = await kube().core.readNode({ name: NODE });
+  return node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true;
+}
+
+async function docker(...args: string[]): Promise<string> {
+  const { stdout, stderr } = await run("docker", args, {
+    env: { ...lab!.env, DOCKER_CONFIG: join(project!, ".docker") },
+    timeout: 3 * MINUTE,
+  });
+  return stdout + stderr;
+}
+
+async function inspectOrUndefined<T>(inspect: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await inspect();
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * The test's steps, run in order as subtests. A step that needs an earlier one which failed
+ * fails at once with that reason instead of repeating the earlier failure; a step whose needs
+ * passed runs even when an unrelated step failed (down is tested after a failed stop/start).
+ */
+function steps(t: TestContext) {
+  const failed = new Set<string>();
+  return async (
+    id: string,
+    title: string,
+    needs: string[],
+    fn: (st: TestContext) => Promise<void>,
+  ): Promise<void> => {
+    const missing = needs.filter((n) => failed.has(n));
+    await t.test(`${id}: ${title}`, async (st) => {
+      if (missing.length > 0) {
+        failed.add(id);
+        throw new Error(`not run: it needs the failed step(s) ${missing.join(", ")}`);
+      }
+      try {
+        await fn(st);
+      } catch (error) {
+        failed.add(id);
+        throw error;
+      }
+    });
+  };
+}
+
+const APP = "sys-app";
+const LOADED = "sys-loaded";
+const SETTINGS = "sys-settings";
+const manifests = () => ({
+  "kustomization.yaml": stringify({
+    apiVersion: "kustomize.config.k8s.io/v1beta1",
+    kind: "Kustomization",
+    resources: ["settings.yaml", "app.yaml"],
+  }),
+  "settings.yaml": stringify({
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: SETTINGS, namespace: "default" },
+    data: { greeting: "pushed by ksail, applied by Flux" },
+  }),
+  "app.yaml": stringify({
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name: APP, namespace: "default" },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: APP } },
+      template: {
+        metadata: { labels: { app: APP } },
+        spec: {
+          terminationGracePeriodSeconds: 1,
+          // Pushed to 127.0.0.1:<port> from this machine; the node's containerd reaches it as
+          // localhost:<port> through hosts.toml → http://<registry container>:5000.
+          containers: [{ name: "app", image: `localhost:${port}/app:1` }],
+        },
+      },
+    },
+  }),
+});
+
+test(
+  "ksail on a real Kind cluster: init → up → push → reconcile → stop/start → down",
+  { timeout: 40 * MINUTE },
+  async (t) => {
+    t.after(async () => {
+      if (lab) {
+        // Whatever an assertion left: the cluster (through kind), the registry and its volume,
+        // the test's images — stop() removes everything named with the prefix.
+        try {
+          await lab.stop();
+        } finally {
+          lab = undefined;
+        }
+      }
+      if (project) await rm(project, { recursive: true, force: true });
+    });
+
+    lab = await startKindLab({ prefix: PREFIX });
+    project = await mkdtemp(join(tmpdir(), "ksail-system-"));
+    kubeconfig = join(project, "kubeconfig");
+    port = await freeTcpPort();
+    t.diagnostic(`cluster ${NAME}, registry ${REGISTRY} on 127.0.0.1:${port}, project ${project}`);
+    const step = steps(t);
+
+    await step(
+      "init",
+      "ksail init writes a Kind + Flux project; kind.yaml pins the lab's node image",
+      [],
+      async () => {
+        const init = await ksail(
+          "init",
+          "--name",
+          NAME,
+          "--distribution",
+          "Kind",
+          "--gitops-engine",
+          "Flux",
+          "--registry-port",
+          String(port),
+        );
+        assert.equal(init.code, 0, output(init));
+        const configPath = join(project!, "ksail.yaml");
+        const config = parseDocument(await readFile(configPath, "utf8"));
+        assert.equal(config.getIn(["spec", "distribution"]), "Kind");
+        assert.equal(config.getIn(["spec", "gitOpsEngine"]), "Flux");
+        assert.equal(config.getIn(["spec", "options", "localRegistry", "hostPort"]), port);
+        // A registry name of the test's own, so a crashed run's leftovers are recognisable.
+        config.setIn(["spec", "options", "localRegistry", "name"], REGISTRY);
+        await writeFile(configPath, config.toString());
+
+        const kindPath = join(project!, "kind.yaml");
+        const kind = parse(await readFile(kindPath, "utf8")) as {
+          name: string;
+          nodes: { role: string; image?: string }[];
+          containerdConfigPatches: string[];
+        };
+        assert.equal(kind.name, NAME);
+        assert.deepEqual(
+          kind.nodes.map((n) => n.role),
+          ["control-plane"],
+        );
+        assert.match(
+          kind.containerdConfigPatches.join("\n"),
+          /config_path = "\/etc\/containerd\/certs.d"/,
+        );
+        kind.nodes[0]!.image = lab!.nodeImage;
+        await writeFile(kindPath, stringify(kind));
+      },
+    );
+
+    await step(
+      "up",
+      "ksail up: registry on 127.0.0.1, Kind cluster, containerd mirror, KEP-1755 ConfigMap, Flux ready (FR-001, SC-001)",
+      ["init"],
+      async (st) => {
+        const fluxManifests = await writeLabInstallManifests(
+          join(project!, "flux-install.yaml"),
+          LAB_FLUX_VERSION,
+          { inCluster: true },
+        );
+        const up = await ksail("up", "--flux-manifests", fluxManifests, "-o", "json");
+        const report = `SC-001: \`ksail up\` (registry + Kind cluster + wiring + Flux Available) took ${(up.ms / 1000).toFixed(1)} s`;
+        console.log(report);
+        st.diagnostic(report);
+        for (const line of up.stderr.split("\n").filter((l) => l.includes("✓")))
+          st.diagnostic(line);
+        assert.equal(up.code, 0, `${output(up)}\n${await clusterState()}`);
+        const result = json<{
+          cluster: string;
+          context: string;
+          gitOps: string;
+          registry: { hostAddress: string; inClusterAddress: string };
+        }>(up);
+        assert.equal(result.cluster, "created");
+        assert.equal(result.context, CONTEXT);
+        assert.equal(result.gitOps, "installed");
+        assert.equal(result.registry.hostAddress, `127.0.0.1:${port}`);
+        assert.equal(result.registry.inClusterAddress, `${REGISTRY}:5000`);
+
+        // A real kind node: the lab's image, kind's labels, running.
+        const node = await lab!.docker.getContainer(NODE).inspect();
+        assert.equal(node.State.Running, true);
+        assert.equal(node.Config.Image, lab!.nodeImage);
+        assert.equal(node.Config.Labels["io.x-k8s.kind.cluster"], NAME);
+        assert.equal(node.Config.Labels["io.x-k8s.kind.role"], "control-plane");
+        assert.equal(await nodeReady(), true, "the node is Ready");
+
+        // The registry container publishes on 127.0.0.1 only, and answers there.
+        const registry = await lab!.docker.getContainer(REGISTRY).inspect();
+        assert.equal(registry.State.Running, true);
+        const bindings = Object.values(registry.HostConfig.PortBindings ?? {}).flat() as {
+          HostIp: string;
+          HostPort: string;
+        }[];
+        assert.deepEqual(bindings, [{ HostIp: "127.0.0.1", HostPort: String(port) }]);
+        assert.equal((await fetch(`http://127.0.0.1:${port}/v2/`)).status, 200);
+        assert.ok(registry.NetworkSettings.Networks.kind, "the registry is on the kind network");
+
+        // containerd's mirror configuration on the node (FR-004).
+        for (const host of [`localhost:${port}`, `${REGISTRY}:5000`]) {
+          assert.match(
+            await execIn(lab!, NODE, ["cat", `/etc/containerd/certs.d/${host}/hosts.toml`]),
+            new RegExp(`\\[host\\."http://${REGISTRY}:5000"\\]`),
+            `hosts.toml for ${host}`,
+          );
+        }
+
+        // KEP-1755: how to reach the registry from each side.
+        const hosting = await kube().core.readNamespacedConfigMap({
+          name: "local-registry-hosting",
+          namespace: "kube-public",
+        });
+        assert.deepEqual(parse(hosting.data?.["localRegistryHosting.v1"] ?? ""), {
+          host: `127.0.0.1:${port}`,
+          hostFromContainerRuntime: `localhost:${port}`,
+          hostFromClusterNetwork: `${REGISTRY}:5000`,
+          help: "https://github.com/kubernetes/enhancements/tree/master/keps/sig-cluster-lifecycle/generic/1755-communicating-a-local-registry",
+        });
+
+        // Flux runs as pods in the cluster, Available, with ready pods.
+        for (const controller of ["source-controller", "kustomize-controller"]) {
+          const deployment = await kube().apps.readNamespacedDeployment({
+            name: controller,
+            namespace: FLUX_NS,
+          });
+          assert.equal(deployment.spec?.replicas, 1);
+          assert.ok(available(deployment), `${controller} Available:\n${await clusterState()}`);
+          const pods = await podsOf(controller, FLUX_NS);
+          assert.equal(pods.length, 1, `${controller} pods`);
+          assert.ok(runningAndReady(pods[0]!), `${controller} pod running and ready`);
+        }
+      },
+    );
+
+    let pushedDigest = "";
+    await step(
+      "workload",
+      "push an app image and the manifests; reconcile applies them; the pod pulls localhost:<port>/app:1 through the mirror (FR-004, SC-003)",
+      ["up"],
+      async (st) => {
+        // A tiny image (static busybox, `sleep`), pushed with the docker CLI as a user would.
+        await buildNodeImage(lab!.docker, `${NAME}/app:1`);
+        await docker("tag", `${NAME}/app:1`, `127.0.0.1:${port}/app:1`);
+        await docker("push", `127.0.0.1:${port}/app:1`);
+
+        await mkdir(join(project!, "k8s"), { recursive: true });
+        for (const [file, content] of Object.entries(manifests()))
+          await writeFile(join(project!, "k8s", file), content);
+
+        const started = performance.now();
+        const push = await ksail("workload", "push", "-o", "json");
+        assert.equal(push.code, 0, output(push));
+        const pushed = json<{ version: string; digest: string }>(push);
+        assert.equal(pushed.version, "0.0.1");
+        pushedDigest = pushed.digest;
+        const reconcile = await ksail("workload", "reconcile", "--timeout", "4m", "-o", "json");
+        const total = performance.now() - started;
+        const report = `SC-003: \`ksail workload push\` ${(push.ms / 1000).toFixed(1)} s + \`ksail workload reconcile\` ${(reconcile.ms / 1000).toFixed(1)} s = ${(total / 1000).toFixed(1)} s from push to applied (Kustomization wait: the Deployment is ready)`;
+        console.log(report);
+        st.diagnostic(report);
+        assert.equal(reconcile.code, 0, `${output(reconcile)}\n${await clusterState()}`);
+        const steps = json<{ steps: { kind: string; revision: string; ms: number }[] }>(
+          reconcile,
+        ).steps;
+        for (const s of steps) st.diagnostic(`  ${s.kind} ${(s.ms / 1000).toFixed(1)} s`);
+        assert.deepEqual(
+          steps.map((s) => [s.kind, s.revision]),
+          [
+            ["OCIRepository", `0.0.1@${pushedDigest}`],
+            ["Kustomization", `0.0.1@${pushedDigest}`],
+          ],
+        );
+
+        const settings = await kube().core.readNamespacedConfigMap({
+          name: SETTINGS,
+          namespace: "default",
+        });
+        assert.equal(settings.data?.greeting, "pushed by ksail, applied by Flux");
+        await eventually(
+          `a ${APP} pod running localhost:${port}/app:1`,
+          async () => (await podsOf(APP)).some(runningAndReady),
+          2 * MINUTE,
+        );
+        const [pod] = await podsOf(APP);
+        assert.equal(pod!.spec?.containers[0]?.image, `localhost:${port}/app:1`);
+        // containerd pulled it by that name (through hosts.toml: it was never loaded otherwise).
+        const images = await execIn(lab!, NODE, [
+          "ctr",
+          "--namespace=k8s.io",
+          "images",
+          "list",
+          "-q",
+        ]);
+        assert.ok(
+          images.split("\n").includes(`localhost:${port}/app:1`),
+          `the node's containerd has localhost:${port}/app:1:\n${images}`,
+        );
+      },
+    );
+
+    await step(
+      "load",
+      "kind load docker-image: a pod runs the loaded image without pulling",
+      ["up"],
+      async () => {
+        const image = `${NAME}/loaded:1`;
+        await buildNodeImage(lab!.docker, image);
+        const load = await runKind(
+          lab!.kind,
+          ["load", "docker-image", image, "--name", NAME],
+          lab!.env,
+          3 * MINUTE,
+        );
+        assert.equal(load.code, 0, load.output);
+        await kube().core.createNamespacedPod({
+          namespace: "default",
+          body: {
+            metadata: { name: LOADED, labels: { app: LOADED } },
+            spec: {
+              terminationGracePeriodSeconds: 1,
+              containers: [{ name: "loaded", image, imagePullPolicy: "Never" }],
+            },
+          },
+        });
+        await eventually(
+          `pod ${LOADED} running the loaded image`,
+          async () =>
+            runningAndReady(
+              await kube().core.readNamespacedPod({ name: LOADED, namespace: "default" }),
+            ),
+          2 * MINUTE,
+        );
+      },
+    );
+
+    await step(
+      "stop/start",
+      "ksail cluster stop / start: the cluster state and the pushed artifact survive (FR-014)",
+      ["workload"],
+      async (st) => {
+        const stop = await ksail("cluster", "stop", "-o", "json");
+        assert.equal(stop.code, 0, output(stop));
+        assert.deepEqual(json<{ nodes: { name: string; running: boolean }[] }>(stop).nodes, [
+          { name: NODE, running: false },
+        ]);
+        assert.equal((await lab!.docker.getContainer(NODE).inspect()).State.Running, false);
+        assert.equal((await lab!.docker.getContainer(REGISTRY).inspect()).State.Running, false);
+
+        const start = await ksail("cluster", "start", "-o", "json");
+        assert.equal(start.code, 0, output(start));
+        assert.equal((await lab!.docker.getContainer(NODE).inspect()).State.Running, true);
+        const ready = await eventually(
+          "the API server answering and the node Ready",
+          nodeReady,
+          5 * MINUTE,
+        );
+        st.diagnostic(
+          `node Ready ${(ready / 1000).toFixed(1)} s after \`ksail cluster start\` returned`,
+        );
+
+        const settings = await found(() =>
+          kube().core.readNamespacedConfigMap({ name: SETTINGS, namespace: "default" }),
+        );
+        assert.equal(settings?.data?.greeting, "pushed by ksail, applied by Flux");
+        assert.ok(
+          await found(() =>
+            kube().apps.readNamespacedDeployment({ name: APP, namespace: "default" }),
+          ),
+          `Deployment ${APP} is still there`,
+        );
+        await eventually(
+          `Deployment ${APP} available again`,
+          async () =>
+            available(
+              await kube().apps.readNamespacedDeployment({ name: APP, namespace: "default" }),
+            ),
+          5 * MINUTE,
+        );
+
+        // The registry's data survived: the pushed version is listed with the same digest ...
+        const versions = await ksail("workload", "versions", "-o", "json");
+        assert.equal(versions.code, 0, output(versions));
+        assert.deepEqual(
+          json<{ version: string; digest: string }[]>(versions).map((v) => [v.version, v.digest]),
+          [["0.0.1", pushedDigest]],
+        );
+        // ... and Flux, restarted with the node, fetches and applies it again over the restored wiring.
+        for (const controller of ["source-controller", "kustomize-controller"]) {
+          await eventually(
+            `${controller} available again`,
+            async () =>
+              available(
+                await kube().apps.readNamespacedDeployment({
+                  name: controller,
+                  namespace: FLUX_NS,
+                }),
+              ),
+            5 * MINUTE,
+          );
+        }
+        const reconcile = await ksail("workload", "reconcile", "--timeout", "4m", "-o", "json");
+        assert.equal(reconcile.code, 0, `${output(reconcile)}\n${await clusterState()}`);
+        assert.equal(
+          json<{ steps: { revision: string }[] }>(reconcile).steps[1]?.revision,
+          `0.0.1@${pushedDigest}`,
+        );
+        st.diagnostic(
+          `stop ${(stop.ms / 1000).toFixed(1)} s, start ${(start.ms / 1000).toFixed(1)} s, reconcile after the restart ${(reconcile.ms / 1000).toFixed(1)} s`,
+        );
+      },
+    );
+
+    await step(
+      "down",
+      "ksail down --delete-volumes leaves no node, registry container or volume behind (FR-015)",
+      ["up"],
+      async () => {
+        const down = await ksail("down", "--delete-volumes", "-o", "json");
+        assert.equal(down.code, 0, output(down));
+        const result = json<{ cluster: string; registry: string; volumeRemoved: boolean }>(down);
+        assert.deepEqual(
+          [result.cluster, result.registry, result.volumeRemoved],
+          ["deleted", "removed", true],
+        );
+        const nodes = await lab!.docker.listContainers({
+          all: true,
+          filters: JSON.stringify({ label: [`io.x-k8s.kind.cluster=${NAME}`] }),
+        });
+        assert.deepEqual(
+          nodes.map((c) => c.Names),
+          [],
+          "no node container",
+        );
+        assert.equal(
+          await inspectOrUndefined(() => lab!.docker.getContainer(REGISTRY).inspect()),
+          undefined,
+          "no registry container",
+        );
+        assert.equal(
+          await inspectOrUndefined(() => lab!.docker.getVolume(VOLUME).inspect()),
+          undefined,
+          "no registry volume",
+        );
+        const clusters = await runKind(lab!.kind, ["get", "clusters"], lab!.env);
+        assert.equal(clusters.code, 0, clusters.output);
+        assert.ok(!clusters.output.split("\n").includes(NAME), `kind still lists ${NAME}`);
+        // kind creates the `kind` network once and keeps it for every cluster (kind delete does
+        // not remove it; ksail creates no network for Kind): nothing of this project is on it.
+        const network = await inspectOrUndefined(() => lab!.docker.getNetwork("kind").inspect());
+        const attached = Object.values(
+          (network as { Containers?: Record<string, { Name: string }> } | undefined)?.Containers ??
+            {},
+        ).map((c) => c.Name);
+        assert.deepEqual(
+          attached.filter((n) => n.startsWith(NAME)),
+          [],
+          "nothing of the project on the kind network",
+        );
+        // kind removed its context from the kubeconfig it wrote.
+        const config = parse(await readFile(kubeconfig, "utf8")) as {
+          contexts?: { name: string }[] | null;
+        };
+        assert.ok(
+          !(config.contexts ?? []).some((c) => c.name === CONTEXT),
+          `${CONTEXT} is still in ${kubeconfig}`,
+        );
+      },
+    );
+  },
+);
