@@ -30,7 +30,7 @@ import {
 import { silentProgress, type Progress } from "../workload/progress.js";
 import { addMirrorsToDistributionConfig, distributionConfigFor } from "./distribution-config.js";
 import type { ClusterNode, Provisioner } from "./provisioner.js";
-import { runToolOrFail } from "./tools.js";
+import { runTool, runToolOrFail } from "./tools.js";
 import {
   hostsTomlFiles,
   localRegistryHostingConfigMap,
@@ -498,8 +498,47 @@ export async function startCluster(options: LifecycleOptions): Promise<StartStop
   await progress.step(`start ${provisioner.distribution} cluster ${name}`, () =>
     provisioner.start(name),
   );
+  // Node containers run again at once; the API server inside takes a few seconds more, and the
+  // wiring below applies a ConfigMap through it.
+  if (provisioner.provisions) {
+    const context = provisioner.context(name);
+    await progress.step(`API server of ${context} ready`, () =>
+      waitForApiServer(context, options.env, API_READY_TIMEOUT_MS),
+    );
+  }
   await wireRegistries(options, registry ? spec : undefined, mirrors, progress);
   return { name, nodes: await provisioner.nodes(name), registry };
+}
+
+const API_READY_TIMEOUT_MS = 180_000;
+
+/** Polls `kubectl get --raw /readyz` once a second until it answers ok, or fails after `timeoutMs`. */
+export async function waitForApiServer(
+  context: string,
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const args = [...(context ? ["--context", context] : []), "get", "--raw", "/readyz"];
+  for (;;) {
+    const result = await runTool("kubectl", args, { env });
+    if (result.code === 0) return;
+    if (Date.now() >= deadline) {
+      const { KsailError } = await import("../errors.js");
+      throw new KsailError(
+        "timeout",
+        `the API server of ${context} was not ready ${Math.round(timeoutMs / 1000)} s after the cluster started`,
+        {
+          hint: `Look at the node containers (docker ps -a, docker logs <node>) and retry \`ksail cluster start\`.`,
+          details: result.stderr
+            .split("\n")
+            .filter((line) => line.trim() !== "")
+            .slice(-4),
+        },
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
 }
 
 async function assertClusterExists(provisioner: Provisioner, name: string): Promise<void> {
