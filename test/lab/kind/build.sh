@@ -33,6 +33,7 @@ K8S_VERSION="v1.34.4" # the same as test/lab/k8s/build.sh
 KIND_VERSION="v0.30.0" # the kind CLI the lab runs (test/lab/go-tools.sh)
 ETCD_IMAGE_VERSION="3.6.5-0"
 COREDNS_VERSION="v1.12.1"
+CRICTL_VERSION="v1.34.0" # cri-tools release of Kubernetes 1.34 (kind's base ships crictl too)
 PAUSE_VERSION="3.10.1"
 SOURCE_CONTROLLER_VERSION="v1.9.1"
 KUSTOMIZE_CONTROLLER_VERSION="v1.9.4"
@@ -90,6 +91,19 @@ if [[ ! -x "$coredns" ]]; then
   log "coredns: built in $(elapsed "$start")"
 fi
 
+crictl="$BIN/crictl-$CRICTL_VERSION"
+if [[ ! -x "$crictl" ]]; then
+  start=$SECONDS
+  log "crictl $CRICTL_VERSION: building sigs.k8s.io/cri-tools/cmd/crictl (CGO_ENABLED=0)"
+  gobin="$(mktemp -d "$WORK/.gobin.XXXXXX")"
+  CGO_ENABLED=0 GOBIN="$gobin" GOFLAGS="-trimpath -buildvcs=false" nice -n 10 \
+    go install -ldflags "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION" \
+    "sigs.k8s.io/cri-tools/cmd/crictl@$CRICTL_VERSION"
+  mv -f "$gobin/crictl" "$crictl"
+  rm -rf "$gobin"
+  log "crictl: built in $(elapsed "$start")"
+fi
+
 pause="$BIN/pause-$PAUSE_VERSION"
 if [[ ! -x "$pause" ]]; then
   kdir="$(module_dir "k8s.io/kubernetes@$K8S_VERSION")"
@@ -112,6 +126,9 @@ kind_files="$kind_dir/images/base/files"
 recipe="$(cat "$0" "$HERE"/*.conflist "$HERE"/*.yaml "$HERE/iptables-wrapper.sh" |
   sha256sum | cut -c1-16)"
 
+# The lab dockerd is left as it was found: stopped again at the end if this script started it.
+started_dockerd=""
+bash "$HERE/dockerd.sh" host >/dev/null 2>&1 || started_dockerd=1
 export DOCKER_HOST
 DOCKER_HOST="$(bash "$HERE/dockerd.sh" start)"
 log "lab dockerd at $DOCKER_HOST"
@@ -120,6 +137,7 @@ current="$(docker image inspect --format '{{index .Config.Labels "dev.ksail.lab.
   "$NODE_IMAGE" 2>/dev/null || true)"
 if [[ "$current" == "$recipe" && -z "${KSAIL_KIND_REBUILD:-}" ]]; then
   log "$NODE_IMAGE (recipe $recipe) is current; done in $(elapsed "$total")"
+  [[ -z "$started_dockerd" ]] || bash "$HERE/dockerd.sh" stop
   printf '%s\n' "$NODE_IMAGE"
   exit 0
 fi
@@ -128,7 +146,8 @@ ctx="$(mktemp -d "$WORK/.ctx.XXXXXX")"
 build_container=""
 cleanup() {
   rm -rf "$ctx"
-  [[ -n "$build_container" ]] && docker rm -f -v "$build_container" >/dev/null 2>&1 || true
+  [[ -n "$build_container" ]] && docker rm -f -v "$build_container" >/dev/null 2>&1
+  [[ -z "$started_dockerd" ]] || bash "$HERE/dockerd.sh" stop
 }
 trap cleanup EXIT
 
@@ -268,7 +287,9 @@ build_container="$(docker run -d --entrypoint=sleep --security-opt seccomp=uncon
 for b in kubelet kubeadm kubectl; do
   docker cp -L "$BIN/$b-$K8S_VERSION" "$build_container:/usr/bin/$b"
 done
-docker exec "$build_container" chmod 0755 /usr/bin/kubelet /usr/bin/kubeadm /usr/bin/kubectl
+docker cp -L "$crictl" "$build_container:/usr/local/bin/crictl"
+docker exec "$build_container" chmod 0755 /usr/bin/kubelet /usr/bin/kubeadm /usr/bin/kubectl \
+  /usr/local/bin/crictl
 docker exec "$build_container" sh -c "printf '%s' '$K8S_VERSION' > /kind/version"
 docker exec "$build_container" mkdir -p /kind/manifests /etc/cni/net.d
 docker cp "$HERE/default-cni.yaml" "$build_container:/kind/manifests/default-cni.yaml"
