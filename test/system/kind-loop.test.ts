@@ -414,6 +414,13 @@ test(
           reconcile,
         ).steps;
         for (const s of steps) st.diagnostic(`  ${s.kind} ${(s.ms / 1000).toFixed(1)} s`);
+        if (total > 15_000) {
+          // Where the time went (the first reconcile after `up` varies on this machine).
+          for (const line of (await kubectl("get", "events", "-A", "--sort-by=.lastTimestamp"))
+            .split("\n")
+            .slice(-20))
+            st.diagnostic(`  ${line}`);
+        }
         assert.deepEqual(
           steps.map((s) => [s.kind, s.revision]),
           [
