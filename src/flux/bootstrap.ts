@@ -4,6 +4,7 @@
  */
 import type { KsailConfig } from "../config/schema.js";
 import type { KubeClient } from "../k8s/client.js";
+import { waitForKubeProxy } from "../k8s/kube-proxy.js";
 import type { Progress } from "../workload/progress.js";
 import { installFlux, loadInstallManifests, type InstallResult } from "./install.js";
 import { syncSpecFromConfig } from "./resources.js";
@@ -32,6 +33,15 @@ export async function bootstrapFlux(
         ...(version === undefined ? {} : { version }),
       }),
     (m) => `Loaded Flux ${m.version} manifests from ${m.origin}`,
+  );
+  // A new cluster's controllers would otherwise race kube-proxy to the API server's Service.
+  await progress.step(
+    "kube-proxy ready",
+    () => waitForKubeProxy(kube, options.timeoutMs),
+    (p) =>
+      p.state === "absent"
+        ? "No kube-proxy DaemonSet to wait for"
+        : `kube-proxy ready on ${p.pods} node(s)`,
   );
   const result = await installFlux(
     kube,

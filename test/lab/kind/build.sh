@@ -123,7 +123,7 @@ kind_files="$kind_dir/images/base/files"
 
 # The recipe: this script, the runc wrapper and every input version. A node image carrying the
 # same hash is current.
-recipe="$(cat "$0" "$HERE"/*.conflist "$HERE"/*.yaml "$HERE/iptables-wrapper.sh" |
+recipe="$(cat "$0" "$HERE/default-cni.yaml" "$HERE/iptables-wrapper.sh" |
   sha256sum | cut -c1-16)"
 
 # The lab dockerd is left as it was found: stopped again at the end if this script started it.
@@ -249,12 +249,37 @@ for c in kube-apiserver kube-controller-manager kube-scheduler; do
   image_of "registry.k8s.io/$c:$K8S_VERSION" scratch "$BIN/$c-$K8S_VERSION:/usr/local/bin/$c" -- \
     "$path_env" "ENTRYPOINT [\"/usr/local/bin/$c\"]"
 done
-# kube-proxy drives iptables: Debian's (legacy and nft) with a wrapper that follows the node's mode.
-image_of "registry.k8s.io/kube-proxy:$K8S_VERSION" "$ROOTFS_IMAGE" \
-  "$BIN/kube-proxy-$K8S_VERSION:/usr/local/bin/kube-proxy" \
-  "$HERE/iptables-wrapper.sh:/usr/sbin/iptables-wrapper" -- \
-  "RUN chmod 0755 /usr/sbin/iptables-wrapper && for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do ln -sf /usr/sbin/iptables-wrapper /etc/alternatives/\$t; done" \
-  "$path_env" 'ENTRYPOINT ["/usr/local/bin/kube-proxy"]'
+# kube-proxy drives iptables. Like its upstream image (distroless + iptables), it gets only what
+# that needs: Debian's xtables binaries (legacy and nft) with their libraries and extensions,
+# conntrack, and busybox for the wrapper that follows the node's back end. Small on purpose: the
+# node unpacks it when kube-proxy first starts, and until kube-proxy's rules exist, pods that
+# dial the API server's service address hang.
+proxy_dir="$(mktemp -d "$ctx/kube-proxy.XXXXXX")"
+docker run --rm --entrypoint /bin/bash "$ROOTFS_IMAGE" -c '
+  set -eo pipefail
+  bins="/usr/sbin/xtables-legacy-multi /usr/sbin/xtables-nft-multi /usr/sbin/conntrack"
+  mods=$(ls /usr/lib/x86_64-linux-gnu/xtables/*.so)
+  libs=$(ldd $bins $mods | awk "/=> \// {print \$3} /ld-linux/ && !/=>/ {print \$1}" | sort -u)
+  tar -ch $bins $libs /usr/lib/x86_64-linux-gnu/xtables /etc/protocols 2>/dev/null
+' | tar -x -C "$proxy_dir"
+mkdir -p "$proxy_dir/bin" "$proxy_dir/usr/local/bin"
+cp -L /bin/busybox "$proxy_dir/bin/busybox" 2>/dev/null ||
+  fail "busybox is missing: run 'apt-get install -y busybox-static'"
+ln -s busybox "$proxy_dir/bin/sh"
+cp -L "$BIN/kube-proxy-$K8S_VERSION" "$proxy_dir/usr/local/bin/kube-proxy"
+install -m 0755 "$HERE/iptables-wrapper.sh" "$proxy_dir/usr/sbin/iptables-wrapper"
+for v in legacy nft; do
+  for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
+    ln -s "xtables-$v-multi" "$proxy_dir/usr/sbin/${t/tables/tables-$v}"
+  done
+done
+for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
+  ln -s iptables-wrapper "$proxy_dir/usr/sbin/$t"
+done
+tar -C "$proxy_dir" -c . | docker import \
+  --change "$path_env" --change 'ENTRYPOINT ["/usr/local/bin/kube-proxy"]' \
+  --change "LABEL dev.ksail.lab.recipe=$recipe" - "registry.k8s.io/kube-proxy:$K8S_VERSION" >/dev/null
+log "image registry.k8s.io/kube-proxy:$K8S_VERSION"
 image_of "registry.k8s.io/etcd:$ETCD_IMAGE_VERSION" scratch \
   "$BIN/etcd-v${ETCD_IMAGE_VERSION%-*}:/usr/local/bin/etcd" -- \
   "$path_env" 'ENTRYPOINT ["/usr/local/bin/etcd"]'
@@ -292,8 +317,14 @@ docker exec "$build_container" chmod 0755 /usr/bin/kubelet /usr/bin/kubeadm /usr
   /usr/local/bin/crictl
 docker exec "$build_container" sh -c "printf '%s' '$K8S_VERSION' > /kind/version"
 docker exec "$build_container" mkdir -p /kind/manifests /etc/cni/net.d
-docker cp "$HERE/default-cni.yaml" "$build_container:/kind/manifests/default-cni.yaml"
-docker cp "$HERE/10-ksail-lab.conflist" "$build_container:/etc/cni/net.d/10-ksail-lab.conflist"
+sed "s/KUBERNETES_VERSION/$K8S_VERSION/" "$HERE/default-cni.yaml" >"$ctx/default-cni.yaml"
+docker cp "$ctx/default-cni.yaml" "$build_container:/kind/manifests/default-cni.yaml"
+# After a restart too, the node is NotReady until the DaemonSet has seen kube-proxy's rules again.
+docker exec "$build_container" bash -c 'cat > /etc/systemd/system/kubelet.service.d/20-ksail-lab-cni.conf <<EOF
+# ksail lab: the CNI config comes from the ksail-lab-cni DaemonSet (/kind/manifests/default-cni.yaml)
+[Service]
+ExecStartPre=/bin/rm -f /etc/cni/net.d/10-ksail-lab.conflist
+EOF'
 docker exec "$build_container" bash -c 'nohup containerd >/dev/null 2>&1 &'
 docker exec "$build_container" bash -c \
   'for i in $(seq 1 50); do [ -S /run/containerd/containerd.sock ] && ctr version >/dev/null 2>&1 && exit 0; sleep 0.2; done; exit 1' ||
