@@ -1,8 +1,9 @@
 /**
  * `ksail up / cluster stop / start / info / list / down` as a process, with a real Docker Engine
  * and the real registry container, but recording stand-ins for `kind`, `k3d` and `kubectl`
- * (test/fixtures/bin): no real cluster can be created on this machine. The kind stand-in runs a
- * busybox "node" container on the cluster network, so the hosts.toml wiring is real `docker exec`.
+ * (test/fixtures/bin), so the exact commands ksail runs and its error paths are checked in seconds.
+ * The kind stand-in runs a busybox "node" container on the cluster network, so the hosts.toml
+ * wiring is real `docker exec`. The real Kind cluster runs in test/system/kind-loop.test.ts.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
