@@ -79,30 +79,23 @@ module_dir() { # MODULE@VERSION
 bash "$REPO/test/lab/k8s/build.sh" kubelet kubeadm kubectl kube-apiserver kube-controller-manager \
   kube-scheduler kube-proxy source-controller kustomize-controller "etcd@v${ETCD_IMAGE_VERSION%-*}"
 
+# go_install NAME VERSION PACKAGE [LDFLAGS]: `go install PACKAGE@VERSION` into bin/NAME-VERSION.
+go_install() {
+  local name="$1" version="$2" package="$3" ldflags="-s -w ${4:-}" start=$SECONDS gobin
+  [[ -x "$BIN/$name-$version" ]] && return 0
+  log "$name $version: building $package (CGO_ENABLED=0)"
+  gobin="$(mktemp -d "$WORK/.gobin.XXXXXX")"
+  CGO_ENABLED=0 GOBIN="$gobin" GOFLAGS="-trimpath -buildvcs=false" nice -n 10 \
+    go install -ldflags "$ldflags" "$package@$version"
+  mv -f "$gobin/$name" "$BIN/$name-$version"
+  rm -rf "$gobin"
+  log "$name: built in $(elapsed "$start")"
+}
 coredns="$BIN/coredns-$COREDNS_VERSION"
-if [[ ! -x "$coredns" ]]; then
-  start=$SECONDS
-  log "coredns $COREDNS_VERSION: building github.com/coredns/coredns (CGO_ENABLED=0)"
-  gobin="$(mktemp -d "$WORK/.gobin.XXXXXX")"
-  CGO_ENABLED=0 GOBIN="$gobin" GOFLAGS="-trimpath -buildvcs=false" nice -n 10 \
-    go install -ldflags "-s -w" "github.com/coredns/coredns@$COREDNS_VERSION"
-  mv -f "$gobin/coredns" "$coredns"
-  rm -rf "$gobin"
-  log "coredns: built in $(elapsed "$start")"
-fi
-
+go_install coredns "$COREDNS_VERSION" github.com/coredns/coredns
 crictl="$BIN/crictl-$CRICTL_VERSION"
-if [[ ! -x "$crictl" ]]; then
-  start=$SECONDS
-  log "crictl $CRICTL_VERSION: building sigs.k8s.io/cri-tools/cmd/crictl (CGO_ENABLED=0)"
-  gobin="$(mktemp -d "$WORK/.gobin.XXXXXX")"
-  CGO_ENABLED=0 GOBIN="$gobin" GOFLAGS="-trimpath -buildvcs=false" nice -n 10 \
-    go install -ldflags "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION" \
-    "sigs.k8s.io/cri-tools/cmd/crictl@$CRICTL_VERSION"
-  mv -f "$gobin/crictl" "$crictl"
-  rm -rf "$gobin"
-  log "crictl: built in $(elapsed "$start")"
-fi
+go_install crictl "$CRICTL_VERSION" sigs.k8s.io/cri-tools/cmd/crictl \
+  "-X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION"
 
 pause="$BIN/pause-$PAUSE_VERSION"
 if [[ ! -x "$pause" ]]; then
