@@ -338,5 +338,7 @@ docker commit \
   --change "LABEL dev.ksail.lab.recipe=$recipe" \
   "$build_container" "$NODE_IMAGE" >/dev/null
 log "node image $NODE_IMAGE: ${#images[@]} images pre-imported, assembled in $(elapsed "$start")"
+# Earlier builds' images lost their tags to this one; they only take space in the lab's data root.
+docker image prune -f >/dev/null
 log "done in $(elapsed "$total")"
 printf '%s\n' "$NODE_IMAGE"
