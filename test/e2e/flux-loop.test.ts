@@ -19,6 +19,7 @@ import {
   pointFluxAtLabRegistry,
   startFluxLab,
 } from "../lab/flux-lab.js";
+import { eventually as pollUntil } from "../lab/eventually.js";
 import { json, runKsail } from "../lab/ksail.js";
 import type { LabRegistry } from "../lab/registry.js";
 
@@ -98,23 +99,13 @@ async function writeSource(files: Record<string, string | undefined>): Promise<v
   }
 }
 
-/** Polls the API server (test-side only; ksail itself watches) until `check` holds. */
-async function eventually(
-  what: string,
-  check: () => Promise<boolean>,
-  timeoutMs: number,
-): Promise<number> {
-  const started = Date.now();
-  while (!(await check())) {
-    if (Date.now() - started > timeoutMs) {
-      throw new Error(
-        `${what} did not happen within ${timeoutMs} ms\n--- kustomize-controller ---\n${lab.logs("kustomize-controller", 15)}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  return Date.now() - started;
-}
+/** Polls the API server every 250 ms and shows kustomize-controller's log on a timeout. */
+const eventually = (what: string, check: () => Promise<boolean>, timeoutMs: number) =>
+  pollUntil(what, check, {
+    timeoutMs,
+    intervalMs: 250,
+    diagnose: () => `--- kustomize-controller ---\n${lab.logs("kustomize-controller", 15)}`,
+  });
 
 before(async () => {
   ({ lab, registry } = await startFluxLab());

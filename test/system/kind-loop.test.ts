@@ -33,6 +33,7 @@ import {
 } from "@kubernetes/client-node";
 import { parse, parseDocument, stringify } from "yaml";
 import { buildNodeImage, execIn, freeTcpPort } from "../lab/docker.js";
+import { eventually as pollUntil } from "../lab/eventually.js";
 import { writeLabInstallManifests } from "../lab/flux-install-manifests.js";
 import { LAB_FLUX_VERSION } from "../lab/flux-lab.js";
 import { startKindLab, type KindLab } from "../lab/kind-lab.js";
@@ -106,29 +107,14 @@ async function clusterState(): Promise<string> {
   ].join("\n");
 }
 
-/** Polls `check` (test side only; ksail itself watches) until it returns true. */
-async function eventually(
-  what: string,
-  check: () => Promise<boolean>,
-  timeoutMs: number,
-): Promise<number> {
-  const started = Date.now();
-  let last: unknown;
-  for (;;) {
-    try {
-      if (await check()) return Date.now() - started;
-      last = undefined;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() - started > timeoutMs) {
-      throw new Error(
-        `${what} did not happen within ${timeoutMs / 1000} s${last ? ` (last error: ${(last as Error).message})` : ""}\n${await clusterState()}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 2000));
-  }
-}
+/** Polls `check` every 2 s, through API server restarts, and shows the cluster on a timeout. */
+const eventually = (what: string, check: () => Promise<boolean>, timeoutMs: number) =>
+  pollUntil(what, check, {
+    timeoutMs,
+    intervalMs: 2000,
+    retryErrors: true,
+    diagnose: clusterState,
+  });
 
 const available = (d: V1Deployment | undefined) =>
   d?.status?.conditions?.some((c) => c.type === "Available" && c.status === "True") === true &&
