@@ -23,6 +23,7 @@ import {
   type TestEngine,
 } from "../lab/docker.js";
 import { json, runKsail } from "../lab/ksail.js";
+import { initKindProject } from "../lab/project-config.js";
 
 const RUN = `k${process.pid}${randomBytes(3).toString("hex")}`;
 const LABEL = "dev.ksail.test";
@@ -100,31 +101,13 @@ describe("cluster lifecycle with stand-in kind/k3d/kubectl on a real engine", ()
   };
 
   test("Kind: up creates registry, cluster and wiring; a second up changes nothing; stop/start; down", async () => {
-    const init = await ksail([
-      "init",
-      "--name",
+    // Flux needs a real API server: its step of `up` is tested in test/e2e/flux-loop.test.ts.
+    const init = await initKindProject(ksail, project, {
       name,
-      "--distribution",
-      "Kind",
-      // Flux needs a real API server: its step of `up` is tested in test/e2e/flux-loop.test.ts.
-      "--gitops-engine",
-      "None",
-      "--local-registry",
-      "Enabled",
-      "--registry-port",
-      String(port),
-    ]);
+      registryPort: port,
+      registryName: registry,
+    });
     assert.equal(init.code, 0, init.stderr);
-    // The registry name is configurable; tests use a unique one.
-    const configPath = join(project, "ksail.yaml");
-    const doc = parse(await readFile(configPath, "utf8")) as {
-      spec: { options?: { localRegistry?: Record<string, unknown> } };
-    };
-    doc.spec.options = {
-      ...doc.spec.options,
-      localRegistry: { ...doc.spec.options?.localRegistry, hostPort: port, name: registry },
-    };
-    await writeFile(configPath, (await import("yaml")).stringify(doc));
 
     const up = await ksail(["up"]);
     assert.equal(up.code, 0, `${up.stdout}\n${up.stderr}`);

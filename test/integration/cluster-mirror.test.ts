@@ -7,12 +7,11 @@
  */
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
-import { parse, stringify } from "yaml";
 import {
   buildNodeImage,
   buildRegistryImage,
@@ -23,6 +22,7 @@ import {
   type TestEngine,
 } from "../lab/docker.js";
 import { json, runKsail } from "../lab/ksail.js";
+import { initKindProject } from "../lab/project-config.js";
 
 const RUN = `m${process.pid}${randomBytes(3).toString("hex")}`;
 const LABEL = "dev.ksail.test";
@@ -141,29 +141,12 @@ describe("mirror registries with stand-in kind/kubectl on a real engine", () => 
     });
 
   test("up --mirror-registry: proxy container on 127.0.0.1 only, wired into the node, pulls through; stop/start; down removes it", async () => {
-    const init = await ksail([
-      "init",
-      "--name",
+    const init = await initKindProject(ksail, project, {
       name,
-      "--distribution",
-      "Kind",
-      "--gitops-engine",
-      "None",
-      "--local-registry",
-      "Enabled",
-      "--registry-port",
-      String(port),
-    ]);
+      registryPort: port,
+      registryName: registry,
+    });
     assert.equal(init.code, 0, init.stderr);
-    const configPath = join(project, "ksail.yaml");
-    const doc = parse(await readFile(configPath, "utf8")) as {
-      spec: { options?: { localRegistry?: Record<string, unknown> } };
-    };
-    doc.spec.options = {
-      ...doc.spec.options,
-      localRegistry: { ...doc.spec.options?.localRegistry, hostPort: port, name: registry },
-    };
-    await writeFile(configPath, stringify(doc));
 
     // 1. An upstream that cannot be reached: the distribution registry's proxy asks
     // <upstream>/v2/ when it starts and exits; ksail says so and leaves no container behind.
