@@ -12,6 +12,8 @@
 # bin/<name> pointing at the pinned version. Tools whose go.mod has replace directives cannot be
 # `go install`ed; they are built from a copy of their module in src/<name>-<version>/.
 set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 CACHE="${KSAIL_LAB_CACHE:-$HOME/.cache/ksail-lab}"
 BIN="$CACHE/bin"
@@ -55,11 +57,7 @@ target_path() { # NAME VERSION
 # the copy is the main module, so its replaces apply. Writes the binary to OUT.
 build_from_copy() { # NAME PKG VERSION MODULE OUT
   local name="$1" pkg="$2" version="$3" module="$4" out="$5" mdir dir ldflags='-s -w'
-  mdir="$(go mod download -json "$module@$version" | sed -n 's/^\s*"Dir": "\(.*\)",$/\1/p')"
-  [[ -n "$mdir" && -f "$mdir/go.mod" ]] || {
-    log "$name: could not download $module@$version"
-    return 1
-  }
+  mdir="$(module_dir "$module@$version")" || return 1
   dir="$CACHE/src/$name-$version"
   rm -rf "$dir"
   mkdir -p "$CACHE/src"

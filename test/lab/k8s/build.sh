@@ -16,6 +16,8 @@
 # etcd: the lab uses bin/etcd when `build.sh etcd` built it, else Debian's etcd-server
 # (apt-get install -y etcd-server).
 set -euo pipefail
+# shellcheck source=../lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 # Newest v1.34 patch the Go module proxy serves (go list -m -versions k8s.io/kubernetes).
 K8S_VERSION="v1.34.4"
@@ -44,10 +46,6 @@ need_go() {
   }
 }
 
-elapsed() { # START
-  local s=$((SECONDS - $1))
-  printf '%dm%02ds' $((s / 60)) $((s % 60))
-}
 
 # Moves a freshly built binary into place atomically and points the stable symlink at it.
 install_bin() { # NAME VERSION BUILT_FILE
@@ -76,11 +74,7 @@ k8s_module() { # -> prints the module dir; creates it once
   need_go kubernetes
   local staging_version="v0.${K8S_VERSION#v1.}"
   local kdir
-  kdir="$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/^\s*"Dir": "\(.*\)",$/\1/p')"
-  [[ -n "$kdir" && -f "$kdir/go.mod" ]] || {
-    log "could not download k8s.io/kubernetes@$K8S_VERSION"
-    exit 1
-  }
+  kdir="$(module_dir "k8s.io/kubernetes@$K8S_VERSION")" || exit 1
   rm -rf "$dir"
   mkdir -p "$dir"
   {
@@ -139,11 +133,7 @@ build_flux() { # NAME VERSION
   need_go "$name"
   local start=$SECONDS mdir dir tmp
   log "$name $version: building $module@$version (nice 10, CGO_ENABLED=0, -trimpath, -s -w)"
-  mdir="$(go mod download -json "$module@$version" | sed -n 's/^\s*"Dir": "\(.*\)",$/\1/p')"
-  [[ -n "$mdir" && -f "$mdir/go.mod" ]] || {
-    log "could not download $module@$version"
-    exit 1
-  }
+  mdir="$(module_dir "$module@$version")" || exit 1
   # CRDs first: they are needed even when the binary is cached.
   rm -rf "$crd_dir"
   mkdir -p "$crd_dir"
@@ -182,11 +172,7 @@ build_etcd() { # [VERSION]
   need_go "$name"
   local start=$SECONDS mdir dir tmp r
   log "$name $version: building $module@$version (nice 10, CGO_ENABLED=0, -trimpath, -s -w)"
-  mdir="$(go mod download -json "$module@$version" | sed -n 's/^\s*"Dir": "\(.*\)",$/\1/p')"
-  [[ -n "$mdir" && -f "$mdir/go.mod" ]] || {
-    log "could not download $module@$version"
-    exit 1
-  }
+  mdir="$(module_dir "$module@$version")" || exit 1
   dir="$SRC/$name-$version"
   rm -rf "$dir"
   cp -r "$mdir" "$dir"

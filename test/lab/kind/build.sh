@@ -24,6 +24,8 @@
 #   KSAIL_KIND_REBUILD=1 bash ...        rebuild the images even if the recipe is unchanged
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=../lib.sh
+source "$HERE/../lib.sh"
 REPO="$(cd "$HERE/../../.." && pwd)"
 CACHE="${KSAIL_LAB_CACHE:-$HOME/.cache/ksail-lab}"
 BIN="$CACHE/bin"
@@ -51,10 +53,6 @@ fail() {
   log "$*"
   exit 1
 }
-elapsed() { # START
-  local s=$((SECONDS - $1))
-  printf '%dm%02ds' $((s / 60)) $((s % 60))
-}
 need() { # COMMAND APT_PACKAGE
   command -v "$1" >/dev/null || fail "$1 is missing: run 'apt-get install -y $2'"
 }
@@ -68,12 +66,6 @@ need setcap libcap2-bin
 mkdir -p "$WORK"
 total=$SECONDS
 
-module_dir() { # MODULE@VERSION
-  local dir
-  dir="$(go mod download -json "$1" | sed -n 's/^\s*"Dir": "\(.*\)",$/\1/p')"
-  [[ -n "$dir" && -d "$dir" ]] || fail "could not download the Go module $1"
-  printf '%s\n' "$dir"
-}
 
 # --- 1. binaries ---------------------------------------------------------------------------
 bash "$REPO/test/lab/k8s/build.sh" kubelet kubeadm kubectl kube-apiserver kube-controller-manager \
@@ -99,7 +91,7 @@ go_install crictl "$CRICTL_VERSION" sigs.k8s.io/cri-tools/cmd/crictl \
 
 pause="$BIN/pause-$PAUSE_VERSION"
 if [[ ! -x "$pause" ]]; then
-  kdir="$(module_dir "k8s.io/kubernetes@$K8S_VERSION")"
+  kdir="$(module_dir "k8s.io/kubernetes@$K8S_VERSION")" || exit 1
   grep -q "^TAG ?= $PAUSE_VERSION$" "$kdir/build/pause/Makefile" ||
     fail "k8s.io/kubernetes@$K8S_VERSION does not build pause $PAUSE_VERSION (see its build/pause/Makefile)"
   # The flags of build/pause/Makefile.
@@ -109,7 +101,7 @@ if [[ ! -x "$pause" ]]; then
   log "pause $PAUSE_VERSION: compiled from k8s.io/kubernetes@$K8S_VERSION build/pause/linux/pause.c"
 fi
 
-kind_dir="$(module_dir "sigs.k8s.io/kind@$KIND_VERSION")"
+kind_dir="$(module_dir "sigs.k8s.io/kind@$KIND_VERSION")" || exit 1
 kind_files="$kind_dir/images/base/files"
 [[ -x "$kind_files/usr/local/bin/entrypoint" || -f "$kind_files/usr/local/bin/entrypoint" ]] ||
   fail "sigs.k8s.io/kind@$KIND_VERSION has no images/base/files/usr/local/bin/entrypoint"
