@@ -27,7 +27,7 @@ import {
   mirrorRegistrySpec,
   type MirrorSpec,
 } from "../registry/mirror.js";
-import { silentProgress, type Progress } from "../workload/progress.js";
+import { silentProgress, type Progress } from "../progress.js";
 import { addMirrorsToDistributionConfig, distributionConfigFor } from "./distribution-config.js";
 import type { ClusterNode, Provisioner } from "./provisioner.js";
 import { runTool, runToolOrFail } from "./tools.js";

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import type Docker from "dockerode";
 import { KsailError } from "../errors.js";
-import type { Progress } from "../workload/progress.js";
+import type { Progress } from "../progress.js";
 
 /** How long `connectEngine` waits for the engine to answer its ping. */
 export const ENGINE_PING_TIMEOUT_MS = 4000;

@@ -5,7 +5,7 @@
 import type { KsailConfig } from "../config/schema.js";
 import type { KubeClient } from "../k8s/client.js";
 import { waitForKubeProxy } from "../k8s/kube-proxy.js";
-import type { Progress } from "../workload/progress.js";
+import type { Progress } from "../progress.js";
 import { installFlux, loadInstallManifests, type InstallResult } from "./install.js";
 import { syncSpecFromConfig } from "./resources.js";
 import { applyFluxSync } from "./sync.js";

@@ -11,7 +11,7 @@ import { KsailError } from "../errors.js";
 import { cacheDirectory } from "../util/cache-dir.js";
 import type { KubeClient, KubernetesObject, ObjectRef } from "../k8s/client.js";
 import { describeRef, refOf } from "../k8s/client.js";
-import type { Progress } from "../workload/progress.js";
+import type { Progress } from "../progress.js";
 import { condition, type FluxObject } from "./readiness.js";
 
 /** The Flux release this ksail is pinned to (source-controller and kustomize-controller v1.9.x). */

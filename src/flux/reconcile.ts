@@ -6,7 +6,7 @@
 import type { KubeClient, ObjectRef } from "../k8s/client.js";
 import { describeRef } from "../k8s/client.js";
 import { KsailError } from "../errors.js";
-import type { Progress } from "../workload/progress.js";
+import type { Progress } from "../progress.js";
 import { KUSTOMIZATION_API, OCI_REPOSITORY_API } from "./resources.js";
 import {
   readiness,

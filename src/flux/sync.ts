@@ -1,6 +1,6 @@
 /** Applying the generated OCIRepository + Kustomization, and reading their state back. */
 import type { KubeClient } from "../k8s/client.js";
-import type { Progress } from "../workload/progress.js";
+import type { Progress } from "../progress.js";
 import { fluxSyncObjects, type FluxSyncSpec } from "./resources.js";
 import { condition, readiness, type FluxObject } from "./readiness.js";
 import { kustomizationRef, ociRepositoryRef, type ReconcileTarget } from "./reconcile.js";

@@ -8,7 +8,7 @@ import type Docker from "dockerode";
 import type { KsailConfig } from "../config/schema.js";
 import { KsailError } from "../errors.js";
 import { engineMessage, type Engine } from "../engine/docker.js";
-import { silentProgress, type Progress } from "../workload/progress.js";
+import { silentProgress, type Progress } from "../progress.js";
 import { REGISTRY_CONTAINER_PORT, registryAddresses } from "./address.js";
 
 export const DEFAULT_REGISTRY_NAME = "ksail-registry";

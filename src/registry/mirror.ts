@@ -9,7 +9,7 @@ import { createServer } from "node:net";
 import type Docker from "dockerode";
 import type { Engine } from "../engine/docker.js";
 import { KsailError } from "../errors.js";
-import { silentProgress, type Progress } from "../workload/progress.js";
+import { silentProgress, type Progress } from "../progress.js";
 import { REGISTRY_CONTAINER_PORT } from "./address.js";
 import {
   containerOptions,

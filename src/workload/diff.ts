@@ -7,7 +7,7 @@ import type { RegistryClient } from "../oci/client.js";
 import type { RepositoryRef } from "../oci/reference.js";
 import { mapLimit } from "../util/map-limit.js";
 import { fetchArtifact } from "./artifact-source.js";
-import type { Progress } from "./progress.js";
+import type { Progress } from "../progress.js";
 
 export interface FileChange {
   path: string;

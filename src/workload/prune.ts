@@ -6,7 +6,7 @@
 import type { RegistryClient } from "../oci/client.js";
 import { formatRepository, type RepositoryRef } from "../oci/reference.js";
 import { KsailError } from "../errors.js";
-import type { Progress } from "./progress.js";
+import type { Progress } from "../progress.js";
 import { listVersions, type VersionInfo } from "./versions.js";
 
 export interface PruneOptions {

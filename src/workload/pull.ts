@@ -3,7 +3,7 @@ import { extractLayer } from "../artifact/extract.js";
 import type { RegistryClient } from "../oci/client.js";
 import type { RepositoryRef } from "../oci/reference.js";
 import { fetchArtifact } from "./artifact-source.js";
-import type { Progress } from "./progress.js";
+import type { Progress } from "../progress.js";
 
 export interface PullResult {
   reference: string;

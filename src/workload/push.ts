@@ -16,7 +16,7 @@ import {
   type ValidationIssue,
 } from "../validate/manifests.js";
 import type { ValidationCache } from "../validate/cache.js";
-import type { Progress } from "./progress.js";
+import type { Progress } from "../progress.js";
 import { assertVersion, LATEST_TAG, nextVersion, semverTags, type Bump } from "./versions.js";
 
 export interface PushOptions {

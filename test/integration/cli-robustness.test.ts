@@ -11,7 +11,7 @@ import { after, before, describe, it } from "node:test";
 import { parseFluxManifest } from "../../src/artifact/manifest.js";
 import { RegistryClient } from "../../src/oci/client.js";
 import { pushWorkload } from "../../src/workload/push.js";
-import { silentProgress } from "../../src/workload/progress.js";
+import { silentProgress } from "../../src/progress.js";
 import { startFaultProxy } from "../lab/fault-proxy.js";
 import { loadCorpus, materializeCase } from "../lab/invalid-corpus.js";
 import { json, runKsail } from "../lab/ksail.js";

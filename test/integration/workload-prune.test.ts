@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parseFluxManifest } from "../../src/artifact/manifest.js";
 import { RegistryClient } from "../../src/oci/client.js";
-import { silentProgress } from "../../src/workload/progress.js";
+import { silentProgress } from "../../src/progress.js";
 import { pruneWorkload } from "../../src/workload/prune.js";
 import { pushWorkload } from "../../src/workload/push.js";
 import { json, runKsail } from "../lab/ksail.js";

@@ -1,4 +1,4 @@
-/** How workload services report progress without knowing about terminals or flags. */
+/** How services in every layer report progress without knowing about terminals or flags. */
 export interface Progress {
   step<T>(label: string, run: () => Promise<T>, summary?: (result: T) => string): Promise<T>;
   info(line: string): void;
