@@ -41,7 +41,7 @@ import {
 
 /**
  * Installs the GitOps engine (Flux) once the cluster and registry are wired
- * (the CLI passes src/flux/bootstrap.ts; without one, `createCluster` reports the step skipped).
+ * (the CLI passes src/flux/bootstrap.ts's fluxStep; without one, `createCluster` reports the step skipped).
  */
 export type GitOpsInstallHook = (context: {
   config: KsailConfig;
@@ -49,18 +49,27 @@ export type GitOpsInstallHook = (context: {
   progress: Progress;
 }) => Promise<void>;
 
-export interface LifecycleOptions {
-  config: KsailConfig;
-  /** Directory ksail.yaml lives in (distribution config paths are relative to it). */
-  baseDir: string;
+/** What the lifecycle services talk to (the `deps` of `service(deps, input, progress)`). */
+export interface ClusterDeps {
   provisioner: Provisioner;
   engine: () => Promise<Engine>;
   env: NodeJS.ProcessEnv;
-  progress?: Progress;
+  /** The GitOps step of `createCluster`. */
+  installGitOps?: GitOpsInstallHook;
+}
+
+/** Which cluster: the project's configuration (the `input`). */
+export interface ClusterInput {
+  config: KsailConfig;
+  /** Directory ksail.yaml lives in (distribution config paths are relative to it). */
+  baseDir: string;
   registry?: Partial<RegistrySpec>;
   /** Mirror registries (--mirror-registry): pull-through caches wired into the nodes. */
   mirrors?: MirrorSpec[];
 }
+
+/** Deps, input and progress together, as the steps below pass them around. */
+type LifecycleOptions = ClusterDeps & ClusterInput & { progress: Progress };
 
 export interface CreateResult {
   name: string;
@@ -87,11 +96,12 @@ function registryEnabled(config: KsailConfig): boolean {
 }
 
 export async function createCluster(
-  options: LifecycleOptions,
-  installGitOps?: GitOpsInstallHook,
+  deps: ClusterDeps,
+  input: ClusterInput,
+  progress: Progress = silentProgress,
 ): Promise<CreateResult> {
-  const { config, provisioner } = options;
-  const progress = options.progress ?? silentProgress;
+  const options: LifecycleOptions = { ...deps, ...input, progress };
+  const { config, provisioner, installGitOps } = options;
   const name = config.metadata.name;
   const spec = registrySpecFromConfig(config, options.registry);
   provisioner.checkTools();
@@ -214,12 +224,12 @@ async function withDistributionConfig<T>(
     );
     if (merged === undefined) return run(path);
     content = merged;
-    options.progress?.info(
+    options.progress.info(
       `  ${options.config.spec.distributionConfig} with the mirror registries added (the file itself is unchanged)`,
     );
   } else {
     content = distributionConfigFor(options.config, { mirrors });
-    options.progress?.info(
+    options.progress.info(
       `  ${options.config.spec.distributionConfig} not found; using a generated one`,
     );
   }
@@ -341,11 +351,13 @@ export interface DeleteResult {
  * the volume only with deleteVolumes (FR-015).
  */
 export async function deleteCluster(
-  options: LifecycleOptions,
-  deleteOptions: DeleteOptions = {},
+  deps: ClusterDeps,
+  input: ClusterInput & DeleteOptions,
+  progress: Progress = silentProgress,
 ): Promise<DeleteResult> {
+  const options: LifecycleOptions = { ...deps, ...input, progress };
+  const deleteOptions: DeleteOptions = input;
   const { config, provisioner } = options;
-  const progress = options.progress ?? silentProgress;
   const name = config.metadata.name;
   const spec = registrySpecFromConfig(config, options.registry);
   const network = provisioner.network(name);
@@ -455,9 +467,13 @@ export interface StartStopResult {
 }
 
 /** Stops the nodes and then the registry container; data stays in the volume (FR-014). */
-export async function stopCluster(options: LifecycleOptions): Promise<StartStopResult> {
+export async function stopCluster(
+  deps: ClusterDeps,
+  input: ClusterInput,
+  progress: Progress = silentProgress,
+): Promise<StartStopResult> {
+  const options: LifecycleOptions = { ...deps, ...input, progress };
   const { config, provisioner } = options;
-  const progress = options.progress ?? silentProgress;
   const name = config.metadata.name;
   await assertClusterExists(provisioner, name);
   await progress.step(`stop ${provisioner.distribution} cluster ${name}`, () =>
@@ -477,9 +493,13 @@ export async function stopCluster(options: LifecycleOptions): Promise<StartStopR
 }
 
 /** Starts the registry, then the nodes, then restores the wiring (network, mirrors, ConfigMap). */
-export async function startCluster(options: LifecycleOptions): Promise<StartStopResult> {
+export async function startCluster(
+  deps: ClusterDeps,
+  input: ClusterInput,
+  progress: Progress = silentProgress,
+): Promise<StartStopResult> {
+  const options: LifecycleOptions = { ...deps, ...input, progress };
   const { config, provisioner } = options;
-  const progress = options.progress ?? silentProgress;
   const name = config.metadata.name;
   await assertClusterExists(provisioner, name);
   let registry: RegistryStatus | undefined;

@@ -256,3 +256,22 @@ export function kubeconfigFiles(configured: string, env: NodeJS.ProcessEnv): str
     path.startsWith("~/") ? resolve(env.HOME ?? homedir(), path.slice(2)) : resolve(path),
   );
 }
+
+/** The provisioner for a distribution; External reaches an existing kubeconfig context. */
+export function createProvisioner(
+  distribution: DistributionName,
+  options: ProvisionerOptions & {
+    connection?: { kubeconfig?: string | undefined; context?: string | undefined };
+  },
+): Provisioner {
+  const { env, engine, connection = {} } = options;
+  if (distribution === "Kind") return new KindProvisioner({ env, engine });
+  if (distribution === "K3d") return new K3dProvisioner({ env, engine });
+  return new ExternalProvisioner({
+    env,
+    engine,
+    // Same default as kubectl: $KUBECONFIG, then ~/.kube/config.
+    kubeconfig: connection.kubeconfig ?? env.KUBECONFIG ?? "~/.kube/config",
+    ...(connection.context === undefined ? {} : { contextName: connection.context }),
+  });
+}

@@ -377,3 +377,9 @@ export async function connectEngine(
   }
   return new Engine(docker, endpoint);
 }
+
+/** Connects on first use and then reuses the connection (commands that may not need the engine). */
+export function lazyEngine(env: NodeJS.ProcessEnv = process.env): () => Promise<Engine> {
+  let engine: Promise<Engine> | undefined;
+  return () => (engine ??= connectEngine(env));
+}

@@ -2,15 +2,18 @@
  * The Flux step of `ksail up` (FR-001): install Flux (or leave an existing one as
  * installFlux decides), then apply the project's OCIRepository and Kustomization.
  */
+import { parseDuration } from "../config/duration.js";
 import type { KsailConfig } from "../config/schema.js";
-import type { KubeClient } from "../k8s/client.js";
+import { KubeClient } from "../k8s/client.js";
 import { waitForKubeProxy } from "../k8s/kube-proxy.js";
-import type { Progress } from "../progress.js";
+import { silentProgress, type Progress } from "../progress.js";
+import { cacheDirectory } from "../util/cache-dir.js";
 import { installFlux, loadInstallManifests, type InstallResult } from "./install.js";
 import { syncSpecFromConfig } from "./resources.js";
 import { applyFluxSync } from "./sync.js";
 
-export interface BootstrapOptions {
+export interface BootstrapInput {
+  config: KsailConfig;
   /** --flux-manifests: file, directory or URL; default: the pinned release, cached. */
   manifests?: string;
   cacheDir: string;
@@ -18,11 +21,12 @@ export interface BootstrapOptions {
 }
 
 export async function bootstrapFlux(
-  kube: KubeClient,
-  config: KsailConfig,
-  options: BootstrapOptions,
-  progress: Progress,
+  deps: { kube: KubeClient },
+  input: BootstrapInput,
+  progress: Progress = silentProgress,
 ): Promise<InstallResult> {
+  const { kube } = deps;
+  const { config, ...options } = input;
   const { version } = config.spec.options.flux;
   const manifests = await progress.step(
     "Load Flux manifests",
@@ -51,4 +55,33 @@ export async function bootstrapFlux(
   );
   await applyFluxSync(kube, syncSpecFromConfig(config), progress);
   return result;
+}
+
+/**
+ * The GitOps step `createCluster` runs (its installGitOps hook): connects to the new cluster's
+ * kubeconfig context and bootstraps Flux there, within spec.connection.timeout (default 5m).
+ */
+export function fluxStep(options: { env: NodeJS.ProcessEnv; manifests?: string | undefined }) {
+  return async (context: {
+    config: KsailConfig;
+    kubeContext: string;
+    progress: Progress;
+  }): Promise<void> => {
+    const { config, kubeContext, progress } = context;
+    const { kubeconfig, timeout } = config.spec.connection;
+    const kube = KubeClient.connect({
+      ...(kubeconfig ? { kubeconfig } : {}),
+      ...(kubeContext ? { context: kubeContext } : {}),
+    });
+    await bootstrapFlux(
+      { kube },
+      {
+        config,
+        cacheDir: cacheDirectory(options.env),
+        timeoutMs: parseDuration(timeout) ?? 300_000,
+        ...(options.manifests ? { manifests: options.manifests } : {}),
+      },
+      progress,
+    );
+  };
 }

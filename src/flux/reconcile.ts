@@ -6,7 +6,7 @@
 import type { KubeClient, ObjectRef } from "../k8s/client.js";
 import { describeRef } from "../k8s/client.js";
 import { KsailError } from "../errors.js";
-import type { Progress } from "../progress.js";
+import { silentProgress, type Progress } from "../progress.js";
 import { KUSTOMIZATION_API, OCI_REPOSITORY_API } from "./resources.js";
 import {
   readiness,
@@ -51,11 +51,13 @@ export function requestToken(now: Date = new Date()): string {
 }
 
 export async function reconcileWorkload(
-  kube: KubeClient,
-  target: ReconcileTarget,
-  options: { timeoutMs: number; now?: () => Date },
-  progress: Progress,
+  deps: { kube: KubeClient },
+  input: ReconcileTarget & { timeoutMs: number; now?: () => Date },
+  progress: Progress = silentProgress,
 ): Promise<ReconcileResult> {
+  const { kube } = deps;
+  const { timeoutMs, now, ...target } = input;
+  const options = { timeoutMs, now };
   const started = performance.now();
   const deadline = Date.now() + options.timeoutMs;
   const token = requestToken(options.now?.());

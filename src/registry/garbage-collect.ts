@@ -5,6 +5,7 @@
  */
 import { connectEngine, type Engine } from "../engine/docker.js";
 import { KsailError } from "../errors.js";
+import { silentProgress, type Progress } from "../progress.js";
 import {
   describeBinding,
   LABEL_MANAGED,
@@ -30,6 +31,31 @@ export async function garbageCollectContainer(
 ): Promise<string> {
   const engine = await connectEngine(env);
   return garbageCollect(engine, name);
+}
+
+export interface GarbageCollectReport {
+  name: string;
+  /** Blobs the collector deleted (its "blob eligible for deletion" lines). */
+  blobsDeleted: number;
+  /** What the registry printed. */
+  output: string;
+}
+
+/** `ksail registry gc`: runs the collector in container `name` and counts the blobs it freed. */
+export async function collectGarbage(
+  deps: { engine: Engine },
+  input: { name: string },
+  progress: Progress = silentProgress,
+): Promise<GarbageCollectReport> {
+  const output = await progress.step(`garbage collection in ${input.name}`, () =>
+    garbageCollect(deps.engine, input.name),
+  );
+  return { name: input.name, blobsDeleted: countDeletedBlobs(output), output };
+}
+
+/** The number of blobs `registry garbage-collect` reported deleting. */
+export function countDeletedBlobs(output: string): number {
+  return output.split("\n").filter((line) => /blob eligible for deletion/i.test(line)).length;
 }
 
 export async function garbageCollect(engine: Engine, name: string): Promise<string> {

@@ -7,7 +7,7 @@ import type { RegistryClient } from "../oci/client.js";
 import type { RepositoryRef } from "../oci/reference.js";
 import { mapLimit } from "../util/map-limit.js";
 import { fetchArtifact } from "./artifact-source.js";
-import type { Progress } from "../progress.js";
+import { silentProgress, type Progress } from "../progress.js";
 
 export interface FileChange {
   path: string;
@@ -23,21 +23,28 @@ export interface DiffResult {
   unchanged: number;
 }
 
+export interface DiffInput {
+  repository: RepositoryRef;
+  /** Default: `latest`, else the highest version. */
+  version?: string | undefined;
+  sourceDir: string;
+  ignore?: string[];
+}
+
 export async function diffWorkload(
-  client: RegistryClient,
-  repository: RepositoryRef,
-  version: string | undefined,
-  sourceDir: string,
-  progress: Progress,
-  options: { ignore?: string[] } = {},
+  deps: { client: RegistryClient },
+  input: DiffInput,
+  progress: Progress = silentProgress,
 ): Promise<DiffResult> {
+  const { client } = deps;
+  const { repository, version, sourceDir } = input;
   const artifact = await progress.step(
     "Fetch artifact",
     () => fetchArtifact(client, repository, version),
     (a) => `Fetched ${a.reference} (${a.digest.slice(0, 19)}…)`,
   );
   const pushed = await readLayerFiles(artifact.layer);
-  const { files } = await listSourceFiles(sourceDir, { ignore: options.ignore ?? [] });
+  const { files } = await listSourceFiles(sourceDir, { ignore: input.ignore ?? [] });
   const local = new Map(
     await mapLimit(
       files,

@@ -6,7 +6,7 @@
 import type { RegistryClient } from "../oci/client.js";
 import { formatRepository, type RepositoryRef } from "../oci/reference.js";
 import { KsailError } from "../errors.js";
-import type { Progress } from "../progress.js";
+import { silentProgress, type Progress } from "../progress.js";
 import { listVersions, type VersionInfo } from "./versions.js";
 
 export interface PruneOptions {
@@ -91,17 +91,23 @@ export function planPrune(versions: readonly VersionInfo[], options: PruneOption
   };
 }
 
+export interface PruneDeps {
+  client: RegistryClient;
+  /** The local registry's collector; without one the registry's own GC reclaims the space. */
+  garbageCollect?: GarbageCollector | undefined;
+}
+
 export async function pruneWorkload(
-  client: RegistryClient,
-  repository: RepositoryRef,
-  options: PruneOptions,
-  progress: Progress,
-  garbageCollect?: GarbageCollector,
+  deps: PruneDeps,
+  options: PruneOptions & { repository: RepositoryRef },
+  progress: Progress = silentProgress,
 ): Promise<PruneResult> {
+  const { client, garbageCollect } = deps;
+  const { repository } = options;
   const name = formatRepository(repository);
   const versions = await progress.step(
     `List versions of ${name}`,
-    () => listVersions(client, repository),
+    () => listVersions({ client }, { repository }),
     (v) => `Found ${v.length} versions of ${name}`,
   );
   const plan = planPrune(versions, options);

@@ -3,7 +3,7 @@ import { extractLayer } from "../artifact/extract.js";
 import type { RegistryClient } from "../oci/client.js";
 import type { RepositoryRef } from "../oci/reference.js";
 import { fetchArtifact } from "./artifact-source.js";
-import type { Progress } from "../progress.js";
+import { silentProgress, type Progress } from "../progress.js";
 
 export interface PullResult {
   reference: string;
@@ -12,13 +12,21 @@ export interface PullResult {
   files: string[];
 }
 
+export interface PullInput {
+  repository: RepositoryRef;
+  /** Default: `latest`, else the highest version. */
+  version?: string | undefined;
+  /** An empty or absent directory. */
+  destination: string;
+}
+
 export async function pullWorkload(
-  client: RegistryClient,
-  repository: RepositoryRef,
-  version: string | undefined,
-  destination: string,
-  progress: Progress,
+  deps: { client: RegistryClient },
+  input: PullInput,
+  progress: Progress = silentProgress,
 ): Promise<PullResult> {
+  const { client } = deps;
+  const { repository, version, destination } = input;
   const artifact = await progress.step(
     "Fetch artifact",
     () => fetchArtifact(client, repository, version),

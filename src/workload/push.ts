@@ -16,10 +16,22 @@ import {
   type ValidationIssue,
 } from "../validate/manifests.js";
 import type { ValidationCache } from "../validate/cache.js";
-import type { Progress } from "../progress.js";
+import { silentProgress, type Progress } from "../progress.js";
 import { assertVersion, LATEST_TAG, nextVersion, semverTags, type Bump } from "./versions.js";
 
-export interface PushOptions {
+/** What a push talks to; the cache and the lock come from openPushSession (push-session.ts). */
+export interface PushDeps {
+  client: RegistryClient;
+  /** Validation results of earlier pushes by file content (see validate/cache.ts). */
+  validationCache?: ValidationCache;
+  /**
+   * Runs the version choice and tagging for one repository at a time (a lock file);
+   * without it, concurrent pushes rely on the re-check just before tagging.
+   */
+  exclusive?: <T>(repository: string, run: () => Promise<T>) => Promise<T>;
+}
+
+export interface PushInput {
   repository: RepositoryRef;
   sourceDir: string;
   /** Exact version to push; otherwise `bump` (default patch) of the highest version. */
@@ -35,13 +47,6 @@ export interface PushOptions {
   maxFileSize?: number;
   /** Move the `latest` tag too (default true). */
   tagLatest?: boolean;
-  /** Validation results of earlier pushes by file content (see validate/cache.ts). */
-  validationCache?: ValidationCache;
-  /**
-   * Runs the version choice and tagging for one repository at a time (a lock file in the CLI);
-   * without it, concurrent pushes rely on the re-check just before tagging.
-   */
-  exclusive?: <T>(repository: string, run: () => Promise<T>) => Promise<T>;
 }
 
 export interface PushResult {
@@ -64,10 +69,11 @@ export interface PushResult {
 const MAX_VERSION_RACES = 5;
 
 export async function pushWorkload(
-  client: RegistryClient,
-  options: PushOptions,
-  progress: Progress,
+  deps: PushDeps,
+  options: PushInput,
+  progress: Progress = silentProgress,
 ): Promise<PushResult> {
+  const { client, validationCache } = deps;
   const { sourceDir } = options;
   // A bad --version is refused before any work.
   if (options.version !== undefined) assertVersion(options.version);
@@ -100,9 +106,9 @@ export async function pushWorkload(
         const found = await validateSource(sourceDir, files, {
           maxFileSize,
           contents,
-          ...(options.validationCache ? { cache: options.validationCache } : {}),
+          ...(validationCache ? { cache: validationCache } : {}),
         });
-        await options.validationCache?.save();
+        await validationCache?.save();
         if (found.length > 0) throw invalidSource(sourceDir, found);
       },
       () => "Validated manifests",
@@ -124,7 +130,7 @@ export async function pushWorkload(
   };
   const artifact = buildFluxArtifact(layer, metadata);
 
-  const exclusive = options.exclusive ?? ((_repository, run) => run());
+  const exclusive = deps.exclusive ?? ((_repository, run) => run());
   return exclusive(formatRepository(options.repository), () =>
     publish(client, options, artifact, layer, metadata, skipped, progress),
   );
@@ -132,7 +138,7 @@ export async function pushWorkload(
 
 async function publish(
   client: RegistryClient,
-  options: PushOptions,
+  options: PushInput,
   artifact: FluxArtifact,
   layer: Layer,
   metadata: { source: string; revision: string; created?: string },

@@ -54,16 +54,17 @@ export function assertVersion(version: string): string {
 
 /** Every semver version in the repository with its metadata, lowest first (SC-008: 50+ versions). */
 export async function listVersions(
-  client: RegistryClient,
-  repository: RepositoryRef,
-  options: { concurrency?: number } = {},
+  deps: { client: RegistryClient },
+  input: { repository: RepositoryRef; concurrency?: number },
 ): Promise<VersionInfo[]> {
+  const { client } = deps;
+  const { repository } = input;
   const tags = await client.listTags(repository);
   const versions = semverTags(tags);
   const latest = tags.includes(LATEST_TAG)
     ? await client.resolve(repository, LATEST_TAG)
     : undefined;
-  return mapLimit(versions, options.concurrency ?? 8, async (version) => {
+  return mapLimit(versions, input.concurrency ?? 8, async (version) => {
     const { bytes, digest } = await client.fetchManifest(repository, version);
     const manifest = parseFluxManifest(bytes);
     const config = JSON.parse(bytes.toString("utf8")) as { config?: { size?: number } };

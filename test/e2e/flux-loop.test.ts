@@ -193,9 +193,9 @@ describe("ksail + Flux on a real API server", () => {
     const { config } = await loadConfig({ cwd: project, env: {}, required: true });
     const kube = KubeClient.connect({ kubeconfig: lab.kubeconfigPath, context: "ksail-lab" });
     const result = await bootstrapFlux(
-      kube,
-      config,
+      { kube },
       {
+        config,
         manifests: join(project, "install.yaml"),
         cacheDir: join(project, "cache"),
         timeoutMs: 60_000,

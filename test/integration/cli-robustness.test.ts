@@ -88,7 +88,7 @@ describe("push under trouble", () => {
     for (let i = 1; i <= 60; i++) {
       const dir = await manifests(2, `v${i}`);
       await pushWorkload(
-        client,
+        { client },
         { repository, sourceDir: dir, version: `1.${i % 7}.${i}` },
         silentProgress,
       );

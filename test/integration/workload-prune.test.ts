@@ -39,7 +39,7 @@ describe("workload prune", () => {
         join(work, "cm.yaml"),
         `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  n: "${i}"\n`,
       );
-      await pushWorkload(client, { repository: repository(), sourceDir: work }, silentProgress);
+      await pushWorkload({ client }, { repository: repository(), sourceDir: work }, silentProgress);
     }
   });
   after(async () => {
@@ -87,8 +87,10 @@ describe("workload prune", () => {
     const before = await layers();
     for (const digest of before.values())
       assert.ok(existsSync(blobFile(digest)), `missing ${blobFile(digest)}`);
-    const result = await pruneWorkload(client, repository(), { keep: 2 }, silentProgress, () =>
-      lab.garbageCollect({ deleteUntagged: true }),
+    const result = await pruneWorkload(
+      { client, garbageCollect: () => lab.garbageCollect({ deleteUntagged: true }) },
+      { repository: repository(), keep: 2 },
+      silentProgress,
     );
     assert.equal(result.garbageCollection, "ran");
     assert.deepEqual((await client.listTags(repository())).sort(), ["0.0.4", "0.0.5", "latest"]);

@@ -1,0 +1,30 @@
+/**
+ * What pushes from this machine share (used by `workload push` and `workload reconcile --push`):
+ * the on-disk validation cache, and a lock file per repository so that two pushes to one
+ * repository take turns choosing and tagging the next version.
+ */
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import type { Progress } from "../progress.js";
+import { cacheDirectory } from "../util/cache-dir.js";
+import { withFileLock } from "../util/file-lock.js";
+import { openValidationCache, validationCachePath } from "../validate/cache.js";
+import type { PushDeps } from "./push.js";
+
+export type PushSession = Required<Pick<PushDeps, "validationCache" | "exclusive">>;
+
+/** Opens the validation cache and the repository lock under ksail's cache directory. */
+export async function openPushSession(
+  env: NodeJS.ProcessEnv,
+  progress: Progress,
+): Promise<PushSession> {
+  const dir = cacheDirectory(env);
+  const validationCache = await openValidationCache(validationCachePath(dir));
+  const exclusive = <T>(repository: string, run: () => Promise<T>): Promise<T> => {
+    const key = createHash("sha256").update(repository).digest("hex").slice(0, 24);
+    return withFileLock(join(dir, "locks", `${key}.lock`), run, {
+      onWait: () => progress.info(`Waiting for another push to ${repository} to finish…`),
+    });
+  };
+  return { validationCache, exclusive };
+}
