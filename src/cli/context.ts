@@ -2,6 +2,7 @@
 import type { Writable } from "node:stream";
 import { Output, OUTPUT_FORMATS, type OutputFormat } from "../ui/output.js";
 import { KsailError } from "../errors.js";
+import type { GlobalOptions } from "./options.js";
 
 export interface CliContext {
   stdout: Writable;
@@ -10,12 +11,6 @@ export interface CliContext {
   cwd: string;
   /** Set by a command that succeeded but must exit non-zero (e.g. diff found changes). */
   exitCode: number;
-}
-
-export interface GlobalOptions {
-  config?: string;
-  quiet?: boolean;
-  verbose?: boolean;
 }
 
 export function createOutput(ctx: CliContext, globals: GlobalOptions, format?: string): Output {

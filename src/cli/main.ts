@@ -1,6 +1,7 @@
 /**
- * The command registry. Each command group lives in its own module and loads its services
- * with `await import(...)` inside the action, so `ksail --help` stays fast.
+ * The program: the command table (src/cli/commands/, declarations only) and error handling.
+ * Each command's action loads its handler (src/cli/handlers/) through the one lazy seam
+ * (seam.ts), so `ksail --help` loads commander and the declarations, nothing else.
  * main() never calls process.exit; bin/ksail.js sets the exit code.
  */
 import { Command, CommanderError } from "commander";
@@ -8,6 +9,7 @@ import packageJson from "../../package.json" with { type: "json" };
 import { EXIT_CODES } from "../errors.js";
 import { exitCodeFor, formatError } from "../ui/errors.js";
 import type { CliContext } from "./context.js";
+import { COMMON_OPTIONS } from "./options.js";
 import { registerInit } from "./commands/init.js";
 import { registerWorkload } from "./commands/workload.js";
 import { registerFlux } from "./commands/flux.js";
@@ -15,12 +17,6 @@ import { registerRegistry } from "./commands/registry.js";
 import { registerCluster } from "./commands/cluster.js";
 
 export const VERSION: string = packageJson.version;
-
-const COMMON_OPTIONS: [string, string][] = [
-  ["--config <path>", "path to ksail.yaml (default: ./ksail.yaml)"],
-  ["-q, --quiet", "print only results and errors, no progress lines"],
-  ["--verbose", "print error causes"],
-];
 
 export function createProgram(ctx: CliContext): Command {
   const program = new Command("ksail")

@@ -1,6 +1,10 @@
 /** `ksail cluster list` and `ksail cluster info`: which clusters exist, and the project's one. */
 import type { Engine } from "../engine/docker.js";
-import { registrySpecFromConfig, registryStatus, type RegistryStatus } from "../registry/container.js";
+import {
+  registrySpecFromConfig,
+  registryStatus,
+  type RegistryStatus,
+} from "../registry/container.js";
 import type { ClusterDeps, ClusterInput } from "./lifecycle.js";
 import { createProvisioner, type ClusterNode } from "./provisioner.js";
 import { findOnPath } from "./tools.js";

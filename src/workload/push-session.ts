@@ -9,7 +9,7 @@ import type { Progress } from "../progress.js";
 import { cacheDirectory } from "../util/cache-dir.js";
 import { withFileLock } from "../util/file-lock.js";
 import { openValidationCache, validationCachePath } from "../validate/cache.js";
-import type { PushDeps } from "./push.js";
+import { pushWorkload, type PushDeps, type PushInput, type PushResult } from "./push.js";
 
 export type PushSession = Required<Pick<PushDeps, "validationCache" | "exclusive">>;
 
@@ -27,4 +27,14 @@ export async function openPushSession(
     });
   };
   return { validationCache, exclusive };
+}
+
+/** A push as the CLI runs it: with this machine's validation cache and repository lock. */
+export async function pushInSession(
+  deps: { client: PushDeps["client"]; env: NodeJS.ProcessEnv },
+  input: PushInput,
+  progress: Progress,
+): Promise<PushResult> {
+  const session = await openPushSession(deps.env, progress);
+  return pushWorkload({ client: deps.client, ...session }, input, progress);
 }

@@ -1,7 +1,8 @@
+/** `ksail init`. */
 import { Option, type Command } from "commander";
-import type { CliContext, GlobalOptions } from "../context.js";
-import { createOutput } from "../context.js";
+import type { CliContext } from "../context.js";
 import { DISTRIBUTIONS, GITOPS_ENGINES, TOGGLES } from "../../config/enums.js";
+import { lazy } from "../seam.js";
 
 export function registerInit(program: Command, ctx: CliContext): void {
   program
@@ -33,26 +34,5 @@ export function registerInit(program: Command, ctx: CliContext): void {
     .option("-d, --directory <dir>", "project directory", ".")
     .option("--force", "overwrite existing files")
     .addOption(new Option("-o, --output <format>", "output format").choices(["human", "json"]))
-    .action(async (options: Record<string, string | boolean | undefined>, command: Command) => {
-      const globals = command.optsWithGlobals<GlobalOptions>();
-      const out = createOutput(ctx, globals, options.output as string | undefined);
-      const { resolve } = await import("node:path");
-      const { loadConfig } = await import("../../config/load.js");
-      const { initProject } = await import("../../scaffold/init.js");
-      const directory = resolve(ctx.cwd, options.directory as string);
-      const { config } = await loadConfig({
-        cwd: directory,
-        env: ctx.env,
-        flags: options,
-        readFile: false,
-      });
-      const result = await out.step(
-        "init",
-        () => initProject(directory, config, { force: options.force === true }),
-        (r) => `Initialized project "${config.metadata.name}" in ${r.directory}`,
-      );
-      out.result({ name: config.metadata.name, ...result }, () =>
-        result.files.map((f) => `${f.action.padEnd(11)} ${f.path}`).join("\n"),
-      );
-    });
+    .action(lazy(ctx, () => import("../handlers/init.js")));
 }

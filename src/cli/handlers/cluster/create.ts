@@ -1,0 +1,39 @@
+/** `ksail cluster create` / `ksail up`: registry → cluster → wiring → Flux. */
+import { createCluster } from "../../../cluster/lifecycle.js";
+import { fluxStep } from "../../../flux/bootstrap.js";
+import { parseMirrorSpecs } from "../../../registry/mirror.js";
+import type { Invocation } from "../../seam.js";
+import { openCluster, type ClusterFlags } from "./project.js";
+
+export interface CreateFlags extends ClusterFlags {
+  fluxManifests?: string;
+  mirrorRegistry?: string[];
+}
+
+export async function run(invocation: Invocation<CreateFlags>): Promise<void> {
+  const { ctx, flags } = invocation;
+  const { out, deps, input } = await openCluster(invocation);
+  // spec.options.mirrorRegistries, then --mirror-registry (the same mirror twice is fine).
+  const mirrors = parseMirrorSpecs([
+    ...input.config.spec.options.mirrorRegistries,
+    ...(flags.mirrorRegistry ?? []),
+  ]);
+  const result = await createCluster(
+    { ...deps, installGitOps: fluxStep({ env: ctx.env, manifests: flags.fluxManifests }) },
+    { ...input, mirrors },
+    out,
+  );
+  out.result(result, () =>
+    [
+      `cluster ${result.name} (${result.distribution}) ready — kubectl context ${result.context || "(current)"}`,
+      ...(result.registry
+        ? [
+            `registry: push to ${result.registry.hostAddress}, in cluster ${result.registry.inClusterAddress}`,
+          ]
+        : []),
+      ...result.mirrors.map(
+        (m) => `mirror:   ${m.host} → ${m.name} (${m.upstream}) on ${m.hostAddress}`,
+      ),
+    ].join("\n"),
+  );
+}

@@ -1,0 +1,37 @@
+/** `ksail flux install`: install, upgrade an older Flux, or leave a newer one. */
+import { installFlux } from "../../../flux/install.js";
+import { createOutput } from "../../context.js";
+import type { Invocation } from "../../seam.js";
+import { connectKube } from "../kube.js";
+import { parseTimeout } from "../project.js";
+import { manifestsFor, type ManifestFlags } from "./manifests.js";
+
+export interface InstallFlags extends ManifestFlags {
+  /** false with --no-wait. */
+  wait: boolean;
+  timeout: string;
+}
+
+export async function run({ ctx, flags, globals }: Invocation<InstallFlags>): Promise<void> {
+  const out = createOutput(ctx, globals, flags.output);
+  const timeoutMs = parseTimeout(flags.timeout);
+  const { loaded, kube } = await connectKube(ctx, globals, flags);
+  const manifests = await out.step(
+    "Load Flux manifests",
+    () => manifestsFor(ctx, flags, loaded.config.spec.options.flux.version),
+    (m) => `Loaded Flux ${m.version} manifests (${m.objects.length} objects) from ${m.origin}`,
+  );
+  const result = await installFlux(kube, manifests, { wait: flags.wait, timeoutMs }, out);
+  out.result(result, () => {
+    switch (result.action) {
+      case "kept-newer":
+        return `Flux ${result.previousVersion} is newer than ${result.version}: left as it is`;
+      case "unchanged":
+        return `Flux ${result.version} already installed`;
+      case "upgraded":
+        return `Flux upgraded from ${result.previousVersion} to ${result.version}`;
+      default:
+        return `Flux ${result.version} installed`;
+    }
+  });
+}

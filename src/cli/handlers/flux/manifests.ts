@@ -1,0 +1,24 @@
+/** Which Flux install manifests `flux install` / `flux uninstall` use. */
+import { loadInstallManifests } from "../../../flux/install.js";
+import { cacheDirectory } from "../../../util/cache-dir.js";
+import type { CliContext } from "../../context.js";
+import type { KubeFlags, OutputFlags } from "../../options.js";
+
+export interface ManifestFlags extends KubeFlags, OutputFlags {
+  manifests?: string;
+  fluxVersion?: string;
+}
+
+/** --manifests, else the release --flux-version (or spec.options.flux.version) names. */
+export function manifestsFor(
+  ctx: CliContext,
+  flags: ManifestFlags,
+  configured: string | undefined,
+) {
+  const version = flags.fluxVersion ?? configured;
+  return loadInstallManifests({
+    ...(flags.manifests === undefined ? {} : { source: flags.manifests }),
+    ...(version === undefined ? {} : { version }),
+    cacheDir: cacheDirectory(ctx.env),
+  });
+}

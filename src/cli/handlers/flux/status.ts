@@ -1,0 +1,29 @@
+/** `ksail flux status`: exit 1 unless Flux is installed and every controller is ready. */
+import { fluxStatus } from "../../../flux/install.js";
+import { formatTable } from "../../../ui/output.js";
+import { createOutput } from "../../context.js";
+import type { KubeFlags, OutputFlags } from "../../options.js";
+import type { Invocation } from "../../seam.js";
+import { connectKube } from "../kube.js";
+
+export async function run({
+  ctx,
+  flags,
+  globals,
+}: Invocation<KubeFlags & OutputFlags>): Promise<void> {
+  const out = createOutput(ctx, globals, flags.output);
+  const { loaded, kube } = await connectKube(ctx, globals, flags);
+  const status = await fluxStatus(kube, loaded.config.spec.options.flux.namespace);
+  out.result(status, () =>
+    !status.installed
+      ? "Flux is not installed (run `ksail flux install`)"
+      : [
+          `Flux ${status.version ?? "(version not labelled)"}`,
+          formatTable(
+            ["CONTROLLER", "READY", "IMAGE"],
+            status.controllers.map((c) => [c.name, String(c.ready), c.image]),
+          ),
+        ].join("\n"),
+  );
+  if (!status.installed || status.controllers.some((c) => !c.ready)) ctx.exitCode = 1;
+}

@@ -1,0 +1,30 @@
+/** `ksail registry delete [--delete-volumes]`: the volume only when asked. */
+import { deleteRegistry } from "../../../registry/container.js";
+import type { Invocation } from "../../seam.js";
+import { openRegistry, type RegistryFlags } from "./spec.js";
+
+export interface DeleteFlags extends RegistryFlags {
+  deleteVolumes?: boolean;
+}
+
+export async function run(invocation: Invocation<DeleteFlags>): Promise<void> {
+  const { flags } = invocation;
+  const { out, engine, spec } = await openRegistry(invocation);
+  const result = await deleteRegistry(
+    engine,
+    spec.name,
+    { deleteVolume: flags.deleteVolumes === true, volume: spec.volume },
+    out,
+  );
+  out.result({ name: spec.name, ...result }, () => {
+    const lines = [
+      result.containerRemoved
+        ? `registry ${spec.name} removed`
+        : `registry ${spec.name} did not exist`,
+    ];
+    if (result.volumeRemoved) lines.push(`volume ${result.volume} removed`);
+    else if (!flags.deleteVolumes)
+      lines.push(`volume ${result.volume} kept (pass --delete-volumes to remove it)`);
+    return lines.join("\n");
+  });
+}

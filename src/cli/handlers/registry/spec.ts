@@ -1,0 +1,57 @@
+/** The registry container a `ksail registry` command works on, and how it is printed. */
+import { connectEngine, type Engine } from "../../../engine/docker.js";
+import { KsailError } from "../../../errors.js";
+import {
+  registrySpecFromConfig,
+  type RegistrySpec,
+  type RegistryStatus,
+} from "../../../registry/container.js";
+import type { Output } from "../../../ui/output.js";
+import { createOutput, parseInteger } from "../../context.js";
+import type { OutputFlags } from "../../options.js";
+import type { Invocation } from "../../seam.js";
+import { loadProject } from "../project.js";
+
+export interface RegistryFlags extends OutputFlags {
+  port?: string;
+  name?: string;
+  image?: string;
+}
+
+/** --port/--name/--image over ksail.yaml's spec.options.localRegistry, and the engine. */
+export async function openRegistry({ ctx, flags, globals }: Invocation<RegistryFlags>): Promise<{
+  out: Output;
+  engine: Engine;
+  spec: RegistrySpec;
+}> {
+  const out = createOutput(ctx, globals, flags.output);
+  const hostPort = flags.port === undefined ? undefined : parseInteger(flags.port, "--port", 1);
+  if (hostPort !== undefined && hostPort > 65535) {
+    throw new KsailError("usage", `--port must be at most 65535, got ${hostPort}`);
+  }
+  const { config } = await loadProject(ctx, globals);
+  const spec = registrySpecFromConfig(config, {
+    ...(hostPort === undefined ? {} : { hostPort }),
+    ...(flags.name === undefined ? {} : { name: flags.name }),
+    ...(flags.image === undefined ? {} : { image: flags.image }),
+  });
+  const engine = await connectEngine(ctx.env);
+  return { out, engine, spec };
+}
+
+/** What `status -o json` prints (and the other commands return). */
+export function statusJson(status: RegistryStatus): Record<string, unknown> {
+  return {
+    name: status.name,
+    image: status.image,
+    hostBinding: status.hostBinding ?? null,
+    volume: status.volume,
+    volumeExists: status.volumeExists,
+    exists: status.exists,
+    running: status.running,
+    state: status.state,
+    hostAddress: status.hostAddress,
+    inClusterAddress: status.inClusterAddress,
+    networks: status.networks,
+  };
+}

@@ -1,0 +1,14 @@
+/** `ksail registry start`. */
+import { startRegistry } from "../../../registry/container.js";
+import type { Invocation } from "../../seam.js";
+import { openRegistry, statusJson, type RegistryFlags } from "./spec.js";
+
+export async function run(invocation: Invocation<RegistryFlags>): Promise<void> {
+  const { out, engine, spec } = await openRegistry(invocation);
+  const result = await startRegistry(engine, spec, out);
+  out.result({ action: result.action, ...statusJson(result.status) }, () =>
+    result.action === "unchanged"
+      ? `registry ${spec.name} already running at ${result.status.hostAddress}`
+      : `registry ${spec.name} started at ${result.status.hostAddress}`,
+  );
+}

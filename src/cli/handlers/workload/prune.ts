@@ -1,0 +1,55 @@
+/** `ksail workload prune --keep N`: then the local registry's garbage collection, when it is ours. */
+import { parseDuration } from "../../../config/duration.js";
+import { KsailError } from "../../../errors.js";
+import { garbageCollectContainer } from "../../../registry/garbage-collect.js";
+import { formatBytes } from "../../../ui/output.js";
+import { pruneWorkload } from "../../../workload/prune.js";
+import { createOutput, parseInteger } from "../../context.js";
+import type { TargetFlags } from "../../options.js";
+import type { Invocation } from "../../seam.js";
+import { openTarget } from "./target.js";
+
+export interface PruneFlags extends TargetFlags {
+  keep: string;
+  olderThan?: string;
+  dryRun?: boolean;
+}
+
+export async function run({ ctx, flags, globals }: Invocation<PruneFlags>): Promise<void> {
+  const keep = parseInteger(flags.keep, "--keep", 1);
+  const olderThanMs = flags.olderThan === undefined ? undefined : parseDuration(flags.olderThan);
+  if (flags.olderThan !== undefined && olderThanMs === undefined) {
+    throw new KsailError(
+      "usage",
+      `--older-than must be a duration such as 24h or 30m, got "${flags.olderThan}"`,
+    );
+  }
+  const out = createOutput(ctx, globals, flags.output);
+  const { target, client } = await openTarget(ctx, globals, flags, out, false);
+  const local = target.localRegistry;
+  const result = await pruneWorkload(
+    {
+      client,
+      garbageCollect: local ? () => garbageCollectContainer(local.name, ctx.env) : undefined,
+    },
+    {
+      repository: target.repository,
+      keep,
+      ...(olderThanMs === undefined ? {} : { olderThanMs }),
+      dryRun: flags.dryRun === true,
+    },
+    out,
+  );
+  out.result(result, () => {
+    const verb = result.dryRun ? "would delete" : "deleted";
+    const lines = result.deleted.map((v) => `${verb} ${v.version} (${v.digest.slice(0, 19)})`);
+    lines.push(...result.kept.map((k) => `kept    ${k.version} (${k.reason})`));
+    lines.push(`${result.deleted.length} version(s) ${verb}, ${formatBytes(result.bytes)}`);
+    if (result.garbageCollection === "registry-managed") {
+      lines.push(
+        `${result.repository.split("/")[0]} is not ksail's local registry: its own garbage collection reclaims the space.`,
+      );
+    }
+    return lines.join("\n");
+  });
+}

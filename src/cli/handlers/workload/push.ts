@@ -1,0 +1,49 @@
+/** `ksail workload push`. */
+import { KsailError } from "../../../errors.js";
+import type { Bump } from "../../../workload/versions.js";
+import { pushInSession } from "../../../workload/push-session.js";
+import { createOutput } from "../../context.js";
+import type { TargetFlags } from "../../options.js";
+import type { Invocation } from "../../seam.js";
+import { openTarget } from "./target.js";
+
+export interface PushFlags extends TargetFlags {
+  version?: string;
+  bump?: Bump;
+  source?: string;
+  revision?: string;
+  /** `--created` alone: now. */
+  created?: string | true;
+  ignore?: string[];
+  /** false with --no-latest. */
+  latest: boolean;
+}
+
+export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promise<void> {
+  if (flags.version !== undefined && flags.bump !== undefined) {
+    throw new KsailError("usage", "--version and --bump cannot be used together");
+  }
+  const out = createOutput(ctx, globals, flags.output);
+  const { target, client } = await openTarget(ctx, globals, flags, out, true);
+  const created = flags.created === true ? new Date().toISOString() : flags.created;
+  const result = await pushInSession(
+    { client, env: ctx.env },
+    {
+      repository: target.repository,
+      sourceDir: target.sourceDir,
+      ...(flags.version === undefined ? {} : { version: flags.version }),
+      ...(flags.bump === undefined ? {} : { bump: flags.bump }),
+      ...(flags.source === undefined ? {} : { source: flags.source }),
+      ...(flags.revision === undefined ? {} : { revision: flags.revision }),
+      ...(created === undefined ? {} : { created }),
+      ...(flags.ignore === undefined ? {} : { ignore: flags.ignore }),
+      tagLatest: flags.latest !== false,
+    },
+    out,
+  );
+  out.result(result, () =>
+    result.unchanged
+      ? `${result.repository}:${result.version} unchanged\ndigest: ${result.digest}`
+      : `${result.repository}:${result.version}\ndigest: ${result.digest}`,
+  );
+}

@@ -1,0 +1,57 @@
+/** `ksail workload reconcile [--push]`: Flux fetches and applies now; prints both revisions. */
+import { reconcileWorkload } from "../../../flux/reconcile.js";
+import { formatElapsed } from "../../../ui/output.js";
+import type { PushResult } from "../../../workload/push.js";
+import { createOutput } from "../../context.js";
+import type { KubeFlags, TargetFlags } from "../../options.js";
+import type { Invocation } from "../../seam.js";
+import { connectKube } from "../kube.js";
+import { parseTimeout } from "../project.js";
+import { openTarget } from "./target.js";
+
+export interface ReconcileFlags extends TargetFlags, KubeFlags {
+  push?: boolean;
+  timeout: string;
+}
+
+export async function run({ ctx, flags, globals }: Invocation<ReconcileFlags>): Promise<void> {
+  const out = createOutput(ctx, globals, flags.output);
+  const timeoutMs = parseTimeout(flags.timeout);
+  const started = performance.now();
+  let pushed: PushResult | undefined;
+  if (flags.push) {
+    const { target, client } = await openTarget(ctx, globals, flags, out, true);
+    // Loaded only with --push: validation and the layer builder are not needed otherwise.
+    const { pushInSession } = await import("../../../workload/push-session.js");
+    pushed = await pushInSession(
+      { client, env: ctx.env },
+      { repository: target.repository, sourceDir: target.sourceDir },
+      out,
+    );
+  }
+  const { loaded, kube } = await connectKube(ctx, globals, flags);
+  const result = await reconcileWorkload(
+    { kube },
+    {
+      name: loaded.config.metadata.name,
+      namespace: loaded.config.spec.options.flux.namespace,
+      timeoutMs,
+    },
+    out,
+  );
+  const ms = performance.now() - started;
+  out.result({ ...result, ms, ...(pushed ? { pushed } : {}) }, () =>
+    [
+      ...(pushed
+        ? [
+            `pushed   ${pushed.repository}:${pushed.version}${pushed.unchanged ? " (unchanged)" : ""}`,
+          ]
+        : []),
+      ...result.steps.map(
+        (s) =>
+          `${s.kind === "OCIRepository" ? "fetched " : "applied "} ${s.revision ?? "-"}  (${s.kind} ${s.namespace}/${s.name})`,
+      ),
+      `reconciled in ${formatElapsed(ms)}`,
+    ].join("\n"),
+  );
+}

@@ -1,0 +1,33 @@
+/** `ksail workload status`: exit 1 unless both objects are Ready. */
+import { workloadStatus } from "../../../flux/sync.js";
+import { formatTable } from "../../../ui/output.js";
+import { createOutput } from "../../context.js";
+import type { KubeFlags, OutputFlags } from "../../options.js";
+import type { Invocation } from "../../seam.js";
+import { connectKube } from "../kube.js";
+
+export async function run({
+  ctx,
+  flags,
+  globals,
+}: Invocation<KubeFlags & OutputFlags>): Promise<void> {
+  const out = createOutput(ctx, globals, flags.output);
+  const { loaded, kube } = await connectKube(ctx, globals, flags);
+  const status = await workloadStatus(kube, {
+    name: loaded.config.metadata.name,
+    namespace: loaded.config.spec.options.flux.namespace,
+  });
+  out.result(status, () =>
+    formatTable(
+      ["KIND", "NAME", "READY", "REVISION", "MESSAGE"],
+      status.map((s) => [
+        s.kind,
+        `${s.namespace}/${s.name}`,
+        s.exists ? (s.suspended ? "Suspended" : s.ready) : "NotFound",
+        s.revision ?? "-",
+        s.message ?? "",
+      ]),
+    ),
+  );
+  if (status.some((s) => s.ready !== "True")) ctx.exitCode = 1;
+}

@@ -1,0 +1,32 @@
+/** The registry client and target (repository, manifest directory) of a workload command. */
+import { RegistryClient } from "../../../oci/client.js";
+import type { Output } from "../../../ui/output.js";
+import { resolveTarget, type WorkloadTarget } from "../../../workload/target.js";
+import type { CliContext } from "../../context.js";
+import type { GlobalOptions, TargetFlags } from "../../options.js";
+
+export async function openTarget(
+  ctx: CliContext,
+  globals: GlobalOptions,
+  flags: TargetFlags,
+  out: Output,
+  needsSource: boolean,
+): Promise<{ target: WorkloadTarget; client: RegistryClient }> {
+  const target = await resolveTarget({
+    ...(flags.registry === undefined ? {} : { registry: flags.registry }),
+    ...(flags.path === undefined ? {} : { path: flags.path }),
+    ...(globals.config === undefined ? {} : { configPath: globals.config }),
+    cwd: ctx.cwd,
+    env: ctx.env,
+    needsSource,
+  });
+  const client = new RegistryClient({
+    insecureRegistries: flags.insecure ? [target.repository.registry] : [],
+    onEvent: (event) => {
+      if (event.type === "retry") {
+        out.info(`  retrying (${event.attempt}) in ${event.delayMs}ms: ${event.reason}`);
+      }
+    },
+  });
+  return { target, client };
+}
