@@ -1,4 +1,10 @@
-/** How services in every layer report progress without knowing about terminals or flags. */
+/**
+ * How services in every layer report progress without knowing about terminals or flags.
+ *
+ * Services the CLI calls share one shape: `service(deps, input, progress = silentProgress)` —
+ * `deps` the object of what it talks to (`{ client }`, `{ kube }`, `{ engine }`, a provisioner,
+ * hooks), `input` the plain values saying what to do, `progress` last (README, "Development").
+ */
 export interface Progress {
   step<T>(label: string, run: () => Promise<T>, summary?: (result: T) => string): Promise<T>;
   info(line: string): void;
