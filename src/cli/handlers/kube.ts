@@ -1,8 +1,10 @@
 /** Connecting a command to the cluster named by flags, KSAIL_* and ksail.yaml. */
 import type { LoadedConfig } from "../../config/load.js";
 import { KubeClient } from "../../k8s/client.js";
-import type { CliContext } from "../context.js";
-import type { GlobalOptions, KubeFlags } from "../options.js";
+import type { Output } from "../../ui/output.js";
+import { createOutput, type CliContext } from "../context.js";
+import type { GlobalOptions, KubeFlags, OutputFlags } from "../options.js";
+import type { Invocation } from "../seam.js";
 import { loadProject } from "./project.js";
 
 /** The project's config and a client for the cluster that --kubeconfig/--context name. */
@@ -20,4 +22,18 @@ export async function connectKube(
     ...(connection.context ? { context: connection.context } : {}),
   });
   return { loaded, kube };
+}
+
+/** The output and the cluster connection of a command that takes `-o` and the kube options. */
+export async function openKube({
+  ctx,
+  flags,
+  globals,
+}: Invocation<KubeFlags & OutputFlags>): Promise<{
+  out: Output;
+  loaded: LoadedConfig;
+  kube: KubeClient;
+}> {
+  const out = createOutput(ctx, globals, flags.output);
+  return { out, ...(await connectKube(ctx, globals, flags)) };
 }

@@ -1,8 +1,7 @@
 /** `ksail flux install`: install, upgrade an older Flux, or leave a newer one. */
 import { installFlux } from "../../../flux/install.js";
-import { createOutput } from "../../context.js";
 import type { Invocation } from "../../seam.js";
-import { connectKube } from "../kube.js";
+import { openKube } from "../kube.js";
 import { parseTimeout } from "../project.js";
 import { manifestsFor, type ManifestFlags } from "./manifests.js";
 
@@ -12,10 +11,10 @@ export interface InstallFlags extends ManifestFlags {
   timeout: string;
 }
 
-export async function run({ ctx, flags, globals }: Invocation<InstallFlags>): Promise<void> {
-  const out = createOutput(ctx, globals, flags.output);
+export async function run(invocation: Invocation<InstallFlags>): Promise<void> {
+  const { ctx, flags } = invocation;
   const timeoutMs = parseTimeout(flags.timeout);
-  const { loaded, kube } = await connectKube(ctx, globals, flags);
+  const { out, loaded, kube } = await openKube(invocation);
   const manifests = await out.step(
     "Load Flux manifests",
     () => manifestsFor(ctx, flags, loaded.config.spec.options.flux.version),

@@ -1,18 +1,13 @@
 /** `ksail flux status`: exit 1 unless Flux is installed and every controller is ready. */
 import { fluxStatus } from "../../../flux/install.js";
 import { formatTable } from "../../../ui/output.js";
-import { createOutput } from "../../context.js";
 import type { KubeFlags, OutputFlags } from "../../options.js";
 import type { Invocation } from "../../seam.js";
-import { connectKube } from "../kube.js";
+import { openKube } from "../kube.js";
 
-export async function run({
-  ctx,
-  flags,
-  globals,
-}: Invocation<KubeFlags & OutputFlags>): Promise<void> {
-  const out = createOutput(ctx, globals, flags.output);
-  const { loaded, kube } = await connectKube(ctx, globals, flags);
+export async function run(invocation: Invocation<KubeFlags & OutputFlags>): Promise<void> {
+  const { ctx } = invocation;
+  const { out, loaded, kube } = await openKube(invocation);
   const status = await fluxStatus(kube, loaded.config.spec.options.flux.namespace);
   out.result(status, () =>
     !status.installed

@@ -1,17 +1,16 @@
 /** `ksail flux uninstall [--crds]`. */
 import { uninstallFlux } from "../../../flux/install.js";
-import { createOutput } from "../../context.js";
 import type { Invocation } from "../../seam.js";
-import { connectKube } from "../kube.js";
+import { openKube } from "../kube.js";
 import { manifestsFor, type ManifestFlags } from "./manifests.js";
 
 export interface UninstallFlags extends ManifestFlags {
   crds?: boolean;
 }
 
-export async function run({ ctx, flags, globals }: Invocation<UninstallFlags>): Promise<void> {
-  const out = createOutput(ctx, globals, flags.output);
-  const { loaded, kube } = await connectKube(ctx, globals, flags);
+export async function run(invocation: Invocation<UninstallFlags>): Promise<void> {
+  const { ctx, flags } = invocation;
+  const { out, loaded, kube } = await openKube(invocation);
   const manifests = await manifestsFor(ctx, flags, loaded.config.spec.options.flux.version);
   const result = await uninstallFlux(kube, manifests, { crds: flags.crds === true }, out);
   out.result(

@@ -1,18 +1,13 @@
 /** `ksail workload status`: exit 1 unless both objects are Ready. */
 import { workloadStatus } from "../../../flux/sync.js";
 import { formatTable } from "../../../ui/output.js";
-import { createOutput } from "../../context.js";
 import type { KubeFlags, OutputFlags } from "../../options.js";
 import type { Invocation } from "../../seam.js";
-import { connectKube } from "../kube.js";
+import { openKube } from "../kube.js";
 
-export async function run({
-  ctx,
-  flags,
-  globals,
-}: Invocation<KubeFlags & OutputFlags>): Promise<void> {
-  const out = createOutput(ctx, globals, flags.output);
-  const { loaded, kube } = await connectKube(ctx, globals, flags);
+export async function run(invocation: Invocation<KubeFlags & OutputFlags>): Promise<void> {
+  const { ctx } = invocation;
+  const { out, loaded, kube } = await openKube(invocation);
   const status = await workloadStatus(kube, {
     name: loaded.config.metadata.name,
     namespace: loaded.config.spec.options.flux.namespace,
