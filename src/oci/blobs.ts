@@ -25,10 +25,18 @@ export async function blobExists(
   throw await session.fail(res, ctx);
 }
 
+/** Without a declared size, a blob download stops past 512 MiB. */
+export const DEFAULT_MAX_BLOB_BYTES = 512 * 1024 * 1024;
+
+/**
+ * Downloads a blob and checks its digest. `size` (the descriptor's) is enforced while the
+ * body streams in: a registry sending more is cut off, and less fails the digest check.
+ */
 export async function fetchBlob(
   session: RegistrySession,
   repo: RepositoryRef,
   digest: string,
+  options: { size?: number } = {},
 ): Promise<Buffer> {
   assertDigest(digest);
   const ctx = { ...ctxOf(repo), action: `download blob ${digest}` };
@@ -38,6 +46,11 @@ export async function fetchBlob(
     target: `${v2(repo)}/blobs/${digest}`,
     scopes: [repositoryScope(repo.repository, ["pull"])],
     ctx,
+    maxBodyBytes: options.size ?? DEFAULT_MAX_BLOB_BYTES,
+    limitReason:
+      options.size !== undefined
+        ? `the manifest declares blob ${digest} as ${options.size} bytes`
+        : `a blob of unknown size is read up to ${DEFAULT_MAX_BLOB_BYTES / 1024 / 1024} MiB`,
   });
   if (res.status !== 200) throw await session.fail(res, ctx);
   const actual = digestWithAlgorithmOf(digest, res.body);

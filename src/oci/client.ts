@@ -7,8 +7,11 @@
  * blobs.ts, upload.ts, manifests.ts, tags.ts, catalog.ts, on top of session.ts (requests,
  * retries, scheme fallback, auth) and errors.ts (what a failure means to a person).
  */
+import { parseDuration } from "../config/duration.js";
+import { KsailError } from "../errors.js";
 import { blobExists, fetchBlob } from "./blobs.js";
-import { catalog, ping } from "./catalog.js";
+import { ping } from "./api-check.js";
+import { catalog } from "./catalog.js";
 import { dockerConfigCredentials } from "./credentials.js";
 import type { CredentialProvider } from "./credentials.js";
 import { deleteManifest, fetchManifest, pushManifest, resolveManifest } from "./manifests.js";
@@ -33,8 +36,13 @@ export interface RegistryClientOptions {
   /** Blobs up to this size go up as POST + one PUT; larger ones in PATCH chunks. */
   monolithicThreshold?: number;
   chunkSize?: number;
-  /** Socket idle time allowed while waiting for or reading a response. */
+  /**
+   * Inactivity allowed on a request (no bytes sent or received), not a limit on the whole
+   * transfer. Default: $KSAIL_REQUEST_TIMEOUT (a duration such as "30s", "2m"), else 30 s.
+   */
   requestTimeoutMs?: number;
+  /** Where KSAIL_REQUEST_TIMEOUT is read from; default process.env. */
+  env?: NodeJS.ProcessEnv;
   /** Time allowed to open a TCP connection. */
   connectTimeoutMs?: number;
   userAgent?: string;
@@ -54,7 +62,10 @@ export class RegistryClient {
   constructor(options: RegistryClientOptions = {}) {
     const policy = { ...DEFAULT_RETRY_POLICY, ...definedOnly(options.retry ?? {}) };
     if (policy.maxAttempts < 1) policy.maxAttempts = 1;
-    const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    const requestTimeoutMs =
+      options.requestTimeoutMs ??
+      requestTimeoutFromEnv(options.env ?? process.env) ??
+      DEFAULT_REQUEST_TIMEOUT_MS;
     this.session = new RegistrySession({
       insecureRegistries: options.insecureRegistries ?? [],
       credentials: options.credentials ?? dockerConfigCredentials(),
@@ -92,8 +103,9 @@ export class RegistryClient {
     return pushBlob(this.session, repo, blob, options);
   }
 
-  fetchBlob(repo: RepositoryRef, digest: string): Promise<Buffer> {
-    return fetchBlob(this.session, repo, digest);
+  /** Downloads and checks a blob; `size` (the descriptor's) is enforced while it streams. */
+  fetchBlob(repo: RepositoryRef, digest: string, options: { size?: number } = {}): Promise<Buffer> {
+    return fetchBlob(this.session, repo, digest, options);
   }
 
   pushManifest(
@@ -123,13 +135,45 @@ export class RegistryClient {
     return listTags(this.session, repo, options);
   }
 
-  deleteManifest(repo: RepositoryRef, digest: string): Promise<void> {
-    return deleteManifest(this.session, repo, digest);
+  /**
+   * Deletes a manifest by digest. `{ missingOk: true }`: one already gone (404) is success
+   * (concurrent prunes). Resolves to true when this call deleted it, false when it was gone.
+   */
+  deleteManifest(
+    repo: RepositoryRef,
+    digest: string,
+    options: { missingOk?: boolean } = {},
+  ): Promise<boolean> {
+    return deleteManifest(this.session, repo, digest, options);
+  }
+
+  /**
+   * The digest `tag` points at now, from one HEAD (GET only if the registry leaves the
+   * Docker-Content-Digest header out), never cached: for reading a tag back after writing it.
+   * undefined when the tag does not exist.
+   */
+  async tagDigest(repo: RepositoryRef, tag: string): Promise<string | undefined> {
+    return (await resolveManifest(this.session, repo, tag))?.digest;
   }
 
   catalog(registry: string, options: { pageSize?: number } = {}): Promise<string[]> {
     return catalog(this.session, registry, options);
   }
+}
+
+/** KSAIL_REQUEST_TIMEOUT as milliseconds; undefined when unset; KsailError("config") when invalid. */
+export function requestTimeoutFromEnv(env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env.KSAIL_REQUEST_TIMEOUT?.trim();
+  if (raw === undefined || raw === "") return undefined;
+  const ms = parseDuration(raw);
+  if (ms === undefined || ms <= 0) {
+    throw new KsailError(
+      "config",
+      `KSAIL_REQUEST_TIMEOUT="${raw}" is not a duration; write it like 30s, 2m or 1m30s`,
+      { hint: "Set KSAIL_REQUEST_TIMEOUT to a positive duration (e.g. 2m), or unset it for 30s." },
+    );
+  }
+  return ms;
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {

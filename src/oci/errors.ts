@@ -6,7 +6,8 @@
 import { KsailError } from "../errors.js";
 import type { ErrorKind } from "../errors.js";
 import type { Credential } from "./credentials.js";
-import type { HttpResponse, NetworkError } from "./http.js";
+import type { BodyTooLargeError, HttpResponse, NetworkError } from "./http.js";
+import { formatDuration } from "../config/duration.js";
 import { splitHostPort } from "./reference.js";
 
 export interface ErrorContext {
@@ -86,6 +87,11 @@ export function describeFailure(
     ...(hint ? { hint: redact(hint, credential) } : {}),
     details: details.map((d) => redact(d, credential)),
   });
+}
+
+/** True when the body carries the distribution API's `{"errors": [...]}`. */
+export function hasRegistryErrors(body: Buffer): boolean {
+  return parseErrorBody(body).length > 0;
 }
 
 function parseErrorBody(body: Buffer): RegistryErrorBody[] {
@@ -168,6 +174,7 @@ export function networkFailure(
   registry: string,
   ctx: ErrorContext,
   attempts: number,
+  limits: { requestTimeoutMs: number } = { requestTimeoutMs: 30_000 },
 ): KsailError {
   const { host } = splitHostPort(registry);
   const address = registry;
@@ -178,6 +185,16 @@ export function networkFailure(
       "unreachable",
       `cannot reach the registry at ${address}: host name "${host}" not found (DNS) while trying to ${ctx.action}${inRepo(ctx)} — is the registry address right?`,
       { code: error.code, hint: `Check the spelling of "${host}" and your DNS settings.` },
+    );
+  }
+  if (error.code === "ENOTHTTP" && error.received) {
+    return new KsailError(
+      "registry",
+      `${address} is not an OCI registry: it answered neither HTTP nor TLS while trying to ${ctx.action}${inRepo(ctx)}; it sent ${printable(error.received)}`,
+      {
+        code: "NOT_A_REGISTRY",
+        hint: `Another program listens on ${address}; check the registry address and port.`,
+      },
     );
   }
   if (
@@ -201,7 +218,7 @@ export function networkFailure(
       `the registry at ${address} stopped answering (${error.message}) while trying to ${ctx.action}${inRepo(ctx)}, after ${tries}`,
       {
         code: error.code,
-        hint: `Check that the registry at ${address} is healthy, or raise the request timeout.`,
+        hint: `Check that the registry at ${address} is healthy, or allow it more time without data than ${formatDuration(limits.requestTimeoutMs)}: --request-timeout 2m or KSAIL_REQUEST_TIMEOUT=2m.`,
       },
     );
   }
@@ -213,6 +230,48 @@ export function networkFailure(
       hint: `Start the registry (for the local one: \`ksail up\`) or check that ${address} is the right address.`,
     },
   );
+}
+
+/** The first bytes a server sent, quoted, with anything unprintable as \xNN. */
+export function printable(bytes: Buffer, max = 48): string {
+  let out = "";
+  for (const b of bytes.subarray(0, max)) {
+    if (b === 0x0a) out += "\\n";
+    else if (b === 0x0d) out += "\\r";
+    else if (b === 0x22 || b === 0x5c) out += `\\${String.fromCharCode(b)}`;
+    else if (b >= 0x20 && b < 0x7f) out += String.fromCharCode(b);
+    else out += `\\x${b.toString(16).padStart(2, "0")}`;
+  }
+  return `"${out}"${bytes.length > max ? "…" : ""} (first ${Math.min(bytes.length, max)} bytes)`;
+}
+
+/** The registry sent (or announced) more than a request allows; nothing more was read. */
+export function bodyTooLarge(
+  error: BodyTooLargeError,
+  registry: string,
+  ctx: ErrorContext,
+  limitReason: string | undefined,
+): KsailError {
+  const limit = formatBytes(error.limit);
+  const sent =
+    error.declared === undefined
+      ? `more than ${limit}`
+      : `${formatBytes(error.declared)} (announced), more than ${limit}`;
+  return new KsailError(
+    "registry",
+    `${registry} answered the request to ${ctx.action}${inRepo(ctx)} with ${sent}; ksail stopped reading${limitReason ? `: ${limitReason}` : ""}`,
+    {
+      code: "SIZE_EXCEEDED",
+      hint: `The registry at ${registry} is broken or hostile; check what it serves before trusting it.`,
+    },
+  );
+}
+
+function formatBytes(n: number): string {
+  if (n >= 1024 * 1024 * 1024) return `${(n / 1024 / 1024 / 1024).toFixed(1)} GiB`;
+  if (n >= 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${n} bytes`;
 }
 
 /** Removes any secret of `credential` from text the registry or we produced. */

@@ -2,6 +2,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { KsailError } from "../errors.js";
 import { repositoryScope } from "./auth.js";
+import { confirmRegistry } from "./api-check.js";
 import { digestWithAlgorithmOf, isDigest, sha256Digest } from "./digest.js";
 import { header } from "./http.js";
 import { assertReference } from "./reference.js";
@@ -15,6 +16,9 @@ export const MEDIA_TYPES = {
   dockerManifest: "application/vnd.docker.distribution.manifest.v2+json",
   dockerManifestList: "application/vnd.docker.distribution.manifest.list.v2+json",
 } as const;
+
+/** 4 MiB, containerd's limit: a larger "manifest" is refused unread. */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 const MANIFEST_ACCEPT = [
   MEDIA_TYPES.ociManifest,
@@ -76,6 +80,8 @@ export async function fetchManifest(
     headers: { accept: MANIFEST_ACCEPT },
     scopes: [repositoryScope(repo.repository, ["pull"])],
     ctx,
+    maxBodyBytes: MAX_MANIFEST_BYTES,
+    limitReason: "a manifest is at most 4 MiB (containerd's limit too)",
   });
   if (res.status !== 200) throw await session.fail(res, ctx);
   const bytes = res.body;
@@ -117,7 +123,10 @@ export async function resolveManifest(
     scopes: [repositoryScope(repo.repository, ["pull"])],
     ctx,
   });
-  if (res.status === 404) return undefined;
+  if (res.status === 404) {
+    await confirmRegistry(session, repo.registry, ctx);
+    return undefined;
+  }
   if (res.status !== 200) throw await session.fail(res, ctx);
   const digest = header(res.headers, "docker-content-digest");
   const mediaType = header(res.headers, "content-type")?.split(";")[0]?.trim();
@@ -130,11 +139,17 @@ export async function resolveManifest(
   return { digest: full.digest, mediaType: full.mediaType, size: full.bytes.byteLength };
 }
 
+/**
+ * Deletes a manifest by digest. With `missingOk`, a manifest that is already gone (404
+ * MANIFEST_UNKNOWN, e.g. deleted by a concurrent prune) counts as deleted; returns whether
+ * this call deleted it.
+ */
 export async function deleteManifest(
   session: RegistrySession,
   repo: RepositoryRef,
   digest: string,
-): Promise<void> {
+  options: { missingOk?: boolean } = {},
+): Promise<boolean> {
   if (!isDigest(digest)) {
     throw new KsailError(
       "usage",
@@ -150,8 +165,10 @@ export async function deleteManifest(
     scopes: [repositoryScope(repo.repository, ["delete"])],
     ctx,
   });
-  if (res.status === 202 || res.status === 200 || res.status === 204) return;
-  throw await session.fail(res, ctx);
+  if (res.status === 202 || res.status === 200 || res.status === 204) return true;
+  const error = await session.fail(res, ctx);
+  if (options.missingOk && error.kind === "not-found") return false;
+  throw error;
 }
 
 function manifestMediaType(headers: IncomingHttpHeaders, bytes: Buffer): string {

@@ -13,17 +13,26 @@ import {
   pickChallenge,
 } from "./auth.js";
 import type { Challenge } from "./auth.js";
+import { tokenRequest } from "./token-request.js";
 import type { Credential, CredentialProvider } from "./credentials.js";
+import { confirmRegistry } from "./api-check.js";
 import {
+  bodyTooLarge,
   describeFailure,
-  describeNetworkCode,
+  hasRegistryErrors,
   inRepo,
   loginHint,
   networkFailure,
   redact,
 } from "./errors.js";
 import type { ErrorContext } from "./errors.js";
-import { HttpTransport, NetworkError, header } from "./http.js";
+import {
+  BodyTooLargeError,
+  DEFAULT_MAX_RESPONSE_BYTES,
+  HttpTransport,
+  NetworkError,
+  header,
+} from "./http.js";
 import type { HttpResponse } from "./http.js";
 import { isLoopbackRegistry, splitHostPort } from "./reference.js";
 import {
@@ -71,10 +80,19 @@ export interface Call {
   ctx: ErrorContext;
   /** Retry connection errors / 429 / 5xx by re-sending. Off for PATCH (resumed instead). */
   retry?: boolean;
+  /** Largest response body accepted (default DEFAULT_MAX_RESPONSE_BYTES). */
+  maxBodyBytes?: number;
+  /** What the limit protects, for the error: "a manifest is at most 4 MiB (like containerd)". */
+  limitReason?: string;
 }
+
+/** A stalled answer (no bytes for the request timeout) is sent this many times at most. */
+const STALL_ATTEMPTS = 2;
 
 export interface CallResult extends HttpResponse {
   attempts: number;
+  /** Network error codes of the attempts before this answer (re-sent after them). */
+  brokenAttempts: string[];
 }
 
 export class RegistrySession {
@@ -82,6 +100,8 @@ export class RegistrySession {
   private readonly states = new Map<string, RegistryState>();
   private readonly tokens = new TokenCache();
   private readonly insecure: Set<string>;
+  /** Registries whose GET /v2/ answered like a registry (see confirmRegistry). */
+  readonly confirmed = new Set<string>();
 
   constructor(readonly settings: SessionSettings) {
     this.insecure = new Set(settings.insecureRegistries.map((r) => r.toLowerCase()));
@@ -103,8 +123,14 @@ export class RegistrySession {
     }
   }
 
-  /** The KsailError for a non-success answer, with the credential's secrets redacted. */
+  /**
+   * The KsailError for a non-success answer, with the credential's secrets redacted. A bare
+   * 404 (no registry error body) first checks that the server is a registry at all.
+   */
   async fail(res: CallResult | HttpResponse, ctx: ErrorContext): Promise<KsailError> {
+    if (res.status === 404 && !hasRegistryErrors(res.body)) {
+      await confirmRegistry(this, ctx.registry, ctx);
+    }
     let credential: Credential | undefined;
     try {
       credential = await this.credentialFor(ctx.registry);
@@ -130,13 +156,18 @@ export class RegistrySession {
 
   /** One request with retries; returns the final response (any status) or throws KsailError. */
   async call(call: Call): Promise<CallResult> {
-    const deadline = Date.now() + this.policy.totalTimeoutMs;
+    let deadline = Date.now() + this.policy.totalTimeoutMs;
     const retry = call.retry !== false;
+    let stalls = 0;
+    const broken: string[] = [];
     for (let attempt = 1; ; attempt++) {
       let outcome: CallResult | NetworkError;
+      const started = Date.now();
       try {
-        outcome = { ...(await this.exchange(call)), attempts: attempt };
+        outcome = { ...(await this.exchange(call)), attempts: attempt, brokenAttempts: broken };
       } catch (error) {
+        if (error instanceof BodyTooLargeError)
+          throw bodyTooLarge(error, call.registry, call.ctx, call.limitReason);
         if (!(error instanceof NetworkError)) throw error;
         outcome = error;
       }
@@ -144,6 +175,13 @@ export class RegistrySession {
         outcome instanceof NetworkError
           ? isTransientNetworkCode(outcome.code)
           : isRetryableStatus(outcome.status);
+      if (isStall(outcome)) {
+        // The retry budget is for backoff, not for the time spent waiting on a silent
+        // registry: a stalled attempt gets one fresh try on a new connection.
+        stalls++;
+        deadline += Date.now() - started;
+        if (stalls >= STALL_ATTEMPTS) return this.settle(outcome, call, attempt);
+      }
       if (!transient || !retry || attempt >= this.policy.maxAttempts) {
         return this.settle(outcome, call, attempt);
       }
@@ -160,6 +198,7 @@ export class RegistrySession {
         reason: outcome instanceof NetworkError ? outcome.code : `HTTP ${outcome.status}`,
         url: stripQuery(this.endpointUrl(call.registry, call.target)),
       });
+      if (outcome instanceof NetworkError) broken.push(outcome.code);
       await sleep(delayMs);
     }
   }
@@ -213,7 +252,9 @@ export class RegistrySession {
       }
       return outcome;
     }
-    throw networkFailure(outcome, call.registry, call.ctx, attempts);
+    throw networkFailure(outcome, call.registry, call.ctx, attempts, {
+      requestTimeoutMs: this.settings.requestTimeoutMs,
+    });
   }
 
   /** Sends with auth: attaches what we know, answers one 401 challenge, follows GET redirects. */
@@ -269,6 +310,7 @@ export class RegistrySession {
         ...(call.body !== undefined ? { body: call.body } : {}),
         timeoutMs: this.settings.requestTimeoutMs,
         connectTimeoutMs: this.settings.connectTimeoutMs,
+        maxBodyBytes: call.maxBodyBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
         // Like docker: hosts allowed plain HTTP (loopback, insecure list) may also use
         // self-signed TLS; every other host gets full certificate verification.
         insecureTls: this.mayUsePlainHttp(call.registry),
@@ -288,7 +330,16 @@ export class RegistrySession {
       return res;
     } catch (error) {
       if (fallbackAllowed && error instanceof NetworkError && isProtocolMismatch(error)) {
-        return this.switchScheme(s, url, send);
+        try {
+          return await this.switchScheme(s, url, send);
+        } catch (second) {
+          // Neither HTTP nor TLS: keep what the server sent, to show it.
+          const received = error.received ?? (second as NetworkError).received;
+          if (second instanceof NetworkError && isProtocolMismatch(second) && received) {
+            throw new NetworkError("ENOTHTTP", second.message, "response", second, received);
+          }
+          throw second;
+        }
       }
       throw error;
     }
@@ -330,7 +381,7 @@ export class RegistrySession {
     }
     try {
       const token = await fetchBearerToken(
-        (req) => this.tokenRequest(call, req),
+        (req) => tokenRequest(this.transport, this.settings, call.registry, req),
         challenge,
         call.scopes,
         credential,
@@ -358,51 +409,17 @@ export class RegistrySession {
       );
     }
   }
-
-  /** Token service requests: own retries, errors classified against the realm's host. */
-  private async tokenRequest(
-    call: Call,
-    req: { method: "GET" | "POST"; url: URL; headers: Record<string, string>; body?: Uint8Array },
-  ): Promise<{ status: number; body: Buffer }> {
-    const deadline = Date.now() + this.policy.totalTimeoutMs;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const res = await this.transport.send({
-          method: req.method,
-          url: req.url,
-          headers: req.headers,
-          ...(req.body !== undefined ? { body: req.body } : {}),
-          timeoutMs: this.settings.requestTimeoutMs,
-          connectTimeoutMs: this.settings.connectTimeoutMs,
-        });
-        if (!isRetryableStatus(res.status) || attempt >= this.policy.maxAttempts) return res;
-        const delayMs =
-          parseRetryAfter(res.headers["retry-after"]) ?? computeBackoff(attempt, this.policy);
-        if (Date.now() + delayMs > deadline) return res;
-        await sleep(delayMs);
-      } catch (error) {
-        if (!(error instanceof NetworkError)) throw error;
-        const delayMs = computeBackoff(attempt, this.policy);
-        if (
-          !isTransientNetworkCode(error.code) ||
-          attempt >= this.policy.maxAttempts ||
-          Date.now() + delayMs > deadline
-        ) {
-          throw new KsailError(
-            "unreachable",
-            `cannot reach the token service ${req.url.host} of registry ${call.registry} (${describeNetworkCode(error.code)} after ${attempt} attempt${attempt === 1 ? "" : "s"})`,
-            { code: error.code, hint: `Check that ${req.url.host} is up and reachable.` },
-          );
-        }
-        await sleep(delayMs);
-      }
-    }
-  }
 }
 
 export function stripQuery(url: URL | string): string {
   const u = new URL(url);
   return `${u.origin}${u.pathname}`;
+}
+
+function isStall(outcome: CallResult | NetworkError): boolean {
+  return (
+    outcome instanceof NetworkError && outcome.code === "ETIMEDOUT" && outcome.phase === "response"
+  );
 }
 
 function isRedirect(status: number): boolean {

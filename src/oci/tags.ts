@@ -1,5 +1,6 @@
 /** Tag listing (GET /v2/<name>/tags/list, paged). */
 import { repositoryScope } from "./auth.js";
+import { confirmRegistry } from "./api-check.js";
 import { paginate } from "./pagination.js";
 import type { RepositoryRef } from "./reference.js";
 import { ctxOf, v2 } from "./session.js";
@@ -23,7 +24,9 @@ export async function listTags(
     (body) => {
       const list = (body as { tags?: unknown }).tags;
       if (Array.isArray(list)) for (const t of list) if (typeof t === "string") tags.push(t);
+      return tags.length;
     },
   );
+  if (!found) await confirmRegistry(session, repo.registry, ctx);
   return found ? [...new Set(tags)] : [];
 }

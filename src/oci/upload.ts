@@ -13,7 +13,7 @@ import type { HttpResponse } from "./http.js";
 import type { RepositoryRef } from "./reference.js";
 import { computeBackoff, isRetryableStatus, sleep } from "./retry.js";
 import { ctxOf, stripQuery, v2 } from "./session.js";
-import type { RegistrySession } from "./session.js";
+import type { CallResult, RegistrySession } from "./session.js";
 
 export interface Blob {
   digest: string;
@@ -47,13 +47,25 @@ export async function pushBlob(
   // Rounds restart the whole upload when the registry lost the session (404 on the upload
   // URL) or a resume is impossible; connection failures are handled (and bounded) inside.
   const maxRounds = Math.max(2, Math.min(session.policy.maxAttempts, 4));
+  // Connection failures seen on the way: a session the registry dropped after them is the
+  // network's fault (exit 4), not a missing upload (exit 6).
+  const breaks: string[] = [];
   for (let round = 1; ; round++) {
     try {
-      const result = await uploadBlob(session, repo, blob, round === 1 ? mountFrom : undefined);
-      return done(result);
+      const mount = round === 1 ? mountFrom : undefined;
+      return done(await uploadBlob(session, repo, blob, mount, breaks));
     } catch (error) {
-      if (!(error instanceof KsailError) || !isUploadSessionError(error) || round >= maxRounds) {
-        throw error;
+      if (!(error instanceof KsailError) || !isUploadSessionError(error)) throw error;
+      if (round >= maxRounds) {
+        if (breaks.length === 0) throw error;
+        throw new KsailError(
+          "unreachable",
+          `cannot upload blob ${blob.digest} to ${repo.registry}/${repo.repository}: the connection broke ${breaks.length} time${breaks.length === 1 ? "" : "s"} mid-transfer (${[...new Set(breaks)].join(", ")}) and the registry dropped the upload each time (${error.code ?? "upload session lost"}); gave up after ${round} fresh uploads`,
+          {
+            code: breaks[breaks.length - 1],
+            hint: `Check the network path to ${repo.registry} (a proxy or firewall cutting long requests?) and try again.`,
+          },
+        );
       }
       // A previous PUT may have landed before the connection broke.
       if (await blobExists(session, repo, blob.digest)) return done("uploaded");
@@ -75,6 +87,7 @@ async function uploadBlob(
   repo: RepositoryRef,
   blob: Blob,
   mountFrom: string | undefined,
+  breaks: string[],
 ): Promise<"mounted" | "uploaded"> {
   const scopes = [repositoryScope(repo.repository, ["pull", "push"])];
   if (mountFrom) scopes.push(repositoryScope(mountFrom, ["pull"]));
@@ -93,13 +106,13 @@ async function uploadBlob(
     checkReturnedDigest(start, blob.digest, ctx);
     return "mounted";
   }
-  if (start.status !== 202) throw await session.fail(start, ctx);
+  if (start.status !== 202) throw await failUpload(session, start, ctx, breaks);
   let location = uploadLocation(start, ctx);
   const minChunk = Number(header(start.headers, "oci-chunk-min-length") ?? 0);
   const chunkSize = Math.max(session.settings.chunkSize, Number.isFinite(minChunk) ? minChunk : 0);
 
   if (blob.size <= session.settings.monolithicThreshold) {
-    return finishUpload(session, repo, location, blob, blob.data, ctx);
+    return finishUpload(session, repo, location, blob, blob.data, ctx, breaks);
   }
 
   const policy = session.policy;
@@ -130,11 +143,14 @@ async function uploadBlob(
         failuresWithoutProgress = 0;
         continue;
       }
-      if (!isRetryableStatus(res.status) && res.status !== 416) throw await session.fail(res, ctx);
+      if (!isRetryableStatus(res.status) && res.status !== 416) {
+        throw await failUpload(session, res, ctx, breaks);
+      }
       problem = `HTTP ${res.status}`;
     } catch (error) {
       if (!(error instanceof KsailError) || !isConnectionKind(error)) throw error;
       problem = error.code ?? error.message;
+      breaks.push(error.code ?? error.kind);
     }
     // The chunk may or may not have landed: ask the registry how far it got, then go on.
     failuresWithoutProgress++;
@@ -161,13 +177,14 @@ async function uploadBlob(
       scopes,
       ctx: { ...ctx, action: `read the upload status of blob ${blob.digest}` },
     });
-    if (status.status !== 204 && status.status !== 200) throw await session.fail(status, ctx);
+    if (status.status !== 204 && status.status !== 200)
+      throw await failUpload(session, status, ctx, breaks);
     location = uploadLocation(status, ctx, location);
     const range = parseRange(header(status.headers, "range"));
     // "0-0" is ambiguous in distribution (0 or 1 byte); a wrong guess gets 416 and another status read.
     offset = range ?? 0;
   }
-  return finishUpload(session, repo, location, blob, undefined, ctx);
+  return finishUpload(session, repo, location, blob, undefined, ctx, breaks);
 }
 
 async function finishUpload(
@@ -177,6 +194,7 @@ async function finishUpload(
   blob: { digest: string },
   body: Uint8Array | undefined,
   ctx: ErrorContext,
+  breaks: string[],
 ): Promise<"uploaded"> {
   const url = new URL(location);
   url.searchParams.set("digest", blob.digest);
@@ -191,10 +209,21 @@ async function finishUpload(
     ctx,
   });
   if (res.status !== 201 && res.status !== 204 && res.status !== 200) {
-    throw await session.fail(res, ctx);
+    throw await failUpload(session, res, ctx, breaks);
   }
   checkReturnedDigest(res, blob.digest, ctx);
   return "uploaded";
+}
+
+/** The error for a failed upload answer; connection breaks re-sent past are remembered. */
+function failUpload(
+  session: RegistrySession,
+  res: CallResult,
+  ctx: ErrorContext,
+  breaks: string[],
+): Promise<KsailError> {
+  breaks.push(...res.brokenAttempts);
+  return session.fail(res, ctx);
 }
 
 function checkReturnedDigest(res: HttpResponse, digest: string, ctx: ErrorContext): void {

@@ -67,6 +67,29 @@ describe("manifests (src/oci/manifests.ts) against the real distribution registr
     assert.equal(missing.code, "MANIFEST_UNKNOWN");
   });
 
+  it("tagDigest reads a tag's current digest with one HEAD; deleteManifest({ missingOk }) accepts a manifest already gone", async () => {
+    const { client, lab } = suite;
+    const r = { registry: lab.registry, repository: "cas/app" };
+    const config = blobOf(Buffer.from('{"cas":1}'));
+    await client.pushBlob(r, config);
+    const first = await client.pushManifest(r, "1", manifestFor(config, []), OCI_MANIFEST);
+    assert.equal(await client.tagDigest(r, "1"), first);
+    assert.equal(await client.tagDigest(r, "2"), undefined);
+    // retagging is seen at once (nothing cached)
+    const layer = blobOf(randomBytes(10));
+    await client.pushBlob(r, layer);
+    const second = await client.pushManifest(r, "1", manifestFor(config, [layer]), OCI_MANIFEST);
+    assert.notEqual(second, first);
+    assert.equal(await client.tagDigest(r, "1"), second);
+
+    assert.equal(await client.deleteManifest(r, second, { missingOk: true }), true);
+    // a concurrent prune got there first: success, and says so
+    assert.equal(await client.deleteManifest(r, second, { missingOk: true }), false);
+    const strict = await rejectsKsail(client.deleteManifest(r, second));
+    assert.equal(strict.kind, "not-found");
+    assert.equal(await client.tagDigest(r, "1"), undefined);
+  });
+
   it("deletes by digest; the tag then resolves to undefined and GC frees the blob files", async () => {
     const { lab, client } = suite;
     const r = { registry: lab.registry, repository: "to/delete" };
