@@ -158,7 +158,10 @@ async function uploadBlob(
       throw new KsailError(
         "unreachable",
         `${repo.registry}: uploading blob ${blob.digest} to ${repo.repository} kept failing at byte ${offset} (${problem})`,
-        { hint: `Check the network path to ${repo.registry} and try again.` },
+        {
+          ...(breaks.length > 0 ? { code: breaks[breaks.length - 1] } : {}),
+          hint: `Check the network path to ${repo.registry} and try again.`,
+        },
       );
     }
     const delayMs = computeBackoff(failuresWithoutProgress, policy);
