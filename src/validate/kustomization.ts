@@ -8,6 +8,8 @@
  * - kustomization-not-a-file / kustomization-not-a-directory: wrong kind of entry
  * - kustomization-missing-kustomization: a referenced directory has no kustomization file
  * - kustomization-invalid: the kustomization is not a mapping or a field has the wrong shape
+ * - kustomization-helm: `helmCharts` / `helmChartInflationGenerator` / `helmGlobals` (Flux runs
+ *   kustomize without Helm; use a HelmRelease)
  *
  * Remote references (URLs, `git@…`, `github.com/…`, anything with `?ref=`) are allowed and not
  * checked: kustomize-controller fetches them itself.
@@ -24,13 +26,29 @@ export const KUSTOMIZATION_FILE_NAMES: readonly string[] = [
   "Kustomization",
 ];
 
+/** A local path a kustomization includes, with where the entry is written. */
+export interface IncludedPath {
+  path: string;
+  directory: boolean;
+  label: string;
+  line?: number;
+  column?: number;
+}
+
 export interface KustomizationInfo {
-  /** Files included as resources (resources/bases/crds entries that are files). */
-  resourceFiles: string[];
-  /** Directories included as resources or components. */
-  resourceDirs: string[];
-  /** Files used as data: patches, generator inputs, openapi, replacements, configurations. */
+  /** `Kustomization` (also when the kind is left out) or `Component`. */
+  kind: string;
+  /** resources/bases entries, in order. */
+  resources: IncludedPath[];
+  /** components entries. */
+  components: IncludedPath[];
+  /** Files kustomize reads as YAML but not as objects: patches, CRDs for schemas, replacements, openapi, configurations. */
+  patchFiles: string[];
+  /** Files used as opaque data: generator inputs. */
   dataFiles: string[];
+  namespace?: string;
+  namePrefix?: string;
+  nameSuffix?: string;
 }
 
 /** kustomize's own config types (kustomize.config.k8s.io/*): Kustomization, Component. */
@@ -52,6 +70,8 @@ export function isRemoteReference(ref: string): boolean {
 }
 
 type Expect = "resource" | "component" | "file";
+/** What kustomize does with the entry: include it, or read it as a patch or as data. */
+type Role = "include" | "patch" | "data";
 
 interface Context {
   root: string;
@@ -80,7 +100,7 @@ function checkPath(
   ref: string,
   label: string,
   expect: Expect,
-  data: boolean,
+  role: Role,
 ): void {
   if (isRemoteReference(ref)) return;
   if (ref.startsWith("/") || /^[a-zA-Z]:[\\/]/.test(ref)) {
@@ -113,8 +133,15 @@ function checkPath(
       );
       return;
     }
-    if (data) ctx.info.dataFiles.push(path);
-    else ctx.info.resourceFiles.push(path);
+    if (role === "patch") ctx.info.patchFiles.push(path);
+    else if (role === "data") ctx.info.dataFiles.push(path);
+    else
+      ctx.info.resources.push({
+        path,
+        directory: false,
+        label,
+        ...position(ctx.parsed, node),
+      });
     return;
   }
   if (path === "." || ctx.dirSet.has(path)) {
@@ -131,7 +158,9 @@ function checkPath(
       );
       return;
     }
-    ctx.info.resourceDirs.push(path);
+    const entry = { path, directory: true, label, ...position(ctx.parsed, node) };
+    if (expect === "component") ctx.info.components.push(entry);
+    else ctx.info.resources.push(entry);
     return;
   }
   // Not in the artifact: say whether it exists on disk (then an ignore rule excluded it).
@@ -241,32 +270,49 @@ export async function checkKustomization(
     fileSet,
     dirSet,
     issues,
-    info: { resourceFiles: [], resourceDirs: [], dataFiles: [] },
+    info: { kind: "Kustomization", resources: [], components: [], patchFiles: [], dataFiles: [] },
     pending: [],
   };
   const map = node;
 
+  const kind = stringValue(ctx, map, "kind", "kind");
+  if (kind !== undefined) ctx.info.kind = kind.value;
+  for (const field of ["namespace", "namePrefix", "nameSuffix"] as const) {
+    const value = stringValue(ctx, map, field, field);
+    if (value !== undefined) ctx.info[field] = value.value;
+  }
+  for (const field of ["helmCharts", "helmChartInflationGenerator", "helmGlobals"]) {
+    const pair = map.items.find((p) => isScalar(p.key) && p.key.value === field);
+    if (pair !== undefined)
+      issue(
+        ctx,
+        pair.key as Node,
+        "kustomization-helm",
+        `${field}: Flux runs kustomize without Helm, so this kustomization cannot be built; install the chart with a HelmRelease (helm.toolkit.fluxcd.io) instead`,
+      );
+  }
+
   for (const field of ["resources", "bases"]) {
     for (const { node: n, value } of stringList(ctx, map, field)) {
-      checkPath(ctx, n, value, `${field} entry "${value}"`, "resource", false);
+      checkPath(ctx, n, value, `${field} entry "${value}"`, "resource", "include");
     }
   }
   for (const { node: n, value } of stringList(ctx, map, "components")) {
-    checkPath(ctx, n, value, `components entry "${value}"`, "component", false);
+    checkPath(ctx, n, value, `components entry "${value}"`, "component", "include");
   }
   for (const { node: n, value } of stringList(ctx, map, "crds")) {
-    checkPath(ctx, n, value, `crds entry "${value}"`, "file", false);
+    checkPath(ctx, n, value, `crds entry "${value}"`, "file", "patch");
   }
   for (const { node: n, value } of stringList(ctx, map, "patchesStrategicMerge")) {
     if (!isInlinePatch(value)) {
-      checkPath(ctx, n, value, `patchesStrategicMerge entry "${value}"`, "file", true);
+      checkPath(ctx, n, value, `patchesStrategicMerge entry "${value}"`, "file", "patch");
     }
   }
   for (const field of ["patches", "patchesJson6902", "replacements"]) {
     for (const item of mapList(ctx, map, field)) {
       const path = stringValue(ctx, item, "path", `${field}[].path`);
       if (path !== undefined)
-        checkPath(ctx, path.node, path.value, `${field} path "${path.value}"`, "file", true);
+        checkPath(ctx, path.node, path.value, `${field} path "${path.value}"`, "file", "patch");
     }
   }
   for (const field of ["configMapGenerator", "secretGenerator"]) {
@@ -275,18 +321,18 @@ export async function checkKustomization(
         // "key=path" or "path"
         const eq = value.indexOf("=");
         const path = eq === -1 ? value : value.slice(eq + 1);
-        checkPath(ctx, n, path, `${field} files entry "${value}"`, "file", true);
+        checkPath(ctx, n, path, `${field} files entry "${value}"`, "file", "data");
       }
       for (const { node: n, value } of stringList(ctx, generator, "envs")) {
-        checkPath(ctx, n, value, `${field} envs entry "${value}"`, "file", true);
+        checkPath(ctx, n, value, `${field} envs entry "${value}"`, "file", "data");
       }
       const env = stringValue(ctx, generator, "env", `${field}[].env`);
       if (env !== undefined)
-        checkPath(ctx, env.node, env.value, `${field} env "${env.value}"`, "file", true);
+        checkPath(ctx, env.node, env.value, `${field} env "${env.value}"`, "file", "data");
     }
   }
   for (const { node: n, value } of stringList(ctx, map, "configurations")) {
-    checkPath(ctx, n, value, `configurations entry "${value}"`, "file", true);
+    checkPath(ctx, n, value, `configurations entry "${value}"`, "file", "patch");
   }
   const openapi = get(map, "openapi");
   if (openapi !== undefined) {
@@ -295,7 +341,7 @@ export async function checkKustomization(
     } else {
       const path = stringValue(ctx, openapi, "path", "openapi.path");
       if (path !== undefined)
-        checkPath(ctx, path.node, path.value, `openapi path "${path.value}"`, "file", true);
+        checkPath(ctx, path.node, path.value, `openapi path "${path.value}"`, "file", "patch");
     }
   }
   await Promise.all(ctx.pending);
