@@ -69,7 +69,8 @@ function yamlMessage(message: string): string {
 const ALIAS = /(?:^|[\s[{,:-])\*[^\s,[\]{}]/m;
 
 export function hasAliases(text: string): boolean {
-  return ALIAS.test(text);
+  // An alias needs an anchor (`&name`); an alias to an unknown anchor is a syntax error anyway.
+  return text.includes("&") && text.includes("*") && ALIAS.test(text);
 }
 
 /** Parses with exact positions; issues go to `issues`. Undefined when the file has errors. */
