@@ -426,6 +426,23 @@ add("root-namespace-merges-two", {
   "b.yaml": cm("x", "b"),
 });
 
+add("root-unknown-field", {
+  "kustomization.yaml": kz({ resource: ["app.yaml"] }),
+  "app.yaml": cm("a"),
+});
+add("root-component-kind", {
+  "kustomization.yaml": component({ resources: ["app.yaml"] }),
+  "app.yaml": cm("a"),
+});
+add("root-unknown-kind", {
+  "kustomization.yaml": stringify({
+    apiVersion: "kustomize.config.k8s.io/v1beta1",
+    kind: "Kustomisation",
+    resources: ["app.yaml"],
+  }),
+  "app.yaml": cm("a"),
+});
+
 // Namespaces, prefixes and suffixes: the same object in several sub-kustomizations.
 for (const [label, a, b] of [
   ["namespace", { namespace: "team-a" }, { namespace: "team-b" }],
