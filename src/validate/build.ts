@@ -48,6 +48,7 @@ export interface BuildResult {
   /** True when Flux would generate the root kustomization. */
   generated: boolean;
   errors: ValidationIssue[];
+  warnings: ValidationIssue[];
   /** Files read as Kubernetes objects. */
   manifests: Set<string>;
   /** Kustomization files Flux reads. */
@@ -100,6 +101,7 @@ class BuildWalk {
   readonly result: BuildResult = {
     generated: false,
     errors: [],
+    warnings: [],
     manifests: new Set(),
     kustomizations: new Set(),
     used: new Set(),
@@ -156,6 +158,8 @@ class BuildWalk {
         read.parsed,
         this.input.fileSet,
         this.result.errors,
+        // Flux rewrites the root kustomization.yaml through a lenient decoder.
+        file === "kustomization.yaml" ? this.result.warnings : this.result.errors,
       );
     this.infos.set(file, info);
     if (info !== undefined) {

@@ -8,6 +8,10 @@
  * - kustomization-not-a-file / kustomization-not-a-directory: wrong kind of entry
  * - kustomization-missing-kustomization: a referenced directory has no kustomization file
  * - kustomization-invalid: the kustomization is not a mapping or a field has the wrong shape
+ * - kustomization-unknown-field: a field kustomize does not know (it decodes strictly); in the
+ *   root kustomization.yaml only a warning, as Flux rewrites that file and drops such fields
+ * - kustomization-kind: a kind other than Kustomization/Component, or an apiVersion that does
+ *   not go with the kind
  * - kustomization-helm: `helmCharts` / `helmChartInflationGenerator` / `helmGlobals` (Flux runs
  *   kustomize without Helm; use a HelmRelease)
  *
@@ -68,6 +72,49 @@ export function isRemoteReference(ref: string): boolean {
     REMOTE_HOSTS.test(ref)
   );
 }
+
+/** The fields of kustomize's Kustomization type (sigs.k8s.io/kustomize/api/types). */
+const KNOWN_FIELDS: ReadonlySet<string> = new Set([
+  "apiVersion",
+  "kind",
+  "metadata",
+  "openapi",
+  "namePrefix",
+  "nameSuffix",
+  "namespace",
+  "commonLabels",
+  "labels",
+  "commonAnnotations",
+  "patchesStrategicMerge",
+  "patchesJson6902",
+  "patches",
+  "images",
+  "imageTags",
+  "replacements",
+  "replicas",
+  "vars",
+  "sortOptions",
+  "resources",
+  "components",
+  "crds",
+  "bases",
+  "configMapGenerator",
+  "secretGenerator",
+  "helmGlobals",
+  "helmCharts",
+  "helmChartInflationGenerator",
+  "generatorOptions",
+  "configurations",
+  "generators",
+  "transformers",
+  "validators",
+  "buildMetadata",
+]);
+
+const API_VERSIONS: Readonly<Record<string, string>> = {
+  Kustomization: "kustomize.config.k8s.io/v1beta1",
+  Component: "kustomize.config.k8s.io/v1alpha1",
+};
 
 type Expect = "resource" | "component" | "file";
 /** What kustomize does with the entry: include it, or read it as a patch or as data. */
@@ -243,6 +290,8 @@ export async function checkKustomization(
   parsed: ParsedYaml,
   fileSet: ReadonlySet<string>,
   issues: ValidationIssue[],
+  /** Where unknown fields go: `issues`, or warnings for the root file Flux rewrites. */
+  unknownFields: ValidationIssue[] = issues,
 ): Promise<KustomizationInfo | undefined> {
   const docs = parsed.docs.filter((d) => d.contents !== null);
   const node = docs[0]?.contents as Node | null | undefined;
@@ -275,8 +324,39 @@ export async function checkKustomization(
   };
   const map = node;
 
+  for (const pair of map.items) {
+    const key = isScalar(pair.key) ? String(pair.key.value) : undefined;
+    if (key === undefined || KNOWN_FIELDS.has(key)) continue;
+    unknownFields.push({
+      file: parsed.path,
+      ...position(parsed, pair.key as Node),
+      rule: "kustomization-unknown-field",
+      message:
+        unknownFields === issues
+          ? `unknown field "${key}": kustomize refuses fields it does not know; check the spelling (e.g. resources, patches, namespace)`
+          : `unknown field "${key}": Flux drops it when it rewrites the root kustomization.yaml, so it has no effect; check the spelling`,
+    });
+  }
   const kind = stringValue(ctx, map, "kind", "kind");
-  if (kind !== undefined) ctx.info.kind = kind.value;
+  if (kind !== undefined) {
+    ctx.info.kind = kind.value;
+    if (API_VERSIONS[kind.value] === undefined)
+      issue(
+        ctx,
+        kind.node,
+        "kustomization-kind",
+        `kind ${kind.value} is neither Kustomization nor Component`,
+      );
+  }
+  const apiVersion = stringValue(ctx, map, "apiVersion", "apiVersion");
+  const expected = API_VERSIONS[ctx.info.kind];
+  if (apiVersion !== undefined && expected !== undefined && apiVersion.value !== expected)
+    issue(
+      ctx,
+      apiVersion.node,
+      "kustomization-kind",
+      `apiVersion of a ${ctx.info.kind} must be ${expected}, not ${apiVersion.value}`,
+    );
   for (const field of ["namespace", "namePrefix", "nameSuffix"] as const) {
     const value = stringValue(ctx, map, field, field);
     if (value !== undefined) ctx.info[field] = value.value;

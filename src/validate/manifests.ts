@@ -241,6 +241,6 @@ export async function validateSource(
     read: yamlReader(texts, cache),
   });
   issues.push(...build.errors, ...duplicateIssues(build.collisions, texts));
-  options.warnings?.push(...unreachedWarnings(build, texts));
+  options.warnings?.push(...build.warnings, ...unreachedWarnings(build, texts));
   return finish(issues);
 }

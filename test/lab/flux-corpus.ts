@@ -443,6 +443,31 @@ add("root-unknown-kind", {
   "app.yaml": cm("a"),
 });
 
+add("nested-unknown-field", {
+  "kustomization.yaml": kz({ resources: ["app"] }),
+  "app/kustomization.yaml": kz({ resources: ["cm.yaml"], namespce: "typo" }),
+  "app/cm.yaml": cm("a"),
+});
+add("nested-wrong-api-version", {
+  "kustomization.yaml": kz({ resources: ["app"] }),
+  "app/kustomization.yaml": stringify({
+    apiVersion: "kustomize.config.k8s.io/v1",
+    kind: "Kustomization",
+    resources: ["cm.yaml"],
+  }),
+  "app/cm.yaml": cm("a"),
+});
+add("root-empty-file", { "kustomization.yaml": "", "app.yaml": cm("a") });
+add("nested-empty-file", {
+  "kustomization.yaml": kz({ resources: ["app"] }),
+  "app/kustomization.yaml": "",
+});
+add("nested-yml-name", {
+  "kustomization.yaml": kz({ resources: ["app"] }),
+  "app/kustomization.yml": kz({ resources: ["cm.yaml"] }),
+  "app/cm.yaml": cm("a"),
+});
+
 // Namespaces, prefixes and suffixes: the same object in several sub-kustomizations.
 for (const [label, a, b] of [
   ["namespace", { namespace: "team-a" }, { namespace: "team-b" }],
