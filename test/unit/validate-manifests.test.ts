@@ -165,8 +165,11 @@ describe("validation follows what Flux builds", () => {
   }
 
   it("applies each kustomization's namespace, namePrefix and nameSuffix before judging duplicates", async () => {
-    for (const field of ["namespace: a", "namePrefix: a-", "nameSuffix: -a"]) {
-      const other = field.replace(/a/, "b");
+    for (const [field, other] of [
+      ["namespace: a", "namespace: b"],
+      ["namePrefix: a-", "namePrefix: b-"],
+      ["nameSuffix: -a", "nameSuffix: -b"],
+    ]) {
       const result = await run({
         "kustomization.yaml": kz("resources: [one, two]\n"),
         "one/kustomization.yaml": kz(`${field}\nresources: [cm.yaml]\n`),
