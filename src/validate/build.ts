@@ -42,6 +42,8 @@ export interface Collision {
   /** The entry each object came through, and the kustomization (file) where they met. */
   via: string[];
   kustomization: string;
+  /** Set when a transformer (not the inclusion) made the objects one. */
+  cause?: string;
 }
 
 export interface BuildResult {
@@ -195,10 +197,43 @@ class BuildWalk {
         info,
         file,
       );
-      objects = accumulated.map((o) => ({ ...o, id: transform(o.id, info) }));
+      objects = this.transformed(accumulated, info, file);
     }
     this.dirObjects.set(dir, objects);
     return objects;
+  }
+
+  /**
+   * The objects with the kustomization's transformers applied. A namespace can make two objects
+   * one (kustomize: "namespace transformation produces ID conflict"); the first is kept.
+   */
+  private transformed(
+    objects: FoundObject[],
+    info: KustomizationInfo,
+    file: string,
+  ): FoundObject[] {
+    const seen = new Map<string, FoundObject>();
+    const collisions = new Map<string, Collision>();
+    for (const object of objects) {
+      const moved = { ...object, id: transform(object.id, info) };
+      const key = identityKey(moved.id);
+      const first = seen.get(key);
+      if (first === undefined) {
+        seen.set(key, moved);
+        continue;
+      }
+      const collision = collisions.get(key) ?? {
+        id: first.id,
+        objects: [first],
+        via: [],
+        kustomization: file,
+        cause: `${file} sets namespace ${info.namespace ?? ""} on both`,
+      };
+      collision.objects.push(moved);
+      collisions.set(key, collision);
+    }
+    this.result.collisions.push(...collisions.values());
+    return [...seen.values()];
   }
 
   private async accumulate(

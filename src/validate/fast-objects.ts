@@ -8,7 +8,6 @@
  * undefined, and the file goes through the exact `yaml` path, which reports the issue.
  */
 import { loadAll } from "js-yaml";
-import { isKustomizeConfig } from "./kustomization.js";
 
 export interface FastObject {
   /** Index of the YAML document in its file (0-based). */
@@ -45,7 +44,6 @@ export function fastObjects(text: string): FastObject[] | undefined {
     if (!isPlainObject(document)) return undefined;
     const { apiVersion, kind, metadata } = document;
     if (!nonEmptyString(apiVersion) || !nonEmptyString(kind)) return undefined;
-    if (isKustomizeConfig(apiVersion)) continue;
     if (kind.endsWith("List") && "items" in document) return undefined;
     if (!isPlainObject(metadata)) return undefined;
     const { name, namespace } = metadata;

@@ -55,11 +55,6 @@ export interface KustomizationInfo {
   nameSuffix?: string;
 }
 
-/** kustomize's own config types (kustomize.config.k8s.io/*): Kustomization, Component. */
-export function isKustomizeConfig(apiVersion: string): boolean {
-  return apiVersion.startsWith("kustomize.config.k8s.io/");
-}
-
 const REMOTE_HOSTS =
   /^(github\.com|gitlab\.com|bitbucket\.org|ssh\.dev\.azure\.com|dev\.azure\.com)\//;
 
@@ -290,11 +285,18 @@ export async function checkKustomization(
   parsed: ParsedYaml,
   fileSet: ReadonlySet<string>,
   issues: ValidationIssue[],
-  /** Where unknown fields go: `issues`, or warnings for the root file Flux rewrites. */
+  /**
+   * Where unknown fields go: `issues`, or warnings for the root kustomization.yaml, which Flux
+   * rewrites through a lenient decoder (so unknown fields vanish and an empty file is fine).
+   */
   unknownFields: ValidationIssue[] = issues,
 ): Promise<KustomizationInfo | undefined> {
   const docs = parsed.docs.filter((d) => d.contents !== null);
   const node = docs[0]?.contents as Node | null | undefined;
+  if (docs.length === 0 && unknownFields !== issues) {
+    // The root kustomization.yaml, empty: Flux rewrites it into an empty Kustomization.
+    return { kind: "Kustomization", resources: [], components: [], patchFiles: [], dataFiles: [] };
+  }
   if (docs.length !== 1 || node === null || node === undefined || !isMap(node)) {
     issues.push({
       file: parsed.path,

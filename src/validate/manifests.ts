@@ -158,7 +158,7 @@ function duplicateIssues(
       issues.push({
         ...place,
         rule: "duplicate-object",
-        message: `duplicate object ${display}: also defined at ${others.join(", ")} (both reach ${where})`,
+        message: `duplicate object ${display}: also defined at ${others.join(", ")} (${collision.cause ?? `both reach ${where}`})`,
       });
     }
   }

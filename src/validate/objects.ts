@@ -3,11 +3,11 @@
  * - not-an-object: a document is a sequence or scalar instead of a mapping
  * - missing-field / invalid-field: apiVersion, kind, metadata.name (metadata.namespace when set)
  * - generate-name: metadata.generateName without metadata.name (kustomize needs a name)
- * Documents of kustomize's own config types are skipped; a `*List` kind's items are the objects.
+ * A `*List` kind's items are the objects. kustomize's own config types (a Kustomization in a file
+ * that is not a kustomization file) are objects too, as kustomize reads them: they need a name.
  */
 import { isMap, isScalar, isSeq } from "yaml";
 import type { Node, YAMLMap } from "yaml";
-import { isKustomizeConfig } from "./kustomization.js";
 import { position, type ParsedYaml, type ValidationIssue } from "./issues.js";
 import type { FastObject } from "./fast-objects.js";
 import { idFromKey, type ObjectId } from "./identity.js";
@@ -83,7 +83,6 @@ function checkObject(
   }
   const apiVersion = stringField(node, "apiVersion", "apiVersion", parsed, issues, node);
   const kind = stringField(node, "kind", "kind", parsed, issues, node);
-  if (apiVersion !== undefined && isKustomizeConfig(apiVersion)) return;
 
   // v1 List (and *List kinds): the items are the objects.
   const items = getNode(node, "items");

@@ -21,22 +21,54 @@ export interface CorpusTree {
    */
   ksailOnly?: "accept" | "refuse";
   /** Key into ALLOWLIST: a deliberate difference. */
-  allow?: keyof typeof ALLOWLIST;
+  allow?: string;
 }
 
-/** Deliberate differences: ksail refuses what Flux's build accepts, each for a reason. */
-export const ALLOWLIST = {
-  "binary-file":
-    "ksail refuses NUL bytes in any packaged file: an artifact of manifests has no use for binary content, and Flux ignores files it does not read",
-  "invalid-utf8":
-    "ksail refuses files that are not UTF-8 anywhere in the artifact; Flux ignores files it does not read",
-  "file-too-large":
-    "ksail refuses files over the per-file limit (1 MiB by default, --max-file-size) to keep artifacts small",
-  "empty-source":
-    "ksail refuses to push an artifact with no files; Flux builds an empty set and would delete (prune) everything the Kustomization applied before",
-  "api-version":
-    "ksail compares objects by group/kind/namespace/name: the same object in two API versions is one object in the cluster (applied twice, the last wins); kustomize keys by version too",
-} as const;
+/**
+ * Deliberate differences, each with its reason. `ksail: "refuses"`: ksail is stricter than Flux's
+ * build (the refusing rule must be `rule`); `ksail: "accepts"`: ksail cannot tell and accepts
+ * (Flux's build still fails loudly at reconcile).
+ */
+export const ALLOWLIST: Record<
+  string,
+  { ksail: "refuses" | "accepts"; rule?: string; reason: string }
+> = {
+  "binary-file": {
+    ksail: "refuses",
+    rule: "binary-file",
+    reason:
+      "ksail refuses NUL bytes in any packaged file: an artifact of manifests has no use for binary content (Flux ignores files it does not read)",
+  },
+  "invalid-utf8": {
+    ksail: "refuses",
+    rule: "invalid-utf8",
+    reason:
+      "ksail refuses files that are not UTF-8 anywhere in the artifact (Flux ignores files it does not read)",
+  },
+  "file-too-large": {
+    ksail: "refuses",
+    rule: "file-too-large",
+    reason:
+      "ksail refuses files over the per-file limit (1 MiB by default, --max-file-size) to keep artifacts small",
+  },
+  "api-version": {
+    ksail: "refuses",
+    rule: "duplicate-object",
+    reason:
+      "ksail compares objects by group/kind/namespace/name: the same object in two API versions is one object in the cluster, applied twice (kustomize keys by version too)",
+  },
+  "missing-apiversion": {
+    ksail: "refuses",
+    rule: "missing-field",
+    reason:
+      "Flux's build silently drops an object without apiVersion (its output is empty), so it would never be applied; ksail says so instead",
+  },
+  "crds-content": {
+    ksail: "accepts",
+    reason:
+      "ksail checks that a `crds:` entry exists and parses, not that it holds kustomize's OpenAPI definitions format; Flux's build reports that",
+  },
+};
 
 // ---- building blocks -------------------------------------------------------------------------
 
@@ -188,7 +220,11 @@ add("plain-list-bad-item", {
     items: [yamlObj(cm("a")), { kind: "ConfigMap" }],
   }),
 });
-add("plain-missing-apiversion", { "app.yaml": "kind: ConfigMap\nmetadata:\n  name: a\n" });
+add(
+  "plain-missing-apiversion",
+  { "app.yaml": "kind: ConfigMap\nmetadata:\n  name: a\n" },
+  { allow: "missing-apiversion" },
+);
 add("plain-missing-kind", { "app.yaml": "apiVersion: v1\nmetadata:\n  name: a\n" });
 add("plain-missing-metadata", { "app.yaml": "apiVersion: v1\nkind: ConfigMap\ndata: {}\n" });
 add("plain-missing-name", {
@@ -389,11 +425,15 @@ add("root-bases-field", {
   "base/kustomization.yaml": kz({ resources: ["cm.yaml"] }),
   "base/cm.yaml": cm("a"),
 });
-add("root-crds-field", {
-  "kustomization.yaml": kz({ crds: ["crd.yaml"], resources: ["cr.yaml"] }),
-  "crd.yaml": crd("widgets"),
-  "cr.yaml": widget("w1", "demo"),
-});
+add(
+  "root-crds-field",
+  {
+    "kustomization.yaml": kz({ crds: ["crd.yaml"], resources: ["cr.yaml"] }),
+    "crd.yaml": crd("widgets"),
+    "cr.yaml": widget("w1", "demo"),
+  },
+  { allow: "crds-content" },
+);
 add("root-crd-and-cr", {
   "kustomization.yaml": kz({ resources: ["crd.yaml", "cr.yaml"] }),
   "crd.yaml": crd("widgets"),
