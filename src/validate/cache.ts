@@ -3,66 +3,103 @@
  * pushing a mostly unchanged directory again parses only the files that changed. Only files that
  * passed every per-file check are remembered; cross-file rules (duplicates, kustomization
  * paths) run on every push with the remembered identities.
+ *
+ * Scoped per source root: one file per root under the cache directory, named by a hash of the
+ * root's absolute path, so a push reads only its own project's entries however many other
+ * projects this machine pushes. On save the file keeps just the entries this run used (the
+ * current tree's files) and is written only when that set changed.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { join, resolve } from "node:path";
 import type { FastObject } from "./fast-objects.js";
 
 /** Bump when fastObjects (or a per-file check) changes what it accepts or returns. */
-const FORMAT = "ksail-validate-1";
-/** Entries kept at most; the oldest go first. */
+const FORMAT = "ksail-validate-2";
+/** Entries kept at most per source root. */
 const MAX_ENTRIES = 50_000;
 
 export interface ValidationCache {
+  /** Loads the entries of one source root; validateSource calls it before get/set. */
+  scope(root: string): Promise<void>;
   get(digest: string): FastObject[] | undefined;
   set(digest: string, objects: FastObject[]): void;
-  /** Writes new entries, if any; never fails the caller (a cache is optional). */
+  /** Writes the scope's entries if they changed; never fails the caller (a cache is optional). */
   save(): Promise<void>;
 }
 
 export const noValidationCache: ValidationCache = {
+  scope: async () => {},
   get: () => undefined,
   set: () => {},
   save: async () => {},
 };
 
+/** The directory that holds one cache file per source root. */
 export function validationCachePath(cacheDir: string): string {
-  return join(cacheDir, "validate.json");
+  return join(cacheDir, "validate");
 }
 
-export async function openValidationCache(path: string): Promise<ValidationCache> {
-  let entries = new Map<string, FastObject[]>();
+/** The cache file of one source root inside `dir`. */
+export function validationCacheFile(dir: string, root: string): string {
+  const key = createHash("sha256").update(resolve(root)).digest("hex").slice(0, 32);
+  return join(dir, `${key}.json`);
+}
+
+async function load(file: string): Promise<Map<string, FastObject[]>> {
   try {
-    const stored = JSON.parse(await readFile(path, "utf8")) as {
+    const stored = JSON.parse(await readFile(file, "utf8")) as {
       format?: string;
       entries?: Record<string, FastObject[]>;
     };
-    if (stored.format === FORMAT && stored.entries)
-      entries = new Map(Object.entries(stored.entries));
+    if (stored.format === FORMAT && stored.entries) return new Map(Object.entries(stored.entries));
   } catch {
     // missing or unreadable: start empty
   }
-  let changed = false;
+  return new Map();
+}
+
+/** A cache in directory `dir`; nothing is read until `scope(root)`. */
+export async function openValidationCache(dir: string): Promise<ValidationCache> {
+  let file: string | undefined;
+  let stored = new Map<string, FastObject[]>();
+  /** Entries this run looked up or added: what the next run of this tree needs. */
+  let used = new Map<string, FastObject[]>();
+  let added = false;
   return {
-    get: (digest) => entries.get(digest),
+    scope: async (root) => {
+      const next = validationCacheFile(dir, root);
+      if (next === file) return;
+      file = next;
+      stored = await load(file);
+      used = new Map();
+      added = false;
+    },
+    get: (digest) => {
+      const found = stored.get(digest) ?? used.get(digest);
+      if (found !== undefined) used.set(digest, found);
+      return found;
+    },
     set: (digest, objects) => {
-      if (entries.has(digest)) return;
-      entries.set(digest, objects);
-      changed = true;
+      if (used.has(digest)) return;
+      used.set(digest, objects);
+      if (!stored.has(digest)) added = true;
     },
     save: async () => {
-      if (!changed) return;
-      const kept = [...entries].slice(-MAX_ENTRIES);
-      const temporary = `${path}.${randomBytes(4).toString("hex")}`;
+      if (file === undefined) return;
+      // Unchanged: nothing new and nothing to prune.
+      if (!added && used.size === stored.size) return;
+      const kept = [...used].slice(-MAX_ENTRIES);
+      const temporary = `${file}.${randomBytes(4).toString("hex")}`;
       try {
-        await mkdir(dirname(path), { recursive: true });
+        await mkdir(dir, { recursive: true });
         await writeFile(
           temporary,
           JSON.stringify({ format: FORMAT, entries: Object.fromEntries(kept) }),
         );
-        await rename(temporary, path);
-        changed = false;
+        await rename(temporary, file);
+        stored = new Map(kept);
+        added = false;
       } catch {
         // a read-only or full cache directory only costs speed
       }

@@ -3,11 +3,11 @@
  * slow path needs for exact lines and messages) runs at ~10 MB/s; js-yaml's plain values come
  * ~4× faster. Most files are well-formed Kubernetes objects, so each YAML file is first read
  * with js-yaml and only the object identities are kept. Anything unusual — a parse error,
- * a document that is not a plain object, a missing or non-string field, a List — returns
+ * a document that is not a plain object, a missing or non-string field (generateName without
+ * a name included), a List — returns
  * undefined, and the file goes through the exact `yaml` path, which reports the issue.
  */
 import { loadAll } from "js-yaml";
-import { isKustomizeConfig } from "./kustomization.js";
 
 export interface FastObject {
   /** Index of the YAML document in its file (0-based). */
@@ -44,13 +44,8 @@ export function fastObjects(text: string): FastObject[] | undefined {
     if (!isPlainObject(document)) return undefined;
     const { apiVersion, kind, metadata } = document;
     if (!nonEmptyString(apiVersion) || !nonEmptyString(kind)) return undefined;
-    if (isKustomizeConfig(apiVersion)) continue;
     if (kind.endsWith("List") && "items" in document) return undefined;
     if (!isPlainObject(metadata)) return undefined;
-    if (!("name" in metadata) && "generateName" in metadata) {
-      if (!nonEmptyString(metadata.generateName)) return undefined;
-      continue;
-    }
     const { name, namespace } = metadata;
     if (!nonEmptyString(name)) return undefined;
     if (namespace !== undefined && namespace !== null && !nonEmptyString(namespace))

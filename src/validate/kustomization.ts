@@ -8,6 +8,12 @@
  * - kustomization-not-a-file / kustomization-not-a-directory: wrong kind of entry
  * - kustomization-missing-kustomization: a referenced directory has no kustomization file
  * - kustomization-invalid: the kustomization is not a mapping or a field has the wrong shape
+ * - kustomization-unknown-field: a field kustomize does not know (it decodes strictly); in the
+ *   root kustomization.yaml only a warning, as Flux rewrites that file and drops such fields
+ * - kustomization-kind: a kind other than Kustomization/Component, or an apiVersion that does
+ *   not go with the kind
+ * - kustomization-helm: `helmCharts` / `helmChartInflationGenerator` / `helmGlobals` (Flux runs
+ *   kustomize without Helm; use a HelmRelease)
  *
  * Remote references (URLs, `git@…`, `github.com/…`, anything with `?ref=`) are allowed and not
  * checked: kustomize-controller fetches them itself.
@@ -24,18 +30,29 @@ export const KUSTOMIZATION_FILE_NAMES: readonly string[] = [
   "Kustomization",
 ];
 
-export interface KustomizationInfo {
-  /** Files included as resources (resources/bases/crds entries that are files). */
-  resourceFiles: string[];
-  /** Directories included as resources or components. */
-  resourceDirs: string[];
-  /** Files used as data: patches, generator inputs, openapi, replacements, configurations. */
-  dataFiles: string[];
+/** A local path a kustomization includes, with where the entry is written. */
+export interface IncludedPath {
+  path: string;
+  directory: boolean;
+  label: string;
+  line?: number;
+  column?: number;
 }
 
-/** kustomize's own config types (kustomize.config.k8s.io/*): Kustomization, Component. */
-export function isKustomizeConfig(apiVersion: string): boolean {
-  return apiVersion.startsWith("kustomize.config.k8s.io/");
+export interface KustomizationInfo {
+  /** `Kustomization` (also when the kind is left out) or `Component`. */
+  kind: string;
+  /** resources/bases entries, in order. */
+  resources: IncludedPath[];
+  /** components entries. */
+  components: IncludedPath[];
+  /** Files kustomize reads as YAML but not as objects: patches, CRDs for schemas, replacements, openapi, configurations. */
+  patchFiles: string[];
+  /** Files used as opaque data: generator inputs. */
+  dataFiles: string[];
+  namespace?: string;
+  namePrefix?: string;
+  nameSuffix?: string;
 }
 
 const REMOTE_HOSTS =
@@ -51,7 +68,52 @@ export function isRemoteReference(ref: string): boolean {
   );
 }
 
+/** The fields of kustomize's Kustomization type (sigs.k8s.io/kustomize/api/types). */
+const KNOWN_FIELDS: ReadonlySet<string> = new Set([
+  "apiVersion",
+  "kind",
+  "metadata",
+  "openapi",
+  "namePrefix",
+  "nameSuffix",
+  "namespace",
+  "commonLabels",
+  "labels",
+  "commonAnnotations",
+  "patchesStrategicMerge",
+  "patchesJson6902",
+  "patches",
+  "images",
+  "imageTags",
+  "replacements",
+  "replicas",
+  "vars",
+  "sortOptions",
+  "resources",
+  "components",
+  "crds",
+  "bases",
+  "configMapGenerator",
+  "secretGenerator",
+  "helmGlobals",
+  "helmCharts",
+  "helmChartInflationGenerator",
+  "generatorOptions",
+  "configurations",
+  "generators",
+  "transformers",
+  "validators",
+  "buildMetadata",
+]);
+
+const API_VERSIONS: Readonly<Record<string, string>> = {
+  Kustomization: "kustomize.config.k8s.io/v1beta1",
+  Component: "kustomize.config.k8s.io/v1alpha1",
+};
+
 type Expect = "resource" | "component" | "file";
+/** What kustomize does with the entry: include it, or read it as a patch or as data. */
+type Role = "include" | "patch" | "data";
 
 interface Context {
   root: string;
@@ -80,7 +142,7 @@ function checkPath(
   ref: string,
   label: string,
   expect: Expect,
-  data: boolean,
+  role: Role,
 ): void {
   if (isRemoteReference(ref)) return;
   if (ref.startsWith("/") || /^[a-zA-Z]:[\\/]/.test(ref)) {
@@ -113,8 +175,15 @@ function checkPath(
       );
       return;
     }
-    if (data) ctx.info.dataFiles.push(path);
-    else ctx.info.resourceFiles.push(path);
+    if (role === "patch") ctx.info.patchFiles.push(path);
+    else if (role === "data") ctx.info.dataFiles.push(path);
+    else
+      ctx.info.resources.push({
+        path,
+        directory: false,
+        label,
+        ...position(ctx.parsed, node),
+      });
     return;
   }
   if (path === "." || ctx.dirSet.has(path)) {
@@ -131,7 +200,9 @@ function checkPath(
       );
       return;
     }
-    ctx.info.resourceDirs.push(path);
+    const entry = { path, directory: true, label, ...position(ctx.parsed, node) };
+    if (expect === "component") ctx.info.components.push(entry);
+    else ctx.info.resources.push(entry);
     return;
   }
   // Not in the artifact: say whether it exists on disk (then an ignore rule excluded it).
@@ -214,9 +285,18 @@ export async function checkKustomization(
   parsed: ParsedYaml,
   fileSet: ReadonlySet<string>,
   issues: ValidationIssue[],
+  /**
+   * Where unknown fields go: `issues`, or warnings for the root kustomization.yaml, which Flux
+   * rewrites through a lenient decoder (so unknown fields vanish and an empty file is fine).
+   */
+  unknownFields: ValidationIssue[] = issues,
 ): Promise<KustomizationInfo | undefined> {
   const docs = parsed.docs.filter((d) => d.contents !== null);
   const node = docs[0]?.contents as Node | null | undefined;
+  if (docs.length === 0 && unknownFields !== issues) {
+    // The root kustomization.yaml, empty: Flux rewrites it into an empty Kustomization.
+    return { kind: "Kustomization", resources: [], components: [], patchFiles: [], dataFiles: [] };
+  }
   if (docs.length !== 1 || node === null || node === undefined || !isMap(node)) {
     issues.push({
       file: parsed.path,
@@ -241,32 +321,80 @@ export async function checkKustomization(
     fileSet,
     dirSet,
     issues,
-    info: { resourceFiles: [], resourceDirs: [], dataFiles: [] },
+    info: { kind: "Kustomization", resources: [], components: [], patchFiles: [], dataFiles: [] },
     pending: [],
   };
   const map = node;
 
+  for (const pair of map.items) {
+    const key = isScalar(pair.key) ? String(pair.key.value) : undefined;
+    if (key === undefined || KNOWN_FIELDS.has(key)) continue;
+    unknownFields.push({
+      file: parsed.path,
+      ...position(parsed, pair.key as Node),
+      rule: "kustomization-unknown-field",
+      message:
+        unknownFields === issues
+          ? `unknown field "${key}": kustomize refuses fields it does not know; check the spelling (e.g. resources, patches, namespace)`
+          : `unknown field "${key}": Flux drops it when it rewrites the root kustomization.yaml, so it has no effect; check the spelling`,
+    });
+  }
+  const kind = stringValue(ctx, map, "kind", "kind");
+  if (kind !== undefined) {
+    ctx.info.kind = kind.value;
+    if (API_VERSIONS[kind.value] === undefined)
+      issue(
+        ctx,
+        kind.node,
+        "kustomization-kind",
+        `kind ${kind.value} is neither Kustomization nor Component`,
+      );
+  }
+  const apiVersion = stringValue(ctx, map, "apiVersion", "apiVersion");
+  const expected = API_VERSIONS[ctx.info.kind];
+  if (apiVersion !== undefined && expected !== undefined && apiVersion.value !== expected)
+    issue(
+      ctx,
+      apiVersion.node,
+      "kustomization-kind",
+      `apiVersion of a ${ctx.info.kind} must be ${expected}, not ${apiVersion.value}`,
+    );
+  for (const field of ["namespace", "namePrefix", "nameSuffix"] as const) {
+    const value = stringValue(ctx, map, field, field);
+    if (value !== undefined) ctx.info[field] = value.value;
+  }
+  for (const field of ["helmCharts", "helmChartInflationGenerator", "helmGlobals"]) {
+    const pair = map.items.find((p) => isScalar(p.key) && p.key.value === field);
+    if (pair !== undefined)
+      issue(
+        ctx,
+        pair.key as Node,
+        "kustomization-helm",
+        `${field}: Flux runs kustomize without Helm, so this kustomization cannot be built; install the chart with a HelmRelease (helm.toolkit.fluxcd.io) instead`,
+      );
+  }
+
   for (const field of ["resources", "bases"]) {
     for (const { node: n, value } of stringList(ctx, map, field)) {
-      checkPath(ctx, n, value, `${field} entry "${value}"`, "resource", false);
+      checkPath(ctx, n, value, `${field} entry "${value}"`, "resource", "include");
     }
   }
   for (const { node: n, value } of stringList(ctx, map, "components")) {
-    checkPath(ctx, n, value, `components entry "${value}"`, "component", false);
+    checkPath(ctx, n, value, `components entry "${value}"`, "component", "include");
   }
   for (const { node: n, value } of stringList(ctx, map, "crds")) {
-    checkPath(ctx, n, value, `crds entry "${value}"`, "file", false);
+    checkPath(ctx, n, value, `crds entry "${value}"`, "file", "patch");
   }
   for (const { node: n, value } of stringList(ctx, map, "patchesStrategicMerge")) {
     if (!isInlinePatch(value)) {
-      checkPath(ctx, n, value, `patchesStrategicMerge entry "${value}"`, "file", true);
+      checkPath(ctx, n, value, `patchesStrategicMerge entry "${value}"`, "file", "patch");
     }
   }
   for (const field of ["patches", "patchesJson6902", "replacements"]) {
     for (const item of mapList(ctx, map, field)) {
       const path = stringValue(ctx, item, "path", `${field}[].path`);
       if (path !== undefined)
-        checkPath(ctx, path.node, path.value, `${field} path "${path.value}"`, "file", true);
+        checkPath(ctx, path.node, path.value, `${field} path "${path.value}"`, "file", "patch");
     }
   }
   for (const field of ["configMapGenerator", "secretGenerator"]) {
@@ -275,18 +403,18 @@ export async function checkKustomization(
         // "key=path" or "path"
         const eq = value.indexOf("=");
         const path = eq === -1 ? value : value.slice(eq + 1);
-        checkPath(ctx, n, path, `${field} files entry "${value}"`, "file", true);
+        checkPath(ctx, n, path, `${field} files entry "${value}"`, "file", "data");
       }
       for (const { node: n, value } of stringList(ctx, generator, "envs")) {
-        checkPath(ctx, n, value, `${field} envs entry "${value}"`, "file", true);
+        checkPath(ctx, n, value, `${field} envs entry "${value}"`, "file", "data");
       }
       const env = stringValue(ctx, generator, "env", `${field}[].env`);
       if (env !== undefined)
-        checkPath(ctx, env.node, env.value, `${field} env "${env.value}"`, "file", true);
+        checkPath(ctx, env.node, env.value, `${field} env "${env.value}"`, "file", "data");
     }
   }
   for (const { node: n, value } of stringList(ctx, map, "configurations")) {
-    checkPath(ctx, n, value, `configurations entry "${value}"`, "file", true);
+    checkPath(ctx, n, value, `configurations entry "${value}"`, "file", "patch");
   }
   const openapi = get(map, "openapi");
   if (openapi !== undefined) {
@@ -295,7 +423,7 @@ export async function checkKustomization(
     } else {
       const path = stringValue(ctx, openapi, "path", "openapi.path");
       if (path !== undefined)
-        checkPath(ctx, path.node, path.value, `openapi path "${path.value}"`, "file", true);
+        checkPath(ctx, path.node, path.value, `openapi path "${path.value}"`, "file", "patch");
     }
   }
   await Promise.all(ctx.pending);

@@ -103,11 +103,14 @@ export async function pushWorkload(
     progress.step(
       "Validate manifests",
       async () => {
+        const warnings: ValidationIssue[] = [];
         const found = await validateSource(sourceDir, files, {
           maxFileSize,
           contents,
+          warnings,
           ...(validationCache ? { cache: validationCache } : {}),
         });
+        for (const w of warnings) progress.warn(formatIssue(w));
         await validationCache?.save();
         if (found.length > 0) throw invalidSource(sourceDir, found);
       },
@@ -247,15 +250,16 @@ async function publish(
   return { ...base, version, unchanged: false, blobs };
 }
 
+function formatIssue(i: ValidationIssue): string {
+  return `${i.file}${i.line ? `:${i.line}` : ""}${i.column ? `:${i.column}` : ""}: ${i.message}`;
+}
+
 function invalidSource(sourceDir: string, issues: ValidationIssue[]): KsailError {
   return new KsailError(
     "validation",
     `${issues.length} problem(s) in ${sourceDir}; nothing was pushed`,
     {
-      details: issues.map(
-        (i) =>
-          `${i.file}${i.line ? `:${i.line}` : ""}${i.column ? `:${i.column}` : ""}: ${i.message}`,
-      ),
+      details: issues.map(formatIssue),
       hint: "Fix the files above and push again.",
     },
   );

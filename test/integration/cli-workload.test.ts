@@ -234,6 +234,11 @@ describe("ksail init + workload push/versions/pull/diff against a real registry"
       join(bad, "broken.yaml"),
       "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [x\n",
     );
+    // Listed in the kustomization, so Flux would read it (an unlisted file is never applied).
+    await writeFile(
+      join(bad, "kustomization.yaml"),
+      "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - app.yaml\n  - broken.yaml\n",
+    );
     const run = await ksail(
       "workload",
       "push",

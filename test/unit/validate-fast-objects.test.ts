@@ -15,13 +15,6 @@ kind: ConfigMap
 metadata:
   name: settings
   namespace: null
----
-apiVersion: kustomize.config.k8s.io/v1beta1
-kind: Kustomization
----
-apiVersion: v1
-kind: Pod
-metadata: { generateName: job- }
 `;
     assert.deepEqual(fastObjects(text), [
       {
@@ -45,6 +38,9 @@ metadata: { generateName: job- }
       "apiVersion: v1\nkind: ConfigMap\nmetadata: [x]\n", // metadata not a mapping
       "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: x, namespace: 3 }\n",
       "apiVersion: v1\nkind: ConfigMapList\nitems: []\n", // lists are checked item by item
+      "apiVersion: v1\nkind: Pod\nmetadata: { generateName: job- }\n", // refused: no name
+      // kustomize reads a Kustomization in a manifest file as an object: it needs a name
+      "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n",
     ]) {
       assert.equal(fastObjects(text), undefined, JSON.stringify(text));
     }

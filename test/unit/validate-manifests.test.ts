@@ -140,3 +140,135 @@ describe("validateSource options and details", () => {
     assert.equal(firstInvalidUtf8(Buffer.from([0xc0, 0x80])), 0); // overlong
   });
 });
+
+describe("validation follows what Flux builds", () => {
+  const kz = (body: string) =>
+    `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n${body}`;
+  const cm = (name: string, ns?: string) =>
+    `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n${ns ? `  namespace: ${ns}\n` : ""}`;
+  async function run(tree: Record<string, string>) {
+    const dir = await mkdtemp(join(tmpdir(), "ksail-validate-"));
+    temps.push(dir);
+    const { mkdir } = await import("node:fs/promises");
+    const { dirname } = await import("node:path");
+    for (const [path, text] of Object.entries(tree)) {
+      await mkdir(dirname(join(dir, path)), { recursive: true });
+      await writeFile(join(dir, path), text);
+    }
+    const warnings: { file: string; rule: string; message: string }[] = [];
+    const issues = await validateSource(dir, (await listSourceFiles(dir)).files, { warnings });
+    return {
+      issues: issues.map((i) => `${i.file}:${i.line ?? ""}:${i.rule}`),
+      warnings: warnings.map((w) => `${w.file}:${w.rule}`),
+      messages: issues.map((i) => i.message),
+    };
+  }
+
+  it("applies each kustomization's namespace, namePrefix and nameSuffix before judging duplicates", async () => {
+    for (const [field, other] of [
+      ["namespace: a", "namespace: b"],
+      ["namePrefix: a-", "namePrefix: b-"],
+      ["nameSuffix: -a", "nameSuffix: -b"],
+    ]) {
+      const result = await run({
+        "kustomization.yaml": kz("resources: [one, two]\n"),
+        "one/kustomization.yaml": kz(`${field}\nresources: [cm.yaml]\n`),
+        "one/cm.yaml": cm("settings"),
+        "two/kustomization.yaml": kz(`${other}\nresources: [cm.yaml]\n`),
+        "two/cm.yaml": cm("settings"),
+      });
+      assert.deepEqual(result.issues, [], field);
+    }
+  });
+
+  it("counts a missing namespace as default, and a cluster-scoped kind keeps none", async () => {
+    const result = await run({ "a.yaml": cm("x"), "b.yaml": cm("x", "default") });
+    assert.deepEqual(result.issues, ["a.yaml:1:duplicate-object", "b.yaml:1:duplicate-object"]);
+    const role =
+      "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: r\n";
+    const scoped = await run({
+      "kustomization.yaml": kz("resources: [one, two]\n"),
+      "one/kustomization.yaml": kz("namespace: a\nresources: [r.yaml]\n"),
+      "one/r.yaml": role,
+      "two/kustomization.yaml": kz("namespace: b\nresources: [r.yaml]\n"),
+      "two/r.yaml": role,
+    });
+    assert.deepEqual(scoped.issues, [
+      "one/r.yaml:1:duplicate-object",
+      "two/r.yaml:1:duplicate-object",
+    ]);
+  });
+
+  it("reads only what the root kustomization reaches, and warns about manifests it leaves out", async () => {
+    const result = await run({
+      "kustomization.yaml": kz("resources: [app.yaml]\n"),
+      "app.yaml": cm("a"),
+      "chart/values.yaml": "replicaCount: 2\n",
+      ".github/workflows/ci.yml": "on: [push]\njobs: {}\n",
+      "old/app.yaml": cm("a"),
+    });
+    assert.deepEqual(result.issues, []);
+    assert.deepEqual(result.warnings, ["old/app.yaml:not-applied"]);
+  });
+
+  it("without a root kustomization, takes *.yaml and *.yml files only, as Flux's generator does", async () => {
+    const result = await run({
+      "app.yaml": cm("a"),
+      "extra.json": JSON.stringify({
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: "b" },
+      }),
+      "package.json": '{"name": "x"}',
+      "values.yaml": "replicaCount: 2\n",
+    });
+    assert.deepEqual(result.issues, [
+      "values.yaml:1:missing-field",
+      "values.yaml:1:missing-field",
+      "values.yaml:1:missing-field",
+    ]);
+    assert.deepEqual(result.warnings, ["extra.json:not-applied"]);
+  });
+
+  it("refuses cycles, helmCharts, Components as resources and generateName alone, at their lines", async () => {
+    const result = await run({
+      "kustomization.yaml": kz(
+        "resources:\n  - .\n  - a\n  - comp\n  - pod.yaml\nhelmCharts:\n  - name: x\n",
+      ),
+      "a/kustomization.yaml": kz("resources: [../b]\n"),
+      "b/kustomization.yaml": kz("resources: [../a]\n"),
+      "comp/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n",
+      "pod.yaml": "apiVersion: v1\nkind: Pod\nmetadata:\n  generateName: p-\n",
+    });
+    assert.deepEqual(result.issues, [
+      "b/kustomization.yaml:3:kustomization-cycle",
+      "kustomization.yaml:4:kustomization-cycle",
+      "kustomization.yaml:6:kustomization-kind",
+      "kustomization.yaml:8:kustomization-helm",
+      "pod.yaml:4:generate-name",
+    ]);
+  });
+
+  it("refuses a YAML alias bomb and accepts ordinary anchors", async () => {
+    const levels = ["  a: &a [x, x, x, x, x, x, x, x, x]"];
+    for (const [prev, next] of [..."abcdefgh"].map((c, i) => [c, "bcdefghi"[i]!])) {
+      levels.push(`  ${next}: &${next} [${Array(9).fill(`*${prev}`).join(", ")}]`);
+    }
+    const bomb = `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: lol\ndata:\n${levels.join("\n")}\n`;
+    assert.deepEqual((await run({ "bomb.yaml": bomb })).issues, ["bomb.yaml:1:yaml-alias-bomb"]);
+    const anchors = `${cm("a")}  labels: &l {app: a}\n  annotations: *l\n`;
+    assert.deepEqual((await run({ "a.yaml": anchors })).issues, []);
+  });
+
+  it("names both paths when one object is included twice", async () => {
+    const result = await run({
+      "kustomization.yaml": kz("resources: [one, two]\n"),
+      "base/kustomization.yaml": kz("resources: [cm.yaml]\n"),
+      "base/cm.yaml": cm("x"),
+      "one/kustomization.yaml": kz("resources: [../base]\n"),
+      "two/kustomization.yaml": kz("resources: [../base]\n"),
+    });
+    assert.deepEqual(result.issues, ["base/cm.yaml:1:duplicate-object"]);
+    assert.match(result.messages[0]!, /includes it more than once \(through one and two\)/);
+  });
+});

@@ -1,0 +1,151 @@
+/**
+ * Phase 1 of validation, per file: the byte-level checks every packaged file gets, and parsing a
+ * YAML/JSON file into documents — by the fast path (fast-objects.ts, cached by content) when the
+ * file is plain, else by `yaml` with exact positions. Rules:
+ * - file-too-large, binary-file, invalid-utf8 (every file in the artifact)
+ * - yaml-syntax: the document does not parse (yaml's own message)
+ * - yaml-alias-bomb: aliases expand past MAX_ALIAS_EXPANSION nodes (kustomize would expand them all)
+ */
+import { createHash } from "node:crypto";
+import { LineCounter, parseAllDocuments } from "yaml";
+import type { Node } from "yaml";
+import type { SourceFile } from "../artifact/source-files.js";
+import { position, type ParsedYaml, type ValidationIssue } from "./issues.js";
+import { firstInvalidUtf8, lineAtByte } from "./text.js";
+import { fastObjects, type FastObject } from "./fast-objects.js";
+import type { ValidationCache } from "./cache.js";
+
+/**
+ * yaml's maxAliasCount: how far aliases may expand (count × aliases per document). Ordinary
+ * anchors (a shared block of labels, a few merge keys) stay far below it; "billion laughs" files
+ * exceed it at once.
+ */
+export const MAX_ALIAS_EXPANSION = 1000;
+
+/** The byte-level issue of a file, if any (size, NUL bytes, UTF-8). */
+export function checkBytes(
+  file: SourceFile,
+  data: Buffer | undefined,
+  maxFileSize: number,
+): ValidationIssue | undefined {
+  if (data === undefined || data.length > maxFileSize)
+    return {
+      file: file.path,
+      rule: "file-too-large",
+      message: `file is ${data?.length ?? file.size} bytes, over the limit of ${maxFileSize} bytes per file`,
+    };
+  const nul = data.indexOf(0);
+  if (nul !== -1)
+    return {
+      file: file.path,
+      line: lineAtByte(data, nul),
+      rule: "binary-file",
+      message: "file contains NUL bytes (binary content); only text files belong in an artifact",
+    };
+  const invalid = firstInvalidUtf8(data);
+  if (invalid !== -1)
+    return {
+      file: file.path,
+      line: lineAtByte(data, invalid),
+      rule: "invalid-utf8",
+      message: `file is not valid UTF-8 (byte 0x${data[invalid]!.toString(16).padStart(2, "0")} at offset ${invalid})`,
+    };
+  return undefined;
+}
+
+/** UTF-8 text without a byte-order mark. */
+export function decode(data: Buffer): string {
+  const text = data.toString("utf8");
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+/** yaml's message without the " at line N, column M:" tail and the code frame. */
+function yamlMessage(message: string): string {
+  const first = message.split("\n")[0] ?? message;
+  return first.replace(/ at line \d+, column \d+:?$/, "");
+}
+
+/** An alias (`*name`) where YAML allows one; quoted text and comments may give false hits. */
+const ALIAS = /(?:^|[\s[{,:-])\*[^\s,[\]{}]/m;
+
+export function hasAliases(text: string): boolean {
+  // An alias needs an anchor (`&name`); an alias to an unknown anchor is a syntax error anyway.
+  return text.includes("&") && text.includes("*") && ALIAS.test(text);
+}
+
+/** Parses with exact positions; issues go to `issues`. Undefined when the file has errors. */
+export function parseYaml(
+  path: string,
+  text: string,
+  issues: ValidationIssue[],
+): ParsedYaml | undefined {
+  const lineCounter = new LineCounter();
+  const parsedDocs = parseAllDocuments(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  const docs = Array.isArray(parsedDocs) ? parsedDocs : [];
+  const before = issues.length;
+  for (const doc of docs) {
+    for (const error of doc.errors) {
+      const pos = error.linePos?.[0];
+      issues.push({
+        file: path,
+        ...(pos ? { line: pos.line, column: pos.col } : {}),
+        rule: "yaml-syntax",
+        message: yamlMessage(error.message),
+      });
+    }
+  }
+  if (issues.length > before) return undefined;
+  const parsed = { path, docs, lineCounter };
+  if (hasAliases(text)) {
+    for (const doc of docs) {
+      try {
+        doc.toJS({ maxAliasCount: MAX_ALIAS_EXPANSION });
+      } catch (error) {
+        if (!(error instanceof ReferenceError)) throw error;
+        issues.push({
+          file: path,
+          ...position(parsed, doc.contents as Node | null),
+          rule: "yaml-alias-bomb",
+          message: `YAML aliases expand past ${MAX_ALIAS_EXPANSION} nodes ("billion laughs"); kustomize expands every alias and would exhaust memory: write the repeated values out or use fewer nested aliases`,
+        });
+      }
+    }
+    if (issues.length > before) return undefined;
+  }
+  return parsed;
+}
+
+/** A YAML file read by either path. */
+export type ReadYaml =
+  | { kind: "fast"; objects: FastObject[] }
+  | { kind: "parsed"; parsed: ParsedYaml }
+  | { kind: "failed"; issues: ValidationIssue[] };
+
+/**
+ * Reads a YAML file meant to hold objects: the cache or fast path first (only for object files;
+ * `objectFile` false skips them), else the exact parser.
+ */
+export function readYaml(
+  path: string,
+  data: Buffer,
+  cache: ValidationCache,
+  objectFile: boolean,
+): ReadYaml {
+  let digest: string | undefined;
+  if (objectFile) {
+    digest = createHash("sha256").update(data).digest("hex");
+    const remembered = cache.get(digest);
+    if (remembered !== undefined) return { kind: "fast", objects: remembered };
+  }
+  const text = decode(data);
+  if (digest !== undefined && !hasAliases(text)) {
+    const fast = fastObjects(text);
+    if (fast !== undefined) {
+      cache.set(digest, fast);
+      return { kind: "fast", objects: fast };
+    }
+  }
+  const issues: ValidationIssue[] = [];
+  const parsed = parseYaml(path, text, issues);
+  return parsed === undefined ? { kind: "failed", issues } : { kind: "parsed", parsed };
+}
