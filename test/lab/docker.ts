@@ -18,6 +18,8 @@ import { pack } from "tar-stream";
 export interface TestEngine {
   /** Which engine answers the Docker API: dockerd, or Podman's service (test/lab/podman.ts). */
   product: "docker" | "podman";
+  /** The network a container joins when none is given ("bridge" on Docker). */
+  defaultNetwork: string;
   /** unix:///tmp/ksd-XXXX/d.sock or the given KSAIL_TEST_DOCKER_HOST. */
   dockerHost: string;
   /** process.env with DOCKER_HOST pointing at this engine. */
@@ -129,6 +131,7 @@ export async function startDockerEngine(): Promise<TestEngine> {
     await waitForPing(docker, 5000);
     return {
       product: "docker",
+      defaultNetwork: "bridge",
       dockerHost: given,
       env: { ...process.env, DOCKER_HOST: given },
       docker,
@@ -203,6 +206,7 @@ export async function startDockerEngine(): Promise<TestEngine> {
   }
   return {
     product: "docker",
+    defaultNetwork: "bridge",
     dockerHost,
     env: { ...process.env, DOCKER_HOST: dockerHost },
     docker,

@@ -211,6 +211,7 @@ default_subnet_pools = [{ "base" = "10.${a}.${b}.128/25", "size" = 28 }]
   }
   return {
     product: "podman",
+    defaultNetwork: network,
     dockerHost,
     env: { ...process.env, DOCKER_HOST: dockerHost },
     docker,
