@@ -32,7 +32,7 @@ export interface TestEngine {
 
 export function which(binary: string): string | undefined {
   const result = spawnSync("sh", ["-c", `command -v ${binary}`], { encoding: "utf8" });
-  const path = result.stdout.trim();
+  const path = (result.stdout ?? "").trim();
   return result.status === 0 && path ? path : undefined;
 }
 
