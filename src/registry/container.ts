@@ -8,6 +8,7 @@ import type Docker from "dockerode";
 import type { KsailConfig } from "../config/schema.js";
 import { KsailError } from "../errors.js";
 import { engineMessage, type Engine } from "../engine/docker.js";
+import { sameImage } from "../engine/image-name.js";
 import { silentProgress, type Progress } from "../progress.js";
 import { REGISTRY_CONTAINER_PORT, registryAddresses } from "./address.js";
 
@@ -218,7 +219,7 @@ function assertMatches(info: Docker.ContainerInspectInfo, spec: RegistrySpec): v
       `it publishes ${binding ? `${binding.hostIp || "0.0.0.0"}:${binding.hostPort}` : "no port"}, not 127.0.0.1:${spec.hostPort}`,
     );
   }
-  if (info.Config.Image !== spec.image)
+  if (!sameImage(info.Config.Image, spec.image))
     problems.push(`it runs image ${info.Config.Image}, not ${spec.image}`);
   const volume = volumeOf(info);
   if (volume !== spec.volume)

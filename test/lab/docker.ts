@@ -16,6 +16,10 @@ import Docker from "dockerode";
 import { pack } from "tar-stream";
 
 export interface TestEngine {
+  /** Which engine answers the Docker API: dockerd, or Podman's service (test/lab/podman.ts). */
+  product: "docker" | "podman";
+  /** The network a container joins when none is given ("bridge" on Docker). */
+  defaultNetwork: string;
   /** unix:///tmp/ksd-XXXX/d.sock or the given KSAIL_TEST_DOCKER_HOST. */
   dockerHost: string;
   /** process.env with DOCKER_HOST pointing at this engine. */
@@ -26,13 +30,13 @@ export interface TestEngine {
   stop(): Promise<void>;
 }
 
-function which(binary: string): string | undefined {
+export function which(binary: string): string | undefined {
   const result = spawnSync("sh", ["-c", `command -v ${binary}`], { encoding: "utf8" });
-  const path = result.stdout.trim();
+  const path = (result.stdout ?? "").trim();
   return result.status === 0 && path ? path : undefined;
 }
 
-function dockerFor(host: string): Docker {
+export function dockerFor(host: string): Docker {
   if (host.startsWith("unix://"))
     return new Docker({ socketPath: host.slice(7), host: undefined, port: undefined });
   const url = new URL(host.replace(/^tcp:/, "http:"));
@@ -44,7 +48,7 @@ function dockerFor(host: string): Docker {
   });
 }
 
-async function waitForPing(
+export async function waitForPing(
   docker: Docker,
   timeoutMs: number,
   child?: ChildProcess,
@@ -58,13 +62,13 @@ async function waitForPing(
     } catch (error) {
       if (child && child.exitCode !== null) {
         throw new Error(
-          `dockerd exited with ${child.exitCode} before answering:\n${log ? tail(log) : ""}`,
+          `${child.spawnfile} exited with ${child.exitCode} before answering:\n${log ? tail(log) : ""}`,
           { cause: error },
         );
       }
       if (Date.now() > deadline) {
         throw new Error(
-          `Docker Engine did not answer within ${timeoutMs} ms:\n${log ? tail(log) : ""}`,
+          `the container engine did not answer within ${timeoutMs} ms:\n${log ? tail(log) : ""}`,
           { cause: error },
         );
       }
@@ -126,6 +130,8 @@ export async function startDockerEngine(): Promise<TestEngine> {
     const docker = dockerFor(given);
     await waitForPing(docker, 5000);
     return {
+      product: "docker",
+      defaultNetwork: "bridge",
       dockerHost: given,
       env: { ...process.env, DOCKER_HOST: given },
       docker,
@@ -199,6 +205,8 @@ export async function startDockerEngine(): Promise<TestEngine> {
     throw error;
   }
   return {
+    product: "docker",
+    defaultNetwork: "bridge",
     dockerHost,
     env: { ...process.env, DOCKER_HOST: dockerHost },
     docker,

@@ -22,10 +22,7 @@ import {
 
 const golden = (name: string) =>
   readFileSync(new URL(`../fixtures/golden/${name}`, import.meta.url), "utf8");
-const K3D_SCHEMA_PATH = new URL(
-  "../../../shared/fixtures/k3d/v1alpha5.schema.json",
-  import.meta.url,
-);
+const K3D_SCHEMA_PATH = new URL("../fixtures/k3d/v1alpha5.schema.json", import.meta.url);
 
 const dockerHub = parseMirrorSpec("docker.io=https://registry-1.docker.io");
 const ghcr = parseMirrorSpec("ghcr.io");

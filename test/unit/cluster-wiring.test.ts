@@ -16,10 +16,7 @@ import { inClusterRegistryAddress, registryAddresses } from "../../src/registry/
 
 const golden = (name: string) =>
   readFileSync(new URL(`../fixtures/golden/${name}`, import.meta.url), "utf8");
-const K3D_SCHEMA_PATH = new URL(
-  "../../../shared/fixtures/k3d/v1alpha5.schema.json",
-  import.meta.url,
-);
+const K3D_SCHEMA_PATH = new URL("../fixtures/k3d/v1alpha5.schema.json", import.meta.url);
 
 describe("registry wiring", () => {
   const registry = { name: "ksail-registry", hostPort: 5000 };

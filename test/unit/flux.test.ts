@@ -14,15 +14,11 @@ import {
 } from "../../src/flux/resources.js";
 import { crdSchema, validateAgainstSchema } from "../lab/openapi-schema.js";
 
-const fixtures = new URL("../../../shared/fixtures/flux-crds/", import.meta.url);
+/** The CRDs of the controllers the lab runs (test/fixtures/flux-crds/README.md). */
+const fixtures = new URL("../fixtures/flux-crds/", import.meta.url);
 
 async function schemaOf(file: string, version: string) {
-  const text = await readFile(new URL(file, fixtures), "utf8").catch(() => {
-    throw new Error(
-      `Flux CRD fixture ${file} missing: the tests expect ../shared/fixtures/flux-crds beside the repository`,
-    );
-  });
-  return crdSchema(parse(text), version);
+  return crdSchema(parse(await readFile(new URL(file, fixtures), "utf8")), version);
 }
 
 describe("generated Flux objects", () => {
