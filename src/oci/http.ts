@@ -1,19 +1,29 @@
-/** A small HTTP/1.1 transport on node:http(s): keep-alive pools, connect + idle timeouts, errors with Node's codes. */
+/**
+ * A small HTTP/1.1 transport on node:http(s): keep-alive pools, a connect timeout, an
+ * inactivity timeout (no bytes either way for `timeoutMs`, however long the whole exchange
+ * takes), a cap on the response body, and errors with Node's codes.
+ */
 import http from "node:http";
 import https from "node:https";
 import type { IncomingHttpHeaders } from "node:http";
+import { formatDuration } from "../config/duration.js";
+
+/** Responses without a larger limit of their own (errors, upload answers, tokens): 4 MiB. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
 export interface HttpRequest {
   method: string;
   url: URL;
   headers: Record<string, string>;
   body?: Uint8Array;
-  /** Socket idle time allowed while waiting for / reading the response. */
+  /** Inactivity allowed (no bytes sent or received) while sending, waiting and reading. */
   timeoutMs: number;
   /** Time allowed to establish the TCP connection. */
   connectTimeoutMs: number;
   /** Skip TLS certificate verification (only for registries the user marked insecure). */
   insecureTls?: boolean;
+  /** Largest response body accepted; more (declared or streamed) ends with BodyTooLargeError. */
+  maxBodyBytes?: number;
 }
 
 export interface HttpResponse {
@@ -27,11 +37,37 @@ export interface HttpResponse {
 export class NetworkError extends Error {
   readonly code: string;
   readonly phase: "connect" | "response";
-  constructor(code: string, message: string, phase: "connect" | "response", cause?: unknown) {
+  /** The first bytes the server sent, when they were not HTTP (Node's parser keeps them). */
+  readonly received: Buffer | undefined;
+  constructor(
+    code: string,
+    message: string,
+    phase: "connect" | "response",
+    cause?: unknown,
+    received?: Buffer,
+  ) {
     super(message, cause === undefined ? undefined : { cause });
     this.name = "NetworkError";
     this.code = code;
     this.phase = phase;
+    this.received = received;
+  }
+}
+
+/** The server sent (or announced) a response body larger than the request allowed. */
+export class BodyTooLargeError extends Error {
+  readonly limit: number;
+  /** Content-Length, when the server announced the size. */
+  readonly declared: number | undefined;
+  constructor(limit: number, declared: number | undefined) {
+    super(
+      declared === undefined
+        ? `the response body went past ${limit} bytes`
+        : `the response body is announced as ${declared} bytes, more than ${limit}`,
+    );
+    this.name = "BodyTooLargeError";
+    this.limit = limit;
+    this.declared = declared;
   }
 }
 
@@ -56,7 +92,7 @@ export class HttpTransport {
       let settled = false;
       let connectTimer: NodeJS.Timeout | undefined;
       let connected = false;
-      const fail = (error: NetworkError) => {
+      const fail = (error: NetworkError | BodyTooLargeError) => {
         if (settled) return;
         settled = true;
         if (connectTimer) clearTimeout(connectTimer);
@@ -72,9 +108,27 @@ export class HttpTransport {
         agent: isHttps ? this.httpsAgent : this.httpAgent,
       };
       if (isHttps && req.insecureTls) options.rejectUnauthorized = false;
+      const limit = req.maxBodyBytes ?? Number.POSITIVE_INFINITY;
       const request = lib.request(options, (res) => {
         const chunks: Buffer[] = [];
-        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        let received = 0;
+        const tooLarge = (declared: number | undefined) => {
+          fail(new BodyTooLargeError(limit, declared));
+          request.destroy();
+        };
+        const declared = Number(res.headers["content-length"]);
+        if (req.method !== "HEAD" && Number.isFinite(declared) && declared > limit) {
+          tooLarge(declared);
+          return;
+        }
+        res.on("data", (chunk: Buffer) => {
+          received += chunk.length;
+          if (received > limit) {
+            tooLarge(undefined);
+            return;
+          }
+          chunks.push(chunk);
+        });
         res.on("error", (error: NodeJS.ErrnoException) =>
           fail(toNetworkError(error, "response", req.url)),
         );
@@ -131,7 +185,7 @@ export class HttpTransport {
       });
       request.setTimeout(req.timeoutMs, () => {
         request.destroy(
-          new NetworkError("ETIMEDOUT", `no response data for ${req.timeoutMs} ms`, "response"),
+          new NetworkError("ETIMEDOUT", `no data for ${formatDuration(req.timeoutMs)}`, "response"),
         );
       });
       request.on("error", (error: NodeJS.ErrnoException) =>
@@ -158,6 +212,13 @@ function toNetworkError(
 ): NetworkError {
   if (error instanceof NetworkError) return error;
   const code = error.code ?? "EUNKNOWN";
+  const raw = (error as { rawPacket?: unknown }).rawPacket;
   // Node's messages name only host:port and the syscall, never headers.
-  return new NetworkError(code, `${error.message} (${url.host})`, phase, error);
+  return new NetworkError(
+    code,
+    `${error.message} (${url.host})`,
+    phase,
+    error,
+    Buffer.isBuffer(raw) ? raw.subarray(0, 64) : undefined,
+  );
 }

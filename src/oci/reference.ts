@@ -24,9 +24,16 @@ const EXPECTED_FORM =
   'expected a repository such as "oci://127.0.0.1:5000/app" or "ghcr.io/team/app" (registry host, optional port, then the repository path; no tag or digest)';
 
 function usage(ref: string, problem: string): KsailError {
-  return new KsailError("usage", `invalid repository "${ref}": ${problem}`, {
+  return new KsailError("usage", `invalid repository "${redactUserinfo(ref)}": ${problem}`, {
     hint: EXPECTED_FORM,
   });
+}
+
+/** "oci://user:pass@host/repo" → "oci://***@host/repo": userinfo is never shown. */
+export function redactUserinfo(ref: string): string {
+  const m = /^(\s*(?:[a-zA-Z][a-zA-Z0-9+.-]*:\/\/)?)([^/]*)@([^/]*)/.exec(ref);
+  // "@" before the first "/" is userinfo; after it, it is a digest.
+  return m ? `${m[1]}***@${m[3]}${ref.slice(m[0].length)}` : ref;
 }
 
 /**
@@ -45,6 +52,17 @@ export function parseRepository(ref: string): RepositoryRef {
     rest = rest.slice(scheme[0].length);
   }
   if (rest.endsWith("/")) rest = rest.slice(0, -1);
+  const firstSlash = rest.indexOf("/");
+  if (rest.slice(0, firstSlash < 0 ? undefined : firstSlash).includes("@")) {
+    throw new KsailError(
+      "usage",
+      `invalid repository "${redactUserinfo(ref)}": it contains a user name or password; ksail never takes credentials from the registry address`,
+      {
+        code: "CREDENTIALS_IN_URL",
+        hint: `Remove them from the address and log in instead: \`docker login ${registryOf(rest)}\` (ksail reads ~/.docker/config.json, $DOCKER_CONFIG and credential helpers).`,
+      },
+    );
+  }
   if (rest.includes("@")) {
     throw usage(ref, "it contains a digest (@...); give the repository only");
   }
@@ -75,6 +93,12 @@ export function parseRepository(ref: string): RepositoryRef {
     throw usage(ref, `the name is longer than ${NAME_TOTAL_LENGTH_MAX} characters`);
   }
   return { registry, repository };
+}
+
+function registryOf(rest: string): string {
+  const slash = rest.indexOf("/");
+  const authority = slash < 0 ? rest : rest.slice(0, slash);
+  return authority.slice(authority.lastIndexOf("@") + 1);
 }
 
 export function formatRepository(ref: RepositoryRef): string {

@@ -19,6 +19,8 @@ export async function fetchArtifact(
   const reference = version ?? (await defaultReference(client, repository));
   const { bytes, digest } = await client.fetchManifest(repository, reference);
   const manifest = parseFluxManifest(bytes);
-  const layer = await client.fetchBlob(repository, manifest.layer.digest);
+  const layer = await client.fetchBlob(repository, manifest.layer.digest, {
+    size: manifest.layer.size,
+  });
   return { reference, digest, annotations: manifest.annotations, layer };
 }

@@ -1,8 +1,8 @@
 /**
  * A TCP proxy on 127.0.0.1 that injects faults between a client and a server (the registry):
  * connection resets (first N connections, every Nth, or with a seeded probability; at once or
- * after some bytes went upstream), latency, a total outage (every connection reset at accept)
- * and hanging connections. Bounded: at most `maxConnections` at a time; stop() closes all.
+ * after some bytes went upstream), latency, a total outage (every connection reset at accept),
+ * hanging connections and stalled responses (some bytes, then silence). Bounded: at most `maxConnections` at a time; stop() closes all.
  */
 import { createServer as createHttpServer, request as httpRequest } from "node:http";
 import { createConnection, createServer } from "node:net";
@@ -24,6 +24,13 @@ export interface FaultOptions {
   outage?: boolean;
   /** Accept connections and never answer (for timeout tests). */
   hang?: boolean;
+  /**
+   * Stall: forward this many server→client bytes on a connection (e.g. a response's headers
+   * and the start of its body), then forward nothing more and keep the connection open.
+   */
+  stallAfterResponseBytes?: number;
+  /** With stallAfterResponseBytes: stall only the first N connections (default: all). */
+  stallFirst?: number;
 }
 
 export interface FaultProxyOptions extends FaultOptions {
@@ -39,7 +46,7 @@ export interface FaultProxy {
   /** "127.0.0.1:PORT": use it as the registry address. */
   registry: string;
   port: number;
-  stats: { connections: number; resets: number; forwardedBytes: number };
+  stats: { connections: number; resets: number; forwardedBytes: number; stalls: number };
   /** Replaces the fault settings (connection counting continues). */
   setFaults(faults: FaultOptions): void;
   stop(): Promise<void>;
@@ -72,7 +79,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const maxConnections = options.maxConnections ?? 256;
   let faults: FaultOptions = { ...options };
   const sockets = new Set<Socket>();
-  const stats = { connections: 0, resets: 0, forwardedBytes: 0 };
+  const stats = { connections: 0, resets: 0, forwardedBytes: 0, stalls: 0 };
 
   const chosenForReset = (n: number): boolean => {
     if (faults.outage) return true;
@@ -142,7 +149,20 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       }
       return true;
     });
-    pipe(upstream, client);
+    const stallAt = faults.stallAfterResponseBytes;
+    if (stallAt !== undefined && (faults.stallFirst === undefined || n <= faults.stallFirst)) {
+      let forwarded = 0;
+      upstream.on("data", (chunk: Buffer) => {
+        if (forwarded >= stallAt) return; // silence from here on; the connection stays open
+        const part = chunk.subarray(0, stallAt - forwarded);
+        forwarded += part.length;
+        stats.forwardedBytes += part.length;
+        if (forwarded >= stallAt) stats.stalls++;
+        if (!client.destroyed) client.write(part);
+      });
+    } else {
+      pipe(upstream, client);
+    }
   });
   server.maxConnections = maxConnections * 2;
 

@@ -114,3 +114,28 @@ describe("assertReference", () => {
     }
   });
 });
+
+describe("credentials in the repository address", () => {
+  for (const [input, shown, host] of [
+    ["oci://user:s3cret@127.0.0.1:5000/app", "oci://***@127.0.0.1:5000/app", "127.0.0.1:5000"],
+    ["user:s3cret@ghcr.io/team/app", "***@ghcr.io/team/app", "ghcr.io"],
+    ["oci://tok3n@host/a:1.0", "oci://***@host/a:1.0", "host"],
+    ["oci://u:p@ss@host/a@sha256:00", "oci://***@host/a@sha256:00", "host"],
+  ] as const) {
+    it(`refuses ${shown} without printing the user info`, () => {
+      assert.throws(
+        () => parseRepository(input),
+        (error: unknown) => {
+          assert.ok(error instanceof KsailError);
+          assert.equal(error.kind, "usage");
+          assert.equal(error.code, "CREDENTIALS_IN_URL");
+          const text = `${error.message} ${error.hint}`;
+          assert.ok(text.includes(`"${shown}"`), text);
+          assert.doesNotMatch(text, /s3cret|tok3n|u:p@|user:/);
+          assert.ok(text.includes(`docker login ${host}`), text);
+          return true;
+        },
+      );
+    });
+  }
+});
