@@ -10,6 +10,7 @@ import { KsailError } from "../errors.js";
 import { mapLimit } from "../util/map-limit.js";
 import type { Progress } from "./progress.js";
 import {
+  LATEST_TAG,
   listVersionDetails,
   semverTags,
   type BlobRef,
@@ -24,6 +25,8 @@ export interface PruneOptions {
   olderThanMs?: number;
   dryRun?: boolean;
   now?: Date;
+  /** Digests that tags other than versions point at (kept like latest's target). */
+  taggedDigests?: ReadonlySet<string>;
   /** Deletes in flight at once (default 8). */
   concurrency?: number;
 }
@@ -87,7 +90,7 @@ export function planPrune(versions: readonly PlannedVersion[], options: PruneOpt
       keep("newer-than-cutoff");
     else candidates.push(version);
   }
-  const keptDigests = new Set(kept.map((k) => k.digest));
+  const keptDigests = new Set([...kept.map((k) => k.digest), ...(options.taggedDigests ?? [])]);
   const deleted: PlannedVersion[] = [];
   for (const candidate of candidates) {
     if (keptDigests.has(candidate.digest)) {
@@ -148,12 +151,13 @@ export async function pruneWorkload(
   const { client, garbageCollect } = deps;
   const { repository } = options;
   const name = formatRepository(repository);
-  const versions = await progress.step(
+  const [versions, taggedDigests] = await progress.step(
     `List versions of ${name}`,
-    () => listVersionDetails(client, repository),
-    (v) => `Found ${v.length} versions of ${name}`,
+    () =>
+      Promise.all([listVersionDetails(client, repository), otherTagDigests(client, repository)]),
+    ([v]) => `Found ${v.length} versions of ${name}`,
   );
-  const plan = planPrune(versions, options);
+  const plan = planPrune(versions, { ...options, taggedDigests });
   const result: PruneResult = {
     ...plan,
     repository: name,
@@ -200,6 +204,22 @@ export async function pruneWorkload(
   return result;
 }
 
+/** Digests of the tags that are neither versions nor `latest` (another tool's, e.g. "stable"). */
+async function otherTagDigests(
+  client: RegistryClient,
+  repository: RepositoryRef,
+): Promise<Set<string>> {
+  const tags = await client.listTags(repository);
+  const versions = new Set(semverTags(tags));
+  const others = tags.filter((t) => !versions.has(t) && t !== LATEST_TAG);
+  const digests = new Set<string>();
+  await mapLimit(others, 8, async (tag) => {
+    const found = await client.resolve(repository, tag);
+    if (found) digests.add(found.digest);
+  });
+  return digests;
+}
+
 interface DeleteOutcome {
   deleted: VersionDetail[];
   digests: string[];
@@ -209,11 +229,19 @@ interface DeleteOutcome {
 }
 
 /**
- * Deletes the planned digests, at most `concurrency` at a time. Right before each DELETE the
- * tags are read again (one tag list shared by the deletes waiting at that moment, plus a
- * resolve of every tag that is not a known version); a digest that any tag other than the
- * versions being deleted now points at is spared. A manifest that is already gone (another
- * prune deleted it) counts as deleted.
+ * Deletes the planned versions, at most `concurrency` requests at a time, in two phases.
+ *
+ * 1. Their tags, where the registry deletes tags (distribution v3 does; 2.x answers 400): one
+ *    tag is cheap to remove, while a DELETE by digest makes distribution read every tag of the
+ *    repository — with the tags gone first, the digest deletes scan only the kept ones. Removing
+ *    a version's tag cannot hurt a version pushed meanwhile: that one has its own tag.
+ * 2. The digests. Right before each DELETE the tags are read again (one tag list shared by the
+ *    deletes waiting at that moment, plus a resolve of every tag that is not a known version);
+ *    a digest that any tag other than the versions being deleted now points at is spared.
+ *
+ * A tag or manifest that is already gone (another prune deleted it) counts as deleted. A run
+ * that stops between the phases leaves untagged manifests: the local registry's garbage
+ * collection removes them (--delete-untagged), other registries' own collection too.
  */
 async function deleteGuarded(
   client: RegistryClient,
@@ -222,11 +250,13 @@ async function deleteGuarded(
   plan: PrunePlan,
   concurrency: number,
 ): Promise<DeleteOutcome> {
+  const limit = Math.max(1, concurrency);
   const deleting = new Set(plan.deleted.map((v) => v.version));
+  const untagged = await untagVersions(client, repository, [...deleting], limit);
   const guard = new TagGuard(client, repository, versions, deleting);
   const spared = new Set<string>();
   let failed = false;
-  await mapLimit(plan.digests, Math.max(1, concurrency), async (digest) => {
+  await mapLimit(plan.digests, limit, async (digest) => {
     if (failed) return;
     try {
       const protectedDigests = await guard.fresh();
@@ -241,7 +271,10 @@ async function deleteGuarded(
       throw error;
     }
   });
-  const deleted = versions.filter((v) => deleting.has(v.version) && !spared.has(v.digest));
+  // A version is deleted when its tag is gone; its manifest stays when another tag uses it.
+  const isDeleted = (v: VersionDetail) =>
+    deleting.has(v.version) && (untagged || !spared.has(v.digest));
+  const deleted = versions.filter(isDeleted);
   const remaining = versions.filter((v) => !deleting.has(v.version) || spared.has(v.digest));
   return {
     deleted,
@@ -249,9 +282,55 @@ async function deleteGuarded(
     deletedDigests: plan.digests.length - spared.size,
     spared: versions
       .filter((v) => deleting.has(v.version) && spared.has(v.digest))
-      .map((v) => ({ version: v.version, digest: v.digest, reason: "tagged-since-planning" })),
-    bytes: freedBytes(deleted, remaining),
+      .map((v) => ({
+        version: v.version,
+        digest: v.digest,
+        reason: "tagged-since-planning" as const,
+      }))
+      .filter(() => !untagged),
+    bytes: freedBytes(
+      versions.filter((v) => deleting.has(v.version) && !spared.has(v.digest)),
+      remaining,
+    ),
   };
+}
+
+/**
+ * Phase 1 of deleteGuarded: removes `tags`. The first answers tell whether the registry deletes
+ * tags at all; false when it does not (then nothing was removed).
+ */
+async function untagVersions(
+  client: RegistryClient,
+  repository: RepositoryRef,
+  tags: readonly string[],
+  limit: number,
+): Promise<boolean> {
+  const gone = (error: unknown) => error instanceof KsailError && error.kind === "not-found";
+  let next = 0;
+  // One at a time until the registry has shown that it deletes tags.
+  for (; next < tags.length; next++) {
+    try {
+      await client.deleteTag(repository, tags[next] as string);
+      next++;
+      break;
+    } catch (error) {
+      if (gone(error)) {
+        // Gone already (a concurrent prune), or a registry that reads the tag as a digest.
+        if (await client.resolve(repository, tags[next] as string)) return false;
+        continue;
+      }
+      if (error instanceof KsailError && error.kind === "registry") return false;
+      throw error;
+    }
+  }
+  await mapLimit(tags.slice(next), limit, async (tag) => {
+    try {
+      await client.deleteTag(repository, tag);
+    } catch (error) {
+      if (!gone(error)) throw error;
+    }
+  });
+  return true;
 }
 
 /**
