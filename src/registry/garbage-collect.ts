@@ -15,7 +15,13 @@ import {
   registrySpec,
   waitForRegistry,
 } from "./container.js";
-import { writeReadOnlyConfig, writeReadWriteConfig } from "./maintenance.js";
+import {
+  isReadOnlyConfig,
+  readContainerFile,
+  withMaintenanceLock,
+  writeReadOnlyConfig,
+  writeReadWriteConfig,
+} from "./maintenance.js";
 
 /** The command, as the registry:3 image names its binary and config. */
 export const GARBAGE_COLLECT_COMMAND = [
@@ -83,16 +89,17 @@ export async function garbageCollect(engine: Engine, name: string): Promise<stri
       },
     );
   }
-  await restartRegistry(engine, info, () => writeReadOnlyConfig(engine, name));
-  let result: Awaited<ReturnType<Engine["exec"]>>;
-  try {
-    result = await engine.exec(name, GARBAGE_COLLECT_COMMAND);
-  } finally {
-    // Back to read-write whatever happened. registry:3's config caches blob descriptors in
-    // memory; the restart also empties that cache, so the registry never answers HEAD for a
-    // collected blob or accepts a manifest naming one.
-    await restartRegistry(engine, info, () => writeReadWriteConfig(engine, name));
-  }
+  const result = await withMaintenanceLock(name, async () => {
+    await restartRegistry(engine, info, () => writeReadOnlyConfig(engine, name));
+    try {
+      return await engine.exec(name, GARBAGE_COLLECT_COMMAND);
+    } finally {
+      // Back to read-write whatever happened. registry:3's config caches blob descriptors in
+      // memory; the restart also empties that cache, so the registry never answers HEAD for a
+      // collected blob or accepts a manifest naming one.
+      await restartRegistry(engine, info, () => writeReadWriteConfig(engine, name));
+    }
+  });
   const output = `${result.stdout}${result.stderr}`;
   // A registry that never stored anything has no repositories directory; the registry reports
   // that as a failure, but there is simply nothing to collect.
@@ -130,7 +137,11 @@ async function restartRegistry(
 export async function restoreReadWrite(engine: Engine, name: string): Promise<boolean> {
   const info = await engine.inspectContainer(name);
   if (!info || info.Config.Labels?.[LABEL_MANAGED] !== "true") return false;
-  if (!(await writeReadWriteConfig(engine, name))) return false;
-  if (info.State.Running) await restartRegistry(engine, info, async () => {});
-  return true;
+  if (!isReadOnlyConfig(await readContainerFile(engine, name, REGISTRY_CONFIG_PATH))) return false;
+  // Read-only and a collection running right now is its window, not a leftover: wait for it.
+  return withMaintenanceLock(name, async () => {
+    if (!(await writeReadWriteConfig(engine, name))) return false;
+    if (info.State.Running) await restartRegistry(engine, info, async () => {});
+    return true;
+  });
 }

@@ -12,12 +12,14 @@
  * the read-only one starts with a marker line, so a run that dies in the middle is repaired by
  * the next `ksail registry start`, `ksail up` or prune (restoreReadWrite).
  */
-import { dirname, posix } from "node:path";
+import { dirname, join, posix } from "node:path";
 import type { Readable } from "node:stream";
 import { extract, pack } from "tar-stream";
 import { parseDocument } from "yaml";
 import { statusCodeOf, type Engine } from "../engine/docker.js";
 import { KsailError } from "../errors.js";
+import { cacheDirectory } from "../util/cache-dir.js";
+import { withFileLock } from "../util/file-lock.js";
 import { REGISTRY_CONFIG_PATH } from "./container.js";
 
 /** First line of the config while ksail holds the registry read-only. */
@@ -27,6 +29,23 @@ export const READ_ONLY_MARKER =
 export const SAVED_CONFIG_PATH = `${REGISTRY_CONFIG_PATH}.ksail-read-write`;
 
 const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/**
+ * Runs `run` while holding this machine's maintenance lock of registry `container`: one garbage
+ * collection at a time, and a repair of the read-only mode never in the middle of one. A lock
+ * whose process is gone is taken over.
+ */
+export function withMaintenanceLock<T>(
+  container: string,
+  run: () => Promise<T>,
+  options: { env?: NodeJS.ProcessEnv; onWait?: () => void } = {},
+): Promise<T> {
+  const path = join(cacheDirectory(options.env), "locks", `registry-maintenance-${container}.lock`);
+  return withFileLock(path, run, {
+    timeoutMs: 10 * 60_000,
+    ...(options.onWait ? { onWait: options.onWait } : {}),
+  });
+}
 
 /** The registry's config with `storage.maintenance.readonly.enabled: true` and the marker. */
 export function readOnlyConfig(original: string): string {

@@ -301,4 +301,26 @@ describe("garbage collection while pushes run", () => {
       false,
     );
   });
+
+  it("two garbage collections at once take turns and leave the registry read-write", async () => {
+    const spec = await newRegistry();
+    const repository = { registry: `127.0.0.1:${spec.hostPort}`, repository: "twice" };
+    await pushWorkload(client, { repository, sourceDir: await source("twice-1") }, silentProgress);
+    const outputs = await Promise.all([
+      garbageCollect(engine, spec.name),
+      garbageCollect(engine, spec.name),
+    ]);
+    assert.equal(outputs.length, 2);
+    assert.equal(
+      isReadOnlyConfig(await readContainerFile(engine, spec.name, "/etc/distribution/config.yml")),
+      false,
+    );
+    const pushed = await pushWorkload(
+      client,
+      { repository, sourceDir: await source("twice-2") },
+      silentProgress,
+    );
+    assert.equal(pushed.version, "0.0.2");
+    assert.deepEqual(await brokenTags(`127.0.0.1:${spec.hostPort}`), []);
+  });
 });
