@@ -51,19 +51,18 @@ export function requestToken(now: Date = new Date()): string {
 }
 
 export async function reconcileWorkload(
-  kube: KubeClient,
-  target: ReconcileTarget,
-  options: {
+  deps: { kube: KubeClient },
+  input: ReconcileTarget & {
     timeoutMs: number;
     /** When the whole command must end (ms since the epoch); default now + timeoutMs. */
     deadline?: number;
     now?: () => Date;
   },
-  progress: Progress,
+  progress: Progress = silentProgress,
 ): Promise<ReconcileResult> {
   const { kube } = deps;
-  const { timeoutMs, now, ...target } = input;
-  const options = { timeoutMs, now };
+  const { timeoutMs, deadline: commandDeadline, now, ...target } = input;
+  const options = { timeoutMs, deadline: commandDeadline, now };
   const started = performance.now();
   const deadline = options.deadline ?? Date.now() + options.timeoutMs;
   // Every API call, not only the waits, ends at the deadline: a server that accepts

@@ -14,7 +14,13 @@ import { ping } from "./api-check.js";
 import { catalog } from "./catalog.js";
 import { dockerConfigCredentials } from "./credentials.js";
 import type { CredentialProvider } from "./credentials.js";
-import { deleteManifest, fetchManifest, pushManifest, resolveManifest } from "./manifests.js";
+import {
+  deleteManifest,
+  deleteTag,
+  fetchManifest,
+  pushManifest,
+  resolveManifest,
+} from "./manifests.js";
 import type { RepositoryRef } from "./reference.js";
 import { DEFAULT_RETRY_POLICY } from "./retry.js";
 import type { RetryPolicy } from "./retry.js";
@@ -135,78 +141,21 @@ export class RegistryClient {
     return listTags(this.session, repo, options);
   }
 
-  async deleteManifest(repo: RepositoryRef, digest: string): Promise<void> {
-    if (!isDigest(digest)) {
-      throw new KsailError(
-        "usage",
-        `cannot delete "${digest}": registries delete manifests by digest ("sha256:..."), not by tag`,
-        { hint: "Resolve the tag to its digest first." },
-      );
-    }
-    const ctx = { ...ctxOf(repo), action: `delete manifest ${digest}` };
-    const res = await this.call({
-      registry: repo.registry,
-      method: "DELETE",
-      target: `${v2(repo)}/manifests/${digest}`,
-      scopes: [repositoryScope(repo.repository, ["delete"])],
-      ctx,
-    });
-    if (res.status === 202 || res.status === 200 || res.status === 204) return;
-    throw await this.fail(res, ctx);
-  }
-
   /**
-   * Removes one tag, leaving the manifest (OCI distribution spec end-9, optional: distribution
-   * v3 supports it, 2.x answers 400). Cheap where deleting a manifest by digest is not: that
-   * makes distribution read every tag of the repository to find the ones to remove.
+   * Deletes a manifest by digest. `{ missingOk: true }`: one already gone (404) is success
+   * (concurrent prunes). Resolves to true when this call deleted it, false when it was gone.
    */
-  async deleteTag(repo: RepositoryRef, tag: string): Promise<void> {
-    assertReference(tag);
-    if (isDigest(tag)) {
-      throw new KsailError("usage", `"${tag}" is a digest, not a tag: use deleteManifest`);
-    }
-    const ctx = { ...ctxOf(repo), action: `delete tag ${tag}` };
-    const res = await this.call({
-      registry: repo.registry,
-      method: "DELETE",
-      target: `${v2(repo)}/manifests/${tag}`,
-      scopes: [repositoryScope(repo.repository, ["delete"])],
-      ctx,
-    });
-    if (res.status === 202 || res.status === 200 || res.status === 204) return;
-    throw await this.fail(res, ctx);
-  }
-
-  async catalog(registry: string, options: { pageSize?: number } = {}): Promise<string[]> {
-    const ctx = { registry, action: "list repositories (catalog)" };
-    const n = options.pageSize ?? 1000;
-    const names: string[] = [];
-    const found = await this.paginate(
-      registry,
-      `/v2/_catalog?n=${n}`,
-      ["registry:catalog:*"],
-      ctx,
-      (body) => {
-        const list = (body as { repositories?: unknown }).repositories;
-        if (Array.isArray(list)) for (const r of list) if (typeof r === "string") names.push(r);
-      },
-    );
-    if (!found) {
-      throw new KsailError("not-found", `${registry} does not offer a catalog (/v2/_catalog)`, {
-        code: "UNSUPPORTED",
-      });
-    }
-    return [...new Set(names)];
-  }
-
-  // ---------------------------------------------------------------- uploads
-
-  private async uploadBlob(
+  deleteManifest(
     repo: RepositoryRef,
     digest: string,
     options: { missingOk?: boolean } = {},
   ): Promise<boolean> {
     return deleteManifest(this.session, repo, digest, options);
+  }
+
+  /** Removes one tag, leaving its manifest, where the registry supports that (see deleteTag). */
+  deleteTag(repo: RepositoryRef, tag: string): Promise<void> {
+    return deleteTag(this.session, repo, tag);
   }
 
   /**

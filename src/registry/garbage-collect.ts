@@ -6,8 +6,9 @@
  * back to read-write also drops the registry's in-memory blob cache.
  */
 import { connectEngine, type Engine } from "../engine/docker.js";
-import { KsailError } from "../errors.js";
 import type Docker from "dockerode";
+import { KsailError } from "../errors.js";
+import { silentProgress, type Progress } from "../progress.js";
 import {
   describeBinding,
   LABEL_MANAGED,
@@ -128,6 +129,30 @@ async function restartRegistry(
   );
   const binding = describeBinding(info);
   if (binding) await waitForRegistry(engine, registrySpec({ name, hostPort: binding.hostPort }));
+}
+
+/**
+ * restoreReadWrite for the CLI: connects to the engine from `env`. An engine that cannot be
+ * reached is left to the steps that need it (the collection says so); nothing to repair then.
+ */
+export async function restoreReadWriteContainer(
+  name: string,
+  env: NodeJS.ProcessEnv,
+  progress: Progress = silentProgress,
+): Promise<boolean> {
+  let engine: Engine;
+  try {
+    engine = await connectEngine(env);
+  } catch {
+    return false;
+  }
+  const info = await engine.inspectContainer(name).catch(() => undefined);
+  if (!info) return false;
+  if (!isReadOnlyConfig(await readContainerFile(engine, name, REGISTRY_CONFIG_PATH))) return false;
+  return progress.step(
+    `restore read-write mode of registry ${name} (an interrupted garbage collection left it read-only)`,
+    () => restoreReadWrite(engine, name),
+  );
 }
 
 /**

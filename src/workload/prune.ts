@@ -8,7 +8,7 @@ import type { RegistryClient } from "../oci/client.js";
 import { formatRepository, type RepositoryRef } from "../oci/reference.js";
 import { KsailError } from "../errors.js";
 import { mapLimit } from "../util/map-limit.js";
-import type { Progress } from "./progress.js";
+import { silentProgress, type Progress } from "../progress.js";
 import {
   LATEST_TAG,
   listVersionDetails,
@@ -143,6 +143,12 @@ export function freedBytes(
   return bytes;
 }
 
+export interface PruneDeps {
+  client: RegistryClient;
+  /** The local registry's collector; without one the registry's own GC reclaims the space. */
+  garbageCollect?: GarbageCollector | undefined;
+}
+
 export async function pruneWorkload(
   deps: PruneDeps,
   options: PruneOptions & { repository: RepositoryRef },
@@ -154,7 +160,10 @@ export async function pruneWorkload(
   const [versions, taggedDigests] = await progress.step(
     `List versions of ${name}`,
     () =>
-      Promise.all([listVersionDetails(client, repository), otherTagDigests(client, repository)]),
+      Promise.all([
+        listVersionDetails({ client }, { repository }),
+        otherTagDigests(client, repository),
+      ]),
     ([v]) => `Found ${v.length} versions of ${name}`,
   );
   const plan = planPrune(versions, { ...options, taggedDigests });

@@ -57,7 +57,7 @@ export async function listVersions(
   deps: { client: RegistryClient },
   input: { repository: RepositoryRef; concurrency?: number },
 ): Promise<VersionInfo[]> {
-  const details = await listVersionDetails(client, repository, options);
+  const details = await listVersionDetails(deps, input);
   return details.map(({ blobs: _blobs, ...info }) => info);
 }
 
@@ -74,16 +74,17 @@ export interface VersionDetail extends VersionInfo {
 
 /** listVersions, plus each version's blobs (what prune needs to count freed space). */
 export async function listVersionDetails(
-  client: RegistryClient,
-  repository: RepositoryRef,
-  options: { concurrency?: number } = {},
+  deps: { client: RegistryClient },
+  input: { repository: RepositoryRef; concurrency?: number },
 ): Promise<VersionDetail[]> {
+  const { client } = deps;
+  const { repository } = input;
   const tags = await client.listTags(repository);
   const versions = semverTags(tags);
   const latest = tags.includes(LATEST_TAG)
     ? await client.resolve(repository, LATEST_TAG)
     : undefined;
-  const found = await mapLimit(versions, options.concurrency ?? 8, async (version) => {
+  const found = await mapLimit(versions, input.concurrency ?? 8, async (version) => {
     // A tag deleted between the listing and this read (a concurrent prune) is no version.
     const fetched = await client.fetchManifest(repository, version).catch((error: unknown) => {
       if (error instanceof KsailError && error.kind === "not-found") return undefined;

@@ -30,7 +30,7 @@ import {
   readContainerFile,
   writeReadOnlyConfig,
 } from "../../src/registry/maintenance.js";
-import { silentProgress } from "../../src/workload/progress.js";
+import { silentProgress } from "../../src/progress.js";
 import { pruneWorkload } from "../../src/workload/prune.js";
 import { pushWorkload } from "../../src/workload/push.js";
 import { mapLimit } from "../../src/util/map-limit.js";
@@ -206,7 +206,7 @@ describe("garbage collection while pushes run", () => {
         attempts.push(attempt);
         try {
           const pushed = await pushWorkload(
-            new RegistryClient(),
+            { client: new RegistryClient() },
             { repository, sourceDir: dir },
             silentProgress,
           );
@@ -220,8 +220,10 @@ describe("garbage collection while pushes run", () => {
     })();
 
     const started = performance.now();
-    const result = await pruneWorkload(client, app, { keep: 2 }, silentProgress, () =>
-      garbageCollect(engine, spec.name),
+    const result = await pruneWorkload(
+      { client, garbageCollect: () => garbageCollect(engine, spec.name) },
+      { repository: app, keep: 2 },
+      silentProgress,
     ).finally(() => {
       pruneDone = true;
     });
@@ -256,7 +258,7 @@ describe("garbage collection while pushes run", () => {
     await client.pushManifest(writer, "1.0.0", inFlight.manifest, OCI_MANIFEST_MEDIA_TYPE);
     for (const attempt of failed) {
       const pushed = await pushWorkload(
-        client,
+        { client: client },
         { repository: attempt.repository, sourceDir: attempt.dir },
         silentProgress,
       );
@@ -275,12 +277,16 @@ describe("garbage collection while pushes run", () => {
   it("a registry left read-only by an interrupted collection is read-write after the next ensure", async () => {
     const spec = await newRegistry();
     const repository = { registry: `127.0.0.1:${spec.hostPort}`, repository: "left" };
-    await pushWorkload(client, { repository, sourceDir: await source("left-1") }, silentProgress);
+    await pushWorkload(
+      { client: client },
+      { repository, sourceDir: await source("left-1") },
+      silentProgress,
+    );
     // What a kill between "read-only" and "read-write again" leaves behind.
     await writeReadOnlyConfig(engine, spec.name);
     await lab.docker.getContainer(spec.name).restart({ t: 10 });
     const refused = await pushWorkload(
-      client,
+      { client: client },
       { repository, sourceDir: await source("left-refused") },
       silentProgress,
     ).then(
@@ -291,7 +297,7 @@ describe("garbage collection while pushes run", () => {
     await ensureRegistry(engine, { ...spec }, silentProgress);
     // ensure waited for /v2/; the registry takes writes again.
     const pushed = await pushWorkload(
-      client,
+      { client: client },
       { repository, sourceDir: await source("left-2") },
       silentProgress,
     );
@@ -305,7 +311,11 @@ describe("garbage collection while pushes run", () => {
   it("two garbage collections at once take turns and leave the registry read-write", async () => {
     const spec = await newRegistry();
     const repository = { registry: `127.0.0.1:${spec.hostPort}`, repository: "twice" };
-    await pushWorkload(client, { repository, sourceDir: await source("twice-1") }, silentProgress);
+    await pushWorkload(
+      { client: client },
+      { repository, sourceDir: await source("twice-1") },
+      silentProgress,
+    );
     const outputs = await Promise.all([
       garbageCollect(engine, spec.name),
       garbageCollect(engine, spec.name),
@@ -316,7 +326,7 @@ describe("garbage collection while pushes run", () => {
       false,
     );
     const pushed = await pushWorkload(
-      client,
+      { client: client },
       { repository, sourceDir: await source("twice-2") },
       silentProgress,
     );

@@ -11,8 +11,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parseFluxManifest } from "../../src/artifact/manifest.js";
 import { RegistryClient } from "../../src/oci/client.js";
-import { silentProgress } from "../../src/workload/progress.js";
-import type { Progress } from "../../src/workload/progress.js";
+import { silentProgress } from "../../src/progress.js";
+import type { Progress } from "../../src/progress.js";
 import { pruneWorkload } from "../../src/workload/prune.js";
 import { pushWorkload } from "../../src/workload/push.js";
 import { json, runKsail } from "../lab/ksail.js";
@@ -166,7 +166,7 @@ describe("workload prune while others write or prune", () => {
       join(work, "cm.yaml"),
       `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  n: "${n}"\n`,
     );
-    return pushWorkload(client, { repository, sourceDir: work }, silentProgress);
+    return pushWorkload({ client: client }, { repository, sourceDir: work }, silentProgress);
   }
 
   it("a version pushed between planning and deleting, with the content of a pruned one, survives with latest", async () => {
@@ -175,9 +175,8 @@ describe("workload prune while others write or prune", () => {
     let pushed: Awaited<ReturnType<typeof pushContent>> | undefined;
     // The push lands after prune listed the versions and planned to delete 0.0.1's digest.
     const result = await pruneWorkload(
-      client,
-      repository,
-      { keep: 2 },
+      { client },
+      { repository, keep: 2 },
       hookBefore("Delete versions", async () => {
         pushed = await pushContent(repository, 1);
       }),
@@ -214,7 +213,7 @@ describe("workload prune while others write or prune", () => {
     const repository = await seed(4);
     const old = await client.fetchManifest(repository, "0.0.1");
     await client.pushManifest(repository, "stable", old.bytes, old.mediaType);
-    const result = await pruneWorkload(client, repository, { keep: 1 }, silentProgress);
+    const result = await pruneWorkload({ client }, { repository, keep: 1 }, silentProgress);
     assert.deepEqual(
       result.deleted.map((v) => v.version),
       ["0.0.2", "0.0.3"],
@@ -232,11 +231,14 @@ describe("workload prune while others write or prune", () => {
     let other: Promise<unknown> | undefined;
     // The second prune deletes everything while the first sits between planning and deleting.
     const first = await pruneWorkload(
-      client,
-      repository,
-      { keep: 2 },
+      { client },
+      { repository, keep: 2 },
       hookBefore("Delete versions", async () => {
-        other = pruneWorkload(new RegistryClient(), repository, { keep: 2 }, silentProgress);
+        other = pruneWorkload(
+          { client: new RegistryClient() },
+          { repository, keep: 2 },
+          silentProgress,
+        );
         await other;
       }),
     );
@@ -281,14 +283,18 @@ describe("workload prune while others write or prune", () => {
     ].entries())
       pushes.push(
         await pushWorkload(
-          client,
+          { client: client },
           { repository, sourceDir: work, created, version: `0.0.${i + 1}` },
           silentProgress,
         ),
       );
     assert.equal(new Set(pushes.map((p) => p.digest)).size, 3);
     const distinct = await pushContent(repository, 99);
-    const plan = await pruneWorkload(client, repository, { keep: 1, dryRun: true }, silentProgress);
+    const plan = await pruneWorkload(
+      { client },
+      { repository, keep: 1, dryRun: true },
+      silentProgress,
+    );
     assert.deepEqual(
       plan.deleted.map((v) => v.version),
       ["0.0.1", "0.0.2", "0.0.3"],
@@ -308,7 +314,7 @@ describe("workload prune while others write or prune", () => {
     assert.equal(blobs.size, 4);
     assert.ok(oneVersion < plan.deleted.reduce((sum, v) => sum + v.size, 0));
     assert.equal(plan.bytes, oneVersion);
-    const done = await pruneWorkload(client, repository, { keep: 1 }, silentProgress);
+    const done = await pruneWorkload({ client }, { repository, keep: 1 }, silentProgress);
     assert.equal(done.bytes, oneVersion);
     assert.deepEqual((await client.listTags(repository)).sort(), ["0.0.4", "latest"]);
   });
