@@ -169,6 +169,13 @@ for (const kind of ["tcp", "tls"] as const) {
       assert.equal(run.code, 10, run.stderr);
       assert.match(run.stderr, new RegExp(`127\\.0\\.0\\.1:${server().port}`));
       assert.match(run.stderr, /Kubernetes API server/);
+      // While it waits, it says for what and on which server.
+      assert.match(
+        run.stderr,
+        new RegExp(
+          `Waiting for the Kubernetes API server at https://127\\.0\\.0\\.1:${server().port}`,
+        ),
+      );
       assert.ok(server().connections > 0, "ksail never connected");
     });
 
@@ -182,6 +189,7 @@ for (const kind of ["tcp", "tls"] as const) {
       assert.ok(run.code === 10 || run.code === 4, `exit ${run.code}: ${run.stderr}`);
       assert.match(run.stderr, new RegExp(`127\\.0\\.0\\.1:${server().port}`));
       assert.match(run.stderr, /did not answer|cannot reach|timed out/);
+      assert.match(run.stderr, /Waiting for the Kubernetes API server/);
     });
   });
 }
