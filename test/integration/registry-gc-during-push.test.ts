@@ -41,6 +41,7 @@ import {
   startDockerEngine,
   type TestEngine,
 } from "../lab/docker.js";
+import { runKsail } from "../lab/ksail.js";
 
 const RUN = `t${process.pid}${randomBytes(3).toString("hex")}`;
 const TEST_LABEL = "dev.ksail.test";
@@ -332,5 +333,37 @@ describe("garbage collection while pushes run", () => {
     );
     assert.equal(pushed.version, "0.0.2");
     assert.deepEqual(await brokenTags(`127.0.0.1:${spec.hostPort}`), []);
+  });
+
+  it("`ksail workload prune` first puts a registry left read-only back to read-write", async () => {
+    const spec = await newRegistry();
+    const project = join(work, "cli-project");
+    await mkdir(join(project, "k8s"), { recursive: true });
+    await writeFile(
+      join(project, "ksail.yaml"),
+      `apiVersion: ksail.dev/v1alpha1\nkind: Cluster\nmetadata:\n  name: app\nspec:\n  gitOpsEngine: Flux\n  options:\n    localRegistry:\n      hostPort: ${spec.hostPort}\n      name: ${spec.name}\n`,
+    );
+    const ksail = (...args: string[]) =>
+      runKsail(args, { cwd: project, env: { DOCKER_HOST: lab.dockerHost } });
+    for (const n of [1, 2]) {
+      await writeFile(
+        join(project, "k8s", "cm.yaml"),
+        `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  n: "${n}"\n`,
+      );
+      const push = await ksail("workload", "push");
+      assert.equal(push.code, 0, push.stderr);
+    }
+    await writeReadOnlyConfig(engine, spec.name);
+    await lab.docker.getContainer(spec.name).restart({ t: 10 });
+    const prune = await ksail("workload", "prune", "--keep", "1");
+    assert.equal(prune.code, 0, prune.stderr);
+    assert.match(prune.stderr, /restore read-write mode of registry/);
+    assert.match(prune.stdout, /deleted 0\.0\.1/);
+    const repository = { registry: `127.0.0.1:${spec.hostPort}`, repository: "app" };
+    assert.deepEqual((await client.listTags(repository)).sort(), ["0.0.2", "latest"]);
+    assert.equal(
+      isReadOnlyConfig(await readContainerFile(engine, spec.name, "/etc/distribution/config.yml")),
+      false,
+    );
   });
 });
