@@ -442,6 +442,8 @@ export class KubeClient {
           return;
         }
         const lines = createInterface({ input: response, crlfDelay: Infinity });
+        // Aborting (the wait is over) or a reset ends the stream; `end` below reports it once.
+        lines.on("error", () => undefined);
         lines.on("line", (line) => {
           if (ended || line.trim() === "") return;
           try {
