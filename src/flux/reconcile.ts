@@ -52,14 +52,22 @@ export function requestToken(now: Date = new Date()): string {
 
 export async function reconcileWorkload(
   deps: { kube: KubeClient },
-  input: ReconcileTarget & { timeoutMs: number; now?: () => Date },
+  input: ReconcileTarget & {
+    timeoutMs: number;
+    /** When the whole command must end (ms since the epoch); default now + timeoutMs. */
+    deadline?: number;
+    now?: () => Date;
+  },
   progress: Progress = silentProgress,
 ): Promise<ReconcileResult> {
   const { kube } = deps;
-  const { timeoutMs, now, ...target } = input;
-  const options = { timeoutMs, now };
+  const { timeoutMs, deadline: commandDeadline, now, ...target } = input;
+  const options = { timeoutMs, deadline: commandDeadline, now };
   const started = performance.now();
-  const deadline = Date.now() + options.timeoutMs;
+  const deadline = options.deadline ?? Date.now() + options.timeoutMs;
+  // Every API call, not only the waits, ends at the deadline: a server that accepts
+  // connections and never answers cannot hold the command past --timeout.
+  kube.setDeadline(deadline);
   const token = requestToken(options.now?.());
   const steps: ReconcileStep[] = [];
   for (const ref of [ociRepositoryRef(target), kustomizationRef(target)]) {

@@ -1,17 +1,22 @@
 /**
  * A thin layer over @kubernetes/client-node: server-side apply, get, merge-patch, delete, list
  * and watch-until, with errors turned into KsailErrors a person can act on.
+ * Every request is bounded: no answer (connect, TLS handshake, response headers) within
+ * `requestTimeoutMs` (10 s, like kubectl's TLS handshake limit) ends it, and a deadline set by
+ * the command (`--timeout`) aborts whatever is still running when it passes.
  * Load it with `await import()` only in commands that talk to a cluster.
  */
-import { request as httpRequest } from "node:http";
+import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest, type RequestOptions } from "node:https";
 import { homedir } from "node:os";
+import { createInterface } from "node:readline";
 import {
   ApiException,
+  createConfiguration,
   KubeConfig,
   KubernetesObjectApi,
   PatchStrategy,
-  Watch,
+  ServerConfiguration,
   type KubernetesObject,
 } from "@kubernetes/client-node";
 import { KsailError } from "../errors.js";
@@ -25,13 +30,22 @@ export interface ObjectRef {
   namespace?: string;
 }
 
-export interface ConnectionOptions {
+export interface ConnectionOptions extends RequestLimits {
   /** Path to the kubeconfig; "~" is expanded. Default: KUBECONFIG / ~/.kube/config. */
   kubeconfig?: string;
   context?: string;
 }
 
+export interface RequestLimits {
+  /** How long one request may go without an answer (connect, TLS, headers). Default 10 s. */
+  requestTimeoutMs?: number;
+  /** Told once when a call has waited `slowAfterMs` (default 2 s): say what it waits for. */
+  onWaiting?: (message: string) => void;
+  slowAfterMs?: number;
+}
+
 export const FIELD_MANAGER = "ksail";
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
 /** KubernetesObjectApi with the resource-path lookup (discovery) made reachable. */
 class ObjectApi extends KubernetesObjectApi {
@@ -51,13 +65,79 @@ export class KubeClient {
   readonly server: string;
   readonly context: string;
   private readonly objects: ObjectApi;
-  private readonly watcher: Watch;
+  private readonly requestTimeoutMs: number;
+  private deadline: number | undefined;
+  private warnedSlow = false;
+  /** When the client was made, and whether the server has answered anything since. */
+  private readonly createdAt = Date.now();
+  private answered = false;
 
-  constructor(private readonly config: KubeConfig) {
-    this.objects = config.makeApiClient(ObjectApi);
-    this.watcher = new Watch(config);
+  constructor(
+    private readonly config: KubeConfig,
+    private readonly limits: RequestLimits = {},
+  ) {
     this.server = config.getCurrentCluster()?.server ?? "(unknown server)";
     this.context = config.getCurrentContext();
+    this.requestTimeoutMs = limits.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    // As config.makeApiClient does, plus a signal on every request that bounds it in time.
+    this.objects = new ObjectApi(
+      createConfiguration({
+        baseServer: new ServerConfiguration(this.server, {}),
+        authMethods: { default: config },
+        promiseMiddleware: [
+          {
+            pre: (context) => {
+              context.setSignal(this.requestSignal());
+              return Promise.resolve(context);
+            },
+            post: (response) => {
+              this.answered = true;
+              return Promise.resolve(response);
+            },
+          },
+        ],
+      }),
+    );
+  }
+
+  /**
+   * Ends every request still running at `deadline` (ms since the epoch) with a timeout error:
+   * the command's --timeout bounds the whole command, not only its waits.
+   */
+  setDeadline(deadline: number): void {
+    this.deadline = deadline;
+  }
+
+  /** Aborts at the request limit or the command's deadline, whichever comes first. */
+  private requestSignal(): AbortSignal {
+    const remaining =
+      this.deadline === undefined ? Infinity : Math.max(0, this.deadline - Date.now());
+    return AbortSignal.timeout(Math.min(this.requestTimeoutMs, remaining));
+  }
+
+  private timedOut(what: string, cause?: unknown): KsailError {
+    const pastDeadline = this.deadline !== undefined && Date.now() >= this.deadline - 50;
+    const seconds = Math.round(
+      (pastDeadline ? Date.now() - this.createdAt : this.requestTimeoutMs) / 1000,
+    );
+    const silent = `It accepts connections but does not respond. Is the cluster overloaded, starting or paused? Check it with \`kubectl --context ${this.context} get --raw /readyz\`.`;
+    if (!this.answered) {
+      return new KsailError(
+        "timeout",
+        `the Kubernetes API server at ${this.server} did not answer within ${seconds} s (${what})`,
+        { hint: silent, ...(cause === undefined ? {} : { cause }) },
+      );
+    }
+    return new KsailError(
+      "timeout",
+      pastDeadline
+        ? `timed out waiting for the Kubernetes API server at ${this.server} (${what})`
+        : `the Kubernetes API server at ${this.server} stopped answering: no answer within ${seconds} s (${what})`,
+      {
+        hint: pastDeadline ? "Raise --timeout if the cluster is just slow." : silent,
+        ...(cause === undefined ? {} : { cause }),
+      },
+    );
   }
 
   static connect(options: ConnectionOptions = {}): KubeClient {
@@ -98,7 +178,8 @@ export class KubeClient {
         hint: "Create a cluster with `ksail up`, or pass --context.",
       });
     }
-    return new KubeClient(config);
+    const { kubeconfig: _path, context: _context, ...limits } = options;
+    return new KubeClient(config, limits);
   }
 
   /**
@@ -129,6 +210,7 @@ export class KubeClient {
     const url = new URL(path, this.server);
     const options: RequestOptions = {
       method,
+      signal: this.requestSignal(),
       headers: {
         "content-type": contentType,
         accept: "application/json",
@@ -140,6 +222,7 @@ export class KubeClient {
     const { status, text } = await new Promise<{ status: number; text: string }>(
       (resolve, reject) => {
         const request = send(url, options, (response) => {
+          this.answered = true;
           const chunks: Buffer[] = [];
           response.on("data", (chunk: Buffer) => chunks.push(chunk));
           response.on("end", () =>
@@ -238,7 +321,7 @@ export class KubeClient {
     const path = await this.call(describeRef(ref), () => this.objects.collectionPath(ref));
     const deadline = Date.now() + options.timeoutMs;
     return new Promise<R>((resolve, reject) => {
-      let abort: AbortController | undefined;
+      let abort: { abort(): void } | undefined;
       let finished = false;
       const finish = (error: unknown, value?: R) => {
         if (finished) return;
@@ -266,21 +349,25 @@ export class KubeClient {
           const current = await this.get<T>(ref);
           check(current);
           if (finished) return;
-          abort = await this.watcher.watch(
+          abort = this.watch<T>(
             path,
             {
               fieldSelector: `metadata.name=${ref.name}`,
               resourceVersion: current?.metadata?.resourceVersion,
               allowWatchBookmarks: true,
             },
-            (phase, object: T) => {
+            (phase, object) => {
               if (phase === "BOOKMARK") return;
               check(phase === "DELETED" ? undefined : object);
             },
-            (error: unknown) => {
+            (error) => {
+              if (finished) return;
+              // A request that never got an answer ends the wait: that is the server's state.
+              if (error instanceof KsailError && error.kind === "timeout") return finish(error);
               // A watch ends on server timeouts and "resource version too old": start again.
-              if (!finished) setTimeout(() => void start(), error ? 200 : 0);
+              setTimeout(() => void start(), error ? 200 : 0);
             },
+            describeRef(ref),
           );
         } catch (error) {
           finish(error);
@@ -290,13 +377,130 @@ export class KubeClient {
     });
   }
 
+  /**
+   * A watch request on `path`: events go to `onEvent`, the end (null: closed normally) to
+   * `onEnd`, once. Headers must arrive within the request limit; then the stream may stay quiet
+   * as long as the caller wants. The returned handle aborts it.
+   */
+  private watch<T>(
+    path: string,
+    query: Record<string, string | boolean | undefined>,
+    onEvent: (phase: string, object: T) => void,
+    onEnd: (error: unknown) => void,
+    what: string,
+  ): { abort(): void } {
+    const url = new URL(path, this.server);
+    url.searchParams.set("watch", "true");
+    for (const [key, value] of Object.entries(query))
+      if (value !== undefined) url.searchParams.set(key, String(value));
+    const controller = new AbortController();
+    let ended = false;
+    const end = (error: unknown) => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(headersTimer);
+      controller.abort();
+      onEnd(error);
+    };
+    const headersTimer = setTimeout(
+      () => end(this.timedOut(`watch ${what}`)),
+      Math.min(
+        this.requestTimeoutMs,
+        this.deadline === undefined ? Infinity : Math.max(0, this.deadline - Date.now()),
+      ),
+    );
+    const slow = this.slowNotice(`watch ${what}`);
+    void (async () => {
+      const options: RequestOptions = {
+        method: "GET",
+        signal: controller.signal,
+        headers: { accept: "application/json" },
+      };
+      await this.config.applyToHTTPSOptions(options);
+      const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+      const request = send(url, options, (response: IncomingMessage) => {
+        this.answered = true;
+        clearTimeout(headersTimer);
+        clearTimeout(slow);
+        if (response.statusCode !== 200) {
+          const chunks: Buffer[] = [];
+          response.on("data", (chunk: Buffer) => chunks.push(chunk));
+          response.on("end", () =>
+            end(
+              toKsailError(
+                new ApiException(
+                  response.statusCode ?? 0,
+                  `HTTP ${response.statusCode}`,
+                  Buffer.concat(chunks).toString("utf8").slice(0, 4096),
+                  {},
+                ),
+                `watch ${what}`,
+                this.server,
+              ),
+            ),
+          );
+          return;
+        }
+        const lines = createInterface({ input: response, crlfDelay: Infinity });
+        // Aborting (the wait is over) or a reset ends the stream; `end` below reports it once.
+        lines.on("error", () => undefined);
+        lines.on("line", (line) => {
+          if (ended || line.trim() === "") return;
+          try {
+            const event = JSON.parse(line) as { type: string; object: T };
+            onEvent(event.type, event.object);
+          } catch {
+            // not an event line
+          }
+        });
+        response.on("end", () => end(null));
+        response.on("error", (error) => end(error));
+      });
+      request.on("error", (error) => {
+        clearTimeout(slow);
+        end(ended ? null : toKsailError(error, `watch ${what}`, this.server));
+      });
+      request.end();
+    })().catch((error: unknown) => end(error));
+    return {
+      abort: () => {
+        clearTimeout(slow);
+        end(null);
+      },
+    };
+  }
+
   private async call<T>(what: string, run: () => Promise<T>): Promise<T> {
+    const slow = this.slowNotice(what);
     try {
       return await run();
     } catch (error) {
+      if (isAbort(error)) throw this.timedOut(what, error);
       throw toKsailError(error, what, this.server);
+    } finally {
+      clearTimeout(slow);
     }
   }
+
+  /** Tells onWaiting (once per client) when `what` has not been answered after a while. */
+  private slowNotice(what: string): NodeJS.Timeout | undefined {
+    const { onWaiting } = this.limits;
+    if (!onWaiting || this.warnedSlow) return undefined;
+    const timer = setTimeout(() => {
+      if (this.warnedSlow) return;
+      this.warnedSlow = true;
+      onWaiting(
+        `Waiting for the Kubernetes API server at ${this.server} (context ${this.context}) to answer: ${what}…`,
+      );
+    }, this.limits.slowAfterMs ?? 2000);
+    timer.unref();
+    return timer;
+  }
+}
+
+function isAbort(error: unknown): boolean {
+  const e = error as { name?: string; code?: string; type?: string } | undefined;
+  return e?.name === "AbortError" || e?.code === "ABORT_ERR" || e?.type === "aborted";
 }
 
 function header(ref: ObjectRef): KubernetesObject {

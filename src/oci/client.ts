@@ -14,7 +14,13 @@ import { ping } from "./api-check.js";
 import { catalog } from "./catalog.js";
 import { dockerConfigCredentials } from "./credentials.js";
 import type { CredentialProvider } from "./credentials.js";
-import { deleteManifest, fetchManifest, pushManifest, resolveManifest } from "./manifests.js";
+import {
+  deleteManifest,
+  deleteTag,
+  fetchManifest,
+  pushManifest,
+  resolveManifest,
+} from "./manifests.js";
 import type { RepositoryRef } from "./reference.js";
 import { DEFAULT_RETRY_POLICY } from "./retry.js";
 import type { RetryPolicy } from "./retry.js";
@@ -145,6 +151,11 @@ export class RegistryClient {
     options: { missingOk?: boolean } = {},
   ): Promise<boolean> {
     return deleteManifest(this.session, repo, digest, options);
+  }
+
+  /** Removes one tag, leaving its manifest, where the registry supports that (see deleteTag). */
+  deleteTag(repo: RepositoryRef, tag: string): Promise<void> {
+    return deleteTag(this.session, repo, tag);
   }
 
   /**

@@ -7,6 +7,7 @@ import { KsailError } from "../errors.js";
 import type { ErrorKind } from "../errors.js";
 import type { Credential } from "./credentials.js";
 import type { BodyTooLargeError, HttpResponse, NetworkError } from "./http.js";
+import { header } from "./http.js";
 import { formatDuration } from "../config/duration.js";
 import { splitHostPort } from "./reference.js";
 
@@ -62,6 +63,12 @@ export function describeFailure(
     message = `${where}: not found while trying to ${ctx.action} (HTTP 404${said})`;
     if (code === "NAME_UNKNOWN")
       hint = `The repository ${where} does not exist (yet); push to it first.`;
+  } else if (status === 405 && readOnly(res)) {
+    // distribution in maintenance mode (storage.maintenance.readonly) routes writes nowhere.
+    code ??= "UNSUPPORTED";
+    message = `${ctx.registry} is read-only right now and refused to ${ctx.action}${inRepo(ctx)} (HTTP 405; it allows only ${header(res.headers, "allow")})`;
+    hint =
+      "The registry is in maintenance mode — ksail's local registry is while `ksail workload prune` or `ksail registry gc` collects garbage, a few seconds. Run the command again when it is done.";
   } else if (status === 405 || code === "UNSUPPORTED") {
     code ??= "UNSUPPORTED";
     message = `${ctx.registry} does not support the request to ${ctx.action}${inRepo(ctx)} (HTTP ${status}${said})`;
@@ -87,6 +94,12 @@ export function describeFailure(
     ...(hint ? { hint: redact(hint, credential) } : {}),
     details: details.map((d) => redact(d, credential)),
   });
+}
+
+/** A 405 whose Allow header names only reads: the registry takes no writes at all right now. */
+function readOnly(res: HttpResponse): boolean {
+  const allow = header(res.headers, "allow");
+  return allow !== undefined && /^\s*GET\s*,\s*HEAD\s*$/i.test(allow);
 }
 
 /** True when the body carries the distribution API's `{"errors": [...]}`. */

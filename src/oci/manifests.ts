@@ -184,3 +184,29 @@ function manifestMediaType(headers: IncomingHttpHeaders, bytes: Buffer): string 
   }
   return fromHeader ?? MEDIA_TYPES.ociManifest;
 }
+
+/**
+ * Removes one tag, leaving the manifest (OCI distribution spec end-9, optional: distribution v3
+ * does it, 2.x answers 400). Cheap where deleting a manifest by digest is not: that makes
+ * distribution read every tag of the repository to find the ones to remove.
+ */
+export async function deleteTag(
+  session: RegistrySession,
+  repo: RepositoryRef,
+  tag: string,
+): Promise<void> {
+  assertReference(tag);
+  if (isDigest(tag)) {
+    throw new KsailError("usage", `"${tag}" is a digest, not a tag: delete it with deleteManifest`);
+  }
+  const ctx = { ...ctxOf(repo), action: `delete tag ${tag}` };
+  const res = await session.call({
+    registry: repo.registry,
+    method: "DELETE",
+    target: `${v2(repo)}/manifests/${tag}`,
+    scopes: [repositoryScope(repo.repository, ["delete"])],
+    ctx,
+  });
+  if (res.status === 202 || res.status === 200 || res.status === 204) return;
+  throw await session.fail(res, ctx);
+}

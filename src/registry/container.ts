@@ -151,6 +151,25 @@ export async function ensureRegistry(
   const existing = await engine.inspectContainer(spec.name);
   if (existing) {
     assertMatches(existing, spec);
+    // A garbage collection that was interrupted leaves the registry read-only: undo that (a
+    // collection running right now is waited for instead).
+    const { isReadOnlyConfig, readContainerFile, withMaintenanceLock, writeReadWriteConfig } =
+      await import("./maintenance.js");
+    if (isReadOnlyConfig(await readContainerFile(engine, spec.name, REGISTRY_CONFIG_PATH))) {
+      await progress.step(
+        `restore read-write mode of registry ${spec.name} (an interrupted garbage collection left it read-only)`,
+        () =>
+          withMaintenanceLock(spec.name, async () => {
+            if (!(await writeReadWriteConfig(engine, spec.name))) return;
+            const info = await engine.inspectContainer(spec.name);
+            if (info?.State.Running) {
+              await engine.call(`restart container ${spec.name}`, () =>
+                engine.docker.getContainer(spec.name).restart({ t: 10 }),
+              );
+            }
+          }),
+      );
+    }
     if (existing.State.Running) {
       await waitForRegistry(engine, spec, options.readyTimeoutMs);
       return { action: "unchanged", status: await registryStatus(engine, spec) };

@@ -1,9 +1,12 @@
 /**
  * Garbage collection of the local registry (FR-018): the distribution registry frees blob
  * data only when `registry garbage-collect` runs against its storage, so ksail execs it
- * inside the running container, then restarts it to drop the registry's in-memory cache.
+ * inside the running container. Around it the registry runs read-only (maintenance.ts), so a
+ * push at that moment is refused instead of ending with a tag on collected blobs; the restart
+ * back to read-write also drops the registry's in-memory blob cache.
  */
 import { connectEngine, type Engine } from "../engine/docker.js";
+import type Docker from "dockerode";
 import { KsailError } from "../errors.js";
 import { silentProgress, type Progress } from "../progress.js";
 import {
@@ -13,6 +16,13 @@ import {
   registrySpec,
   waitForRegistry,
 } from "./container.js";
+import {
+  isReadOnlyConfig,
+  readContainerFile,
+  withMaintenanceLock,
+  writeReadOnlyConfig,
+  writeReadWriteConfig,
+} from "./maintenance.js";
 
 /** The command, as the registry:3 image names its binary and config. */
 export const GARBAGE_COLLECT_COMMAND = [
@@ -80,20 +90,21 @@ export async function garbageCollect(engine: Engine, name: string): Promise<stri
       },
     );
   }
-  const result = await engine.exec(name, GARBAGE_COLLECT_COMMAND);
+  const result = await withMaintenanceLock(name, async () => {
+    await restartRegistry(engine, info, () => writeReadOnlyConfig(engine, name));
+    try {
+      return await engine.exec(name, GARBAGE_COLLECT_COMMAND);
+    } finally {
+      // Back to read-write whatever happened. registry:3's config caches blob descriptors in
+      // memory; the restart also empties that cache, so the registry never answers HEAD for a
+      // collected blob or accepts a manifest naming one.
+      await restartRegistry(engine, info, () => writeReadWriteConfig(engine, name));
+    }
+  });
   const output = `${result.stdout}${result.stderr}`;
   // A registry that never stored anything has no repositories directory; the registry reports
   // that as a failure, but there is simply nothing to collect.
-  if (result.exitCode !== 0 && EMPTY_REGISTRY.test(output)) return output;
-  if (result.exitCode === 0) {
-    // registry:3's config caches blob descriptors in memory; after the collector deleted blobs
-    // the running registry would still answer HEAD for them and accept manifests naming them.
-    // A restart empties that cache, so a tag can never point at a collected blob.
-    await engine.docker.getContainer(name).restart({ t: 10 });
-    const binding = describeBinding(info);
-    if (binding) await waitForRegistry(engine, registrySpec({ name, hostPort: binding.hostPort }));
-    return output;
-  }
+  if (result.exitCode === 0 || EMPTY_REGISTRY.test(output)) return output;
   const lines = output.split("\n").filter((line) => line.trim() !== "");
   throw new KsailError(
     "failed",
@@ -103,4 +114,59 @@ export async function garbageCollect(engine: Engine, name: string): Promise<stri
       hint: `Run \`docker exec ${name} ${GARBAGE_COLLECT_COMMAND.join(" ")}\` to see the whole output.`,
     },
   );
+}
+
+/** Rewrites the config (`change`), restarts the registry and waits until /v2/ answers again. */
+async function restartRegistry(
+  engine: Engine,
+  info: Docker.ContainerInspectInfo,
+  change: () => Promise<unknown>,
+): Promise<void> {
+  const name = info.Name.replace(/^\//, "");
+  await change();
+  await engine.call(`restart registry container ${name}`, () =>
+    engine.docker.getContainer(name).restart({ t: 10 }),
+  );
+  const binding = describeBinding(info);
+  if (binding) await waitForRegistry(engine, registrySpec({ name, hostPort: binding.hostPort }));
+}
+
+/**
+ * restoreReadWrite for the CLI: connects to the engine from `env`. An engine that cannot be
+ * reached is left to the steps that need it (the collection says so); nothing to repair then.
+ */
+export async function restoreReadWriteContainer(
+  name: string,
+  env: NodeJS.ProcessEnv,
+  progress: Progress = silentProgress,
+): Promise<boolean> {
+  let engine: Engine;
+  try {
+    engine = await connectEngine(env);
+  } catch {
+    return false;
+  }
+  const info = await engine.inspectContainer(name).catch(() => undefined);
+  if (!info) return false;
+  if (!isReadOnlyConfig(await readContainerFile(engine, name, REGISTRY_CONFIG_PATH))) return false;
+  return progress.step(
+    `restore read-write mode of registry ${name} (an interrupted garbage collection left it read-only)`,
+    () => restoreReadWrite(engine, name),
+  );
+}
+
+/**
+ * Puts a registry that an interrupted garbage collection left read-only back to read-write
+ * (restarting it when it runs). Returns whether it had to.
+ */
+export async function restoreReadWrite(engine: Engine, name: string): Promise<boolean> {
+  const info = await engine.inspectContainer(name);
+  if (!info || info.Config.Labels?.[LABEL_MANAGED] !== "true") return false;
+  if (!isReadOnlyConfig(await readContainerFile(engine, name, REGISTRY_CONFIG_PATH))) return false;
+  // Read-only and a collection running right now is its window, not a leftover: wait for it.
+  return withMaintenanceLock(name, async () => {
+    if (!(await writeReadWriteConfig(engine, name))) return false;
+    if (info.State.Running) await restartRegistry(engine, info, async () => {});
+    return true;
+  });
 }

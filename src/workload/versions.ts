@@ -57,6 +57,26 @@ export async function listVersions(
   deps: { client: RegistryClient },
   input: { repository: RepositoryRef; concurrency?: number },
 ): Promise<VersionInfo[]> {
+  const details = await listVersionDetails(deps, input);
+  return details.map(({ blobs: _blobs, ...info }) => info);
+}
+
+/** A blob a manifest names, with the size the manifest gives it. */
+export interface BlobRef {
+  digest: string;
+  size: number;
+}
+
+/** A version with the blobs its manifest names (config and layer). */
+export interface VersionDetail extends VersionInfo {
+  blobs: BlobRef[];
+}
+
+/** listVersions, plus each version's blobs (what prune needs to count freed space). */
+export async function listVersionDetails(
+  deps: { client: RegistryClient },
+  input: { repository: RepositoryRef; concurrency?: number },
+): Promise<VersionDetail[]> {
   const { client } = deps;
   const { repository } = input;
   const tags = await client.listTags(repository);
@@ -64,15 +84,26 @@ export async function listVersions(
   const latest = tags.includes(LATEST_TAG)
     ? await client.resolve(repository, LATEST_TAG)
     : undefined;
-  return mapLimit(versions, input.concurrency ?? 8, async (version) => {
-    const { bytes, digest } = await client.fetchManifest(repository, version);
+  const found = await mapLimit(versions, input.concurrency ?? 8, async (version) => {
+    // A tag deleted between the listing and this read (a concurrent prune) is no version.
+    const fetched = await client.fetchManifest(repository, version).catch((error: unknown) => {
+      if (error instanceof KsailError && error.kind === "not-found") return undefined;
+      throw error;
+    });
+    if (!fetched) return undefined;
+    const { bytes, digest } = fetched;
     const manifest = parseFluxManifest(bytes);
     const config = JSON.parse(bytes.toString("utf8")) as { config?: { size?: number } };
-    const info: VersionInfo = {
+    const configSize = config.config?.size ?? 0;
+    const info: VersionDetail = {
       version,
       digest,
-      size: (config.config?.size ?? 0) + manifest.layer.size,
+      size: configSize + manifest.layer.size,
       latest: latest?.digest === digest,
+      blobs: [
+        { digest: manifest.configDigest, size: configSize },
+        { digest: manifest.layer.digest, size: manifest.layer.size },
+      ],
     };
     const created = manifest.annotations[ANNOTATION_CREATED];
     const source = manifest.annotations[ANNOTATION_SOURCE];
@@ -82,6 +113,7 @@ export async function listVersions(
     if (revision) info.revision = revision;
     return info;
   });
+  return found.filter((v) => v !== undefined);
 }
 
 /** The tag to read when the user names no version: `latest`, else the highest version. */

@@ -12,6 +12,7 @@ import { after, before, describe, it } from "node:test";
 import { parseFluxManifest } from "../../src/artifact/manifest.js";
 import { RegistryClient } from "../../src/oci/client.js";
 import { silentProgress } from "../../src/progress.js";
+import type { Progress } from "../../src/progress.js";
 import { pruneWorkload } from "../../src/workload/prune.js";
 import { pushWorkload } from "../../src/workload/push.js";
 import { json, runKsail } from "../lab/ksail.js";
@@ -122,5 +123,199 @@ describe("workload prune", () => {
       /is not ksail's local registry: its own garbage collection reclaims the space/,
     );
     assert.deepEqual((await client.listTags(repository())).sort(), ["0.0.5", "latest"]);
+  });
+});
+
+/** silentProgress, but `before` runs when the step named `label` starts. */
+function hookBefore(label: string, before: () => Promise<unknown>): Progress {
+  return {
+    step: async (name, run) => {
+      if (name === label) await before();
+      return run();
+    },
+    info: () => {},
+    warn: () => {},
+  };
+}
+
+describe("workload prune while others write or prune", () => {
+  let lab: LabRegistry;
+  let work: string;
+  const client = new RegistryClient();
+  let counter = 0;
+
+  before(async () => {
+    lab = await startRegistry();
+    work = await mkdtemp(join(tmpdir(), "ksail-prune-race-"));
+  });
+  after(async () => {
+    await lab?.stop();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  /** A fresh repository with versions 0.0.1..0.0.n of content n=1..n; returns it. */
+  async function seed(n: number) {
+    counter += 1;
+    const repository = { registry: lab.registry, repository: `race${counter}` };
+    for (let i = 1; i <= n; i++) await pushContent(repository, i);
+    return repository;
+  }
+
+  async function pushContent(repository: { registry: string; repository: string }, n: number) {
+    await writeFile(
+      join(work, "cm.yaml"),
+      `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  n: "${n}"\n`,
+    );
+    return pushWorkload({ client: client }, { repository, sourceDir: work }, silentProgress);
+  }
+
+  it("a version pushed between planning and deleting, with the content of a pruned one, survives with latest", async () => {
+    const repository = await seed(5);
+    const doomed = await client.resolve(repository, "0.0.1");
+    let pushed: Awaited<ReturnType<typeof pushContent>> | undefined;
+    // The push lands after prune listed the versions and planned to delete 0.0.1's digest.
+    const result = await pruneWorkload(
+      { client },
+      { repository, keep: 2 },
+      hookBefore("Delete versions", async () => {
+        pushed = await pushContent(repository, 1);
+      }),
+    );
+    assert.equal(pushed?.version, "0.0.6");
+    assert.equal(pushed?.digest, doomed?.digest, "the push reproduces 0.0.1's manifest digest");
+    const tags = (await client.listTags(repository)).sort();
+    assert.equal((await client.resolve(repository, "latest"))?.digest, pushed?.digest);
+    assert.equal((await client.resolve(repository, "0.0.6"))?.digest, pushed?.digest);
+    assert.ok((await client.fetchManifest(repository, "0.0.6")).bytes.length > 0);
+    // Version 0.0.1 itself: a registry that deletes tags (distribution v3) loses its tag, one
+    // that does not (2.x) keeps it, as its digest had to stay.
+    if (tags.includes("0.0.1")) {
+      assert.deepEqual(tags, ["0.0.1", "0.0.4", "0.0.5", "0.0.6", "latest"]);
+      assert.deepEqual(
+        result.deleted.map((v) => v.version),
+        ["0.0.2", "0.0.3"],
+      );
+      assert.ok(
+        result.kept.some((k) => k.version === "0.0.1" && k.reason === "tagged-since-planning"),
+        JSON.stringify(result.kept),
+      );
+    } else {
+      assert.deepEqual(tags, ["0.0.4", "0.0.5", "0.0.6", "latest"]);
+      assert.deepEqual(
+        result.deleted.map((v) => v.version),
+        ["0.0.1", "0.0.2", "0.0.3"],
+      );
+    }
+    assert.ok(!result.digests.includes(pushed!.digest), "reported 0.0.1's digest as deleted");
+  });
+
+  it("a digest another (non-version) tag points at is never deleted", async () => {
+    const repository = await seed(4);
+    const old = await client.fetchManifest(repository, "0.0.1");
+    await client.pushManifest(repository, "stable", old.bytes, old.mediaType);
+    const result = await pruneWorkload({ client }, { repository, keep: 1 }, silentProgress);
+    assert.deepEqual(
+      result.deleted.map((v) => v.version),
+      ["0.0.2", "0.0.3"],
+    );
+    assert.deepEqual((await client.listTags(repository)).sort(), [
+      "0.0.1",
+      "0.0.4",
+      "latest",
+      "stable",
+    ]);
+  });
+
+  it("two prunes at once both succeed: a manifest already deleted by the other counts as deleted", async () => {
+    const repository = await seed(6);
+    let other: Promise<unknown> | undefined;
+    // The second prune deletes everything while the first sits between planning and deleting.
+    const first = await pruneWorkload(
+      { client },
+      { repository, keep: 2 },
+      hookBefore("Delete versions", async () => {
+        other = pruneWorkload(
+          { client: new RegistryClient() },
+          { repository, keep: 2 },
+          silentProgress,
+        );
+        await other;
+      }),
+    );
+    const second = (await other) as Awaited<ReturnType<typeof pruneWorkload>>;
+    for (const result of [first, second]) {
+      assert.deepEqual(
+        result.deleted.map((v) => v.version),
+        ["0.0.1", "0.0.2", "0.0.3", "0.0.4"],
+      );
+    }
+    assert.deepEqual((await client.listTags(repository)).sort(), ["0.0.5", "0.0.6", "latest"]);
+  });
+
+  it("two `ksail workload prune` processes at once both exit 0", async () => {
+    const repository = await seed(12);
+    const args = [
+      "workload",
+      "prune",
+      "--registry",
+      `oci://${repository.registry}/${repository.repository}`,
+      "--keep",
+      "2",
+    ];
+    const runs = await Promise.all([runKsail(args, { cwd: work }), runKsail(args, { cwd: work })]);
+    for (const run of runs) assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual((await client.listTags(repository)).sort(), ["0.0.11", "0.0.12", "latest"]);
+  });
+
+  it("reports the freed size counting each blob once and none that a kept version still names", async () => {
+    counter += 1;
+    const repository = { registry: lab.registry, repository: `race${counter}` };
+    // Same content three times under different creation times: three manifests, one layer.
+    await writeFile(
+      join(work, "cm.yaml"),
+      `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  n: "same"\n`,
+    );
+    const pushes: Awaited<ReturnType<typeof pushWorkload>>[] = [];
+    for (const [i, created] of [
+      "2026-01-01T00:00:00Z",
+      "2026-01-02T00:00:00Z",
+      "2026-01-03T00:00:00Z",
+    ].entries())
+      pushes.push(
+        await pushWorkload(
+          { client: client },
+          { repository, sourceDir: work, created, version: `0.0.${i + 1}` },
+          silentProgress,
+        ),
+      );
+    assert.equal(new Set(pushes.map((p) => p.digest)).size, 3);
+    const distinct = await pushContent(repository, 99);
+    const plan = await pruneWorkload(
+      { client },
+      { repository, keep: 1, dryRun: true },
+      silentProgress,
+    );
+    assert.deepEqual(
+      plan.deleted.map((v) => v.version),
+      ["0.0.1", "0.0.2", "0.0.3"],
+    );
+    // Freed: the shared layer once, plus the three configs (they differ by creation time);
+    // the kept version has its own layer and config. Oracle: the manifests' own descriptors.
+    assert.ok(pushes.every((p) => p.layerDigest === pushes[0]!.layerDigest));
+    assert.notEqual(distinct.layerDigest, pushes[0]!.layerDigest);
+    const blobs = new Map<string, number>();
+    for (const version of ["0.0.1", "0.0.2", "0.0.3"]) {
+      const manifest = JSON.parse(
+        (await client.fetchManifest(repository, version)).bytes.toString("utf8"),
+      ) as { config: { digest: string; size: number }; layers: { digest: string; size: number }[] };
+      for (const blob of [manifest.config, ...manifest.layers]) blobs.set(blob.digest, blob.size);
+    }
+    const oneVersion = [...blobs.values()].reduce((a, b) => a + b, 0);
+    assert.equal(blobs.size, 4);
+    assert.ok(oneVersion < plan.deleted.reduce((sum, v) => sum + v.size, 0));
+    assert.equal(plan.bytes, oneVersion);
+    const done = await pruneWorkload({ client }, { repository, keep: 1 }, silentProgress);
+    assert.equal(done.bytes, oneVersion);
+    assert.deepEqual((await client.listTags(repository)).sort(), ["0.0.4", "latest"]);
   });
 });

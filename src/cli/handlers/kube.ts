@@ -12,6 +12,7 @@ export async function connectKube(
   ctx: CliContext,
   globals: GlobalOptions,
   flags: KubeFlags,
+  out?: Output,
 ): Promise<{ loaded: LoadedConfig; kube: KubeClient }> {
   const loaded = await loadProject(ctx, globals, {
     flags: { kubeconfig: flags.kubeconfig, context: flags.context },
@@ -20,6 +21,8 @@ export async function connectKube(
   const kube = KubeClient.connect({
     ...(connection.kubeconfig ? { kubeconfig: connection.kubeconfig } : {}),
     ...(connection.context ? { context: connection.context } : {}),
+    // A server that takes long to answer: say which one and what for.
+    ...(out ? { onWaiting: (message: string) => out.info(message) } : {}),
   });
   return { loaded, kube };
 }
@@ -35,5 +38,5 @@ export async function openKube({
   kube: KubeClient;
 }> {
   const out = createOutput(ctx, globals, flags.output);
-  return { out, ...(await connectKube(ctx, globals, flags)) };
+  return { out, ...(await connectKube(ctx, globals, flags, out)) };
 }

@@ -1,7 +1,10 @@
 /** `ksail workload prune --keep N`: then the local registry's garbage collection, when it is ours. */
 import { parseDuration } from "../../../config/duration.js";
 import { KsailError } from "../../../errors.js";
-import { garbageCollectContainer } from "../../../registry/garbage-collect.js";
+import {
+  garbageCollectContainer,
+  restoreReadWriteContainer,
+} from "../../../registry/garbage-collect.js";
 import { formatBytes } from "../../../ui/output.js";
 import { pruneWorkload } from "../../../workload/prune.js";
 import { createOutput, parseInteger } from "../../context.js";
@@ -27,6 +30,8 @@ export async function run({ ctx, flags, globals }: Invocation<PruneFlags>): Prom
   const out = createOutput(ctx, globals, flags.output);
   const { target, client } = await openTarget(ctx, globals, flags, out, false);
   const local = target.localRegistry;
+  // A garbage collection that was interrupted left the local registry read-only: undo it first.
+  if (local && flags.dryRun !== true) await restoreReadWriteContainer(local.name, ctx.env, out);
   const result = await pruneWorkload(
     {
       client,

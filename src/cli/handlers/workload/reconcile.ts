@@ -18,6 +18,8 @@ export async function run({ ctx, flags, globals }: Invocation<ReconcileFlags>): 
   const out = createOutput(ctx, globals, flags.output);
   const timeoutMs = parseTimeout(flags.timeout);
   const started = performance.now();
+  // --timeout bounds the whole command, the push included.
+  const deadline = Date.now() + timeoutMs;
   let pushed: PushResult | undefined;
   if (flags.push) {
     const { target, client } = await openTarget(ctx, globals, flags, out, true);
@@ -29,13 +31,14 @@ export async function run({ ctx, flags, globals }: Invocation<ReconcileFlags>): 
       out,
     );
   }
-  const { loaded, kube } = await connectKube(ctx, globals, flags);
+  const { loaded, kube } = await connectKube(ctx, globals, flags, out);
   const result = await reconcileWorkload(
     { kube },
     {
       name: loaded.config.metadata.name,
       namespace: loaded.config.spec.options.flux.namespace,
       timeoutMs,
+      deadline,
     },
     out,
   );
