@@ -307,7 +307,7 @@ describe("push data safety against a real registry", () => {
     let runs = 0;
     let latestBehind = 0;
     let killedAfterTag = 0;
-    let full = 0;
+    const timing = { full: 0 };
     const broken: string[] = [];
     try {
       // One push to measure how long a whole push takes through the proxy.
@@ -316,11 +316,11 @@ describe("push data safety against a real registry", () => {
         proxyTarget(),
       );
       assert.equal(calibration.code, 0, calibration.stderr);
-      full = calibration.ms;
+      timing.full = calibration.ms;
       while (kills < 40 && runs < 80) {
         runs++;
         const dir = await source(`kill-${runs}`, { noise: 600_000 });
-        const delay = Math.round(random() * full * 1.05);
+        const delay = Math.round(random() * timing.full * 1.05);
         const tagsBefore = semverTags(await client.listTags(repository)).length;
         const run = await push(dir, proxyTarget(), [], (child) => {
           setTimeout(() => child.kill("SIGKILL"), delay);
@@ -349,7 +349,7 @@ describe("push data safety against a real registry", () => {
     }
     broken.push(...(await brokenTags(client, repository)));
     console.log(
-      `# kill -9: ${kills} kills in ${runs} pushes (a whole push takes ${Math.round(full)} ms), ` +
+      `# kill -9: ${kills} kills in ${runs} pushes (a whole push takes ${Math.round(timing.full)} ms), ` +
         `${killedAfterTag} after the version tag, latest behind the highest version ${latestBehind}× ` +
         `before the next push (0× after it), ${broken.length} broken tags`,
     );
