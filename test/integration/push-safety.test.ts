@@ -237,35 +237,45 @@ describe("push data safety against a real registry", () => {
   });
 
   it("6 pushes at once from separate machines keep all 6 versions, 5 rounds (item 2)", async () => {
-    const repository = { registry: lab.registry, repository: "race" };
-    const target = `${lab.registry}/race`;
-    const reported = new Map<string, string>();
+    const problems: string[] = [];
+    let lost = 0;
     for (let round = 1; round <= 5; round++) {
+      // One repository per round: each round starts from nothing, like the first CI runs.
+      const repository = { registry: lab.registry, repository: `race-${round}` };
       const dirs = await Promise.all(
         Array.from({ length: 6 }, (_, w) => source(`race-${round}-${w}`)),
       );
-      const runs = await Promise.all(dirs.map((dir) => push(dir, target)));
+      const runs = await Promise.all(dirs.map((dir) => push(dir, `${lab.registry}/race-${round}`)));
       for (const run of runs) assert.equal(run.code, 0, run.stderr);
       const results = runs.map((run) => json<Pushed>(run));
-      const lost: string[] = [];
+      const versions = new Set(results.map((r) => r.version));
+      if (versions.size < 6)
+        problems.push(`round ${round}: ${6 - versions.size} versions reported twice`);
       for (const result of results) {
-        assert.equal(result.unchanged, false);
-        const holder = reported.get(result.version);
-        assert.equal(holder, undefined, `round ${round}: ${result.version} reported twice`);
-        reported.set(result.version, result.digest);
+        const held = (await client.resolve(repository, result.version))?.digest;
+        if (held !== result.digest) {
+          lost++;
+          problems.push(
+            `round ${round}: ${result.version} holds ${held}, its writer was told ${result.digest}`,
+          );
+        }
       }
-      for (const [version, digest] of reported) {
-        const now = (await client.resolve(repository, version))?.digest;
-        if (now !== digest) lost.push(`${version} holds ${now}, its writer was told ${digest}`);
-      }
-      assert.deepEqual(lost, [], `round ${round}: versions lost`);
-      const versions = semverTags(await client.listTags(repository));
-      assert.equal(versions.length, 6 * round, `round ${round}: ${versions.join(" ")}`);
+      const tagged = semverTags(await client.listTags(repository));
+      if (tagged.length !== 6)
+        problems.push(`round ${round}: ${tagged.length} versions tagged, not 6`);
       const state = await latestState(client, repository);
-      assert.equal(state.latestDigest, state.highestDigest, `round ${round}: latest not highest`);
-      assert.equal(state.highestDigest, reported.get(state.highest!));
+      if (state.latestDigest !== state.highestDigest) {
+        const onSome = await Promise.all(tagged.map((v) => client.resolve(repository, v)));
+        problems.push(
+          `round ${round}: latest is not on ${state.highest}` +
+            (onSome.some((d) => d?.digest === state.latestDigest) ? "" : " (nor on any version)"),
+        );
+      }
     }
-    console.log(`# 5 rounds × 6 concurrent writers: ${reported.size} versions kept, 0 lost`);
+    console.log(
+      `# 5 rounds × 6 concurrent writers: ${lost} reported versions lost, ${problems.length} problems`,
+    );
+    assert.deepEqual(problems, []);
   });
 
   it("an explicit version pushed from several machines at once goes to one; the rest exit 7 (item 2)", async () => {
