@@ -307,6 +307,24 @@ describe("push data safety against a real registry", () => {
     }
   });
 
+  it("a push slower than the settle time between checking and writing the tag warns (item 2)", async () => {
+    // 300 ms per forwarded chunk: the HEAD and the PUT of the tag take well over 500 ms together.
+    const proxy = await startFaultProxy({ target: lab.registry, latencyMs: 300 });
+    try {
+      const run = await push(await source("slow"), `${proxy.registry}/slow`, [
+        "--version",
+        "1.0.0",
+      ]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(
+        run.stderr,
+        /checking and tagging 1\.0\.0 took \d+ ms, longer than the 500 ms other pushes wait .* this push may have replaced it/,
+      );
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   it("kill -9 at 40+ random points leaves no broken tag; the next push puts latest on the highest version", async () => {
     const repository = { registry: lab.registry, repository: "killed" };
     const proxyTarget = () => `${proxy.registry}/killed`;
