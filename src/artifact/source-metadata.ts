@@ -1,6 +1,6 @@
 /**
- * Default `source` and `revision` annotations for a source directory, from the git CLI when the
- * directory is inside a git work tree (Flux's revision convention `<branch>@sha1:<commit>`).
+ * Default `source`, `revision` and `created` annotations for a source directory, from the git CLI
+ * when the directory is inside a git work tree (Flux's revision convention `<branch>@sha1:<commit>`).
  */
 import { execFile } from "node:child_process";
 import { resolve } from "node:path";
@@ -9,6 +9,11 @@ export interface SourceMetadata {
   source: string;
   /** `<branch>@sha1:<commit>` ("HEAD@sha1:…" when detached); undefined outside git. */
   revision?: string;
+  /**
+   * The commit's committer time (RFC 3339, UTC, whole seconds) when the directory has no
+   * uncommitted changes — then the content is that commit's; undefined otherwise.
+   */
+  created?: string;
 }
 
 /** Environment for git without variables that would point it at another repository. */
@@ -43,21 +48,36 @@ function git(cwd: string, args: string[]): Promise<string | undefined> {
 /**
  * Removes credentials from a remote URL: user and password of http(s) and other URL schemes
  * (a user part there is usually a token), the password only for ssh:// URLs (the user there is an
- * account name such as `git`). scp-like `git@host:path` stays as it is.
+ * account name such as `git`), and the query string and fragment everywhere (hosting services
+ * accept tokens there too, e.g. `?access_token=…`). scp-like `git@host:path` keeps its user.
  */
 export function stripCredentials(remote: string): string {
-  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(remote)) return remote;
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(remote)) {
+    // scp-like `[user@]host:path`: no query syntax, but nothing after "?" or "#" is a path either.
+    return /^[^/]*:/.test(remote) ? remote.replace(/[?#].*$/s, "") : remote;
+  }
   let url: URL;
   try {
     url = new URL(remote);
   } catch {
-    // Not parseable: drop anything between "://" and the last "@" of the authority.
-    return remote.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/]*@/i, "$1");
+    // Not parseable: drop anything between "://" and the last "@" of the authority, and the
+    // query and fragment.
+    return remote.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/]*@/i, "$1").replace(/[?#].*$/s, "");
   }
-  if (url.username === "" && url.password === "") return remote;
+  const hasQuery = url.search !== "" || url.hash !== "" || /[?#]/.test(remote);
+  if (url.username === "" && url.password === "" && !hasQuery) return remote;
   url.password = "";
   if (url.protocol !== "ssh:" && url.protocol !== "git+ssh:") url.username = "";
-  return url.toString();
+  url.search = "";
+  url.hash = "";
+  // An empty "?" or "#" survives the setters in some URL forms; the parts are gone either way.
+  return url.toString().replace(/[?#]+$/, "");
+}
+
+/** A git date (ISO 8601 with offset) as RFC 3339 in UTC, whole seconds, as Flux writes it. */
+function utcSeconds(gitDate: string | undefined): string | undefined {
+  const ms = gitDate === undefined ? NaN : Date.parse(gitDate);
+  return Number.isNaN(ms) ? undefined : new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
 export async function detectSourceMetadata(root: string): Promise<SourceMetadata> {
@@ -65,14 +85,30 @@ export async function detectSourceMetadata(root: string): Promise<SourceMetadata
   const inside = await git(absRoot, ["rev-parse", "--is-inside-work-tree"]);
   if (inside !== "true") return { source: absRoot };
 
-  const [remote, commit, branch] = await Promise.all([
+  const [remote, commit, branch, committed, changes] = await Promise.all([
     git(absRoot, ["remote", "get-url", "origin"]),
     git(absRoot, ["rev-parse", "--verify", "-q", "HEAD^{commit}"]),
     git(absRoot, ["symbolic-ref", "--short", "-q", "HEAD"]),
+    git(absRoot, ["show", "-s", "--format=%cI", "HEAD"]),
+    // Changed or untracked files in this directory (not the whole repository); --no-optional-locks
+    // keeps `status` from rewriting the index while another git command runs.
+    git(absRoot, [
+      "--no-optional-locks",
+      "status",
+      "--porcelain",
+      "--untracked-files=all",
+      "--",
+      ".",
+    ]),
   ]);
   const source = remote !== undefined && remote !== "" ? stripCredentials(remote) : absRoot;
   if (commit === undefined || !/^[0-9a-f]{40,64}$/.test(commit)) return { source };
   const ref = branch !== undefined && branch !== "" ? branch : "HEAD";
   const algorithm = commit.length === 64 ? "sha256" : "sha1";
-  return { source, revision: `${ref}@${algorithm}:${commit}` };
+  const created = changes === "" ? utcSeconds(committed) : undefined;
+  return {
+    source,
+    revision: `${ref}@${algorithm}:${commit}`,
+    ...(created === undefined ? {} : { created }),
+  };
 }

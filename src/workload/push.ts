@@ -2,9 +2,40 @@
  * `ksail workload push`: read → validate → build → pick the version → upload blobs → tag.
  * The manifest is written only after every blob it names is in the registry, so a tag
  * never points at missing content, and an invalid directory never reaches the registry.
+ *
+ * Tagging without compare-and-swap. A registry has no conditional PUT for tags, and the lock
+ * the CLI holds is a local file: pushes from other machines (CI runners) share only the
+ * registry. A version is claimed the way Fischer's timed mutual exclusion works:
+ *
+ *   1. read the version tag (HEAD); held by another digest → take the next version
+ *      (an explicit --version fails with exit 7 instead);
+ *   2. right after, PUT the manifest under the tag;
+ *   3. wait the settle time S, read the tag again: our digest → the version is ours; another
+ *      digest → a racer wrote after us and owns it → take the next version (exit 7 for an
+ *      explicit --version, saying that our write was replaced).
+ *
+ * If every writer's step 1 → 2 takes less than S, at most one writer finds its own digest in
+ * step 3, and nobody overwrites it later: a later writer's step 1 comes after the owner's write
+ * and sees the tag held. So a reported version holds exactly the reporter's manifest, and no two
+ * writers report one version — except writers of identical manifests (reproducible content, same
+ * created time), which is the same content under one version.
+ *
+ * `latest` is moved only to the digest of the highest version once that digest is confirmed —
+ * our own from step 3, or read twice S apart — and checked again after each write (another
+ * writer may move it to what it saw as the highest a moment earlier) until it points at the
+ * highest version. Every push does this, an unchanged one too, so a push killed between its
+ * version tag and `latest` is repaired by the next one.
+ *
+ * What remains (no registry offers more without CAS): a writer stalled for longer than S between
+ * steps 1 and 2 (a paused process, a very slow PUT) can replace a version that another writer
+ * has already reported; it measures its own step 1 → 2 time and warns when that happens.
+ * S is TAG_SETTLE_MS (500 ms) or twice the measured step 1 → 2 time if that is longer. A
+ * registry that serves stale reads (caches in front, eventual consistency) widens the window by
+ * its staleness. Deleting tags (prune) while pushing is outside this protocol.
  */
 import { buildLayer, type Layer } from "../artifact/layer.js";
 import { buildFluxArtifact, parseFluxManifest, type FluxArtifact } from "../artifact/manifest.js";
+import { ANNOTATION_CREATED } from "../artifact/media-types.js";
 import { detectSourceMetadata } from "../artifact/source-metadata.js";
 import { listSourceFiles, readSourceFiles, type SkippedEntry } from "../artifact/source-files.js";
 import { KsailError } from "../errors.js";
@@ -40,8 +71,17 @@ export interface PushInput {
   /** Annotation overrides; by default detected from git (see detectSourceMetadata). */
   source?: string;
   revision?: string;
-  /** org.opencontainers.image.created; omitted by default so the manifest digest is reproducible. */
+  /**
+   * org.opencontainers.image.created (RFC 3339). By default the commit time when the source
+   * directory is clean in a git work tree, else now (as `flux push artifact` stamps it).
+   */
   created?: string;
+  /**
+   * Leave org.opencontainers.image.created out (unless `created` is given) so the same directory
+   * always gives a byte-identical manifest (Flux's `--reproducible`). The layer is reproducible
+   * either way.
+   */
+  reproducible?: boolean;
   /** Extra ignore patterns on top of .sourceignore/.gitignore and the defaults. */
   ignore?: string[];
   maxFileSize?: number;
@@ -66,7 +106,19 @@ export interface PushResult {
   skipped: SkippedEntry[];
 }
 
-const MAX_VERSION_RACES = 5;
+/** Versions taken by concurrent pushes before this one gives up (6 writers need at most 5). */
+const MAX_VERSION_RACES = 20;
+/** Rounds of moving `latest` while other pushes keep moving it. */
+const MAX_LATEST_ROUNDS = 10;
+/** Least time between writing a tag and reading it back to see who won (S above). */
+export const TAG_SETTLE_MS = 500;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Now as RFC 3339 in UTC, whole seconds (the form Flux writes). */
+function nowSeconds(): string {
+  return new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+}
 
 export async function pushWorkload(
   deps: PushDeps,
@@ -92,8 +144,9 @@ export async function pushWorkload(
     progress.warn(`skipped ${entry.path}: ${entry.reason} (not packaged)`);
 
   // git runs meanwhile (its errors surface below, after validation).
-  const detecting =
-    options.source !== undefined && options.revision !== undefined
+  const wantsCreated = options.created === undefined && options.reproducible !== true;
+  const detecting: Promise<{ source: string; revision?: string; created?: string }> =
+    options.source !== undefined && options.revision !== undefined && !wantsCreated
       ? Promise.resolve({ source: options.source, revision: options.revision })
       : detectSourceMetadata(sourceDir);
   detecting.catch(() => {});
@@ -126,10 +179,12 @@ export async function pushWorkload(
   if (built.status === "rejected") throw built.reason;
   const layer = built.value;
   const detected = await detecting;
+  const created =
+    options.created ?? (wantsCreated ? (detected.created ?? nowSeconds()) : undefined);
   const metadata = {
     source: options.source ?? detected.source,
     revision: options.revision ?? detected.revision ?? layer.digest,
-    ...(options.created === undefined ? {} : { created: options.created }),
+    ...(created === undefined ? {} : { created }),
   };
   const artifact = buildFluxArtifact(layer, metadata);
 
@@ -151,6 +206,8 @@ async function publish(
   const { repository } = options;
   const name = formatRepository(repository);
   const explicitVersion = options.version;
+  const tagLatest = options.tagLatest ?? true;
+  const bump = options.bump ?? "patch";
   const tags = await progress.step(`List versions of ${name}`, () => client.listTags(repository));
   const base: Omit<PushResult, "version" | "unchanged" | "blobs"> = {
     repository: name,
@@ -164,30 +221,38 @@ async function publish(
     skipped,
   };
   const noBlobs = { uploaded: 0, existing: 0, mounted: 0 };
+  /** This content is already `version` (stored as `held`): push nothing, but settle `latest`. */
+  const unchanged = async (version: string, held: HeldContent): Promise<PushResult> => {
+    if (tagLatest) await moveLatest(client, repository, undefined, progress);
+    const created = held.annotations[ANNOTATION_CREATED];
+    const { created: _ours, ...rest } = base;
+    return {
+      ...rest,
+      digest: held.digest,
+      ...(created === undefined ? {} : { created }),
+      version,
+      unchanged: true,
+      blobs: noBlobs,
+    };
+  };
 
   if (explicitVersion !== undefined && tags.includes(explicitVersion)) {
-    const existing = await client.resolve(repository, explicitVersion);
-    if (existing?.digest === artifact.manifest.digest) {
+    const held = await heldContent(client, repository, explicitVersion);
+    if (held?.layer === layer.digest) {
       progress.info(`Version ${explicitVersion} already holds this content; nothing pushed.`);
-      return { ...base, version: explicitVersion, unchanged: true, blobs: noBlobs };
+      return unchanged(explicitVersion, held);
     }
-    throw new KsailError(
-      "conflict",
-      `version ${explicitVersion} of ${name} already exists with other content (${existing?.digest ?? "unknown digest"})`,
-      {
-        hint: "Versions are immutable: push a new one with --version or --bump, or leave both out to take the next patch.",
-      },
-    );
+    throw versionTaken(name, explicitVersion, held?.digest, "already exists");
   }
   if (explicitVersion === undefined) {
     const highest = semverTags(tags).at(-1);
     if (highest !== undefined) {
-      const current = parseFluxManifest((await client.fetchManifest(repository, highest)).bytes);
-      if (current.layer.digest === layer.digest) {
+      const held = await heldContent(client, repository, highest, { strict: true });
+      if (held?.layer === layer.digest) {
         progress.info(
           `No changes since ${highest} (same content ${layer.digest.slice(0, 19)}…); nothing pushed.`,
         );
-        return { ...base, version: highest, unchanged: true, blobs: noBlobs };
+        return unchanged(highest, held);
       }
     }
   }
@@ -208,46 +273,187 @@ async function publish(
         : `Uploaded ${blobs.uploaded} blob(s), ${blobs.existing} already present`,
   );
 
-  const version = await progress.step(
+  const claimed = await progress.step(
     "Tag version",
     async () => {
-      let candidate = explicitVersion ?? nextVersion(tags, options.bump ?? "patch");
-      for (let race = 0; ; race++) {
-        // Another push may have taken this version since we listed the tags.
-        const taken = await client.resolve(repository, candidate);
-        if (!taken) break;
-        if (explicitVersion !== undefined || race >= MAX_VERSION_RACES) {
-          throw new KsailError(
-            "conflict",
-            `version ${candidate} of ${name} was pushed by someone else meanwhile`,
-            {
-              hint: "Push again to take the next version.",
-            },
-          );
-        }
-        candidate = nextVersion([...tags, candidate], options.bump ?? "patch");
+      const first = explicitVersion ?? nextVersion(tags, bump);
+      const won = await claimVersion(client, repository, artifact, first, {
+        explicit: explicitVersion !== undefined,
+        bump,
+        progress,
+      });
+      if (tagLatest && !("held" in won)) {
+        await moveLatest(
+          client,
+          repository,
+          { version: won.version, digest: artifact.manifest.digest, manifest: artifact.manifest },
+          progress,
+        );
       }
+      return won;
+    },
+    (won) =>
+      "held" in won ? `${name}:${won.version} holds this content` : `Pushed ${name}:${won.version}`,
+  );
+  if ("held" in claimed) return unchanged(claimed.version, claimed.held);
+  return { ...base, version: claimed.version, unchanged: false, blobs };
+}
+
+interface HeldContent {
+  digest: string;
+  /** Digest of the first layer; undefined when the manifest is not a Flux artifact. */
+  layer?: string;
+  annotations: Record<string, string>;
+}
+
+/**
+ * What a tag holds. A manifest that is not a Flux artifact is an error with `strict` (the
+ * highest version must be one), other content otherwise; undefined when the tag is gone.
+ */
+async function heldContent(
+  client: RegistryClient,
+  repository: RepositoryRef,
+  tag: string,
+  options: { strict?: boolean } = {},
+): Promise<HeldContent | undefined> {
+  const held = await client.resolve(repository, tag);
+  if (held === undefined) return undefined;
+  const { bytes, digest } = await client.fetchManifest(repository, held.digest);
+  try {
+    const manifest = parseFluxManifest(bytes);
+    return { digest, layer: manifest.layer.digest, annotations: manifest.annotations };
+  } catch (error) {
+    if (options.strict) throw error;
+    return { digest, annotations: {} };
+  }
+}
+
+/**
+ * Steps 1–3 of the header comment, from `first` upwards: the version this push owns, or the
+ * version that turned out to hold this content already (`held`, explicit versions only).
+ */
+async function claimVersion(
+  client: RegistryClient,
+  repository: RepositoryRef,
+  artifact: FluxArtifact,
+  first: string,
+  options: { explicit: boolean; bump: Bump; progress: Progress },
+): Promise<{ version: string } | { version: string; held: HeldContent }> {
+  const name = formatRepository(repository);
+  const ours = artifact.manifest.digest;
+  const next = async (taken: string) =>
+    nextVersion([...(await client.listTags(repository)), taken], options.bump);
+  let candidate = first;
+  for (let race = 0; ; race++) {
+    if (race >= MAX_VERSION_RACES) {
+      throw new KsailError(
+        "conflict",
+        `gave up after ${race} versions of ${name} were taken by concurrent pushes`,
+        { hint: "Push again to take the next free version." },
+      );
+    }
+    // Step 1, immediately followed by step 2: their distance is what the protocol relies on.
+    const checking = performance.now();
+    const held = await client.resolve(repository, candidate);
+    if (held !== undefined && held.digest !== ours) {
+      if (options.explicit) {
+        const content = await heldContent(client, repository, candidate);
+        if (content !== undefined && content.layer === artifact.layer.digest) {
+          return { version: candidate, held: content };
+        }
+        throw versionTaken(name, candidate, held.digest, "was pushed by someone else meanwhile");
+      }
+      candidate = await next(candidate);
+      continue;
+    }
+    if (held === undefined) {
       await client.pushManifest(
         repository,
         candidate,
         artifact.manifest.bytes,
         artifact.manifest.mediaType,
       );
-      // `latest` follows the highest version: a hotfix to an older line does not move it back.
-      const highest = semverTags([...tags, candidate]).at(-1);
-      if ((options.tagLatest ?? true) && highest === candidate) {
-        await client.pushManifest(
-          repository,
-          LATEST_TAG,
-          artifact.manifest.bytes,
-          artifact.manifest.mediaType,
+    }
+    const window = performance.now() - checking;
+    // Step 3: whoever wrote last within the settle time owns the version.
+    await sleep(Math.max(TAG_SETTLE_MS, 2 * window));
+    const after = await client.resolve(repository, candidate);
+    if (after?.digest === ours) {
+      if (held === undefined && window >= TAG_SETTLE_MS) {
+        options.progress.warn(
+          `checking and tagging ${candidate} took ${Math.round(window)} ms, longer than the ` +
+            `${TAG_SETTLE_MS} ms other pushes wait for a racer: if another machine pushed ` +
+            `${name}:${candidate} at that moment, this push may have replaced it — check \`ksail workload versions\``,
         );
       }
-      return candidate;
-    },
-    (v) => `Pushed ${name}:${v}`,
+      return { version: candidate };
+    }
+    if (options.explicit) {
+      throw new KsailError(
+        "conflict",
+        `another push tagged version ${candidate} of ${name} at the same moment and won: ` +
+          `it holds ${after?.digest ?? "nothing (deleted)"}, not this push's ${ours}`,
+        {
+          hint:
+            `This push wrote ${candidate} and was replaced within ${Math.round(window + TAG_SETTLE_MS)} ms; ` +
+            "none of its content is tagged. Versions are immutable: push again with another --version, " +
+            "or leave --version out to take the next patch.",
+        },
+      );
+    }
+    candidate = await next(candidate);
+  }
+}
+
+/**
+ * Points `latest` at the highest version's digest once that digest is confirmed (`confirmed`,
+ * or read twice TAG_SETTLE_MS apart), then checks again, until `latest` holds the highest version.
+ */
+async function moveLatest(
+  client: RegistryClient,
+  repository: RepositoryRef,
+  confirmed: { version: string; digest: string; manifest: FluxArtifact["manifest"] } | undefined,
+  progress: Progress,
+): Promise<void> {
+  for (let round = 0; round < MAX_LATEST_ROUNDS; round++) {
+    const highest = semverTags(await client.listTags(repository)).at(-1);
+    if (highest === undefined) return;
+    const [head, latest] = await Promise.all([
+      client.resolve(repository, highest),
+      client.resolve(repository, LATEST_TAG),
+    ]);
+    if (head === undefined) continue; // deleted since the listing
+    if (latest?.digest === head.digest) return;
+    const ours = confirmed?.version === highest && confirmed.digest === head.digest;
+    if (!ours) {
+      // Another push's version may still lose its race: only a digest that stays is owned.
+      await sleep(TAG_SETTLE_MS);
+      if ((await client.resolve(repository, highest))?.digest !== head.digest) continue;
+    }
+    const manifest = ours
+      ? confirmed.manifest
+      : await client.fetchManifest(repository, head.digest);
+    await client.pushManifest(repository, LATEST_TAG, manifest.bytes, manifest.mediaType);
+    if (!confirmed) progress.info(`Moved latest to ${highest} (the highest version).`);
+  }
+  progress.warn(
+    `latest of ${formatRepository(repository)} kept changing under concurrent pushes; push again to settle it`,
   );
-  return { ...base, version, unchanged: false, blobs };
+}
+
+function versionTaken(
+  name: string,
+  version: string,
+  digest: string | undefined,
+  how: "already exists" | "was pushed by someone else meanwhile",
+): KsailError {
+  return new KsailError(
+    "conflict",
+    `version ${version} of ${name} ${how} with other content (${digest ?? "unknown digest"})`,
+    {
+      hint: "Versions are immutable: push a new one with --version or --bump, or leave both out to take the next patch.",
+    },
+  );
 }
 
 function formatIssue(i: ValidationIssue): string {
