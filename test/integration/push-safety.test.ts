@@ -13,7 +13,7 @@ import { ANNOTATION_CREATED } from "../../src/artifact/media-types.js";
 import { parseFluxManifest } from "../../src/artifact/manifest.js";
 import { RegistryClient } from "../../src/oci/client.js";
 import type { RepositoryRef } from "../../src/oci/reference.js";
-import { silentProgress } from "../../src/workload/progress.js";
+import { silentProgress } from "../../src/progress.js";
 import { pushWorkload } from "../../src/workload/push.js";
 import { LATEST_TAG, semverTags } from "../../src/workload/versions.js";
 import { seededRandom, startFaultProxy } from "../lab/fault-proxy.js";
@@ -208,7 +208,7 @@ describe("push data safety against a real registry", () => {
     for (const name of ["repro-a", "repro-b"]) {
       results.push(
         await pushWorkload(
-          client,
+          { client },
           {
             repository: { registry: lab.registry, repository: name },
             sourceDir: dir,
@@ -227,7 +227,7 @@ describe("push data safety against a real registry", () => {
     assert.equal(manifest.annotations[ANNOTATION_CREATED], undefined);
     // Without the opt-out the layer is the same, only the manifest carries the time.
     const stamped = await pushWorkload(
-      client,
+      { client },
       { repository: { registry: lab.registry, repository: "repro-c" }, sourceDir: dir },
       silentProgress,
     );
