@@ -79,10 +79,7 @@ export function watchChanges(root: string, options: ChangeQueueOptions): ChangeQ
     const quietFor = now - lastAt;
     const open = now - batch.firstAt;
     if (quietFor < options.debounceMs && open < maxWaitMs) {
-      timer = setTimeout(
-        deliver,
-        Math.min(options.debounceMs - quietFor, maxWaitMs - open) + 1,
-      );
+      timer = setTimeout(deliver, Math.min(options.debounceMs - quietFor, maxWaitMs - open) + 1);
       return;
     }
     const ready = batch;

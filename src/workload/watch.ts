@@ -14,7 +14,11 @@
  */
 import { listSourceFiles } from "../artifact/source-files.js";
 import { KsailError, isKsailError } from "../errors.js";
-import { reconcileWorkload, type ReconcileResult, type ReconcileTarget } from "../flux/reconcile.js";
+import {
+  reconcileWorkload,
+  type ReconcileResult,
+  type ReconcileTarget,
+} from "../flux/reconcile.js";
 import type { KubeClient } from "../k8s/client.js";
 import type { RegistryClient } from "../oci/client.js";
 import { formatRepository, type RepositoryRef } from "../oci/reference.js";
@@ -172,7 +176,7 @@ export async function watchWorkload(
   signal.addEventListener("abort", () => changes.close(), { once: true });
 
   /** The selection the last cycle saw, to tell artifact files from ignored ones. */
-  let selected = new Set<string>();
+  let selected: Set<string>;
   /** Digest Flux last applied (as far as this loop knows). */
   let applied: string | undefined;
   let outage: { what: string; since: number; delayMs: number } | undefined;
