@@ -233,10 +233,11 @@ function metadataHas(object: KubeObject | undefined, key: string, value: string)
 }
 
 export async function diffCluster(
-  kube: KubeClient,
+  deps: { kube: KubeClient },
   options: { sourceDir: string; ignore?: string[]; target: ClusterDiffTarget },
   progress: Progress,
 ): Promise<ClusterDiffResult> {
+  const { kube } = deps;
   const { target } = options;
   const ksRef = {
     apiVersion: KUSTOMIZATION_API,

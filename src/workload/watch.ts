@@ -25,7 +25,7 @@ import { formatRepository, type RepositoryRef } from "../oci/reference.js";
 import type { ValidationCache } from "../validate/cache.js";
 import type { Progress } from "./progress.js";
 import { pruneWorkload } from "./prune.js";
-import { pushWorkload, type PushOptions, type PushResult } from "./push.js";
+import { pushWorkload, type PushResult } from "./push.js";
 import {
   EDITOR_TEMP_PATTERNS,
   relevantChanges,
@@ -35,17 +35,25 @@ import {
 
 export const DEFAULT_DEBOUNCE_MS = 75;
 
-export interface WatchOptions {
+/** What the loop talks to (the service convention: deps, input, then the reporter). */
+export interface WatchDeps {
+  client: RegistryClient;
+  /** Needed when `reconcile` is asked for. */
+  kube?: KubeClient;
+  /** Validation memo; kept in memory while watching, saved when the loop ends. */
+  validationCache?: ValidationCache;
+  /** Per-repository lock around choosing and tagging a version (see push-session). */
+  exclusive?: <T>(repository: string, run: () => Promise<T>) => Promise<T>;
+}
+
+export interface WatchInput {
   repository: RepositoryRef;
   sourceDir: string;
   /** Extra ignore patterns (as `workload push --ignore`); editor temp files are added. */
   ignore?: string[];
   debounceMs?: number;
-  /** Validation memo; kept in memory while watching, saved when the loop ends. */
-  validationCache?: ValidationCache;
-  exclusive?: PushOptions["exclusive"];
   /** Make Flux fetch and apply each pushed version; without it the loop only pushes. */
-  reconcile?: { kube: KubeClient; target: ReconcileTarget; timeoutMs: number };
+  reconcile?: ReconcileTarget & { timeoutMs: number };
   /** After a cycle that pushed a new version, delete all but the newest N versions. */
   pruneKeep?: number;
   /** Ends the loop (Ctrl-C). */
@@ -153,14 +161,18 @@ function isOutage(error: unknown): error is KsailError {
 }
 
 export async function watchWorkload(
-  client: RegistryClient,
-  options: WatchOptions,
+  deps: WatchDeps,
+  options: WatchInput,
   reporter: WatchReporter,
 ): Promise<WatchSummary> {
+  const { client } = deps;
   const { signal, sourceDir } = options;
+  if (options.reconcile && !deps.kube) {
+    throw new KsailError("usage", "watch: reconciling needs a cluster connection (deps.kube)");
+  }
   const ignore = [...(options.ignore ?? []), ...EDITOR_TEMP_PATTERNS];
   const backoff = options.backoff ?? { initialMs: 500, maxMs: 10_000 };
-  const cache = options.validationCache ? memoryCache(options.validationCache) : undefined;
+  const cache = deps.validationCache ? memoryCache(deps.validationCache) : undefined;
   const name = formatRepository(options.repository);
   const summary: WatchSummary = { cycles: 0, pushed: 0, abandoned: false };
 
@@ -245,7 +257,7 @@ export async function watchWorkload(
             sourceDir,
             ignore,
             ...(cache ? { validationCache: cache } : {}),
-            ...(options.exclusive ? { exclusive: options.exclusive } : {}),
+            ...(deps.exclusive ? { exclusive: deps.exclusive } : {}),
           },
           clock,
         ),
@@ -266,7 +278,8 @@ export async function watchWorkload(
     if (signal.aborted) return finish("abandoned");
 
     if (options.reconcile) {
-      const { kube, target, timeoutMs } = options.reconcile;
+      const { timeoutMs, ...target } = options.reconcile;
+      const kube = deps.kube as KubeClient;
       let reconciled: ReconcileResult | typeof ABANDONED;
       try {
         reconciled = await Promise.race([
@@ -357,7 +370,7 @@ export async function watchWorkload(
 
   try {
     reporter.notice(
-      `Watching ${sourceDir} → ${name}${options.reconcile ? ` → Flux ${options.reconcile.target.namespace}/${options.reconcile.target.name}` : " (push only)"}; Ctrl-C to stop.`,
+      `Watching ${sourceDir} → ${name}${options.reconcile ? ` → Flux ${options.reconcile.namespace}/${options.reconcile.name}` : " (push only)"}; Ctrl-C to stop.`,
     );
     // First cycle: bring the registry (and cluster) up to the directory as it is now.
     selected = await list();

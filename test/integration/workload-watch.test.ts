@@ -64,7 +64,7 @@ function startWatch(
   const waiters: (() => void)[] = [];
   const controller = new AbortController();
   const done: Promise<WatchSummary> = watchWorkload(
-    client,
+    { client },
     {
       repository: { registry: options.registry, repository: options.repository },
       sourceDir: options.sourceDir,
