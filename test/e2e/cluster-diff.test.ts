@@ -122,7 +122,7 @@ describe("ksail workload diff --cluster on a real API server and Flux", () => {
 
   it("a dry run changes nothing in the cluster", async () => {
     const kube = KubeClient.connect({ kubeconfig: lab.kubeconfigPath, context: "ksail-lab" });
-    const live = await kube.getRaw<{ data: { greeting: string } }>({
+    const live = await kube.getRaw<{ kind: string; data: { greeting: string } }>({
       apiVersion: "v1",
       kind: "ConfigMap",
       name: `${NAME}-settings`,
