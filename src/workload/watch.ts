@@ -156,8 +156,15 @@ function memoryCache(cache: ValidationCache): ValidationCache & { flush(): Promi
   };
 }
 
-function isOutage(error: unknown): error is KsailError {
-  return isKsailError(error) && (error.kind === "unreachable" || error.kind === "timeout");
+/**
+ * An outage is retried with backoff: the registry or API server cannot be reached, or a registry
+ * request timed out. A reconcile that times out is Flux's answer (reported, like a failure).
+ */
+function isOutage(error: unknown, during: "push" | "reconcile"): error is KsailError {
+  return (
+    isKsailError(error) &&
+    (error.kind === "unreachable" || (error.kind === "timeout" && during === "push"))
+  );
 }
 
 export async function watchWorkload(
@@ -240,7 +247,7 @@ export async function watchWorkload(
       }
       const message = error instanceof Error ? error.message : String(error);
       const hint = isKsailError(error) ? error.hint : undefined;
-      if (isOutage(error)) return finish("unreachable", { message, ...(hint ? { hint } : {}) });
+      if (isOutage(error, during)) return finish("unreachable", { message, ...(hint ? { hint } : {}) });
       if (during === "reconcile" && isKsailError(error) && error.kind === "failed") {
         return finish("flux-failed", { message, ...(hint ? { hint } : {}) });
       }
