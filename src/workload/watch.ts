@@ -390,6 +390,7 @@ export async function watchWorkload(
         if (signal.aborted) break;
         // Edits made meanwhile join the retry.
         batch = changes.pending ? await changes.next() : undefined;
+        if (signal.aborted) break;
         const after = await list();
         const changed = batch ? relevantChanges(batch, selected, after) : [];
         selected = after;
