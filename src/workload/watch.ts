@@ -247,7 +247,8 @@ export async function watchWorkload(
       }
       const message = error instanceof Error ? error.message : String(error);
       const hint = isKsailError(error) ? error.hint : undefined;
-      if (isOutage(error, during)) return finish("unreachable", { message, ...(hint ? { hint } : {}) });
+      if (isOutage(error, during))
+        return finish("unreachable", { message, ...(hint ? { hint } : {}) });
       if (during === "reconcile" && isKsailError(error) && error.kind === "failed") {
         return finish("flux-failed", { message, ...(hint ? { hint } : {}) });
       }
