@@ -19,7 +19,7 @@ import { stringify } from "yaml";
 import { listSourceFiles, readSourceFiles } from "../artifact/source-files.js";
 import { KsailError, isKsailError } from "../errors.js";
 import type { KubeClient } from "../k8s/client.js";
-import type { Progress } from "../workload/progress.js";
+import { silentProgress, type Progress } from "../progress.js";
 import { mapLimit } from "../util/map-limit.js";
 import { renderObjects, unsupportedBuild, type KubeObject } from "./render.js";
 import { KUSTOMIZATION_API } from "./resources.js";
@@ -235,7 +235,7 @@ function metadataHas(object: KubeObject | undefined, key: string, value: string)
 export async function diffCluster(
   deps: { kube: KubeClient },
   options: { sourceDir: string; ignore?: string[]; target: ClusterDiffTarget },
-  progress: Progress,
+  progress: Progress = silentProgress,
 ): Promise<ClusterDiffResult> {
   const { kube } = deps;
   const { target } = options;

@@ -23,7 +23,7 @@ import type { KubeClient } from "../k8s/client.js";
 import type { RegistryClient } from "../oci/client.js";
 import { formatRepository, type RepositoryRef } from "../oci/reference.js";
 import type { ValidationCache } from "../validate/cache.js";
-import type { Progress } from "./progress.js";
+import type { Progress } from "../progress.js";
 import { pruneWorkload } from "./prune.js";
 import { pushWorkload, type PushResult } from "./push.js";
 import {
@@ -259,14 +259,12 @@ export async function watchWorkload(
     try {
       pushed = await untilAbortGrace(
         pushWorkload(
-          client,
           {
-            repository: options.repository,
-            sourceDir,
-            ignore,
+            client,
             ...(cache ? { validationCache: cache } : {}),
             ...(deps.exclusive ? { exclusive: deps.exclusive } : {}),
           },
+          { repository: options.repository, sourceDir, ignore },
           clock,
         ),
       );
@@ -291,7 +289,7 @@ export async function watchWorkload(
       let reconciled: ReconcileResult | typeof ABANDONED;
       try {
         reconciled = await Promise.race([
-          reconcileWorkload(kube, target, { timeoutMs }, clock),
+          reconcileWorkload({ kube }, { ...target, timeoutMs }, clock),
           aborted,
         ]);
       } catch (error) {
@@ -316,9 +314,8 @@ export async function watchWorkload(
     if (options.pruneKeep !== undefined && !result.unchanged && !signal.aborted) {
       try {
         const pruned = await pruneWorkload(
-          client,
-          options.repository,
-          { keep: options.pruneKeep },
+          { client },
+          { repository: options.repository, keep: options.pruneKeep },
           clock,
         );
         if (pruned.deleted.length > 0) report.pruned = pruned.deleted.map((v) => v.version);

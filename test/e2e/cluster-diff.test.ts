@@ -1,5 +1,5 @@
 /**
- * `ksail workload diff --cluster` on the process lab: the local directory against what
+ * `ksail workload diff --cluster` (the built CLI, as a process) on the process lab: the local directory against what
  * kustomize-controller applied, through a server-side dry run as `kustomize-controller`:
  * a changed field (drifted, with a unified diff), an added object (created), an object that
  * `prune: true` would delete (from the Kustomization's inventory), nothing for an unchanged
@@ -18,12 +18,10 @@ import {
   startFluxLab,
 } from "../lab/flux-lab.js";
 import type { KubeLab } from "../lab/k8s/lab.js";
-import { runKsail } from "../lab/ksail.js";
+import { json, runKsail } from "../lab/ksail.js";
 import type { LabRegistry } from "../lab/registry.js";
 import { KubeClient } from "../../src/k8s/client.js";
-import { diffCluster, type ClusterDiffResult } from "../../src/flux/cluster-diff.js";
-import { silentProgress } from "../../src/workload/progress.js";
-import { isKsailError } from "../../src/errors.js";
+import type { ClusterDiffResult } from "../../src/flux/cluster-diff.js";
 
 const NAME = "differ";
 let lab: KubeLab;
@@ -48,24 +46,18 @@ spec:
 const kustomization = (...resources: string[]) =>
   `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n${resources.map((r) => `  - ${r}\n`).join("")}`;
 
-/** What `workload diff --cluster -o json` reports, and the exit code it would end with. */
+/** `ksail workload diff --cluster -o json`: its exit code, result and error output. */
 async function clusterDiff(): Promise<{
-  code: number;
+  code: number | null;
   result?: ClusterDiffResult;
-  error?: string;
+  error: string;
 }> {
-  const kube = KubeClient.connect({ kubeconfig: lab.kubeconfigPath, context: "ksail-lab" });
-  try {
-    const result = await diffCluster(
-      { kube },
-      { sourceDir: join(project, "k8s"), target: { name: NAME, namespace: "flux-system" } },
-      silentProgress,
-    );
-    const code = result.changes.length > 0 || result.errors.length > 0 ? 1 : 0;
-    return { code, result };
-  } catch (error) {
-    return { code: isKsailError(error) && error.kind === "usage" ? 2 : 1, error: String(error) };
-  }
+  const run = await ksail("workload", "diff", "--cluster", "-o", "json");
+  return {
+    code: run.code,
+    ...(run.code === 0 || run.code === 1 ? { result: json<ClusterDiffResult>(run) } : {}),
+    error: run.stderr,
+  };
 }
 
 before(async () => {
@@ -116,6 +108,11 @@ describe("ksail workload diff --cluster on a real API server and Flux", () => {
     const patch = byAction[`ConfigMap/default/${NAME}-settings`]!.patch ?? "";
     assert.match(patch, /^-\s+greeting: applied$/m);
     assert.match(patch, /^\+\s+greeting: edited locally$/m);
+    const human = await ksail("workload", "diff", "--cluster");
+    assert.equal(human.code, 1, human.stderr);
+    assert.match(human.stdout, new RegExp(`^► ConfigMap/default/${NAME}-settings drifted$`, "m"));
+    assert.match(human.stdout, new RegExp(`^► Service/default/${NAME}-svc created$`, "m"));
+    assert.match(human.stdout, new RegExp(`^► ConfigMap/default/${NAME}-old deleted$`, "m"));
     // Server bookkeeping is left out of the diff.
     assert.doesNotMatch(patch, /managedFields|resourceVersion|creationTimestamp|uid:/);
   });
@@ -153,6 +150,7 @@ describe("ksail workload diff --cluster on a real API server and Flux", () => {
     );
     const { code, error } = await clusterDiff();
     assert.equal(code, 2, error);
-    assert.match(error ?? "", /kustomization\.yaml: uses namePrefix/);
+    assert.match(error, /kustomization\.yaml: uses namePrefix/);
+    assert.match(error, /flux diff kustomization/);
   });
 });
