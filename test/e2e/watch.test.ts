@@ -1,5 +1,5 @@
 /**
- * `ksail workload watch` on the process lab (real kube-apiserver, source-controller,
+ * `ksail workload watch` (the built CLI, as a process) on the process lab (real kube-apiserver, source-controller,
  * kustomize-controller, distribution registry): saves become versions that Flux applies, an
  * invalid save pushes nothing, Flux's failure is shown and the loop goes on, ignored and editor
  * temp files start no cycle, and stopping leaves no tag on missing content.
@@ -91,7 +91,7 @@ after(async () => {
 
 describe("ksail workload watch on a real API server and Flux", () => {
   it("starts by pushing and applying the directory as it is", async () => {
-    watch = await startWatch({ project, lab, registry, args: ["--timeout", "60s"] });
+    watch = startWatch({ project, args: ["--timeout", "60s"] });
     const start = await watch.cycle(1);
     assert.equal(start.outcome, "applied", watch.describe());
     assert.equal(start.version, "0.0.1");
@@ -163,11 +163,12 @@ describe("ksail workload watch on a real API server and Flux", () => {
     assert.equal(next.outcome, "applied");
   });
 
-  it("stopping in the middle of a cycle leaves every tag on a complete artifact", async () => {
+  it("Ctrl-C in the middle of a cycle exits 0 and leaves every tag on a complete artifact", async () => {
     await writeFile(source("settings.yaml"), configMap("v7"));
     await new Promise((resolve) => setTimeout(resolve, 120));
-    const stopped = await watch.stop();
+    const stopped = await watch.stop("SIGINT");
     assert.equal(stopped.exitCode, 0, watch.describe());
+    assert.match(watch.describe(), /Stopped after \d+ cycle/);
     for (const tag of await registryClient.listTags(repo())) {
       const manifest = parseFluxManifest((await registryClient.fetchManifest(repo(), tag)).bytes);
       assert.ok(await registryClient.blobExists(repo(), manifest.layer.digest), tag);

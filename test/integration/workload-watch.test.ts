@@ -1,5 +1,6 @@
 /**
- * `ksail workload watch` without a cluster (push only), against a real distribution registry:
+ * `ksail workload watch --no-reconcile` (the built CLI, as a process) without a cluster, against a
+ * real distribution registry:
  * successive saves become successive versions, an invalid save pushes nothing and the loop goes
  * on, ignored and editor temp files start no cycle, a registry outage is reported once and
  * retried until the registry is back, --prune-keep keeps the newest versions, and stopping
@@ -14,8 +15,8 @@ import { after, before, describe, it } from "node:test";
 import { parseFluxManifest } from "../../src/artifact/manifest.js";
 import { RegistryClient } from "../../src/oci/client.js";
 import { semverTags } from "../../src/workload/versions.js";
-import { watchWorkload, type CycleReport, type WatchSummary } from "../../src/workload/watch.js";
 import { startRegistry, type LabRegistry } from "../lab/registry.js";
+import { startWatch } from "../lab/watch.js";
 
 const configMap = (value: string) =>
   `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: default\ndata:\n  greeting: "${value}"\n`;
@@ -54,56 +55,21 @@ async function switchableForwarder(target: string) {
   };
 }
 
-/** Runs the watch loop in the background and lets the test wait for its cycles. */
-function startWatch(
-  client: RegistryClient,
-  options: { registry: string; repository: string; sourceDir: string; pruneKeep?: number },
-) {
-  const reports: CycleReport[] = [];
-  const notices: string[] = [];
-  const waiters: (() => void)[] = [];
-  const controller = new AbortController();
-  const done: Promise<WatchSummary> = watchWorkload(
-    { client },
-    {
-      repository: { registry: options.registry, repository: options.repository },
-      sourceDir: options.sourceDir,
-      debounceMs: 50,
-      signal: controller.signal,
-      backoff: { initialMs: 200, maxMs: 1000 },
-      ...(options.pruneKeep === undefined ? {} : { pruneKeep: options.pruneKeep }),
-    },
-    {
-      cycle: (report) => {
-        reports.push(report);
-        waiters.splice(0).forEach((wake) => wake());
-      },
-      notice: (line) => notices.push(line),
-      warn: (line) => notices.push(`warning: ${line}`),
-    },
-  );
-  return {
-    reports,
-    notices,
-    done,
-    stop: () => controller.abort(),
-    /** Resolves with the n-th report (1-based), failing after 30 s with what happened. */
-    async cycle(n: number): Promise<CycleReport> {
-      const deadline = Date.now() + 30_000;
-      while (reports.length < n) {
-        if (Date.now() > deadline) {
-          throw new Error(
-            `cycle ${n} did not come within 30 s; reports: ${JSON.stringify(reports)}; notices: ${notices.join(" | ")}`,
-          );
-        }
-        await Promise.race([
-          new Promise<void>((resolve) => waiters.push(resolve)),
-          new Promise((resolve) => setTimeout(resolve, 500)),
-        ]);
-      }
-      return reports[n - 1]!;
-    },
-  };
+/** `ksail workload watch --no-reconcile` (the built CLI) on a directory and a repository. */
+function watchCli(work: string, dir: string, repository: string, ...args: string[]) {
+  return startWatch({
+    project: work,
+    args: [
+      "--no-reconcile",
+      "--registry",
+      `oci://${repository}`,
+      "--path",
+      dir,
+      "--debounce",
+      "50ms",
+      ...args,
+    ],
+  });
 }
 
 /** Every semver tag resolves to a manifest whose config and layer blobs are in the registry. */
@@ -136,11 +102,7 @@ describe("workload watch, push only (no cluster)", () => {
     await import("node:fs/promises").then((fs) => fs.mkdir(dir));
     await writeFile(join(dir, "settings.yaml"), configMap("one"));
     await writeFile(join(dir, ".sourceignore"), "drafts/\n");
-    const watch = startWatch(client, {
-      registry: registry.registry,
-      repository: "loop",
-      sourceDir: dir,
-    });
+    const watch = watchCli(work, dir, `${registry.registry}/loop`);
     try {
       const start = await watch.cycle(1);
       assert.equal(start.trigger, "start");
@@ -196,10 +158,14 @@ describe("workload watch, push only (no cluster)", () => {
       assert.equal(same.outcome, "unchanged");
       assert.equal(same.version, "0.0.3");
     } finally {
-      watch.stop();
+      // SIGTERM ends it like Ctrl-C: exit 0.
+      const stopped = await watch.stop("SIGTERM");
+      assert.equal(stopped.exitCode, 0, watch.describe());
     }
-    const summary = await watch.done;
-    assert.equal(summary.pushed, 3);
+    assert.match(
+      watch.describe(),
+      /Stopped after 5 cycle\(s\); 3 version\(s\) pushed, newest 0\.0\.3/,
+    );
     await assertCompleteTags(client, registry.registry, "loop");
   });
 
@@ -208,13 +174,7 @@ describe("workload watch, push only (no cluster)", () => {
     await import("node:fs/promises").then((fs) => fs.mkdir(dir, { recursive: true }));
     await writeFile(join(dir, "settings.yaml"), configMap("one"));
     const forwarder = await switchableForwarder(registry.registry);
-    // A client of its own: no pooled connection to the forwarder survives the outage.
-    const outageClient = new RegistryClient({ retry: { maxAttempts: 2, totalTimeoutMs: 500 } });
-    const watch = startWatch(outageClient, {
-      registry: forwarder.registry,
-      repository: "outage",
-      sourceDir: dir,
-    });
+    const watch = watchCli(work, dir, `${forwarder.registry}/outage`);
     try {
       assert.equal((await watch.cycle(1)).version, "0.0.1");
       await forwarder.down();
@@ -224,25 +184,22 @@ describe("workload watch, push only (no cluster)", () => {
       assert.match(down.message ?? "", /127\.0\.0\.1:\d+/);
       // While it stays down, more edits and retries add no further reports.
       await writeFile(join(dir, "settings.yaml"), configMap("three"));
-      await new Promise((resolve) => setTimeout(resolve, 1500));
-      assert.equal(watch.reports.length, 2, JSON.stringify(watch.reports.slice(2)));
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      assert.equal(watch.reports.length, 2, watch.describe());
       await forwarder.up();
       const back = await watch.cycle(3);
       assert.equal(back.outcome, "pushed", JSON.stringify(back));
       assert.equal(back.trigger, "retry");
       assert.equal(back.version, "0.0.2");
-      assert.ok(
-        watch.notices.some((n) => /Reachable again/.test(n)),
-        watch.notices.join("\n"),
-      );
+      assert.match(watch.describe(), /Reachable again after/);
+      assert.equal(watch.describe().match(/Retrying with backoff/g)?.length, 1, watch.describe());
       const repo = { registry: registry.registry, repository: "outage" };
       const manifest = parseFluxManifest((await client.fetchManifest(repo, "0.0.2")).bytes);
       const { readLayerFiles } = await import("../../src/artifact/extract.js");
       const files = await readLayerFiles(await client.fetchBlob(repo, manifest.layer.digest));
       assert.match(files.get("settings.yaml")?.toString() ?? "", /three/);
     } finally {
-      watch.stop();
-      await watch.done.catch(() => undefined);
+      await watch.stop();
       await forwarder.stop();
     }
   });
@@ -251,12 +208,7 @@ describe("workload watch, push only (no cluster)", () => {
     const dir = join(work, "prune");
     await import("node:fs/promises").then((fs) => fs.mkdir(dir, { recursive: true }));
     await writeFile(join(dir, "settings.yaml"), configMap("0"));
-    const watch = startWatch(client, {
-      registry: registry.registry,
-      repository: "pruned",
-      sourceDir: dir,
-      pruneKeep: 2,
-    });
+    const watch = watchCli(work, dir, `${registry.registry}/pruned`, "--prune-keep", "2");
     try {
       await watch.cycle(1);
       for (let i = 1; i <= 3; i++) {
@@ -266,8 +218,7 @@ describe("workload watch, push only (no cluster)", () => {
       }
       assert.deepEqual(watch.reports.at(-1)?.pruned, ["0.0.2"]);
     } finally {
-      watch.stop();
-      await watch.done;
+      assert.equal((await watch.stop()).exitCode, 0, watch.describe());
     }
     const repo = { registry: registry.registry, repository: "pruned" };
     assert.deepEqual(semverTags(await client.listTags(repo)), ["0.0.3", "0.0.4"]);

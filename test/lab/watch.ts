@@ -1,107 +1,93 @@
 /**
- * Runs `ksail workload watch` for a test and lets it wait for the loop's cycles, each a
- * CycleReport (what `-o json` prints, one object per line).
+ * Runs `ksail workload watch -o json` (the built CLI, as a process) for a test and lets it wait
+ * for the loop's cycles: each stdout line is one CycleReport.
  */
-import { loadConfig } from "../../src/config/load.js";
-import { parseDuration } from "../../src/config/duration.js";
-import { KubeClient } from "../../src/k8s/client.js";
-import { RegistryClient } from "../../src/oci/client.js";
-import { resolveTarget } from "../../src/workload/target.js";
-import { watchWorkload, type CycleReport } from "../../src/workload/watch.js";
-import type { KubeLab } from "./k8s/lab.js";
-import type { LabRegistry } from "./registry.js";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import type { CycleReport } from "../../src/workload/watch.js";
+
+const BIN = fileURLToPath(new URL("../../bin/ksail.js", import.meta.url));
+const DIST = fileURLToPath(new URL("../../dist/cli.js", import.meta.url));
 
 export interface WatchRun {
   reports: CycleReport[];
   /** The n-th cycle report (1-based); fails after `timeoutMs` (default 90 s) with describe(). */
   cycle(n: number, timeoutMs?: number): Promise<CycleReport>;
-  /** Ctrl-C: resolves when the loop has ended. */
-  stop(): Promise<{ exitCode: number }>;
-  /** Everything the loop said so far, for assertion messages. */
+  /** Sends `signal` (default SIGINT) and resolves with the exit code once the process ended. */
+  stop(
+    signal?: NodeJS.Signals,
+  ): Promise<{ exitCode: number | null; signal: NodeJS.Signals | null }>;
+  /** What the process printed so far (stderr and stdout), for assertion messages. */
   describe(): string;
 }
 
 export interface StartWatchOptions {
+  /** The project directory (ksail.yaml); the process runs there. */
   project: string;
-  lab?: KubeLab;
-  registry: LabRegistry;
-  /** `workload watch` flags: --timeout D, --no-reconcile, --prune-keep N, --debounce D. */
+  /** More `workload watch` flags, e.g. --no-reconcile, --prune-keep 2, --timeout 60s. */
   args?: string[];
+  env?: NodeJS.ProcessEnv;
 }
 
-function flag(args: string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-}
-
-/** The watch service in this process, configured from the project as the command would be. */
-export async function startWatch(options: StartWatchOptions): Promise<WatchRun> {
-  const args = options.args ?? [];
-  const reports: CycleReport[] = [];
-  const lines: string[] = [];
-  const waiters: (() => void)[] = [];
-  const controller = new AbortController();
-  const target = await resolveTarget({ cwd: options.project, env: {}, needsSource: true });
-  const reconcile = !args.includes("--no-reconcile");
-  const { config } = await loadConfig({ cwd: options.project, env: {} });
-  const kube = reconcile
-    ? KubeClient.connect({
-        ...(config.spec.connection.kubeconfig
-          ? { kubeconfig: config.spec.connection.kubeconfig }
-          : {}),
-        ...(config.spec.connection.context ? { context: config.spec.connection.context } : {}),
-      })
-    : undefined;
-  const keep = flag(args, "--prune-keep");
-  const debounce = flag(args, "--debounce");
-  let exitCode: number | undefined;
-  const done = watchWorkload(
-    { client: new RegistryClient(), ...(kube ? { kube } : {}) },
+export function startWatch(options: StartWatchOptions): WatchRun {
+  if (!existsSync(DIST)) {
+    throw new Error(
+      `${DIST} is missing: run \`npm run build\` before the CLI tests (npm test does).`,
+    );
+  }
+  const child = spawn(
+    process.execPath,
+    [BIN, "workload", "watch", "-o", "json", ...(options.args ?? [])],
     {
-      repository: target.repository,
-      sourceDir: target.sourceDir,
-      signal: controller.signal,
-      ...(debounce ? { debounceMs: parseDuration(debounce) ?? 75 } : {}),
-      ...(keep ? { pruneKeep: Number(keep) } : {}),
-      ...(reconcile
-        ? {
-            reconcile: {
-              name: config.metadata.name,
-              namespace: config.spec.options.flux.namespace,
-              timeoutMs: parseDuration(flag(args, "--timeout") ?? "2m") ?? 120_000,
-            },
-          }
-        : {}),
-    },
-    {
-      cycle: (report) => {
-        reports.push(report);
-        lines.push(JSON.stringify(report));
-        waiters.splice(0).forEach((wake) => wake());
+      cwd: options.project,
+      // As test/lab/ksail.ts: a private HOME / DOCKER_CONFIG and cache per test process.
+      env: {
+        PATH: process.env.PATH,
+        HOME: options.project,
+        DOCKER_CONFIG: options.project,
+        XDG_CACHE_HOME: join(tmpdir(), `ksail-test-cache-${process.pid}`),
+        ...options.env,
       },
-      notice: (line) => lines.push(line),
-      warn: (line) => lines.push(`warning: ${line}`),
-    },
-  ).then(
-    () => (exitCode = 0),
-    (error: unknown) => {
-      lines.push(`error: ${(error as Error).message}`);
-      exitCode = 1;
-      waiters.splice(0).forEach((wake) => wake());
+      stdio: ["ignore", "pipe", "pipe"],
     },
   );
-  const describe = () => lines.join("\n");
+  const reports: CycleReport[] = [];
+  const output: string[] = [];
+  const waiters: (() => void)[] = [];
+  const wake = () => waiters.splice(0).forEach((resolve) => resolve());
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (chunk: string) => output.push(chunk));
+  createInterface({ input: child.stdout }).on("line", (line) => {
+    output.push(`stdout: ${line}\n`);
+    try {
+      reports.push(JSON.parse(line) as CycleReport);
+    } catch {
+      // not a cycle line; kept in the output above
+    }
+    wake();
+  });
+  const exited = new Promise<{ exitCode: number | null; signal: NodeJS.Signals | null }>(
+    (resolve) =>
+      child.on("close", (exitCode, signal) => {
+        resolve({ exitCode, signal });
+        wake();
+      }),
+  );
+  const describe = () => output.join("");
   return {
     reports,
     describe,
     async cycle(n, timeoutMs = 90_000) {
       const deadline = Date.now() + timeoutMs;
       while (reports.length < n) {
-        if (exitCode !== undefined)
-          throw new Error(`watch ended (exit ${exitCode}):\n${describe()}`);
-        if (Date.now() > deadline) {
+        if (child.exitCode !== null || child.signalCode !== null)
+          throw new Error(`watch exited (${child.exitCode ?? child.signalCode}):\n${describe()}`);
+        if (Date.now() > deadline)
           throw new Error(`cycle ${n} did not come within ${timeoutMs / 1000} s:\n${describe()}`);
-        }
         await Promise.race([
           new Promise<void>((resolve) => waiters.push(resolve)),
           new Promise((resolve) => setTimeout(resolve, 1000)),
@@ -109,10 +95,14 @@ export async function startWatch(options: StartWatchOptions): Promise<WatchRun> 
       }
       return reports[n - 1]!;
     },
-    async stop() {
-      controller.abort();
-      await done;
-      return { exitCode: exitCode ?? 1 };
+    async stop(signal = "SIGINT") {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+      try {
+        return await exited;
+      } finally {
+        clearTimeout(timer);
+      }
     },
   };
 }
