@@ -64,7 +64,9 @@ export function formatCycle(report: CycleReport): string {
         ...(report.hint ? [`    hint: ${report.hint}`] : []),
       ].join("\n");
     case "abandoned":
-      return `· ${what}: stopped before the cycle finished`;
+      return version
+        ? `· ${what} → ${version} pushed; stopped before Flux reported back`
+        : `· ${what}: stopped before the push finished`;
   }
 }
 

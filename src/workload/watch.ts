@@ -335,6 +335,7 @@ export async function watchWorkload(
     const report = await runCycle(trigger, changed, startedAt);
     if (report.outcome === "abandoned") {
       summary.abandoned = true;
+      reporter.cycle(report);
       return;
     }
     if (report.outcome === "unreachable") {
