@@ -3,8 +3,8 @@
 // kube-controller-manager, Flux's source-controller and kustomize-controller (built from Go
 // modules by test/lab/k8s/build.sh, cached in ~/.cache/ksail-lab) — then runs ksail as a user
 // would: init, flux install, push, reconcile, change, push + reconcile, and tears it all down.
-import { spawnSync } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtemp, rm, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -41,6 +41,18 @@ async function showConfigMap(lab: KubeLab, name: string): Promise<void> {
       ? `configmap/${name} in the cluster: ${JSON.stringify(object?.data)}\n`
       : `configmap/${name}: HTTP ${response.status}\n`,
   );
+}
+
+/** Polls the API server until the ConfigMap has `message` (the demo's own check, not ksail's). */
+async function waitForMessage(lab: KubeLab, name: string, message: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const response = await kubeRequest(lab, "GET", `/api/v1/namespaces/default/configmaps/${name}`);
+    const object = response.json as { data?: Record<string, string> } | undefined;
+    if (object?.data?.message === message) return;
+    if (Date.now() > deadline) throw new Error(`configmap/${name} never got message "${message}"`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 say(
@@ -97,6 +109,34 @@ try {
   say("An invalid manifest never reaches the registry");
   await writeFile(join(project, "k8s", "broken.yaml"), "kind: ConfigMap\nmetadata: {}\n");
   expect(ksail(project, "workload", "push"), 3, "invalid push");
+  await unlink(join(project, "k8s", "broken.yaml"));
+
+  say(
+    "Before pushing: what would Flux change in the cluster? (a server-side dry run as kustomize-controller)",
+  );
+  await writeFile(join(project, "k8s", "greeting.yaml"), greeting("hello, cluster"));
+  expect(ksail(project, "workload", "diff", "--cluster"), 1, "diff --cluster");
+
+  say(
+    "The inner loop: `ksail workload watch` validates, pushes and applies every save until Ctrl-C",
+  );
+  process.stdout.write(`${bold("$ ksail workload watch")}\n`);
+  const watch = spawn(process.execPath, [bin, "workload", "watch"], {
+    cwd: project,
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  const exited = new Promise<number | null>((resolve) => watch.on("close", resolve));
+  try {
+    await waitForMessage(lab, "greeting", "hello, cluster");
+    for (const text of ["saved once", "saved twice"]) {
+      await writeFile(join(project, "k8s", "greeting.yaml"), greeting(text));
+      await waitForMessage(lab, "greeting", text);
+    }
+    await showConfigMap(lab, "greeting");
+  } finally {
+    watch.kill("SIGINT");
+  }
+  expect((await exited) ?? 1, 0, "watch after Ctrl-C");
 } catch (error) {
   failed = true;
   console.error(`\ndemo failed: ${(error as Error).message}`);

@@ -59,6 +59,16 @@ class ObjectApi extends KubernetesObjectApi {
       "list",
     );
   }
+
+  /** Discovery (cached): whether the kind is namespaced; undefined when the server lacks it. */
+  async namespaced(apiVersion: string, kind: string): Promise<boolean | undefined> {
+    try {
+      return (await this.resource(apiVersion, kind))?.namespaced;
+    } catch (error) {
+      if (error instanceof ApiException && error.code === 404) return undefined;
+      throw error;
+    }
+  }
 }
 
 export class KubeClient {
@@ -468,6 +478,48 @@ export class KubeClient {
         end(null);
       },
     };
+  }
+
+  /** Whether the API server serves `kind` per namespace; undefined when it does not serve it. */
+  async isNamespaced(apiVersion: string, kind: string): Promise<boolean | undefined> {
+    return this.call(`discovery of ${kind} (${apiVersion})`, () =>
+      this.objects.namespaced(apiVersion, kind),
+    );
+  }
+
+  /** The object exactly as the API server serves it (plain JSON, no typed conversion). */
+  async getRaw<T extends KubernetesObject>(ref: ObjectRef): Promise<T | undefined> {
+    try {
+      return await this.call(
+        describeRef(ref),
+        async () =>
+          (await this.raw("GET", await this.objectPath(ref), "", "application/json")) as T,
+      );
+    } catch (error) {
+      if (error instanceof KsailError && error.kind === "not-found") return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Server-side apply as `fieldManager` with dryRun=All: the object as that manager's apply
+   * would leave it (defaults, admission, merged fields of other managers); nothing is stored.
+   */
+  async dryRunApply<T extends KubernetesObject>(object: T, fieldManager: string): Promise<T> {
+    return this.call(describe(object), async () => {
+      const query = `?fieldManager=${encodeURIComponent(fieldManager)}&force=true&dryRun=All`;
+      const path = (await this.objectPath(refOf(object))) + query;
+      return (await this.raw(
+        "PATCH",
+        path,
+        JSON.stringify(object),
+        PatchStrategy.ServerSideApply,
+      )) as T;
+    });
+  }
+
+  private async objectPath(ref: ObjectRef): Promise<string> {
+    return `${await this.objects.collectionPath(ref)}/${encodeURIComponent(ref.name)}`;
   }
 
   private async call<T>(what: string, run: () => Promise<T>): Promise<T> {

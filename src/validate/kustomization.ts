@@ -58,6 +58,11 @@ export interface KustomizationInfo {
 const REMOTE_HOSTS =
   /^(github\.com|gitlab\.com|bitbucket\.org|ssh\.dev\.azure\.com|dev\.azure\.com)\//;
 
+/** Whether an object is kustomize's own configuration (Kustomization, Component), not a resource. */
+export function isKustomizeConfig(apiVersion: string): boolean {
+  return apiVersion.startsWith("kustomize.config.k8s.io/");
+}
+
 export function isRemoteReference(ref: string): boolean {
   return (
     /^[a-z][a-z0-9+.-]*:\/\//i.test(ref) ||

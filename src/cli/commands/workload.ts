@@ -60,16 +60,33 @@ export function registerWorkload(program: Command, ctx: CliContext): void {
     .addOption(outputOption())
     .action(lazy(ctx, () => import("../handlers/workload/pull.js")));
 
-  addTargetOptions(
-    workload
-      .command("diff")
-      .argument("[version]", "pushed version to compare with (default: latest)")
-      .description(
-        "compare the manifest directory with a pushed version (exit 1 when they differ)",
-      ),
-    true,
+  addKubeOptions(
+    addTargetOptions(
+      workload
+        .command("diff")
+        .argument("[version]", "pushed version to compare with (default: latest)")
+        .description(
+          "compare the manifest directory with a pushed version, or with --cluster with what Flux applied (exit 1 when they differ)",
+        ),
+      true,
+    ),
   )
+    .option(
+      "--cluster",
+      "show what applying the directory would change in the cluster, object by object (server-side dry run as kustomize-controller)",
+    )
     .addOption(outputOption())
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ ksail workload diff              # directory vs the latest pushed version, file by file
+  $ ksail workload diff 0.0.3        # ... vs version 0.0.3
+  $ ksail workload diff --cluster    # directory vs the cluster, as flux diff kustomization shows it:
+                                     # ► ConfigMap/default/app drifted (+ unified diff), created, deleted
+Exit codes: 0 no differences, 1 differences, 2 --cluster cannot build this kustomization (patches,
+generators, name prefixes… — use flux diff kustomization for those).`,
+    )
     .action(lazy(ctx, () => import("../handlers/workload/diff.js")));
 
   addTargetOptions(
@@ -108,6 +125,37 @@ export function registerWorkload(program: Command, ctx: CliContext): void {
     .option("--timeout <duration>", "how long to wait for Flux", "2m")
     .addOption(outputOption())
     .action(lazy(ctx, () => import("../handlers/workload/reconcile.js")));
+
+  addKubeOptions(
+    addTargetOptions(
+      workload
+        .command("watch")
+        .description(
+          "on every save: validate, push the next version and make Flux apply it, until Ctrl-C",
+        ),
+      true,
+    ),
+  )
+    .option("--ignore <pattern...>", "extra .gitignore-style patterns to leave out")
+    .option("--debounce <duration>", "wait this long after the last change of a burst", "75ms")
+    .option("--no-reconcile", "only push; no cluster needed")
+    .option("--timeout <duration>", "how long each cycle waits for Flux", "2m")
+    .option("--prune-keep <n>", "after each push, delete all but the newest N versions")
+    .addOption(outputOption())
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ ksail workload watch                      # push + reconcile every save of spec.sourceDirectory
+  $ ksail workload watch --no-reconcile       # push only, no cluster needed
+  $ ksail workload watch --prune-keep 10      # keep the registry to the newest 10 versions
+  $ ksail workload watch -o json | jq -c .    # one JSON object per cycle on stdout
+
+Each cycle prints one line on stderr: the changed files, the version and the timings (validate,
+push, fetch, apply, total from save). An invalid save pushes nothing; Flux's failures and an
+unreachable registry or cluster are reported and the loop goes on. Ctrl-C exits 0.`,
+    )
+    .action(lazy(ctx, () => import("../handlers/workload/watch.js")));
 
   addKubeOptions(
     workload.command("status").description("show the OCIRepository and Kustomization state"),

@@ -1,0 +1,516 @@
+#!/usr/bin/env node
+// ksail benchmark: save → applied for a one-line edit on the real process lab (etcd,
+// kube-apiserver, kube-controller-manager, Flux's source-controller and kustomize-controller)
+// and one real registry. Three ways to get an edit applied, in one run, order rotated:
+//   - `ksail workload watch` (one long-lived process; the bench only saves the file),
+//   - `ksail workload reconcile --push` (one process per edit),
+//   - `flux push artifact` + `flux reconcile kustomization --with-source` (the Flux CLI).
+// "Applied" = the bench's own watch on the ConfigMap sees the new value in the API server.
+// Run: `npm run build && node --import tsx bench/watch.mjs` (tsx: it imports the TypeScript lab).
+// See bench/README.md ("Watch benchmark") for what is measured and why it is fair.
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { cp, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import os from "node:os";
+import { dirname, join, relative } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { watchObject } from "./lib/kube-watch.mjs";
+import { max, median, min, mustRun, rotate, tail, timed } from "./lib/proc.mjs";
+
+const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+let KSAIL_BIN = join(ROOT, "bin", "ksail.js");
+const NAME = "bench";
+const NS = "flux-system";
+const REQUESTED_AT = "reconcile.fluxcd.io/requestedAt";
+const OCI_PATH = `/apis/source.toolkit.fluxcd.io/v1/namespaces/${NS}/ocirepositories`;
+const KS_PATH = `/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/${NS}/kustomizations`;
+const CM_PATH = "/api/v1/namespaces/default/configmaps";
+const CM_NAME = `${NAME}-settings`;
+
+const { values: opt } = parseArgs({
+  options: {
+    reps: { type: "string", default: "11" },
+    "no-flux": { type: "boolean", default: false },
+    keep: { type: "boolean", default: false },
+    out: { type: "string", default: join(ROOT, "bench", "results", "watch.json") },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+if (opt.help) {
+  console.log(`usage: npm run build && node --import tsx bench/watch.mjs [options]
+  --reps N     edits per tool (default 11; the median needs >= 10)
+  --no-flux    do not build or run the Flux CLI peer
+  --keep       keep the temp dir (project, manifests)
+  --out FILE   raw results JSON (default bench/results/watch.json)`);
+  process.exit(0);
+}
+const REPS = Number(opt.reps);
+const WITH_FLUX = !opt["no-flux"];
+const log = (msg) => console.error(`bench: ${msg}`);
+
+async function loadLab() {
+  try {
+    const [kube, fluxLab, manifests] = await Promise.all([
+      import("../test/lab/k8s/lab.ts"),
+      import("../test/lab/flux-lab.ts"),
+      import("../test/lab/flux-install-manifests.ts"),
+    ]);
+    return { ...kube, ...fluxLab, ...manifests };
+  } catch (error) {
+    if (error?.code === "ERR_UNKNOWN_FILE_EXTENSION") {
+      throw new Error("run this benchmark as `node --import tsx bench/watch.mjs`", {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}
+
+async function goTools() {
+  const names = WITH_FLUX ? ["registry", "flux"] : ["registry"];
+  log(`ensuring ${names.join(" + ")} (test/lab/go-tools.sh ${names.join(" ")}) ...`);
+  const r = await timed("bash", [join(ROOT, "test", "lab", "go-tools.sh"), ...names], {
+    timeoutMs: 30 * 60_000,
+  });
+  const tools = {};
+  for (const line of r.stdout.trim().split("\n")) {
+    const [name, version, path] = line.split(" ");
+    if (name && path) tools[name] = { version, path };
+  }
+  if (WITH_FLUX && !tools.flux) {
+    throw new Error(`test/lab/go-tools.sh did not provide the flux CLI:\n${tail(r.stderr)}`);
+  }
+  return tools;
+}
+
+/** Measures a copy of the built CLI: a concurrent `npm run build` cannot pull dist/ away. */
+async function snapshotKsail(work) {
+  const dir = join(work, "ksail");
+  await mkdir(join(dir, "bin"), { recursive: true });
+  await cp(join(ROOT, "dist"), join(dir, "dist"), { recursive: true });
+  await cp(join(ROOT, "bin", "ksail.js"), join(dir, "bin", "ksail.js"));
+  await writeFile(join(dir, "package.json"), '{ "type": "module" }\n');
+  await symlink(join(ROOT, "node_modules"), join(dir, "node_modules"), "dir");
+  return join(dir, "bin", "ksail.js");
+}
+
+const configMap = (greeting) => `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: ${CM_NAME}
+  namespace: default
+data:
+  greeting: ${JSON.stringify(greeting)}
+`;
+const deployment = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: ${NAME}-web
+  namespace: default
+spec:
+  replicas: 0
+  selector:
+    matchLabels:
+      app: web
+  template:
+    metadata:
+      labels:
+        app: web
+    spec:
+      containers:
+        - name: web
+          image: localhost:5000/web:1
+`;
+const kustomization = `apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - settings.yaml
+  - web.yaml
+`;
+
+async function writeSource(dir, greeting) {
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, "kustomization.yaml"), kustomization);
+  await writeFile(join(dir, "web.yaml"), deployment);
+  await writeFile(join(dir, "settings.yaml"), configMap(greeting));
+}
+
+/** The long-lived `ksail workload watch -o json`; every stdout line is one cycle. */
+function startKsailWatch(project, env) {
+  const child = spawn(process.execPath, [KSAIL_BIN, "workload", "watch", "-o", "json"], {
+    cwd: project,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const cycles = [];
+  let stderr = "";
+  let waiter;
+  child.stderr.on("data", (d) => (stderr += d));
+  createInterface({ input: child.stdout }).on("line", (line) => {
+    let report;
+    try {
+      report = JSON.parse(line);
+    } catch {
+      return;
+    }
+    cycles.push({ t: performance.now(), report });
+    waiter?.();
+  });
+  const exited = new Promise((resolve) => child.on("close", (code) => resolve(code)));
+  return {
+    cycles,
+    get stderr() {
+      return stderr;
+    },
+    async next(count, timeoutMs = 60_000) {
+      const deadline = performance.now() + timeoutMs;
+      while (cycles.length < count) {
+        if (child.exitCode !== null)
+          throw new Error(`ksail watch exited ${child.exitCode}:\n${tail(stderr)}`);
+        if (performance.now() > deadline)
+          throw new Error(`no watch cycle ${count} within ${timeoutMs} ms:\n${tail(stderr)}`);
+        await new Promise((r) => {
+          waiter = r;
+          setTimeout(r, 200);
+        });
+      }
+      return cycles[count - 1];
+    },
+    async stop() {
+      child.kill("SIGINT");
+      return exited;
+    },
+  };
+}
+
+/** Spawn-relative (save-relative) time when the bench's watch first saw `greeting`. */
+function seen(cmWatch, t0, greeting) {
+  const e = cmWatch.events.find((x) => x.t >= t0 && x.object?.data?.greeting === greeting);
+  return e ? e.t - t0 : undefined;
+}
+
+async function until(what, check, timeoutMs = 60_000) {
+  const deadline = performance.now() + timeoutMs;
+  while (!check()) {
+    if (performance.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** When the OCIRepository request annotation with a new value first arrived after t0. */
+function requestSeen(ociWatch, t0) {
+  let prior;
+  for (const e of ociWatch.events)
+    if (e.t < t0) prior = e.object?.metadata?.annotations?.[REQUESTED_AT];
+  const e = ociWatch.events.find(
+    (x) => x.t >= t0 && x.object?.metadata?.annotations?.[REQUESTED_AT] !== prior,
+  );
+  return e ? e.t - t0 : undefined;
+}
+
+/** When the OCIRepository first reported an artifact whose revision ends with `digest`. */
+function fetchedSeen(ociWatch, t0, digest) {
+  const e = ociWatch.events.find(
+    (x) => x.t >= t0 && x.object?.status?.artifact?.revision?.endsWith(digest ?? "\0"),
+  );
+  return e ? e.t - t0 : undefined;
+}
+
+async function nextVersion(registry) {
+  const res = await fetch(`${registry.url}/v2/${NAME}/tags/list`);
+  const tags = res.ok ? ((await res.json()).tags ?? []) : [];
+  let best = [0, 0, 0];
+  for (const t of tags) {
+    const m = /^(\d+)\.(\d+)\.(\d+)$/.exec(t);
+    if (!m) continue;
+    const v = m.slice(1).map(Number);
+    if (
+      v[0] > best[0] ||
+      (v[0] === best[0] && (v[1] > best[1] || (v[1] === best[1] && v[2] > best[2])))
+    )
+      best = v;
+  }
+  return `${best[0]}.${best[1]}.${best[2] + 1}`;
+}
+
+async function measure({ project, lab, registry, tools, env, watches }) {
+  const dirWatch = join(project, "k8s");
+  const dirOther = join(project, "k8s-cli");
+  await writeSource(dirOther, "cli-initial");
+  const runs = [];
+  const watcher = startKsailWatch(project, env);
+  try {
+    const first = await watcher.next(1, 120_000);
+    if (first.report.outcome !== "applied")
+      throw new Error(
+        `watch start cycle: ${JSON.stringify(first.report)}\n${tail(watcher.stderr)}`,
+      );
+    log(`ksail watch is up (start cycle ${first.report.outcome} ${first.report.version})`);
+    const toolNames = ["watch", "reconcile --push", ...(WITH_FLUX ? ["flux"] : [])];
+    for (let i = 0; i < REPS; i++) {
+      for (const tool of rotate(toolNames, i)) {
+        const greeting = `${tool.replace(/\W+/g, "-")}-${i}`;
+        let run;
+        if (tool === "watch") {
+          const count = watcher.cycles.length + 1;
+          const t0 = performance.now();
+          await writeFile(join(dirWatch, "settings.yaml"), configMap(greeting));
+          const cycle = await watcher.next(count);
+          await until(
+            "ConfigMap change (watch)",
+            () => seen(watches.cm, t0, greeting) !== undefined,
+          );
+          const r = cycle.report;
+          if (r.outcome !== "applied") throw new Error(`watch cycle: ${JSON.stringify(r)}`);
+          run = {
+            savedToAppliedMs: seen(watches.cm, t0, greeting),
+            savedToReportMs: cycle.t - t0,
+            savedToPushedMs: r.timings.savedToPushedMs,
+            validateMs: r.timings.validateMs,
+            pushMs: r.timings.pushMs,
+            fetchMs: r.timings.fetchMs,
+            applyMs: r.timings.applyMs,
+            requestSeenMs: requestSeen(watches.oci, t0),
+            fetchedSeenMs: fetchedSeen(watches.oci, t0, r.digest),
+            version: r.version,
+          };
+        } else if (tool === "reconcile --push") {
+          const t0 = performance.now();
+          await writeFile(join(dirOther, "settings.yaml"), configMap(greeting));
+          const x = await timed(
+            process.execPath,
+            [KSAIL_BIN, "workload", "reconcile", "--push", "--path", dirOther, "-o", "json"],
+            { cwd: project, env },
+          );
+          if (x.code !== 0) throw new Error(`ksail reconcile --push failed:\n${tail(x.stderr)}`);
+          await until(
+            "ConfigMap change (reconcile)",
+            () => seen(watches.cm, t0, greeting) !== undefined,
+          );
+          const pushed = JSON.parse(x.stdout).pushed;
+          run = {
+            savedToAppliedMs: seen(watches.cm, t0, greeting),
+            wallMs: x.ms,
+            requestSeenMs: requestSeen(watches.oci, t0),
+            fetchedSeenMs: fetchedSeen(watches.oci, t0, pushed?.digest),
+          };
+        } else {
+          const version = await nextVersion(registry); // untimed, as in bench/reconcile.mjs
+          const t0 = performance.now();
+          await writeFile(join(dirOther, "settings.yaml"), configMap(greeting));
+          const push = await timed(
+            tools.flux.path,
+            [
+              "push",
+              "artifact",
+              `oci://${registry.registry}/${NAME}:${version}`,
+              "--path",
+              dirOther,
+              "--source",
+              "bench",
+              "--revision",
+              version,
+              "--insecure-registry",
+            ],
+            { cwd: project, env },
+          );
+          if (push.code !== 0) throw new Error(`flux push artifact failed:\n${tail(push.stderr)}`);
+          const rec = await timed(
+            tools.flux.path,
+            [
+              "reconcile",
+              "kustomization",
+              NAME,
+              "-n",
+              NS,
+              "--with-source",
+              "--timeout",
+              "2m",
+              "--kubeconfig",
+              lab.kubeconfigPath,
+              "--context",
+              "ksail-lab",
+            ],
+            { cwd: project, env },
+          );
+          if (rec.code !== 0) throw new Error(`flux reconcile failed:\n${tail(rec.stderr)}`);
+          await until(
+            "ConfigMap change (flux)",
+            () => seen(watches.cm, t0, greeting) !== undefined,
+          );
+          run = {
+            savedToAppliedMs: seen(watches.cm, t0, greeting),
+            wallMs: performance.now() - t0,
+            pushMs: push.ms,
+            requestSeenMs: requestSeen(watches.oci, t0),
+          };
+        }
+        runs.push({ tool, i, ...run });
+        log(`  #${i} ${tool}: save → applied ${run.savedToAppliedMs.toFixed(0)} ms`);
+      }
+    }
+  } finally {
+    const code = await watcher.stop();
+    if (code !== 0) log(`ksail watch exited ${code} on SIGINT:\n${tail(watcher.stderr)}`);
+  }
+  return runs;
+}
+
+function fmt(ms) {
+  return Number.isFinite(ms) ? (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1)) : "-";
+}
+
+function stat(xs) {
+  const v = xs.filter(Number.isFinite);
+  return { median: median(v), min: min(v), max: max(v), n: v.length };
+}
+
+function report(runs) {
+  const by = (tool) => runs.filter((r) => r.tool === tool);
+  const summary = {};
+  for (const tool of ["watch", "reconcile --push", "flux"]) {
+    const xs = by(tool);
+    if (!xs.length) continue;
+    summary[tool] = {
+      savedToApplied: stat(xs.map((r) => r.savedToAppliedMs)),
+      savedToPushed: stat(xs.map((r) => r.savedToPushedMs)),
+      // The controllers' own share: from the OCIRepository request (ksail's or flux's
+      // annotation) to the ConfigMap's new value, as the bench's watch saw them.
+      controllers: stat(xs.map((r) => r.savedToAppliedMs - r.requestSeenMs)),
+      fetch: stat(xs.map((r) => r.fetchedSeenMs - r.requestSeenMs)),
+      saveToRequest: stat(xs.map((r) => r.requestSeenMs)),
+    };
+  }
+  const w = summary.watch;
+  const rows = [
+    [
+      "tool",
+      "n",
+      "save→applied med",
+      "min",
+      "max",
+      "save→request med",
+      "controllers med",
+      "ratio to reconcile --push",
+    ],
+  ];
+  for (const [tool, s] of Object.entries(summary)) {
+    rows.push([
+      tool === "flux" ? "flux push artifact + flux reconcile ks --with-source" : `ksail ${tool}`,
+      s.savedToApplied.n,
+      fmt(s.savedToApplied.median),
+      fmt(s.savedToApplied.min),
+      fmt(s.savedToApplied.max),
+      fmt(s.saveToRequest.median),
+      fmt(s.controllers.median),
+      summary["reconcile --push"]
+        ? `${(s.savedToApplied.median / summary["reconcile --push"].savedToApplied.median).toFixed(2)}`
+        : "",
+    ]);
+  }
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => String(r[c]).length)));
+  console.log(
+    `\n${rows.map((r) => r.map((cell, c) => (c === 0 ? String(cell).padEnd(widths[c]) : String(cell).padStart(widths[c]))).join("  ")).join("\n")}\n`,
+  );
+  if (w) {
+    const rp = summary["reconcile --push"];
+    console.log(
+      `ksail watch: save → pushed median ${fmt(w.savedToPushed.median)} ms (max ${fmt(w.savedToPushed.max)}); ` +
+        `controllers' fetch + apply floor median ${fmt(w.controllers.median)} ms (source-controller fetch ${fmt(w.fetch.median)} ms)`,
+    );
+    const goals = [
+      [`save → applied median ≤ 500 ms`, w.savedToApplied.median <= 500],
+      ...(rp
+        ? [
+            [
+              `≤ 60 % of reconcile --push (${fmt(rp.savedToApplied.median)} ms)`,
+              w.savedToApplied.median <= 0.6 * rp.savedToApplied.median,
+            ],
+          ]
+        : []),
+      [`save → pushed median ≤ 150 ms`, w.savedToPushed.median <= 150],
+    ];
+    for (const [goal, met] of goals) console.log(`goal: ${goal} → ${met ? "met" : "NOT met"}`);
+  }
+  return summary;
+}
+
+async function main() {
+  const t0 = Date.now();
+  if (!existsSync(join(ROOT, "dist", "cli.js"))) throw new Error("run `npm run build` first");
+  const labMod = await loadLab();
+  const tools = await goTools();
+  const work = await mkdtemp(join(os.tmpdir(), "ksail-bench-watch-"));
+  KSAIL_BIN = await snapshotKsail(work);
+  if (!process.env.KSAIL_REGISTRY_BIN && tools.registry?.path && existsSync(tools.registry.path))
+    process.env.KSAIL_REGISTRY_BIN = tools.registry.path;
+  let lab;
+  let registry;
+  let watches = {};
+  let cleaned = false;
+  const cleanup = async () => {
+    if (cleaned) return;
+    cleaned = true;
+    for (const w of Object.values(watches)) w.stop();
+    await Promise.allSettled([lab?.stop(), registry?.stop()]);
+    if (!opt.keep) await rm(work, { recursive: true, force: true });
+    else log(`kept ${work}`);
+  };
+  const onSignal = (sig) => {
+    log(`${sig}: stopping`);
+    cleanup().finally(() => process.exit(130));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    log("starting the lab and a registry ...");
+    ({ lab, registry } = await labMod.startFluxLab());
+    const project = join(work, "project");
+    await mkdir(project);
+    const env = { PATH: process.env.PATH, HOME: project, DOCKER_CONFIG: project, NO_COLOR: "1" };
+    const ksail = (args) => mustRun(process.execPath, [KSAIL_BIN, ...args], { cwd: project, env });
+    // Long interval: no automatic reconcile lands inside a timed run.
+    await ksail(labMod.labInitArgs(lab, registry, NAME, "1h"));
+    await labMod.pointFluxAtLabRegistry(project, registry);
+    const manifests = await labMod.writeLabInstallManifests(
+      join(project, "install.yaml"),
+      labMod.LAB_FLUX_VERSION,
+    );
+    await ksail(["flux", "install", "--manifests", manifests, "--timeout", "2m"]);
+    await ksail(["flux", "sync"]);
+    await writeSource(join(project, "k8s"), "initial");
+    watches = {
+      oci: watchObject(lab, OCI_PATH, NAME),
+      ks: watchObject(lab, KS_PATH, NAME),
+      cm: watchObject(lab, CM_PATH, CM_NAME),
+    };
+    await Promise.all(Object.values(watches).map((w) => w.ready));
+    const loadBefore = os.loadavg();
+    const runs = await measure({ project, lab, registry, tools, env, watches });
+    const summary = report(runs);
+    const json = {
+      date: new Date().toISOString(),
+      durationSeconds: Math.round((Date.now() - t0) / 1000),
+      machine: { cpus: os.cpus().length, loadavgBefore: loadBefore, loadavgAfter: os.loadavg() },
+      node: process.version,
+      repetitions: REPS,
+      unit: "ms from the bench writing the file (save) to the bench's own API watch seeing the new ConfigMap value",
+      summary,
+      runs,
+    };
+    await mkdir(dirname(opt.out), { recursive: true });
+    await writeFile(opt.out, `${JSON.stringify(json, null, 2)}\n`);
+    log(
+      `raw results: ${relative(process.cwd(), opt.out)} (${Math.round((Date.now() - t0) / 1000)} s in all)`,
+    );
+  } finally {
+    await cleanup();
+  }
+}
+
+main().catch((e) => {
+  console.error(`bench: ${e.stack ?? e}`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,97 @@
+/**
+ * `ksail workload watch`: every save in the manifest directory is validated, pushed as the next
+ * patch version and applied by Flux, in one long-lived process, until Ctrl-C (exit 0).
+ */
+import { KsailError } from "../../../errors.js";
+import { openPushSession } from "../../../workload/push-session.js";
+import { watchWorkload, type WatchInput } from "../../../workload/watch.js";
+import { cycleJson, formatCycle } from "../../../workload/watch-format.js";
+import { createOutput, parseInteger } from "../../context.js";
+import type { KubeFlags, TargetFlags } from "../../options.js";
+import type { Invocation } from "../../seam.js";
+import { connectKube } from "../kube.js";
+import { parseTimeout } from "../project.js";
+import { openTarget } from "./target.js";
+
+export interface WatchFlags extends TargetFlags, KubeFlags {
+  ignore?: string[];
+  debounce: string;
+  /** false with --no-reconcile. */
+  reconcile: boolean;
+  timeout: string;
+  pruneKeep?: string;
+}
+
+export async function run({ ctx, flags, globals }: Invocation<WatchFlags>): Promise<void> {
+  const out = createOutput(ctx, globals, flags.output);
+  const debounceMs = parseTimeout(flags.debounce, "--debounce");
+  const timeoutMs = parseTimeout(flags.timeout);
+  const pruneKeep =
+    flags.pruneKeep === undefined ? undefined : parseInteger(flags.pruneKeep, "--prune-keep", 1);
+  const { target, client } = await openTarget(ctx, globals, flags, out, true);
+  const session = await openPushSession(ctx.env, out);
+  let reconcile: WatchInput["reconcile"];
+  let kube;
+  if (flags.reconcile !== false) {
+    const connected = await connectKube(ctx, globals, flags);
+    kube = connected.kube;
+    reconcile = {
+      name: connected.loaded.config.metadata.name,
+      namespace: connected.loaded.config.spec.options.flux.namespace,
+      timeoutMs,
+    };
+  }
+
+  // Ctrl-C (or SIGTERM) ends the loop after the running push; a second one does not wait.
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = () => {
+    signals++;
+    if (signals === 1) {
+      out.info("Stopping: finishing the running push, if any (Ctrl-C again to stop at once)…");
+      controller.abort();
+    } else {
+      // Safe at any point: a push writes its manifest last, so no tag points at missing blobs.
+      process.exit(0);
+    }
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  let summary;
+  try {
+    summary = await watchWorkload(
+      { client, ...(kube ? { kube } : {}), ...session },
+      {
+        repository: target.repository,
+        sourceDir: target.sourceDir,
+        debounceMs,
+        signal: controller.signal,
+        ...(flags.ignore === undefined ? {} : { ignore: flags.ignore }),
+        ...(reconcile ? { reconcile } : {}),
+        ...(pruneKeep === undefined ? {} : { pruneKeep }),
+      },
+      {
+        cycle: (report) => {
+          if (out.format === "json") ctx.stdout.write(`${cycleJson(report)}\n`);
+          const line = formatCycle(report);
+          // Failures always show; successful cycles are progress (hidden by -q).
+          if (["invalid", "flux-failed", "unreachable", "failed"].includes(report.outcome))
+            out.error(line);
+          else out.info(line);
+        },
+        notice: (line) => out.info(line),
+        warn: (line) => out.warn(line),
+      },
+    );
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+  if (!summary) throw new KsailError("failed", "the watch loop ended without a summary");
+  out.info(
+    `Stopped after ${summary.cycles} cycle(s); ${summary.pushed} version(s) pushed${summary.lastVersion ? `, newest ${summary.lastVersion}` : ""}.`,
+  );
+  // A reconcile wait cut short by Ctrl-C may still hold its API watch open until its timeout:
+  // end the process once everything above is written (the push is finished or safely abandoned).
+  if (summary.abandoned) setTimeout(() => process.exit(), 100).unref();
+}
