@@ -37,6 +37,7 @@ import { silentProgress } from "../../src/workload/progress.js";
 import { generateKeyPair, readPublicKey, readSigningKey } from "../../src/workload/sign.js";
 import { signatureTagsByDigest } from "../../src/workload/verify.js";
 import { loadConfig } from "../../src/config/load.js";
+import { crdSchema, validateAgainstSchema } from "../lab/openapi-schema.js";
 
 const DIGEST = `sha256:${"ab".repeat(32)}`;
 
@@ -373,6 +374,29 @@ describe("Flux verification objects", () => {
       (parse(fluxSyncYaml(plain).split("---\n")[1]!) as { kind: string }).kind,
       "OCIRepository",
     );
+  });
+
+  it("spec.verify is valid against Flux's OCIRepository CRD schema (source-controller v1.9.1)", async () => {
+    const text = await readFile(
+      new URL(
+        "../../../shared/fixtures/flux-crds/source.toolkit.fluxcd.io_ocirepositories.yaml",
+        import.meta.url,
+      ),
+      "utf8",
+    ).catch(() => {
+      throw new Error(
+        "Flux CRD fixture missing: the tests expect ../shared/fixtures/flux-crds beside the repository",
+      );
+    });
+    const schema = crdSchema(parse(text), "v1");
+    const { config } = await loadConfig({ cwd: project, env: {} });
+    const { publicKeyPem } = await createKeyPair("pw");
+    const oci = ociRepository(syncSpecFromConfig(config, { verifyPublicKey: publicKeyPem }));
+    assert.deepEqual(validateAgainstSchema(oci, schema), []);
+    // The check can fail: a provider Flux does not know is caught.
+    const spec = oci.spec as { verify: { provider: string } };
+    spec.verify.provider = "sigstore";
+    assert.notDeepEqual(validateAgainstSchema(oci, schema), []);
   });
 
   it("refuses a verify key that is not an ECDSA P-256 public key", async () => {
