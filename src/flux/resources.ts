@@ -8,6 +8,7 @@ import type { KsailConfig } from "../config/schema.js";
 import { isLoopbackRegistry, parseRepository } from "../oci/reference.js";
 import { localRegistryAddresses } from "../registry/address.js";
 import { KsailError } from "../errors.js";
+import { loadPublicKey } from "../sign/keys.js";
 
 export const OCI_REPOSITORY_API = "source.toolkit.fluxcd.io/v1";
 export const KUSTOMIZATION_API = "kustomize.toolkit.fluxcd.io/v1";
@@ -34,7 +35,22 @@ export interface FluxSyncSpec {
   /** Remote registries: cloud provider auth (aws, azure, gcp) or a pull secret. */
   provider?: "generic" | "aws" | "azure" | "gcp";
   secretRef?: string;
+  /**
+   * Cosign signature verification with a public key (issue 14): the OCIRepository gets
+   * `spec.verify: { provider: cosign, secretRef }` and sync applies the Secret holding the key.
+   */
+  verify?: CosignVerifySpec;
 }
+
+export interface CosignVerifySpec {
+  /** Secret in the OCIRepository's namespace with the key under data `cosign.pub`. */
+  secretName: string;
+  /** The PEM public key (cosign.pub). */
+  publicKeyPem: string;
+}
+
+/** Flux reads every data key ending in ".pub" of the verify Secret; ksail writes this one. */
+export const COSIGN_PUBLIC_KEY_DATA_KEY = "cosign.pub";
 
 export interface FluxSyncOverrides {
   /** oci://host/repository of a remote registry instead of the local one. */
@@ -46,6 +62,8 @@ export interface FluxSyncOverrides {
   secretRef?: string;
   insecure?: boolean;
   timeout?: string;
+  /** PEM of an ECDSA P-256 public key (cosign.pub): Flux then verifies cosign signatures. */
+  verifyPublicKey?: string;
 }
 
 export function syncSpecFromConfig(
@@ -90,7 +108,21 @@ export function syncSpecFromConfig(
     ...(overrides.targetNamespace ? { targetNamespace: overrides.targetNamespace } : {}),
     ...(overrides.provider ? { provider: overrides.provider } : {}),
     ...(overrides.secretRef ? { secretRef: overrides.secretRef } : {}),
+    ...(overrides.verifyPublicKey !== undefined
+      ? { verify: cosignVerifySpec(config.metadata.name, overrides.verifyPublicKey) }
+      : {}),
   };
+}
+
+/** The name of the Secret with the public key Flux verifies `name`'s artifacts with. */
+export function cosignSecretName(name: string): string {
+  return `${name}-cosign-pub`;
+}
+
+/** Checks the key is an ECDSA P-256 public key before Flux is pointed at it. */
+export function cosignVerifySpec(name: string, publicKeyPem: string): CosignVerifySpec {
+  loadPublicKey(publicKeyPem, { source: "the verify public key" });
+  return { secretName: cosignSecretName(name), publicKeyPem };
 }
 
 const LABELS = { "app.kubernetes.io/managed-by": "ksail" };
@@ -107,6 +139,25 @@ export function ociRepository(spec: FluxSyncSpec): Record<string, unknown> {
       ...(spec.insecure ? { insecure: true } : {}),
       ...(spec.provider ? { provider: spec.provider } : {}),
       ...(spec.secretRef ? { secretRef: { name: spec.secretRef } } : {}),
+      ...(spec.verify
+        ? { verify: { provider: "cosign", secretRef: { name: spec.verify.secretName } } }
+        : {}),
+    },
+  };
+}
+
+/** The Secret with the public key of `spec.verify` (undefined without one). */
+export function cosignPublicKeySecret(spec: FluxSyncSpec): Record<string, unknown> | undefined {
+  if (spec.verify === undefined) return undefined;
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: spec.verify.secretName, namespace: spec.namespace, labels: LABELS },
+    type: "Opaque",
+    data: {
+      [COSIGN_PUBLIC_KEY_DATA_KEY]: Buffer.from(spec.verify.publicKeyPem, "utf8").toString(
+        "base64",
+      ),
     },
   };
 }
@@ -132,9 +183,13 @@ export function fluxSyncObjects(spec: FluxSyncSpec): Record<string, unknown>[] {
   return [ociRepository(spec), kustomization(spec)];
 }
 
-/** The objects as a multi-document YAML stream, ready for `kubectl apply -f -`. */
+/**
+ * The objects as a multi-document YAML stream, ready for `kubectl apply -f -`; with a verify
+ * key, its Secret comes first.
+ */
 export function fluxSyncYaml(spec: FluxSyncSpec): string {
-  return fluxSyncObjects(spec)
+  const secret = cosignPublicKeySecret(spec);
+  return [...(secret ? [secret] : []), ...fluxSyncObjects(spec)]
     .map((object) => `---\n${stringify(object)}`)
     .join("");
 }

@@ -1,7 +1,7 @@
 /** Applying the generated OCIRepository + Kustomization, and reading their state back. */
 import type { KubeClient } from "../k8s/client.js";
 import type { Progress } from "../progress.js";
-import { fluxSyncObjects, type FluxSyncSpec } from "./resources.js";
+import { cosignPublicKeySecret, fluxSyncObjects, type FluxSyncSpec } from "./resources.js";
 import { condition, readiness, type FluxObject } from "./readiness.js";
 import { kustomizationRef, ociRepositoryRef, type ReconcileTarget } from "./reconcile.js";
 
@@ -14,6 +14,9 @@ export async function applyFluxSync(
   await progress.step(
     "Apply OCIRepository and Kustomization",
     async () => {
+      // The verify Secret first, so source-controller never sees spec.verify without its key.
+      const secret = cosignPublicKeySecret(spec);
+      if (secret !== undefined) await kube.apply(secret);
       for (const object of fluxSyncObjects(spec)) await kube.apply(object);
     },
     () => `Applied OCIRepository and Kustomization ${spec.namespace}/${spec.name} (${spec.url})`,

@@ -3,7 +3,7 @@
 # cache outside the repo. Idempotent: a binary that is already in the cache is not rebuilt.
 #
 #   test/lab/go-tools.sh                 build (or reuse) every tool, print where each one is
-#   test/lab/go-tools.sh NAME...         only these tools (crane, oras, registry, kind, flux)
+#   test/lab/go-tools.sh NAME...         only these tools (crane, oras, registry, kind, flux, cosign)
 #   test/lab/go-tools.sh --print-path NAME
 #                                        print the cached binary path of NAME (exit 1 if absent)
 #   test/lab/go-tools.sh --list          print "name version path" for every tool
@@ -30,6 +30,9 @@ TOOLS=(
   # The Flux CLI, the peer of `ksail workload reconcile` (bench/reconcile.mjs). Its go.mod has a
   # replace directive (gopkg.in/yaml.v3), so `go install` refuses it: build from a module copy.
   "flux|github.com/fluxcd/flux2/v2/cmd/flux|v2.9.5|github.com/fluxcd/flux2/v2"
+  # The cosign CLI, the peer of ksail's artifact signing (src/sign, test/integration/sign-cosign.test.ts):
+  # it signs and verifies in the same key-based format. A big build (~1 GB of modules).
+  "cosign|github.com/sigstore/cosign/v2/cmd/cosign|v2.6.5"
 )
 
 tmp_build=""
@@ -45,7 +48,7 @@ lookup() { # NAME -> "name|pkg|version" or fail
       return 0
     fi
   done
-  log "unknown tool '$1' (known: crane oras registry kind flux)"
+  log "unknown tool '$1' (known: crane oras registry kind flux cosign)"
   return 1
 }
 

@@ -1,0 +1,223 @@
+/**
+ * Signing workload artifacts (issue 14): `ksail workload keygen` writes a cosign key pair, and
+ * push signs the manifest digest it pushed (`--sign-key`, spec.options.signing.key) in cosign's
+ * key-based format, offline (no transparency log).
+ */
+import { randomBytes } from "node:crypto";
+import { open, link, mkdir, rename, unlink, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { KsailError } from "../errors.js";
+import type { RegistryClient } from "../oci/client.js";
+import { isDigest } from "../oci/digest.js";
+import { formatRepository, type RepositoryRef } from "../oci/reference.js";
+import { createKeyPair, loadPublicKey, loadSigningKey, type SigningKey } from "../sign/keys.js";
+import { attachSignature } from "../sign/signature.js";
+import type { KeyObject } from "node:crypto";
+import type { Progress } from "../progress.js";
+
+export const PRIVATE_KEY_FILE = "cosign.key";
+export const PUBLIC_KEY_FILE = "cosign.pub";
+/** The environment variable cosign reads the key password from; ksail reads the same. */
+export const PASSWORD_ENV = "COSIGN_PASSWORD";
+/** Key files are a few hundred bytes. */
+const MAX_KEY_FILE_SIZE = 64 * 1024;
+
+export interface KeygenOptions {
+  /** Directory for cosign.key and cosign.pub (created if missing). */
+  outputDir: string;
+  /** Encrypts cosign.key; "" makes a key without a password, as cosign allows. */
+  password: string;
+  /** Replace existing files instead of refusing. */
+  force?: boolean;
+}
+
+export interface KeygenResult {
+  privateKeyPath: string;
+  publicKeyPath: string;
+  publicKeyPem: string;
+}
+
+/**
+ * Writes cosign.key (mode 0600) and cosign.pub. Existing files are refused (conflict) unless
+ * `force`; both files appear or neither does.
+ */
+export async function generateKeyPair(
+  options: KeygenOptions,
+  progress: Progress,
+): Promise<KeygenResult> {
+  const dir = resolve(options.outputDir);
+  const privateKeyPath = join(dir, PRIVATE_KEY_FILE);
+  const publicKeyPath = join(dir, PUBLIC_KEY_FILE);
+  const pair = await progress.step(
+    "Generate ECDSA P-256 key pair",
+    () => createKeyPair(options.password),
+    () => "Generated ECDSA P-256 key pair",
+  );
+  await progress.step(
+    `Write ${PRIVATE_KEY_FILE} and ${PUBLIC_KEY_FILE}`,
+    async () => {
+      await mkdir(dir, { recursive: true });
+      await writeBoth(
+        [
+          { path: privateKeyPath, content: pair.privateKeyPem, mode: 0o600 },
+          { path: publicKeyPath, content: pair.publicKeyPem, mode: 0o644 },
+        ],
+        options.force === true,
+      );
+    },
+    () => `Wrote ${privateKeyPath} and ${publicKeyPath}`,
+  );
+  return { privateKeyPath, publicKeyPath, publicKeyPem: pair.publicKeyPem };
+}
+
+/** Writes each file to a temp name first, then links (no overwrite) or renames (force) it in. */
+async function writeBoth(
+  files: { path: string; content: string; mode: number }[],
+  force: boolean,
+): Promise<void> {
+  const temps: string[] = [];
+  const placed: string[] = [];
+  try {
+    for (const file of files) {
+      const temp = `${file.path}.tmp-${randomBytes(6).toString("hex")}`;
+      await writeFile(temp, file.content, { mode: file.mode, flag: "wx" });
+      temps.push(temp);
+    }
+    for (const [i, file] of files.entries()) {
+      if (force) {
+        await rename(temps[i]!, file.path);
+      } else {
+        try {
+          await link(temps[i]!, file.path); // fails with EEXIST instead of overwriting
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === "EEXIST") {
+            throw new KsailError("conflict", `${file.path} already exists`, {
+              hint: "Choose another --output-dir, or remove the old key pair first (signatures made with it will no longer verify with a new key).",
+            });
+          }
+          throw error;
+        }
+      }
+      placed.push(file.path);
+    }
+  } catch (error) {
+    // Nothing half-written: undo what this call placed (only without force, so no old file is lost).
+    if (!force) for (const path of placed) await unlink(path).catch(() => {});
+    throw error;
+  } finally {
+    for (const temp of temps) await unlink(temp).catch(() => {});
+  }
+}
+
+/** Reads a key file, bounded in size, with errors that name the file. */
+export async function readKeyFile(path: string): Promise<string> {
+  let handle;
+  try {
+    handle = await open(path, "r");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") {
+      throw new KsailError("not-found", `key file ${path} does not exist`, {
+        hint: "Create a key pair with `ksail workload keygen`, or give the path of an existing cosign key.",
+      });
+    }
+    throw new KsailError("usage", `cannot read key file ${path}: ${code ?? String(error)}`, {
+      hint: "Check the path and its permissions.",
+    });
+  }
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) throw new KsailError("usage", `key file ${path} is not a regular file`);
+    if (stat.size > MAX_KEY_FILE_SIZE) {
+      throw new KsailError(
+        "usage",
+        `key file ${path} is ${stat.size} bytes; a key is a few hundred`,
+        {
+          hint: "Point at cosign.key / cosign.pub, not another file.",
+        },
+      );
+    }
+    return await handle.readFile("utf8");
+  } catch (error) {
+    if (error instanceof KsailError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new KsailError("usage", `cannot read key file ${path}: ${code ?? String(error)}`);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * The signing key in `path` (cosign.key or a PKCS #8 / SEC 1 PEM). `password` is what the
+ * integrator reads from COSIGN_PASSWORD; undefined when it is not set.
+ */
+export async function readSigningKey(
+  path: string,
+  password: string | undefined,
+): Promise<SigningKey> {
+  const pem = await readKeyFile(path);
+  return loadSigningKey(pem, { source: `key file ${path}`, password });
+}
+
+/** The ECDSA P-256 public key in `path` (cosign.pub), with its PEM text (for Flux's Secret). */
+export async function readPublicKey(path: string): Promise<{ key: KeyObject; pem: string }> {
+  const pem = await readKeyFile(path);
+  return { key: loadPublicKey(pem, { source: `public key file ${path}` }), pem };
+}
+
+export interface SignOptions {
+  repository: RepositoryRef;
+  /** The manifest digest to sign (what push returned), or a version/tag to resolve first. */
+  digest: string;
+  key: SigningKey;
+}
+
+export interface SignResult {
+  repository: string;
+  /** The signed manifest digest. */
+  digest: string;
+  /** The tag the signature is stored under: sha256-<hex>.sig. */
+  signatureTag: string;
+  /** Digest of the signature manifest. */
+  signatureDigest: string;
+  /** True when this key had already signed this digest (nothing was written). */
+  unchanged: boolean;
+}
+
+/** Signs the artifact `digest` in `repository` (which must exist there). */
+export async function signArtifact(
+  { client }: { client: RegistryClient },
+  options: SignOptions,
+  progress: Progress,
+): Promise<SignResult> {
+  const { repository, key } = options;
+  const name = formatRepository(repository);
+  const digest = await progress.step(`Find ${options.digest} in ${name}`, async () => {
+    const found = await client.resolve(repository, options.digest);
+    if (found === undefined) {
+      throw new KsailError(
+        "not-found",
+        `${name} has no ${isDigest(options.digest) ? "manifest" : "version"} ${options.digest} to sign`,
+        {
+          hint: "Sign what `ksail workload push` pushed; `ksail workload versions` lists what is there.",
+        },
+      );
+    }
+    return found.digest;
+  });
+  const attached = await progress.step(
+    `Sign ${digest.slice(0, 19)}…`,
+    () => attachSignature(client, repository, digest, key),
+    (r: { unchanged: boolean; tag: string }) =>
+      r.unchanged
+        ? `${digest.slice(0, 19)}… was already signed with this key (${r.tag})`
+        : `Signed ${digest.slice(0, 19)}… (${r.tag})`,
+  );
+  return {
+    repository: name,
+    digest,
+    signatureTag: attached.tag,
+    signatureDigest: attached.manifestDigest,
+    unchanged: attached.unchanged,
+  };
+}

@@ -1,0 +1,69 @@
+/**
+ * The real cosign CLI (github.com/sigstore/cosign/v2, built from its Go module by
+ * test/lab/go-tools.sh into ${KSAIL_LAB_CACHE:-~/.cache/ksail-lab}/bin/cosign-<version>): the peer
+ * that defines cosign's key and signature formats. Tests that need it fail, never skip, with the
+ * build command when it is missing.
+ */
+import { execFile, spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const GO_TOOLS = fileURLToPath(new URL("./go-tools.sh", import.meta.url));
+export const COSIGN_BUILD_COMMAND = "nice bash test/lab/go-tools.sh cosign";
+
+/** Path of the cached cosign binary, or an Error whose message is the build command. */
+export function cosignBinary(): string {
+  const result = spawnSync("bash", [GO_TOOLS, "--print-path", "cosign"], { encoding: "utf8" });
+  const path = result.stdout.trim();
+  if (result.status !== 0 || !path) {
+    throw new Error(
+      `the cosign CLI is not built: run \`${COSIGN_BUILD_COMMAND}\` (needs Go; a big build, several minutes; cached outside the repo)\n${result.stderr}`,
+    );
+  }
+  return path;
+}
+
+export interface CosignRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs cosign with a private HOME (no Sigstore TUF cache or docker config of the machine) and
+ * the given password, for at most `timeoutMs`.
+ */
+export function runCosign(
+  binary: string,
+  args: string[],
+  options: { home: string; cwd?: string; password?: string; timeoutMs?: number },
+): Promise<CosignRun> {
+  return new Promise((resolve) => {
+    execFile(
+      binary,
+      args,
+      {
+        cwd: options.cwd ?? options.home,
+        timeout: options.timeoutMs ?? 60_000,
+        maxBuffer: 4 * 1024 * 1024,
+        env: {
+          PATH: process.env.PATH ?? "/usr/bin:/bin",
+          HOME: options.home,
+          DOCKER_CONFIG: options.home,
+          TUF_ROOT: `${options.home}/.sigstore`,
+          ...(options.password === undefined ? {} : { COSIGN_PASSWORD: options.password }),
+        },
+      },
+      (error, stdout, stderr) => {
+        const code =
+          error === null
+            ? 0
+            : typeof error.code === "number"
+              ? error.code
+              : error.signal
+                ? null
+                : 1;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
