@@ -17,12 +17,14 @@
  * everywhere.
  */
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
-import { availableParallelism } from "node:os";
+import { mkdtemp, open, readFile, type FileHandle } from "node:fs/promises";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { gzip, constants as zlibConstants } from "node:zlib";
 import { KsailError } from "../errors.js";
 import type { SourceFile } from "./source-files.js";
+import { trackTemporary } from "./temporary.js";
 
 export interface Layer {
   /** gzip-compressed tar, as pushed. */
@@ -170,19 +172,50 @@ export function entryHeader(
   ];
 }
 
-/** `contents[i]`, when given, is the bytes of `files[i]` (read once by the caller); others are read here. */
-export async function buildLayer(
+/** What packing the files produced, besides the compressed bytes themselves. */
+interface Packed {
+  uncompressedSize: number;
+  fileCount: number;
+  diffId: string;
+}
+
+export interface PackOptions {
+  /** `contents[i]`, when given, is the bytes of `files[i]` (read once by the caller); others are read here. */
+  contents?: (Buffer | undefined)[];
+  /** Receives each file's content as it goes into the tar (e.g. to compare with what was validated). */
+  onFile?: (file: SourceFile, content: Buffer) => void;
+  /** Stops reading and compressing (the promise rejects with the signal's reason). */
+  signal?: AbortSignal;
+}
+
+/**
+ * The layer as an ordered series of gzip members handed to `emit` (each one complete, its OS
+ * byte set), holding at most COMPRESS_CONCURRENCY + 1 segments and READ_CONCURRENCY files in
+ * memory. Both buildLayer and writeLayerFile use this, so they give the same bytes.
+ */
+async function packLayer(
   files: SourceFile[],
-  contents: (Buffer | undefined)[] = [],
-): Promise<Layer> {
+  emit: (member: Buffer) => Promise<void> | void,
+  options: PackOptions = {},
+): Promise<Packed> {
+  const contents = options.contents ?? [];
+  const { signal } = options;
   const tarHash = createHash("sha256");
   let tarSize = 0;
   // The tar stream is cut every GZIP_SEGMENT bytes; each segment becomes one gzip member,
   // compressed on the thread pool while later files are read. Cut points depend only on the
   // byte count, so the result does not depend on timing or on the number of cores.
   const members: Promise<Buffer>[] = [];
+  let emitted = 0;
   let segment: Buffer[] = [];
   let segmentSize = 0;
+  const emitNext = async (): Promise<void> => {
+    const member = await members[emitted]!;
+    members[emitted++] = EMPTY_MEMBER;
+    // Node writes no name, no comment and mtime 0; only the OS byte depends on the platform.
+    member[GZIP_OS_OFFSET] = GZIP_OS_UNKNOWN;
+    await emit(member);
+  };
   const compressSegment = async (): Promise<void> => {
     const input = segment.length === 1 ? segment[0]! : Buffer.concat(segment, segmentSize);
     segment = [];
@@ -191,8 +224,7 @@ export async function buildLayer(
     member.catch(() => undefined); // awaited below
     members.push(member);
     // Bound the work in flight (and the memory it holds) to the cores that can do it.
-    if (members.length > COMPRESS_CONCURRENCY)
-      await members[members.length - 1 - COMPRESS_CONCURRENCY];
+    while (members.length - emitted > COMPRESS_CONCURRENCY) await emitNext();
   };
   const write = async (chunks: Buffer[]): Promise<void> => {
     for (let chunk of chunks) {
@@ -228,6 +260,7 @@ export async function buildLayer(
   try {
     const writtenDirs = new Set<string>();
     for (let i = 0; i < files.length; i++) {
+      signal?.throwIfAborted();
       const file = files[i]!;
       const segments = file.path.split("/");
       for (let depth = 1; depth < segments.length; depth++) {
@@ -237,8 +270,9 @@ export async function buildLayer(
         await write(entryHeader(`${dir}/`, "5", DIRECTORY_MODE, 0));
       }
       const content = await reads[i]!;
-      reads[i] = Promise.resolve(Buffer.alloc(0)); // let the content be collected
+      reads[i] = Promise.resolve(EMPTY); // let the content be collected
       startRead(i + READ_CONCURRENCY);
+      options.onFile?.(file, content);
       const mode = file.executable ? EXECUTABLE_MODE : FILE_MODE;
       await write([
         ...entryHeader(file.path, "0", mode, content.length),
@@ -248,21 +282,77 @@ export async function buildLayer(
     }
     await write([ZERO_BLOCK, ZERO_BLOCK]);
     if (segmentSize > 0) await compressSegment();
+    while (emitted < members.length) await emitNext();
   } catch (error) {
-    await Promise.allSettled(members);
+    await Promise.allSettled([...members, ...reads]);
     throw error;
   }
-
-  const compressed = await Promise.all(members);
-  // Node writes no name, no comment and mtime 0; only the OS byte depends on the platform.
-  for (const member of compressed) member[GZIP_OS_OFFSET] = GZIP_OS_UNKNOWN;
-  const data = compressed.length === 1 ? compressed[0]! : Buffer.concat(compressed);
   return {
-    data,
-    digest: sha256Digest(data),
-    size: data.length,
     uncompressedSize: tarSize,
     fileCount: files.length,
     diffId: `sha256:${tarHash.digest("hex")}`,
   };
+}
+
+const EMPTY = Buffer.alloc(0);
+const EMPTY_MEMBER = Promise.resolve(EMPTY);
+
+/** The whole layer in memory; for small inputs and tests (a push streams it: writeLayerFile). */
+export async function buildLayer(
+  files: SourceFile[],
+  contents: (Buffer | undefined)[] = [],
+): Promise<Layer> {
+  const compressed: Buffer[] = [];
+  const packed = await packLayer(files, (member) => void compressed.push(member), { contents });
+  const data = compressed.length === 1 ? compressed[0]! : Buffer.concat(compressed);
+  return { data, digest: sha256Digest(data), size: data.length, ...packed };
+}
+
+/** A layer written to a file: same bytes as buildLayer's, never all in memory. */
+export interface LayerFile extends Omit<Layer, "data"> {
+  /** The compressed layer on disk (in a private temporary directory). */
+  path: string;
+  /** Deletes the file and its directory; safe to call more than once. */
+  remove(): Promise<void>;
+}
+
+/**
+ * Streams tar → gzip → sha256 into a file in a new private directory under `directory`
+ * (default: the OS temp dir). The file is removed when packing fails, by `remove()`, and — as far
+ * as the process gets to run any code — when the process exits or is stopped by SIGINT/SIGTERM.
+ */
+export async function writeLayerFile(
+  files: SourceFile[],
+  options: Omit<PackOptions, "contents"> & { directory?: string } = {},
+): Promise<LayerFile> {
+  const dir = await mkdtemp(join(options.directory ?? tmpdir(), "ksail-layer-"));
+  const removal = trackTemporary(dir);
+  const path = join(dir, "layer.tar.gz");
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(path, "wx", 0o600);
+    const out = handle;
+    const hash = createHash("sha256");
+    let size = 0;
+    const packed = await packLayer(
+      files,
+      async (member) => {
+        hash.update(member);
+        size += member.length;
+        let written = 0;
+        while (written < member.length) {
+          const { bytesWritten } = await out.write(member, written);
+          written += bytesWritten;
+        }
+      },
+      options,
+    );
+    await handle.close();
+    handle = undefined;
+    return { path, digest: `sha256:${hash.digest("hex")}`, size, ...packed, remove: removal };
+  } catch (error) {
+    await handle?.close().catch(() => undefined);
+    await removal();
+    throw error;
+  }
 }

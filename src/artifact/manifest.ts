@@ -37,10 +37,13 @@ export interface ArtifactBlob {
   size: number;
 }
 
-export interface FluxArtifact {
+/** What the manifest and config need of a layer (in memory or in a file). */
+export type LayerDescriptor = Pick<Layer, "digest" | "size" | "diffId">;
+
+export interface FluxArtifact<L extends LayerDescriptor = Layer> {
   manifest: ArtifactBlob;
   config: ArtifactBlob;
-  layer: Layer;
+  layer: L;
   annotations: Record<string, string>;
 }
 
@@ -78,7 +81,10 @@ export function buildFluxConfig(diffId: string, created?: string): Buffer {
   return Buffer.from(JSON.stringify(config), "utf8");
 }
 
-export function buildFluxArtifact(layer: Layer, metadata: ArtifactMetadata): FluxArtifact {
+export function buildFluxArtifact<L extends LayerDescriptor>(
+  layer: L,
+  metadata: ArtifactMetadata,
+): FluxArtifact<L> {
   if (metadata.created !== undefined && !RFC3339.test(metadata.created)) {
     throw new KsailError("usage", `created timestamp "${metadata.created}" is not RFC 3339`, {
       hint: "Use a timestamp like 2024-05-01T12:00:00Z.",

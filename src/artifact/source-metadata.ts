@@ -3,7 +3,8 @@
  * when the directory is inside a git work tree (Flux's revision convention `<branch>@sha1:<commit>`).
  */
 import { execFile } from "node:child_process";
-import { resolve } from "node:path";
+import { access } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
 
 export interface SourceMetadata {
   source: string;
@@ -80,8 +81,28 @@ function utcSeconds(gitDate: string | undefined): string | undefined {
   return Number.isNaN(ms) ? undefined : new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
+/**
+ * Whether `dir` or a parent holds `.git` (a directory, or a file for worktrees and submodules):
+ * git's own discovery needs one (GIT_DIR is not passed on), so without it no git process is
+ * started at all.
+ */
+async function mayBeInGitWorkTree(dir: string): Promise<boolean> {
+  for (let current = dir; ;) {
+    try {
+      await access(join(current, ".git"));
+      return true;
+    } catch {
+      // not here; try the parent
+    }
+    const parent = dirname(current);
+    if (parent === current) return false;
+    current = parent;
+  }
+}
+
 export async function detectSourceMetadata(root: string): Promise<SourceMetadata> {
   const absRoot = resolve(root);
+  if (!(await mayBeInGitWorkTree(absRoot))) return { source: absRoot };
   const inside = await git(absRoot, ["rev-parse", "--is-inside-work-tree"]);
   if (inside !== "true") return { source: absRoot };
 

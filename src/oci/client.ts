@@ -27,7 +27,7 @@ import type { RetryPolicy } from "./retry.js";
 import { RegistrySession } from "./session.js";
 import type { RegistryEvent } from "./session.js";
 import { listTags } from "./tags.js";
-import { pushBlob } from "./upload.js";
+import { pushBlob, type Blob } from "./upload.js";
 
 export type { RetryPolicy } from "./retry.js";
 export type { RegistryEvent } from "./session.js";
@@ -101,9 +101,10 @@ export class RegistryClient {
     return blobExists(this.session, repo, digest);
   }
 
+  /** Uploads a blob from memory (`data`) or from a file (`file`, read a chunk at a time). */
   pushBlob(
     repo: RepositoryRef,
-    blob: { digest: string; size: number; data: Uint8Array },
+    blob: Blob,
     options: { mountFrom?: string } = {},
   ): Promise<"exists" | "mounted" | "uploaded"> {
     return pushBlob(this.session, repo, blob, options);

@@ -1,8 +1,10 @@
 /**
  * Blob upload: existence check, cross-repository mount, monolithic POST + PUT for small blobs,
  * PATCH chunks for large ones with resume from the registry's Range after a failure, and a
- * fresh session when the registry lost the upload. The returned digest is checked.
+ * fresh session when the registry lost the upload. The returned digest is checked. A blob comes
+ * from memory or from a file; a file is read one chunk (or one monolithic body) at a time.
  */
+import { open, stat } from "node:fs/promises";
 import { KsailError } from "../errors.js";
 import { repositoryScope } from "./auth.js";
 import { blobExists } from "./blobs.js";
@@ -15,19 +17,52 @@ import { computeBackoff, isRetryableStatus, sleep } from "./retry.js";
 import { ctxOf, stripQuery, v2 } from "./session.js";
 import type { CallResult, RegistrySession } from "./session.js";
 
-export interface Blob {
-  digest: string;
-  size: number;
-  data: Uint8Array;
+/** A blob in memory (`data`) or in a file (`file`, read chunk by chunk while uploading). */
+export type Blob =
+  | { digest: string; size: number; data: Uint8Array }
+  | { digest: string; size: number; file: string };
+
+/** The bytes [start, end) of a blob. */
+async function readRange(blob: Blob, start: number, end: number): Promise<Uint8Array> {
+  if ("data" in blob) return blob.data.subarray(start, end);
+  const handle = await open(blob.file, "r");
+  try {
+    const buffer = Buffer.allocUnsafe(end - start);
+    let filled = 0;
+    while (filled < buffer.length) {
+      const { bytesRead } = await handle.read(
+        buffer,
+        filled,
+        buffer.length - filled,
+        start + filled,
+      );
+      if (bytesRead === 0) {
+        throw new KsailError(
+          "failed",
+          `${blob.file} ended at byte ${start + filled}, before the ${blob.size} bytes of blob ${blob.digest}`,
+        );
+      }
+      filled += bytesRead;
+    }
+    return buffer;
+  } finally {
+    await handle.close();
+  }
 }
 
-export async function pushBlob(
-  session: RegistrySession,
-  repo: RepositoryRef,
-  blob: Blob,
-  options: { mountFrom?: string } = {},
-): Promise<"exists" | "mounted" | "uploaded"> {
-  assertDigest(blob.digest);
+/** Checks a blob's declared size (and, in memory, its digest) before anything is sent. */
+async function checkBlob(blob: Blob): Promise<void> {
+  if (!("data" in blob)) {
+    // The registry checks the digest when the upload completes; a file is not read twice.
+    const actual = (await stat(blob.file)).size;
+    if (actual !== blob.size) {
+      throw new KsailError(
+        "usage",
+        `blob ${blob.digest} is declared as ${blob.size} bytes but ${blob.file} has ${actual} bytes`,
+      );
+    }
+    return;
+  }
   if (blob.data.byteLength !== blob.size) {
     throw new KsailError(
       "usage",
@@ -37,6 +72,16 @@ export async function pushBlob(
   if (digestWithAlgorithmOf(blob.digest, blob.data) !== blob.digest) {
     throw new KsailError("usage", `the data given for blob ${blob.digest} has another digest`);
   }
+}
+
+export async function pushBlob(
+  session: RegistrySession,
+  repo: RepositoryRef,
+  blob: Blob,
+  options: { mountFrom?: string } = {},
+): Promise<"exists" | "mounted" | "uploaded"> {
+  assertDigest(blob.digest);
+  await checkBlob(blob);
   const done = (result: "exists" | "mounted" | "uploaded") => {
     session.emit({ type: "blob", digest: blob.digest, size: blob.size, result });
     return result;
@@ -112,7 +157,8 @@ async function uploadBlob(
   const chunkSize = Math.max(session.settings.chunkSize, Number.isFinite(minChunk) ? minChunk : 0);
 
   if (blob.size <= session.settings.monolithicThreshold) {
-    return finishUpload(session, repo, location, blob, blob.data, ctx, breaks);
+    const body = await readRange(blob, 0, blob.size);
+    return finishUpload(session, repo, location, blob, body, ctx, breaks);
   }
 
   const policy = session.policy;
@@ -120,7 +166,7 @@ async function uploadBlob(
   let failuresWithoutProgress = 0;
   while (offset < blob.size) {
     const end = Math.min(offset + chunkSize, blob.size);
-    const chunk = blob.data.subarray(offset, end);
+    const chunk = await readRange(blob, offset, end);
     let problem: string;
     try {
       const res = await session.call({

@@ -24,11 +24,21 @@
 import { posix } from "node:path";
 import { load } from "js-yaml";
 import type { Node } from "yaml";
-import { readSourceFiles, type SourceFile } from "../artifact/source-files.js";
+import { readWhole, type SourceFile } from "../artifact/source-files.js";
+import { KsailError } from "../errors.js";
+import { mapLimit } from "../util/map-limit.js";
 import { KUSTOMIZATION_FILE_NAMES } from "./kustomization.js";
 import { position, type ValidationIssue } from "./issues.js";
 import { noValidationCache, type ValidationCache } from "./cache.js";
-import { checkBytes, decode, parseYaml, readYaml, type ReadYaml } from "./parse.js";
+import {
+  checkBytes,
+  contentDigest,
+  decode,
+  parseYaml,
+  readFast,
+  readYaml,
+  type ReadYaml,
+} from "./parse.js";
 import { walkBuild, type BuildResult, type Collision } from "./build.js";
 import { displayId } from "./identity.js";
 import type { ObjectLocation } from "./objects.js";
@@ -40,8 +50,13 @@ export interface ValidateOptions {
   maxFileSize?: number;
   /** Results of earlier runs by file content (see cache.ts); default none. */
   cache?: ValidationCache;
-  /** The files' contents when the caller has read them already (see readSourceFiles). */
+  /**
+   * The files' contents when the caller has read them already (see readSourceFiles); otherwise
+   * each file is read when it is checked and not kept (memory does not grow with the input).
+   */
   contents?: (Buffer | undefined)[];
+  /** Receives the sha256 (hex) of every file that passed the byte checks, as it was validated. */
+  digests?: Map<string, string>;
   /** Receives warnings: findings that do not stop a push (e.g. a manifest Flux never applies). */
   warnings?: ValidationIssue[];
 }
@@ -76,55 +91,118 @@ function finish(issues: ValidationIssue[]): ValidationIssue[] {
   });
 }
 
-/** Phase 1: byte checks of every file; returns the contents of those that passed. */
-function checkAllBytes(
+/** Files read at the same time during the byte checks. */
+const READ_CONCURRENCY = 32;
+
+/** Where validation gets a file's bytes: the caller's contents, or the disk each time. */
+type FileBytes = (file: SourceFile, index: number) => Promise<Buffer | undefined>;
+
+function fileBytes(contents: (Buffer | undefined)[] | undefined, maxFileSize: number): FileBytes {
+  if (contents !== undefined) return async (_file, index) => contents[index];
+  return async (file) => (file.size > maxFileSize ? undefined : readWhole(file.absolutePath));
+}
+
+function isObjectCandidate(path: string): boolean {
+  const ext = posix.extname(path).toLowerCase();
+  return (ext === ".yaml" || ext === ".yml" || ext === ".json") && !isKustomizationFile(path);
+}
+
+/** What phase 1 learnt about the files that passed the byte checks. */
+interface Checked {
+  /** path → [index in files, sha256 of the content]. */
+  files: Map<string, [number, string]>;
+  /** Objects found by the fast path, read ahead for the walk. */
+  fast: Map<string, ReadYaml>;
+}
+
+/**
+ * Phase 1: byte checks of every file, a few at a time, keeping only digests; files that look
+ * like manifests also get the fast path (cache or js-yaml) while their bytes are at hand, so the
+ * walk reads from disk again only kustomizations and files that need the exact parser.
+ */
+async function checkAllBytes(
   files: SourceFile[],
-  contents: (Buffer | undefined)[],
+  bytes: FileBytes,
   maxFileSize: number,
+  cache: ValidationCache,
   issues: ValidationIssue[],
-): Map<string, Buffer> {
-  const texts = new Map<string, Buffer>();
-  files.forEach((file, i) => {
-    const issue = checkBytes(file, contents[i], maxFileSize);
-    if (issue !== undefined) issues.push(issue);
-    else texts.set(file.path, contents[i]!);
+): Promise<Checked> {
+  const checked: Checked = { files: new Map(), fast: new Map() };
+  await mapLimit(files, READ_CONCURRENCY, async (file, index) => {
+    const data = await bytes(file, index);
+    const issue = checkBytes(file, data, maxFileSize);
+    if (issue !== undefined) {
+      issues.push(issue);
+      return;
+    }
+    const digest = contentDigest(data!);
+    checked.files.set(file.path, [index, digest]);
+    if (!isObjectCandidate(file.path)) return;
+    const objects = readFast(data!, digest, cache);
+    if (objects !== undefined) checked.fast.set(file.path, { kind: "fast", objects });
   });
-  return texts;
+  return checked;
+}
+
+/** A file's bytes again, checked to be what phase 1 saw; undefined when it failed phase 1. */
+function rereader(files: SourceFile[], bytes: FileBytes, checked: Checked) {
+  return async (path: string): Promise<{ data: Buffer; digest: string } | undefined> => {
+    const known = checked.files.get(path);
+    if (known === undefined) return undefined;
+    const [index, digest] = known;
+    const data = await bytes(files[index]!, index);
+    if (data === undefined || contentDigest(data) !== digest) throw changedWhileReading(path);
+    return { data, digest };
+  };
+}
+
+export function changedWhileReading(path: string): KsailError {
+  return new KsailError("failed", `${path} changed while it was being validated and packaged`, {
+    hint: "Wait until nothing writes to the directory any more, then run the command again.",
+  });
 }
 
 /** Reads files on demand, once each, yielding to the event loop every few milliseconds. */
-function yamlReader(texts: ReadonlyMap<string, Buffer>, cache: ValidationCache) {
-  const read = new Map<string, ReadYaml>();
+function yamlReader(reread: ReturnType<typeof rereader>, checked: Checked, cache: ValidationCache) {
+  const read = new Map<string, ReadYaml>(checked.fast);
   let slice = performance.now();
   return async (path: string, objects: boolean): Promise<ReadYaml | undefined> => {
-    const data = texts.get(path);
-    if (data === undefined) return undefined;
     const known = read.get(path);
     if (known !== undefined && (known.kind !== "fast" || objects)) return known;
+    const got = await reread(path);
+    if (got === undefined) return undefined;
     // Parsing is synchronous: give the event loop a turn every few milliseconds so that work
     // running alongside (the layer build feeding gzip on the thread pool) keeps flowing.
     if (performance.now() - slice > 8) {
       await new Promise((resolve) => setImmediate(resolve));
       slice = performance.now();
     }
-    const result = readYaml(path, data, cache, objects);
-    read.set(path, result);
+    const result = readYaml(path, got.data, cache, objects, got.digest);
+    // A parsed manifest is needed once (the walk keeps its objects); documents of kustomizations
+    // and patches are kept, they are few and may be read twice.
+    if (result.kind !== "parsed" || !objects) read.set(path, result);
     return result;
   };
 }
 
 /** Phase 4a: one issue at every occurrence of a colliding object, naming the others. */
-function duplicateIssues(
+async function duplicateIssues(
   collisions: Collision[],
-  texts: ReadonlyMap<string, Buffer>,
-): ValidationIssue[] {
+  reread: ReturnType<typeof rereader>,
+): Promise<ValidationIssue[]> {
   const reparsed = new Map<string, ReturnType<typeof parseYaml>>();
-  const exact = (location: ObjectLocation): { file: string; line?: number; column?: number } => {
+  const exact = async (
+    location: ObjectLocation,
+  ): Promise<{ file: string; line?: number; column?: number }> => {
     if (!("document" in location)) return location;
     if (!reparsed.has(location.file))
       reparsed.set(
         location.file,
-        parseYaml(location.file, decode(texts.get(location.file) ?? Buffer.alloc(0)), []),
+        parseYaml(
+          location.file,
+          decode((await reread(location.file))?.data ?? Buffer.alloc(0)),
+          [],
+        ),
       );
     const parsed = reparsed.get(location.file);
     const node = parsed?.docs[location.document]?.contents as Node | null | undefined;
@@ -138,7 +216,7 @@ function duplicateIssues(
       collision.kustomization === "." ? "Flux's generated kustomization" : collision.kustomization;
     const places = new Map<string, { file: string; line?: number; column?: number }>();
     for (const object of collision.objects) {
-      const place = exact(object.location);
+      const place = await exact(object.location);
       places.set(format(place), place);
     }
     const display = displayId(collision.id);
@@ -181,18 +259,25 @@ function looksLikeManifest(data: Buffer): boolean {
 }
 
 /** Phase 4b: manifests (and kustomizations) in the artifact that Flux never applies. */
-function unreachedWarnings(
+async function unreachedWarnings(
   build: BuildResult,
-  texts: ReadonlyMap<string, Buffer>,
-): ValidationIssue[] {
+  checked: Pick<Checked, "files">,
+  reread: ReturnType<typeof rereader>,
+): Promise<ValidationIssue[]> {
   const warnings: ValidationIssue[] = [];
-  for (const [path, data] of texts) {
+  const candidates = [...checked.files.keys()].filter((path) => {
     if (build.manifests.has(path) || build.kustomizations.has(path) || build.used.has(path))
-      continue;
-    const ext = posix.extname(path).toLowerCase();
+      return false;
+    return isKustomizationFile(path) || isObjectCandidate(path);
+  });
+  const manifests = await mapLimit(candidates, READ_CONCURRENCY, async (path) => {
+    if (isKustomizationFile(path)) return true;
+    const got = await reread(path);
+    return got !== undefined && looksLikeManifest(got.data);
+  });
+  for (const [index, path] of candidates.entries()) {
+    if (!manifests[index]) continue;
     const kustomization = isKustomizationFile(path);
-    if (!kustomization && ext !== ".yaml" && ext !== ".yml" && ext !== ".json") continue;
-    if (!kustomization && !looksLikeManifest(data)) continue;
     const what = kustomization ? "this kustomization" : "this manifest";
     warnings.push({
       file: path,
@@ -229,18 +314,22 @@ export async function validateSource(
       },
     ];
   const maxFileSize = options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
-  const contents = options.contents ?? (await readSourceFiles(files, maxFileSize));
+  const bytes = fileBytes(options.contents, maxFileSize);
   const issues: ValidationIssue[] = [];
-
-  const texts = checkAllBytes(files, contents, maxFileSize, issues);
   const cache = options.cache ?? noValidationCache;
   await cache.scope(root);
+
+  const checked = await checkAllBytes(files, bytes, maxFileSize, cache, issues);
+  if (options.digests !== undefined)
+    for (const [path, [, digest]] of checked.files) options.digests.set(path, digest);
+  const reread = rereader(files, bytes, checked);
   const build = await walkBuild({
     root,
     fileSet: new Set(files.map((f) => f.path)),
-    read: yamlReader(texts, cache),
+    read: yamlReader(reread, checked, cache),
   });
-  issues.push(...build.errors, ...duplicateIssues(build.collisions, texts));
-  options.warnings?.push(...build.warnings, ...unreachedWarnings(build, texts));
+  checked.fast.clear();
+  issues.push(...build.errors, ...(await duplicateIssues(build.collisions, reread)));
+  options.warnings?.push(...build.warnings, ...(await unreachedWarnings(build, checked, reread)));
   return finish(issues);
 }

@@ -121,31 +121,42 @@ export type ReadYaml =
   | { kind: "parsed"; parsed: ParsedYaml }
   | { kind: "failed"; issues: ValidationIssue[] };
 
+/** sha256 (hex) of a file's bytes: the cache key, and how push checks the layer got what was validated. */
+export function contentDigest(data: Buffer): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/** The fast path alone: the objects from the cache or js-yaml, undefined when the file needs the exact parser. */
+export function readFast(
+  data: Buffer,
+  digest: string,
+  cache: ValidationCache,
+): FastObject[] | undefined {
+  const remembered = cache.get(digest);
+  if (remembered !== undefined) return remembered;
+  const text = decode(data);
+  if (hasAliases(text)) return undefined;
+  const fast = fastObjects(text);
+  if (fast !== undefined) cache.set(digest, fast);
+  return fast;
+}
+
 /**
  * Reads a YAML file meant to hold objects: the cache or fast path first (only for object files;
- * `objectFile` false skips them), else the exact parser.
+ * `objectFile` false skips them), else the exact parser. `digest`: the content's, when known.
  */
 export function readYaml(
   path: string,
   data: Buffer,
   cache: ValidationCache,
   objectFile: boolean,
+  digest?: string,
 ): ReadYaml {
-  let digest: string | undefined;
   if (objectFile) {
-    digest = createHash("sha256").update(data).digest("hex");
-    const remembered = cache.get(digest);
-    if (remembered !== undefined) return { kind: "fast", objects: remembered };
-  }
-  const text = decode(data);
-  if (digest !== undefined && !hasAliases(text)) {
-    const fast = fastObjects(text);
-    if (fast !== undefined) {
-      cache.set(digest, fast);
-      return { kind: "fast", objects: fast };
-    }
+    const fast = readFast(data, digest ?? contentDigest(data), cache);
+    if (fast !== undefined) return { kind: "fast", objects: fast };
   }
   const issues: ValidationIssue[] = [];
-  const parsed = parseYaml(path, text, issues);
+  const parsed = parseYaml(path, decode(data), issues);
   return parsed === undefined ? { kind: "failed", issues } : { kind: "parsed", parsed };
 }

@@ -32,20 +32,34 @@
  * S is TAG_SETTLE_MS (500 ms) or twice the measured step 1 → 2 time if that is longer. A
  * registry that serves stale reads (caches in front, eventual consistency) widens the window by
  * its staleness. Deleting tags (prune) while pushing is outside this protocol.
+ *
+ * Loopback registries (127.0.0.0/8, ::1, localhost — where ksail's own local registry listens)
+ * settle for LOOPBACK_SETTLE_MS (25 ms) or four times the measured step 1 → 2 time if that is
+ * longer. Every writer of such a registry runs on this machine (writers sharing a cache
+ * directory even take turns through the repository lock), and step 1 → 2 is a HEAD and a PUT of
+ * a few hundred bytes over loopback: ~1–5 ms measured on a busy 2-core machine (bench/README.md),
+ * so 25 ms is a margin of 5× or more, and the 4× factor keeps that margin for every writer that
+ * is at most 4× slower than this one when the machine is loaded. Not covered: a loopback port
+ * that tunnels to a registry on another machine (ssh -L, kubectl port-forward) shared with
+ * writers elsewhere — push to its real address to get the 500 ms settle. The stall warning comes
+ * at a step 1 → 2 time of TAG_SETTLE_MS here too: below it, a loaded machine slows every writer
+ * alike (the 4× factor covers that); above it, something stalled this one writer.
  */
-import { buildLayer, type Layer } from "../artifact/layer.js";
+import { writeLayerFile, type LayerFile } from "../artifact/layer.js";
 import { buildFluxArtifact, parseFluxManifest, type FluxArtifact } from "../artifact/manifest.js";
 import { ANNOTATION_CREATED } from "../artifact/media-types.js";
 import { detectSourceMetadata } from "../artifact/source-metadata.js";
-import { listSourceFiles, readSourceFiles, type SkippedEntry } from "../artifact/source-files.js";
+import { listSourceFiles, type SkippedEntry } from "../artifact/source-files.js";
 import { KsailError } from "../errors.js";
 import type { RegistryClient } from "../oci/client.js";
-import { formatRepository, type RepositoryRef } from "../oci/reference.js";
+import { formatRepository, isLoopbackRegistry, type RepositoryRef } from "../oci/reference.js";
 import {
+  changedWhileReading,
   DEFAULT_MAX_FILE_SIZE,
   validateSource,
   type ValidationIssue,
 } from "../validate/manifests.js";
+import { contentDigest } from "../validate/parse.js";
 import type { ValidationCache } from "../validate/cache.js";
 import { silentProgress, type Progress } from "../progress.js";
 import { assertVersion, LATEST_TAG, nextVersion, semverTags, type Bump } from "./versions.js";
@@ -112,6 +126,15 @@ const MAX_VERSION_RACES = 20;
 const MAX_LATEST_ROUNDS = 10;
 /** Least time between writing a tag and reading it back to see who won (S above). */
 export const TAG_SETTLE_MS = 500;
+/** The same for a loopback registry, whose writers all run on this machine (see above). */
+export const LOOPBACK_SETTLE_MS = 25;
+
+/** S for a write whose step 1 → 2 took `window` ms. */
+function settleTime(repository: RepositoryRef, window: number): number {
+  return isLoopbackRegistry(repository.registry)
+    ? Math.max(LOOPBACK_SETTLE_MS, 4 * window)
+    : Math.max(TAG_SETTLE_MS, 2 * window);
+}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -125,19 +148,18 @@ export async function pushWorkload(
   options: PushInput,
   progress: Progress = silentProgress,
 ): Promise<PushResult> {
-  const { client, validationCache } = deps;
+  const { validationCache } = deps;
   const { sourceDir } = options;
   // A bad --version is refused before any work.
   if (options.version !== undefined) assertVersion(options.version);
 
-  // Read once, for validation and the layer alike.
+  // Listed once; validation and the layer each read the files as they go, keeping only what
+  // they need (object identities; the compressed layer goes to a temporary file), so memory does
+  // not grow with the input.
   const maxFileSize = options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
-  const { files, skipped, contents } = await progress.step(
+  const { files, skipped } = await progress.step(
     `Read ${sourceDir}`,
-    async () => {
-      const listed = await listSourceFiles(sourceDir, { ignore: options.ignore ?? [] });
-      return { ...listed, contents: await readSourceFiles(listed.files, maxFileSize) };
-    },
+    () => listSourceFiles(sourceDir, { ignore: options.ignore ?? [] }),
     (r) => `Read ${r.files.length} files from ${sourceDir}`,
   );
   for (const entry of skipped)
@@ -151,33 +173,78 @@ export async function pushWorkload(
       : detectSourceMetadata(sourceDir);
   detecting.catch(() => {});
   // Validation (JavaScript, on this thread) and the layer build (file reads and gzip, on
-  // libuv's thread pool) overlap; the layer is used only when validation finds nothing.
+  // libuv's thread pool) overlap; the layer is used only when validation finds nothing, and its
+  // build stops as soon as validation fails.
+  const stopBuild = new AbortController();
+  const validatedDigests = new Map<string, string>();
+  const packedDigests = new Map<string, string>();
   const [validated, built] = await Promise.allSettled([
-    progress.step(
-      "Validate manifests",
-      async () => {
-        const warnings: ValidationIssue[] = [];
-        const found = await validateSource(sourceDir, files, {
-          maxFileSize,
-          contents,
-          warnings,
-          ...(validationCache ? { cache: validationCache } : {}),
-        });
-        for (const w of warnings) progress.warn(formatIssue(w));
-        await validationCache?.save();
-        if (found.length > 0) throw invalidSource(sourceDir, found);
-      },
-      () => "Validated manifests",
-    ),
+    progress
+      .step(
+        "Validate manifests",
+        async () => {
+          const warnings: ValidationIssue[] = [];
+          const found = await validateSource(sourceDir, files, {
+            maxFileSize,
+            warnings,
+            digests: validatedDigests,
+            ...(validationCache ? { cache: validationCache } : {}),
+          });
+          for (const w of warnings) progress.warn(formatIssue(w));
+          await validationCache?.save();
+          if (found.length > 0) throw invalidSource(sourceDir, found);
+        },
+        () => "Validated manifests",
+      )
+      .catch((error: unknown) => {
+        stopBuild.abort(error);
+        throw error;
+      }),
     progress.step(
       "Build artifact",
-      () => buildLayer(files, contents),
-      (l) => `Built layer ${l.digest.slice(0, 19)}… (${l.fileCount} files, ${l.size} bytes)`,
+      async () => {
+        try {
+          return await writeLayerFile(files, {
+            signal: stopBuild.signal,
+            onFile: (file, content) => packedDigests.set(file.path, contentDigest(content)),
+          });
+        } catch (error) {
+          if (stopBuild.signal.aborted) return undefined; // validation failed: reported there
+          throw error;
+        }
+      },
+      (l) =>
+        l === undefined
+          ? "Stopped building the artifact"
+          : `Built layer ${l.digest.slice(0, 19)}… (${l.fileCount} files, ${l.size} bytes)`,
     ),
   ]);
-  if (validated.status === "rejected") throw validated.reason;
-  if (built.status === "rejected") throw built.reason;
-  const layer = built.value;
+  const layer = built.status === "fulfilled" ? built.value : undefined;
+  try {
+    if (validated.status === "rejected") throw validated.reason;
+    if (built.status === "rejected") throw built.reason;
+    if (layer === undefined) throw new Error("the layer build stopped without a reason");
+    // The layer holds exactly the bytes that were validated (a file may change in between).
+    for (const file of files) {
+      if (packedDigests.get(file.path) !== validatedDigests.get(file.path))
+        throw changedWhileReading(file.path);
+    }
+    return await tagLayer(deps, options, layer, detecting, wantsCreated, skipped, progress);
+  } finally {
+    await layer?.remove();
+  }
+}
+
+/** Annotations, manifest, then (holding the repository's lock) version choice, upload, tags. */
+async function tagLayer(
+  deps: PushDeps,
+  options: PushInput,
+  layer: LayerFile,
+  detecting: Promise<{ source: string; revision?: string; created?: string }>,
+  wantsCreated: boolean,
+  skipped: SkippedEntry[],
+  progress: Progress,
+): Promise<PushResult> {
   const detected = await detecting;
   const created =
     options.created ?? (wantsCreated ? (detected.created ?? nowSeconds()) : undefined);
@@ -190,15 +257,15 @@ export async function pushWorkload(
 
   const exclusive = deps.exclusive ?? ((_repository, run) => run());
   return exclusive(formatRepository(options.repository), () =>
-    publish(client, options, artifact, layer, metadata, skipped, progress),
+    publish(deps.client, options, artifact, layer, metadata, skipped, progress),
   );
 }
 
 async function publish(
   client: RegistryClient,
   options: PushInput,
-  artifact: FluxArtifact,
-  layer: Layer,
+  artifact: FluxArtifact<LayerFile>,
+  layer: LayerFile,
   metadata: { source: string; revision: string; created?: string },
   skipped: SkippedEntry[],
   progress: Progress,
@@ -263,7 +330,7 @@ async function publish(
     async () => {
       const results = await Promise.all([
         client.pushBlob(repository, artifact.config),
-        client.pushBlob(repository, { digest: layer.digest, size: layer.size, data: layer.data }),
+        client.pushBlob(repository, { digest: layer.digest, size: layer.size, file: layer.path }),
       ]);
       for (const result of results) blobs[result === "exists" ? "existing" : result]++;
     },
@@ -335,7 +402,7 @@ async function heldContent(
 async function claimVersion(
   client: RegistryClient,
   repository: RepositoryRef,
-  artifact: FluxArtifact,
+  artifact: FluxArtifact<LayerFile>,
   first: string,
   options: { explicit: boolean; bump: Bump; progress: Progress },
 ): Promise<{ version: string } | { version: string; held: HeldContent }> {
@@ -376,14 +443,17 @@ async function claimVersion(
     }
     const window = performance.now() - checking;
     // Step 3: whoever wrote last within the settle time owns the version.
-    await sleep(Math.max(TAG_SETTLE_MS, 2 * window));
+    const settle = settleTime(repository, window);
+    await sleep(settle);
     const after = await client.resolve(repository, candidate);
     if (after?.digest === ours) {
       if (held === undefined && window >= TAG_SETTLE_MS) {
+        const waits = isLoopbackRegistry(repository.registry)
+          ? `a stall: other pushes to this machine's registry wait 4× their own check-and-tag time, at least ${LOOPBACK_SETTLE_MS} ms, for a racer`
+          : `longer than the ${TAG_SETTLE_MS} ms other pushes wait for a racer`;
         options.progress.warn(
-          `checking and tagging ${candidate} took ${Math.round(window)} ms, longer than the ` +
-            `${TAG_SETTLE_MS} ms other pushes wait for a racer: if another machine pushed ` +
-            `${name}:${candidate} at that moment, this push may have replaced it — check \`ksail workload versions\``,
+          `checking and tagging ${candidate} took ${Math.round(window)} ms (${waits}): if another ` +
+            `push wrote ${name}:${candidate} at that moment, this push may have replaced it — check \`ksail workload versions\``,
         );
       }
       return { version: candidate };
@@ -395,7 +465,7 @@ async function claimVersion(
           `it holds ${after?.digest ?? "nothing (deleted)"}, not this push's ${ours}`,
         {
           hint:
-            `This push wrote ${candidate} and was replaced within ${Math.round(window + TAG_SETTLE_MS)} ms; ` +
+            `This push wrote ${candidate} and was replaced within ${Math.round(window + settle)} ms; ` +
             "none of its content is tagged. Versions are immutable: push again with another --version, " +
             "or leave --version out to take the next patch.",
         },
@@ -407,12 +477,13 @@ async function claimVersion(
 
 /**
  * Points `latest` at the highest version's digest once that digest is confirmed (`confirmed`,
- * or read twice TAG_SETTLE_MS apart), then checks again, until `latest` holds the highest version.
+ * or read twice the settle time apart), then checks again, until `latest` holds the highest version.
  */
 async function moveLatest(
   client: RegistryClient,
   repository: RepositoryRef,
-  confirmed: { version: string; digest: string; manifest: FluxArtifact["manifest"] } | undefined,
+  confirmed:
+    { version: string; digest: string; manifest: FluxArtifact<LayerFile>["manifest"] } | undefined,
   progress: Progress,
 ): Promise<void> {
   for (let round = 0; round < MAX_LATEST_ROUNDS; round++) {
@@ -427,7 +498,7 @@ async function moveLatest(
     const ours = confirmed?.version === highest && confirmed.digest === head.digest;
     if (!ours) {
       // Another push's version may still lose its race: only a digest that stays is owned.
-      await sleep(TAG_SETTLE_MS);
+      await sleep(settleTime(repository, 0));
       if ((await client.resolve(repository, highest))?.digest !== head.digest) continue;
     }
     const manifest = ours

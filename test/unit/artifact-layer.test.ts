@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
-import { chmod, mkdir, mkdtemp, rm, utimes, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { gunzipSync } from "node:zlib";
 import { extract as tarExtract, type Header } from "tar-stream";
-import { buildLayer, entryHeader, GZIP_SEGMENT } from "../../src/artifact/layer.js";
+import { buildLayer, entryHeader, GZIP_SEGMENT, writeLayerFile } from "../../src/artifact/layer.js";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { listSourceFiles } from "../../src/artifact/source-files.js";
@@ -211,5 +212,79 @@ describe("buildLayer", () => {
       "doc3.txt",
       "doc4.txt",
     ]);
+  });
+});
+
+describe("writeLayerFile", () => {
+  /** Deterministic text: 300 files of 1–41 KB (> GZIP_SEGMENT of tar: two gzip members), a PAX name, an executable. */
+  async function fixture(): Promise<string> {
+    const root = await tempDir();
+    const text = (seed: number, size: number): string => {
+      let out = "";
+      let h = createHash("sha256").update(String(seed)).digest("hex");
+      while (out.length < size) {
+        h = createHash("sha256").update(h).digest("hex");
+        out += `k${h.slice(0, 12)}: ${h.slice(12, 40)} words and more words\n`;
+      }
+      return out.slice(0, size);
+    };
+    for (let i = 0; i < 300; i++) {
+      const path = join(root, `d${i % 7}`, `sub${i % 3}`, `f${i}.yaml`);
+      await mkdir(join(path, ".."), { recursive: true });
+      await writeFile(path, text(i, 1000 + ((i * 7919) % 40000)));
+    }
+    const long = join(root, "a".repeat(60), "b".repeat(60), `${"c".repeat(70)}.yaml`);
+    await mkdir(join(long, ".."), { recursive: true });
+    await writeFile(long, "x: 1\n");
+    await writeFile(join(root, "ü-naïve.yaml"), "y: 2\n");
+    await writeFile(join(root, "run.sh"), "#!/bin/sh\n");
+    await chmod(join(root, "run.sh"), 0o755);
+    await writeFile(join(root, "empty.txt"), "");
+    return root;
+  }
+
+  it("streams the same bytes the in-memory build gave before streaming existed (and gives now)", async () => {
+    const { files } = await listSourceFiles(await fixture());
+    const into = await tempDir();
+    const layer = await writeLayerFile(files, { directory: into });
+    try {
+      // Digests of this fixture from buildLayer at e84ea38, before the push streamed its layer.
+      assert.equal(
+        layer.digest,
+        "sha256:0db7a9d252d994a8eeed8cb08c0b36a3dc9ce9894ecce751f084c1d515662ec4",
+      );
+      assert.equal(
+        layer.diffId,
+        "sha256:b5e057081899c72e543950b613519105a62a85c515837256655015a86df7a798",
+      );
+      assert.equal(layer.size, 2412398);
+      assert.equal(layer.uncompressedSize, 6517248);
+      assert.equal(layer.fileCount, 304);
+      const onDisk = await readFile(layer.path);
+      assert.equal(onDisk.length, layer.size);
+      assert.equal(`sha256:${createHash("sha256").update(onDisk).digest("hex")}`, layer.digest);
+      const inMemory = await buildLayer(files);
+      assert.ok(inMemory.data.equals(onDisk));
+      assert.equal(inMemory.diffId, layer.diffId);
+    } finally {
+      await layer.remove();
+    }
+    assert.deepEqual(await readdir(into), [], "remove() deletes the file and its directory");
+  });
+
+  it("leaves nothing behind when packing fails or is stopped", async () => {
+    const root = await fixture();
+    const { files } = await listSourceFiles(root);
+    const into = await tempDir();
+    await rm(join(root, "d3", "sub0", "f3.yaml"));
+    await assert.rejects(writeLayerFile(files, { directory: into }), { code: "ENOENT" });
+    assert.deepEqual(await readdir(into), []);
+
+    const stop = new AbortController();
+    stop.abort(new Error("validation failed"));
+    await assert.rejects(writeLayerFile(files, { directory: into, signal: stop.signal }), {
+      message: "validation failed",
+    });
+    assert.deepEqual(await readdir(into), []);
   });
 });
