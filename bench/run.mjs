@@ -9,7 +9,7 @@ import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { smallCorpus, largeCorpus } from "./lib/corpus.mjs";
-import { timed, mustRun, median, min, max, rotate, tail } from "./lib/proc.mjs";
+import { timed, timedRss, mustRun, median, min, max, rotate, tail } from "./lib/proc.mjs";
 import { startRegistry } from "./lib/registry.mjs";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -23,9 +23,10 @@ const { values: opt } = parseArgs({
   options: {
     "reps-a": { type: "string", default: "7" },
     "reps-b": { type: "string", default: "5" },
+    "reps-c": { type: "string", default: "2" },
     "reps-unchanged": { type: "string", default: "5" },
     startup: { type: "string", default: "10" },
-    only: { type: "string", default: "a,b,startup" },
+    only: { type: "string", default: "a,b,c,startup" },
     "peers-only": { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
     out: { type: "string", default: join(ROOT, "bench", "results", "latest.json") },
@@ -36,9 +37,10 @@ if (opt.help) {
   console.log(`usage: node bench/run.mjs [options]   (npm run bench -- [options])
   --reps-a N          repetitions for (a) 20 small files            (default 7)
   --reps-b N          repetitions for (b) 2,000 files / ~20 MiB     (default 5)
+  --reps-c N          repetitions for (c) 20,000 files / ~200 MiB   (default 2; ksail cold and oras)
   --reps-unchanged N  repetitions of the unchanged-content re-push  (default 5, 0 = skip)
   --startup N         repetitions of the start-up commands          (default 10)
-  --only LIST         comma list of a,b,startup                     (default all)
+  --only LIST         comma list of a,b,c,startup                   (default all)
   --peers-only        do not run ksail (develop/measure the peers alone)
   --keep              keep the temp dir (corpora, registry storage and log)
   --out FILE          raw results JSON (default bench/results/latest.json)`);
@@ -47,6 +49,7 @@ if (opt.help) {
 const REPS = {
   a: Number(opt["reps-a"]),
   b: Number(opt["reps-b"]),
+  c: Number(opt["reps-c"]),
   unchanged: Number(opt["reps-unchanged"]),
   startup: Number(opt.startup),
 };
@@ -105,28 +108,37 @@ async function ksailStatus() {
 // One push per tool. Each returns the timed result (ms = whole wall time of the step).
 function pushers({ registry, tools, work }) {
   const cfg = join(work, "flux-config.json");
+  let coldCaches = 0;
+  /**
+   * ksail with its cache in `cache` (XDG_CACHE_HOME): the validation cache and lock files live
+   * there, so results do not depend on this machine's history.
+   */
+  const ksail = (cache) => (corpus, repo, tag) =>
+    timedRss(
+      process.execPath,
+      [
+        KSAIL_BIN,
+        "workload",
+        "push",
+        "--registry",
+        `oci://${registry.host}/${repo}`,
+        "--path",
+        corpus.dir,
+        "--version",
+        tag,
+      ],
+      { cwd: work, env: { ...process.env, NO_COLOR: "1", XDG_CACHE_HOME: cache() } },
+    );
   return {
-    ksail: (corpus, repo, tag) =>
-      timed(
-        process.execPath,
-        [
-          KSAIL_BIN,
-          "workload",
-          "push",
-          "--registry",
-          `oci://${registry.host}/${repo}`,
-          "--path",
-          corpus.dir,
-          "--version",
-          tag,
-        ],
-        { cwd: work, env: { ...process.env, NO_COLOR: "1" } },
-      ),
+    // Warm: one cache dir per corpus, filled by the warm-up push (a developer's second push).
+    ksail: ksail(() => join(work, "cache-warm")),
+    // Cold: a new empty cache dir for every push (the first push on a machine, as in CI).
+    "ksail-cold": ksail(() => join(work, `cache-cold-${coldCaches++}`)),
     // oras packs the directory itself (tar + gzip in-process, like ksail) and pushes a manifest
     // of Flux's shape: config {} of the Flux config type, one Flux content layer. It also moves
     // `latest`, as ksail does.
     oras: (corpus, repo, tag) =>
-      timed(
+      timedRss(
         tools.oras.path,
         [
           "push",
@@ -176,8 +188,21 @@ function pushers({ registry, tools, work }) {
 }
 
 // ---------------------------------------------------------------------------------------------
-async function pushCase({ key, label, corpus, reps, names, push, ksail, results }) {
-  const runs = Object.fromEntries(names.map((n) => [n, { new: [], unchanged: [], extra: [] }]));
+async function pushCase({
+  key,
+  label,
+  corpus,
+  reps,
+  names,
+  push,
+  ksail,
+  results,
+  warmup = true,
+  unchanged = REPS.unchanged,
+}) {
+  const runs = Object.fromEntries(
+    names.map((n) => [n, { new: [], unchanged: [], rssKiB: [], extra: [] }]),
+  );
   const failed = {};
   const repoOf = (n) => `bench/${n}-${key}`;
   const active = () => names.filter((n) => !failed[n]);
@@ -186,23 +211,26 @@ async function pushCase({ key, label, corpus, reps, names, push, ksail, results 
     const r = await push[name](corpus, repoOf(name), tag);
     if (r.code !== 0) {
       const msg = `${name} push ${repoOf(name)}:${tag} failed (exit ${r.code ?? r.signal}):\n${tail(r.stderr || r.stdout)}`;
-      if (name !== "ksail") throw new Error(msg);
+      if (!name.startsWith("ksail")) throw new Error(msg);
       failed[name] = msg;
       log(msg);
       return;
     }
     if (phase) {
       runs[name][phase].push(r.ms);
+      if (phase === "new" && Number.isFinite(r.peakRssKiB)) runs[name].rssKiB.push(r.peakRssKiB);
       if (r.packMs !== undefined)
         runs[name].extra.push({ phase, i, packMs: r.packMs, pushMs: r.pushMs });
-      if (name === "ksail") runs[name].extra.push({ phase, i, steps: ksailSteps(r) });
+      if (name.startsWith("ksail")) runs[name].extra.push({ phase, i, steps: ksailSteps(r) });
     }
   }
 
-  log(`${label}: warm-up push per tool`);
-  for (const n of active()) {
-    await corpus.mark(`warmup-${n}`);
-    await step(n, "0.9.0", null);
+  if (warmup) {
+    log(`${label}: warm-up push per tool`);
+    for (const n of active()) {
+      await corpus.mark(`warmup-${n}`);
+      await step(n, "0.9.0", null);
+    }
   }
   log(`${label}: ${reps} timed pushes of new content per tool (rotating order)`);
   for (let i = 0; i < reps; i++) {
@@ -211,11 +239,11 @@ async function pushCase({ key, label, corpus, reps, names, push, ksail, results 
       await step(n, `1.0.${i}`, "new", i);
     }
   }
-  if (REPS.unchanged > 0) {
-    log(`${label}: ${REPS.unchanged} timed re-pushes of unchanged content (new tag) per tool`);
+  if (unchanged > 0) {
+    log(`${label}: ${unchanged} timed re-pushes of unchanged content (new tag) per tool`);
     await corpus.mark("unchanged");
     for (const n of active()) await step(n, "1.1.0", null); // uploads the blob once, untimed
-    for (let i = 1; i <= REPS.unchanged; i++) {
+    for (let i = 1; i <= unchanged; i++) {
       for (const n of rotate(active(), i)) await step(n, `1.1.${i}`, "unchanged", i);
     }
   }
@@ -312,16 +340,24 @@ function table(rows) {
     .join("\n");
 }
 
+const mib = (kib) => (Number.isFinite(kib) ? (kib / 1024).toFixed(0) : "-");
+
 function report(pushResults, startupRuns, ksail) {
-  const rows = [["case", "tool", "n", "median ms", "min ms", "max ms", "ksail/tool (median)"]];
+  const rows = [
+    ["case", "tool", "n", "median ms", "min ms", "max ms", "peak RSS MiB", "ksail/tool (median)"],
+  ];
   for (const r of pushResults) {
     for (const phase of ["new", "unchanged"]) {
-      const ks = r.runs.ksail?.[phase] ?? [];
+      const warm = r.runs.ksail?.[phase] ?? [];
+      const cold = r.runs["ksail-cold"]?.[phase] ?? [];
       for (const [name, runs] of Object.entries(r.runs)) {
         const xs = runs[phase];
-        if (xs.length === 0 && name !== "ksail") continue;
-        const ratio =
-          name === "ksail" || ks.length === 0 ? "" : `${(median(ks) / median(xs)).toFixed(2)}x`;
+        if (xs.length === 0 && !name.startsWith("ksail")) continue;
+        const ratios = [];
+        if (!name.startsWith("ksail")) {
+          if (warm.length) ratios.push(`${(median(warm) / median(xs)).toFixed(2)}x`);
+          if (cold.length) ratios.push(`cold ${(median(cold) / median(xs)).toFixed(2)}x`);
+        }
         rows.push([
           `(${r.case}) ${phase === "new" ? "new content" : "unchanged re-push"}`,
           name,
@@ -329,7 +365,8 @@ function report(pushResults, startupRuns, ksail) {
           fmt(median(xs)),
           fmt(min(xs)),
           fmt(max(xs)),
-          ratio,
+          phase === "new" ? mib(median(runs.rssKiB ?? [])) : "",
+          ratios.join(", "),
         ]);
       }
     }
@@ -338,7 +375,16 @@ function report(pushResults, startupRuns, ksail) {
     const node0 = median(startupRuns["node -e 0"]);
     for (const [name, xs] of Object.entries(startupRuns)) {
       const ratio = name.startsWith("ksail") ? `${(median(xs) / node0).toFixed(2)}x node -e 0` : "";
-      rows.push(["startup", name, xs.length, fmt(median(xs)), fmt(min(xs)), fmt(max(xs)), ratio]);
+      rows.push([
+        "startup",
+        name,
+        xs.length,
+        fmt(median(xs)),
+        fmt(min(xs)),
+        fmt(max(xs)),
+        "",
+        ratio,
+      ]);
     }
   }
   console.log(`\n${table(rows)}\n`);
@@ -359,12 +405,48 @@ function report(pushResults, startupRuns, ksail) {
       console.log(`(${r.case}) ksail's own step timings, ${phase}, median ms: ${parts.join(", ")}`);
     }
   }
+  console.log(`\n${goals(pushResults, startupRuns).join("\n")}`);
   if (!ksail.ok) console.log(`\nksail NOT measured: ${ksail.reason}`);
   for (const r of pushResults) {
     for (const [name, msg] of Object.entries(r.failed)) {
       console.log(`\n(${r.case}) ${name} FAILED: ${msg}`);
     }
   }
+}
+
+/** Issue 15's goals as measured in this run: one line each, "pass" or "MISS" (or why not measured). */
+function goals(pushResults, startupRuns) {
+  const byCase = Object.fromEntries(pushResults.map((r) => [r.case, r.runs]));
+  const verdict = (ok) => (ok ? "pass" : "MISS");
+  const lines = ["goals (issue 15):"];
+  const c = byCase.c;
+  const rssC = median(c?.["ksail-cold"]?.rssKiB ?? c?.ksail?.rssKiB ?? []);
+  lines.push(
+    Number.isFinite(rssC)
+      ? `  1. peak RSS of ksail push, 20,000 files / 200 MiB: ${mib(rssC)} MiB (goal <= 150; oras ${mib(median(c.oras?.rssKiB ?? []))} MiB): ${verdict(rssC / 1024 <= 150)}`
+      : "  1. peak RSS at 200 MiB: not measured (--only without c)",
+  );
+  const node0 = startupRuns ? median(startupRuns["node -e 0"]) : NaN;
+  const smallWarm = median(byCase.a?.ksail?.new ?? []);
+  const smallCold = median(byCase.a?.["ksail-cold"]?.new ?? []);
+  lines.push(
+    Number.isFinite(node0) && Number.isFinite(smallWarm)
+      ? `  2. small push (a), warm cache: ${fmt(smallWarm)} ms = node -e 0 (${fmt(node0)}) + ${fmt(smallWarm - node0)} ms (goal <= +80; cold cache +${fmt(smallCold - node0)}): ${verdict(smallWarm - node0 <= 80)}`
+      : "  2. small push: not measured (needs a and startup)",
+  );
+  lines.push(
+    "  3. validation cache per source root: implemented (src/validate/cache.ts), no timing goal here",
+  );
+  lines.push("  4. prune of 1,000 versions: node bench/prune.mjs");
+  const b = byCase.b;
+  const coldB = median(b?.["ksail-cold"]?.new ?? []);
+  const orasB = median(b?.oras?.new ?? []);
+  lines.push(
+    Number.isFinite(coldB) && Number.isFinite(orasB)
+      ? `  5. 20 MiB push, cold cache: ksail ${fmt(coldB)} ms / oras ${fmt(orasB)} ms = ${(coldB / orasB).toFixed(2)}x (goal <= 1.00; warm ${(median(b.ksail?.new ?? []) / orasB).toFixed(2)}x): ${verdict(coldB / orasB <= 1)}`
+      : "  5. 20 MiB push: not measured (--only without b)",
+  );
+  return lines;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -393,7 +475,7 @@ async function main() {
     log(`registry: ${registry.impl} (${registry.version}) on ${registry.host}`);
     const push = pushers({ registry, tools, work });
     await push.prepare();
-    const names = ksail.ok ? ["ksail", "oras", "crane"] : ["oras", "crane"];
+    const names = ksail.ok ? ["ksail", "ksail-cold", "oras", "crane"] : ["oras", "crane"];
     const pushResults = [];
     const loadBefore = os.loadavg();
 
@@ -425,6 +507,27 @@ async function main() {
         results: pushResults,
       });
     }
+    if (ONLY.has("c")) {
+      log("generating (c): 20,000 ConfigMaps, ~200 MiB");
+      const corpus = await largeCorpus(join(work, "huge"), 3, {
+        files: 20_000,
+        totalBytes: 200 * 1024 * 1024,
+      });
+      // Time and peak memory only: ksail with a cold cache and oras, no warm-up (the corpus was
+      // just written, so it is in the page cache for both), no unchanged re-push.
+      await pushCase({
+        key: "c",
+        label: "(c) 20,000 files / ~200 MiB",
+        corpus,
+        reps: REPS.c,
+        names: names.filter((n) => n === "ksail-cold" || n === "oras"),
+        push,
+        ksail,
+        results: pushResults,
+        warmup: false,
+        unchanged: 0,
+      });
+    }
     const startupRuns = ONLY.has("startup")
       ? (log(`start-up: ${REPS.startup} runs of each command`),
         await startup({ tools, ksail, reps: REPS.startup }))
@@ -432,7 +535,7 @@ async function main() {
     const checks = await verify(registry, pushResults);
     for (const c of checks) {
       if (!c.ok) log(`verify: ${c.tool} (${c.case}) ${c.tag}: ${c.error}`);
-      else if (c.tool === "ksail" && !c.fluxShape) {
+      else if (c.tool.startsWith("ksail") && !c.fluxShape) {
         log(
           `verify: ksail (${c.case}) manifest is NOT Flux-shaped: config ${c.config}, layers ${c.layers.join(", ")}`,
         );
@@ -462,11 +565,16 @@ async function main() {
         medians: Object.fromEntries(
           Object.entries(r.runs).map(([n, x]) => [
             n,
-            { new: median(x.new), unchanged: median(x.unchanged) },
+            {
+              new: median(x.new),
+              unchanged: median(x.unchanged),
+              peakRssKiB: median(x.rssKiB ?? []),
+            },
           ]),
         ),
       })),
       startup: startupRuns,
+      goals: goals(pushResults, startupRuns),
       verify: checks,
     };
     await mkdir(dirname(opt.out), { recursive: true });

@@ -1,5 +1,6 @@
 // Process helpers and small statistics for the benchmark.
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 
 /**
  * Runs a command to completion and measures its wall time (spawn to exit) in milliseconds.
@@ -68,4 +69,26 @@ export function rotate(arr, k) {
   const n = arr.length;
   const s = ((k % n) + n) % n;
   return [...arr.slice(s), ...arr.slice(0, s)];
+}
+
+export const TIME_BIN = "/usr/bin/time";
+const RSS_MARK = "bench-peak-rss-kib=";
+
+/**
+ * Like timed(), run under GNU time (`/usr/bin/time -f`), which adds `peakRssKiB`: the maximum
+ * resident set size of the command (for a pipeline of its own, of its largest process). The
+ * wrapper costs the same fork + exec for every tool.
+ */
+export async function timedRss(cmd, args, opts) {
+  if (!existsSync(TIME_BIN)) {
+    throw new Error(
+      `${TIME_BIN} is missing: peak memory is measured with GNU time (apt-get install -y time)`,
+    );
+  }
+  const r = await timed(TIME_BIN, ["-f", `${RSS_MARK}%M`, cmd, ...args], opts);
+  const lines = r.stderr.split("\n");
+  const at = lines.findLastIndex((l) => l.startsWith(RSS_MARK));
+  const peakRssKiB = at === -1 ? NaN : Number(lines[at].slice(RSS_MARK.length));
+  if (at !== -1) lines.splice(at, 1);
+  return { ...r, stderr: lines.join("\n"), peakRssKiB };
 }
