@@ -1,7 +1,7 @@
 /**
  * Temporary directories that must not outlive the process: removed by their owner, else on exit
- * and on SIGINT/SIGTERM (then the signal's default action still ends the process, unless someone
- * else handles it, e.g. `workload watch`). A SIGKILL leaves them behind in the OS temp dir, where
+ * and on SIGINT/SIGTERM (then the signal's default action still ends the process; when someone
+ * else handles the signal, e.g. `workload watch`, the process goes on and they go at exit). A SIGKILL leaves them behind in the OS temp dir, where
  * the OS's own cleanup finds them.
  */
 import { rmSync } from "node:fs";
@@ -22,10 +22,13 @@ function removeAllNow(): void {
 }
 
 function onSignal(signal: NodeJS.Signals): void {
+  // Someone else handles it (`workload watch` finishes its running push first): the process
+  // goes on, and the exit handler removes what is left.
+  if (process.listenerCount(signal) > 1) return;
   removeAllNow();
   uninstall();
-  // Nobody else listens: behave like Node's default (end the process by this signal).
-  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  // Behave like Node's default: end the process by this signal.
+  process.kill(process.pid, signal);
 }
 
 function install(): void {

@@ -7,7 +7,8 @@ import { after, describe, it } from "node:test";
 import { gunzipSync } from "node:zlib";
 import { extract as tarExtract, type Header } from "tar-stream";
 import { buildLayer, entryHeader, GZIP_SEGMENT, writeLayerFile } from "../../src/artifact/layer.js";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { listSourceFiles } from "../../src/artifact/source-files.js";
 import { readLayerFiles } from "../../src/artifact/extract.js";
@@ -286,5 +287,45 @@ describe("writeLayerFile", () => {
       message: "validation failed",
     });
     assert.deepEqual(await readdir(into), []);
+  });
+});
+
+describe("writeLayerFile's temporary file", () => {
+  it("is removed when the process is stopped by SIGTERM or SIGINT mid-write", async () => {
+    const root = await tempDir();
+    // ~24 MB of text that compresses slowly enough to be caught mid-write.
+    const line = (n: number) => `k${n}: ${createHash("sha256").update(String(n)).digest("hex")}\n`;
+    for (let f = 0; f < 6; f++) {
+      await writeFile(
+        join(root, `f${f}.yaml`),
+        Array.from({ length: 50_000 }, (_, n) => line(f * 50_000 + n)).join(""),
+      );
+    }
+    const layerModule = new URL("../../src/artifact/layer.ts", import.meta.url).href;
+    const filesModule = new URL("../../src/artifact/source-files.ts", import.meta.url).href;
+    for (const signal of ["SIGTERM", "SIGINT"] as const) {
+      const into = await tempDir();
+      const script =
+        `const { writeLayerFile } = await import(${JSON.stringify(layerModule)});` +
+        `const { listSourceFiles } = await import(${JSON.stringify(filesModule)});` +
+        `const { files } = await listSourceFiles(${JSON.stringify(root)});` +
+        `const big = Array.from({ length: 40 }, () => files).flat();` +
+        `console.log("writing"); await writeLayerFile(big, { directory: ${JSON.stringify(into)} });`;
+      const child = spawn(
+        process.execPath,
+        ["--import", "tsx", "--input-type=module", "-e", script],
+        { stdio: ["ignore", "pipe", "inherit"] },
+      );
+      const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+        child.on("exit", (_code, by) => resolve(by)),
+      );
+      // Signal once the file exists (the child is inside writeLayerFile).
+      await new Promise<void>((resolve) => child.stdout.once("data", () => resolve()));
+      for (let i = 0; i < 200 && (await readdir(into)).length === 0; i++) await sleep(25);
+      assert.equal((await readdir(into)).length, 1, "the temporary directory exists mid-write");
+      child.kill(signal);
+      assert.equal(await exited, signal, "the process still ends by the signal");
+      assert.deepEqual(await readdir(into), [], `nothing left after ${signal}`);
+    }
   });
 });
