@@ -2,7 +2,7 @@
  * Options more than one command takes, and their typed flag interfaces. Loaded at start-up with
  * the command table, so it imports nothing but commander and types.
  */
-import { Option, type Command } from "commander";
+import { InvalidArgumentError, Option, type Command } from "commander";
 import type { FluxSyncOverrides } from "../flux/resources.js";
 
 /** The options every leaf command (and the program, before the subcommand) takes. */
@@ -13,10 +13,27 @@ export interface GlobalOptions {
 }
 
 export const COMMON_OPTIONS: [string, string][] = [
-  ["--config <path>", "path to ksail.yaml (default: ./ksail.yaml)"],
+  [
+    "--config <path>",
+    "path to ksail.yaml (default: $KSAIL_CONFIG, else ksail.yaml here or in the nearest parent directory)",
+  ],
   ["-q, --quiet", "print only results and errors, no progress lines"],
   ["--verbose", "print error causes"],
 ];
+
+/**
+ * An option with a closed set of values, matched without regard to case (`--distribution kind`
+ * gives "Kind"); help still lists the values as written.
+ */
+export function choiceOption(flags: string, description: string, choices: readonly string[]) {
+  return new Option(flags, description).choices(choices).argParser((value: string) => {
+    const match = choices.find((c) => c.toLowerCase() === value.toLowerCase());
+    if (match === undefined) {
+      throw new InvalidArgumentError(`Allowed choices are ${choices.join(", ")}.`);
+    }
+    return match;
+  });
+}
 
 export interface OutputFlags {
   output?: string;

@@ -20,13 +20,16 @@ metadata:
   name: demo
 `;
 
-async function configError(promise: Promise<unknown>): Promise<KsailError> {
+async function configError(
+  promise: Promise<unknown>,
+  kind: "config" | "usage" = "config",
+): Promise<KsailError> {
   const error = await promise.then(
-    () => assert.fail("expected a config error"),
+    () => assert.fail(`expected a ${kind} error`),
     (e: unknown) => e,
   );
   assert.ok(error instanceof KsailError, `expected KsailError, got ${String(error)}`);
-  assert.equal(error.kind, "config");
+  assert.equal(error.kind, kind);
   return error;
 }
 
@@ -110,8 +113,10 @@ describe("config: defaults < file < KSAIL_* env < flags", () => {
       envError.message,
       /environment variable KSAIL_REGISTRY_PORT \(spec\.options\.localRegistry\.hostPort\)/,
     );
+    // A bad flag value is a usage error (exit 2), a bad file or KSAIL_* value a config error.
     const flagError = await configError(
       loadConfig({ cwd: dir, env: {}, flags: { fluxInterval: "soon" } }),
+      "usage",
     );
     assert.match(
       flagError.message,

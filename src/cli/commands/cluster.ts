@@ -1,7 +1,7 @@
 /** `ksail cluster create | delete | start | stop | list | info`, and the aliases `ksail up` / `ksail down`. */
 import { Option, type Command } from "commander";
 import type { CliContext } from "../context.js";
-import { outputOption } from "../options.js";
+import { choiceOption, outputOption } from "../options.js";
 import { lazy } from "../seam.js";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -9,10 +9,11 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 function addClusterOptions(command: Command): Command {
   return command
     .addOption(
-      new Option(
+      choiceOption(
         "--distribution <name>",
         "Kind, K3d, or External (an existing kubeconfig context)",
-      ).choices(["Kind", "K3d", "External"]),
+        ["Kind", "K3d", "External"],
+      ),
     )
     .option("--context <name>", "kubeconfig context (External clusters)")
     .option("--kubeconfig <path>", "kubeconfig file (External clusters)")
