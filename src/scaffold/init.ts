@@ -1,5 +1,5 @@
 /** What `ksail init` writes: ksail.yaml, the cluster config and the source directory. */
-import { access, mkdir, writeFile } from "node:fs/promises";
+import { access, mkdir, readdir, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { stringify } from "yaml";
 import { distributionConfigFor } from "../cluster/distribution-config.js";
@@ -11,11 +11,18 @@ export interface ScaffoldFile {
   /** Path relative to the project directory. */
   path: string;
   content: string;
+  /** In the manifest folder: the user's, written only into a folder with no files yet. */
+  userOwned?: boolean;
 }
 
 export interface InitResult {
   directory: string;
-  files: { path: string; action: "created" | "overwritten" }[];
+  files: { path: string; action: "created" | "overwritten" | "kept" }[];
+}
+
+/** The kubeconfig context the cluster gets: kind-<name> or k3d-<name>. */
+export function defaultContext(config: Pick<KsailConfig, "metadata" | "spec">): string {
+  return `${config.spec.distribution === "Kind" ? "kind" : "k3d"}-${config.metadata.name}`;
 }
 
 export function scaffoldFiles(config: KsailConfig): ScaffoldFile[] {
@@ -24,6 +31,7 @@ export function scaffoldFiles(config: KsailConfig): ScaffoldFile[] {
     { path: config.spec.distributionConfig, content: distributionConfigFor(config) },
     {
       path: join(config.spec.sourceDirectory, "kustomization.yaml"),
+      userOwned: true,
       content: stringify({
         apiVersion: "kustomize.config.k8s.io/v1beta1",
         kind: "Kustomization",
@@ -47,9 +55,7 @@ function ksailYaml(config: KsailConfig): string {
       localRegistry: spec.localRegistry,
       connection: {
         ...(spec.connection.kubeconfig ? { kubeconfig: spec.connection.kubeconfig } : {}),
-        context:
-          spec.connection.context ??
-          `${spec.distribution === "Kind" ? "kind" : "k3d"}-${config.metadata.name}`,
+        context: spec.connection.context ?? defaultContext(config),
         timeout: spec.connection.timeout,
       },
       options: {
@@ -62,8 +68,10 @@ function ksailYaml(config: KsailConfig): string {
 }
 
 /**
- * Writes the files. Refuses, before writing anything, when one exists and `force` is not set,
- * so a refused init changes nothing.
+ * Writes the files. Refuses, before writing anything, when ksail.yaml or the cluster config
+ * exists and `force` is not set, so a refused init changes nothing. The manifest folder is the
+ * user's: its kustomization.yaml is written only when the folder has no files yet (an existing
+ * folder without one is a tree Flux builds as it is), never overwritten, --force or not.
  */
 export async function initProject(
   directory: string,
@@ -73,20 +81,28 @@ export async function initProject(
   const root = resolve(directory);
   const files = scaffoldFiles(config);
   const existing: string[] = [];
+  const kept: string[] = [];
   for (const file of files) {
-    if (await exists(join(root, file.path))) existing.push(file.path);
+    const target = join(root, file.path);
+    if (file.userOwned) {
+      if ((await exists(target)) || (await hasFiles(dirname(target)))) kept.push(file.path);
+    } else if (await exists(target)) existing.push(file.path);
   }
   if (existing.length > 0 && !options.force) {
     throw new KsailError(
       "conflict",
       `refusing to overwrite existing ${existing.join(", ")} in ${root}`,
       {
-        hint: "Pass --force to overwrite them, or run init in an empty directory.",
+        hint: `Pass --force to rewrite ${existing.join(" and ")} (the values ${CONFIG_FILE} sets are kept unless flags change them; ${config.spec.sourceDirectory}/ is never touched), or run init in another directory.`,
       },
     );
   }
   const written: InitResult["files"] = [];
   for (const file of files) {
+    if (kept.includes(file.path)) {
+      written.push({ path: file.path, action: "kept" });
+      continue;
+    }
     const target = join(root, file.path);
     await mkdir(dirname(target), { recursive: true });
     await writeFile(target, file.content);
@@ -96,6 +112,14 @@ export async function initProject(
     });
   }
   return { directory: root, files: written };
+}
+
+async function hasFiles(dir: string): Promise<boolean> {
+  try {
+    return (await readdir(dir)).length > 0;
+  } catch {
+    return false;
+  }
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -5,11 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { copyFile, mkdir, mkdtemp, rm } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { after, describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
+import { parse } from "yaml";
+import { json, runKsail } from "../lab/ksail.js";
+import { startRegistry, type LabRegistry } from "../lab/registry.js";
 
 const temps: string[] = [];
 async function tempDir(prefix = "ksail-first-run-"): Promise<string> {
@@ -38,5 +41,205 @@ describe("getting started", () => {
     assert.match(run.stderr, /npm run build/);
     assert.doesNotMatch(run.stderr, /ERR_MODULE_NOT_FOUND|at .*\(.*:\d+:\d+\)|node:internal/);
     assert.equal(run.stdout, "");
+  });
+});
+
+const CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: greeting\ndata:\n  a: b\n";
+
+interface WrittenConfig {
+  metadata: { name: string };
+  spec: {
+    distribution: string;
+    distributionConfig: string;
+    gitOpsEngine: string;
+    localRegistry: string;
+    connection: { context: string };
+    options: { localRegistry: { hostPort: number }; flux: { interval: string } };
+  };
+}
+
+async function readYaml(path: string): Promise<WrittenConfig> {
+  return parse(await readFile(path, "utf8")) as WrittenConfig;
+}
+
+describe("ksail init", () => {
+  it("a plain init gives Flux and the local registry; flags still turn them off", async () => {
+    const dir = await tempDir();
+    const run = await runKsail(["init"], { cwd: dir });
+    assert.equal(run.code, 0, run.stderr);
+    const spec = (await readYaml(join(dir, "ksail.yaml"))).spec;
+    assert.equal(spec.gitOpsEngine, "Flux");
+    assert.equal(spec.localRegistry, "Enabled");
+
+    const off = await tempDir();
+    const plain = await runKsail(["init", "--gitops-engine", "None"], { cwd: off });
+    assert.equal(plain.code, 0, plain.stderr);
+    const offSpec = (await readYaml(join(off, "ksail.yaml"))).spec;
+    assert.equal(offSpec.gitOpsEngine, "None");
+    assert.equal(offSpec.localRegistry, "Disabled");
+
+    const noRegistry = await tempDir();
+    const flux = await runKsail(["init", "--local-registry", "disabled"], { cwd: noRegistry });
+    assert.equal(flux.code, 0, flux.stderr);
+    const fluxSpec = (await readYaml(join(noRegistry, "ksail.yaml"))).spec;
+    assert.equal(fluxSpec.gitOpsEngine, "Flux");
+    assert.equal(fluxSpec.localRegistry, "Disabled");
+  });
+
+  it("--force keeps the user's values and manifests, rewrites only ksail's files", async () => {
+    const dir = await tempDir();
+    const first = await runKsail(
+      ["init", "--name", "demo", "--registry-port", "5123", "--flux-interval", "3m"],
+      { cwd: dir },
+    );
+    assert.equal(first.code, 0, first.stderr);
+    const kustomization =
+      "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [cm.yaml]\n";
+    await writeFile(join(dir, "k8s", "kustomization.yaml"), kustomization);
+    await writeFile(join(dir, "k8s", "cm.yaml"), CONFIGMAP);
+
+    const refused = await runKsail(["init"], { cwd: dir });
+    assert.equal(refused.code, 7, refused.stderr);
+    assert.match(refused.stderr, /refusing to overwrite existing ksail\.yaml, kind\.yaml/);
+    assert.match(refused.stderr, /--force/);
+    assert.match(refused.stderr, /never touched/);
+
+    const forced = await runKsail(["init", "--force", "--distribution", "k3d", "-o", "json"], {
+      cwd: dir,
+    });
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.deepEqual(json<{ files: unknown[] }>(forced).files, [
+      { path: "ksail.yaml", action: "overwritten" },
+      { path: "k3d.yaml", action: "created" },
+      { path: "k8s/kustomization.yaml", action: "kept" },
+    ]);
+    const config = await readYaml(join(dir, "ksail.yaml"));
+    assert.equal(config.metadata.name, "demo");
+    assert.equal(config.spec.distribution, "K3d");
+    assert.equal(config.spec.distributionConfig, "k3d.yaml");
+    assert.equal(config.spec.connection.context, "k3d-demo");
+    assert.equal(config.spec.options.localRegistry.hostPort, 5123);
+    assert.equal(config.spec.options.flux.interval, "3m");
+    assert.equal(await readFile(join(dir, "k8s", "kustomization.yaml"), "utf8"), kustomization);
+    assert.equal(await readFile(join(dir, "k8s", "cm.yaml"), "utf8"), CONFIGMAP);
+  });
+
+  it("leaves a manifest folder that already has files alone (no empty kustomization)", async () => {
+    const dir = await tempDir();
+    await mkdir(join(dir, "k8s"));
+    await writeFile(join(dir, "k8s", "cm.yaml"), CONFIGMAP);
+    const run = await runKsail(["init", "-o", "json"], { cwd: dir });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(json<{ files: { action: string }[] }>(run).files.at(-1), {
+      path: "k8s/kustomization.yaml",
+      action: "kept",
+    });
+    await assert.rejects(readFile(join(dir, "k8s", "kustomization.yaml")), { code: "ENOENT" });
+  });
+
+  it("--force over an invalid ksail.yaml refuses and says why, instead of resetting it", async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, "ksail.yaml"), "apiVersion: [\n");
+    const run = await runKsail(["init", "--force"], { cwd: dir });
+    assert.equal(run.code, 8, run.stderr);
+    assert.match(run.stderr, /ksail\.yaml:\d+:\d+/);
+    assert.equal(await readFile(join(dir, "ksail.yaml"), "utf8"), "apiVersion: [\n");
+  });
+});
+
+describe("usage errors", () => {
+  it("a bad flag value exits 2, a bad ksail.yaml or KSAIL_* value 8", async () => {
+    const dir = await tempDir();
+    const port = await runKsail(["init", "--registry-port", "80000"], { cwd: dir });
+    assert.equal(port.code, 2, port.stderr);
+    assert.match(port.stderr, /flag --registry-port/);
+    const name = await runKsail(["init", "--name", "My_App"], { cwd: dir });
+    assert.equal(name.code, 2, name.stderr);
+    assert.match(name.stderr, /flag --name/);
+    const distribution = await runKsail(["init", "--distribution", "minikube"], { cwd: dir });
+    assert.equal(distribution.code, 2, distribution.stderr);
+
+    const env = await runKsail(["init"], { cwd: dir, env: { KSAIL_REGISTRY_PORT: "80000" } });
+    assert.equal(env.code, 8, env.stderr);
+    assert.match(env.stderr, /environment variable KSAIL_REGISTRY_PORT/);
+    await writeFile(
+      join(dir, "ksail.yaml"),
+      "apiVersion: ksail.dev/v1alpha1\nkind: Cluster\nmetadata:\n  name: My_App\n",
+    );
+    const file = await runKsail(["workload", "gen", "flux"], { cwd: dir });
+    assert.equal(file.code, 8, file.stderr);
+    assert.match(file.stderr, /ksail\.yaml:4:\d+: metadata\.name/);
+  });
+
+  it("accepts lower-case distribution names on flags and in ksail.yaml", async () => {
+    const dir = await tempDir();
+    const run = await runKsail(["init", "--distribution", "k3d", "--gitops-engine", "flux"], {
+      cwd: dir,
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal((await readYaml(join(dir, "ksail.yaml"))).spec.distribution, "K3d");
+    await writeFile(
+      join(dir, "ksail.yaml"),
+      "apiVersion: ksail.dev/v1alpha1\nkind: Cluster\nmetadata:\n  name: demo\nspec:\n  distribution: kind\n  gitOpsEngine: flux\n",
+    );
+    const gen = await runKsail(["workload", "gen", "flux"], { cwd: dir });
+    assert.equal(gen.code, 0, gen.stderr);
+    assert.match(gen.stdout, /kind: OCIRepository/);
+  });
+});
+
+describe("finding ksail.yaml", () => {
+  let lab: LabRegistry;
+  before(async () => {
+    lab = await startRegistry();
+  });
+  after(async () => lab?.stop());
+
+  it("from a subdirectory, through KSAIL_CONFIG and --config; paths relative to the file", async () => {
+    const project = await tempDir();
+    const port = lab.registry.split(":")[1]!;
+    const init = await runKsail(["init", "--name", "found", "--registry-port", port], {
+      cwd: project,
+    });
+    assert.equal(init.code, 0, init.stderr);
+    await writeFile(
+      join(project, "k8s", "kustomization.yaml"),
+      "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [cm.yaml]\n",
+    );
+    await writeFile(join(project, "k8s", "cm.yaml"), CONFIGMAP);
+
+    // From k8s/: the project's ksail.yaml one level up, its sourceDirectory relative to it.
+    const push = await runKsail(["workload", "push", "-o", "json"], {
+      cwd: join(project, "k8s"),
+    });
+    assert.equal(push.code, 0, push.stderr);
+    const pushed = json(push);
+    assert.equal(`${pushed.repository}:${pushed.version}`, `${lab.registry}/found:0.0.1`);
+
+    const elsewhere = await tempDir();
+    const viaEnv = await runKsail(["workload", "versions", "-o", "json"], {
+      cwd: elsewhere,
+      env: { KSAIL_CONFIG: join(project, "ksail.yaml") },
+    });
+    assert.equal(viaEnv.code, 0, viaEnv.stderr);
+    assert.match(viaEnv.stdout, /0\.0\.1/);
+
+    const viaFlag = await runKsail(
+      ["workload", "versions", "-o", "json", "--config", join(project, "ksail.yaml")],
+      { cwd: elsewhere, env: { KSAIL_CONFIG: join(elsewhere, "missing.yaml") } },
+    );
+    assert.equal(viaFlag.code, 0, viaFlag.stderr);
+    assert.match(viaFlag.stdout, /0\.0\.1/);
+
+    const missing = await runKsail(["workload", "versions"], {
+      cwd: elsewhere,
+      env: { KSAIL_CONFIG: join(elsewhere, "missing.yaml") },
+    });
+    assert.equal(missing.code, 8, missing.stderr);
+    assert.match(missing.stderr, /missing\.yaml .*KSAIL_CONFIG/);
+
+    const none = await runKsail(["workload", "versions"], { cwd: elsewhere });
+    assert.equal(none.code, 8, none.stderr);
+    assert.match(none.stderr, /no ksail\.yaml in .* or any parent directory/);
   });
 });
