@@ -243,3 +243,37 @@ describe("finding ksail.yaml", () => {
     assert.match(none.stderr, /no ksail\.yaml in .* or any parent directory/);
   });
 });
+
+describe("no kubeconfig", () => {
+  it("says the file is missing and where ksail looked, suggests `ksail up`, exits 6", async () => {
+    const dir = await tempDir();
+    assert.equal((await runKsail(["init", "--name", "demo"], { cwd: dir })).code, 0);
+    for (const command of [
+      ["workload", "status"],
+      ["workload", "reconcile"],
+    ]) {
+      // runKsail sets HOME to the project, so ~/.kube/config does not exist there.
+      const run = await runKsail(command, { cwd: dir });
+      assert.equal(run.code, 6, `${command.join(" ")}: ${run.stderr}`);
+      assert.match(run.stderr, new RegExp(`no kubeconfig: ${join(dir, ".kube", "config")}`));
+      assert.match(run.stderr, /ksail up/);
+      assert.doesNotMatch(run.stderr, /loaded-context|kind-demo" is not in/);
+    }
+    const viaEnv = await runKsail(["workload", "status"], {
+      cwd: dir,
+      env: { KUBECONFIG: join(dir, "nowhere") },
+    });
+    assert.equal(viaEnv.code, 6, viaEnv.stderr);
+    assert.match(viaEnv.stderr, /KUBECONFIG names .*nowhere/);
+
+    // A relative spec.connection.kubeconfig is next to ksail.yaml, wherever ksail runs from.
+    const config = await readFile(join(dir, "ksail.yaml"), "utf8");
+    await writeFile(
+      join(dir, "ksail.yaml"),
+      config.replace("  connection:\n", "  connection:\n    kubeconfig: kube/config\n"),
+    );
+    const relative = await runKsail(["workload", "status"], { cwd: join(dir, "k8s") });
+    assert.equal(relative.code, 6, relative.stderr);
+    assert.match(relative.stderr, new RegExp(`kubeconfig ${join(dir, "kube", "config")} does not`));
+  });
+});
