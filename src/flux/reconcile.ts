@@ -8,6 +8,7 @@ import { describeRef } from "../k8s/client.js";
 import { KsailError } from "../errors.js";
 import { silentProgress, type Progress } from "../progress.js";
 import { KUSTOMIZATION_API, OCI_REPOSITORY_API } from "./resources.js";
+import { assertFluxServed } from "./served.js";
 import {
   readiness,
   REQUESTED_AT_ANNOTATION,
@@ -84,6 +85,33 @@ export async function reconcileWorkload(
   return { token, steps, ms: performance.now() - started };
 }
 
+/**
+ * Before a push that a reconcile follows: the cluster answers, serves Flux's APIs and has both
+ * objects — so `reconcile --push` never pushes a version for a cluster that cannot take it.
+ */
+export async function checkReconcileTarget(
+  deps: { kube: KubeClient },
+  target: ReconcileTarget,
+  progress: Progress = silentProgress,
+): Promise<void> {
+  const { kube } = deps;
+  await progress.step(
+    `Check the cluster (context ${kube.context})`,
+    async () => {
+      await assertFluxServed(kube);
+      for (const ref of [ociRepositoryRef(target), kustomizationRef(target)]) {
+        if ((await kube.get(ref)) === undefined) {
+          throw new KsailError("not-found", `${describeRef(ref)} does not exist`, {
+            hint: "Create the Flux objects with `ksail flux sync` (ksail up does it when gitOpsEngine is Flux); nothing was pushed.",
+          });
+        }
+      }
+    },
+    () =>
+      `Cluster ${kube.context} has the OCIRepository and Kustomization ${target.namespace}/${target.name}`,
+  );
+}
+
 async function reconcileObject(
   kube: KubeClient,
   ref: ObjectRef,
@@ -94,6 +122,7 @@ async function reconcileObject(
   const hint = `kubectl describe ${ref.kind.toLowerCase()} -n ${ref.namespace} ${ref.name}`;
   const current = await kube.get<FluxObject>(ref);
   if (!current) {
+    await assertFluxServed(kube);
     throw new KsailError("not-found", `${describeRef(ref)} does not exist`, {
       hint: "Create the Flux objects with `ksail flux sync` (ksail up does it when gitOpsEngine is Flux).",
     });

@@ -1,5 +1,6 @@
 /** `ksail flux sync`: apply the project's OCIRepository and Kustomization. */
 import { syncSpecFromConfig } from "../../../flux/resources.js";
+import { assertFluxServed } from "../../../flux/served.js";
 import { applyFluxSync } from "../../../flux/sync.js";
 import { syncOverrides, type KubeFlags, type OutputFlags, type SyncFlags } from "../../options.js";
 import type { Invocation } from "../../seam.js";
@@ -11,6 +12,8 @@ export async function run(
   const { flags } = invocation;
   const { out, loaded, kube } = await openKube(invocation);
   const spec = syncSpecFromConfig(loaded.config, syncOverrides(flags));
+  // Without Flux's CRDs the API server says only "could not find the requested resource".
+  await assertFluxServed(kube);
   await applyFluxSync(kube, spec, out);
   out.result(
     spec,

@@ -1,5 +1,5 @@
 /** `ksail workload reconcile [--push]`: Flux fetches and applies now; prints both revisions. */
-import { reconcileWorkload } from "../../../flux/reconcile.js";
+import { checkReconcileTarget, reconcileWorkload } from "../../../flux/reconcile.js";
 import { formatElapsed } from "../../../ui/output.js";
 import type { PushResult } from "../../../workload/push.js";
 import { createOutput } from "../../context.js";
@@ -21,7 +21,15 @@ export async function run({ ctx, flags, globals }: Invocation<ReconcileFlags>): 
   // --timeout bounds the whole command, the push included.
   const deadline = Date.now() + timeoutMs;
   let pushed: PushResult | undefined;
+  const { loaded, kube } = await connectKube(ctx, globals, flags, out);
+  const reconcileTarget = {
+    name: loaded.config.metadata.name,
+    namespace: loaded.config.spec.options.flux.namespace,
+  };
   if (flags.push) {
+    // The cluster first: a version pushed for a cluster that is not there helps nobody.
+    kube.setDeadline(deadline);
+    await checkReconcileTarget({ kube }, reconcileTarget, out);
     const { target, client } = await openTarget(ctx, globals, flags, out, true);
     // Loaded only with --push: validation and the layer builder are not needed otherwise.
     const { pushInSession } = await import("../../../workload/push-session.js");
@@ -31,12 +39,10 @@ export async function run({ ctx, flags, globals }: Invocation<ReconcileFlags>): 
       out,
     );
   }
-  const { loaded, kube } = await connectKube(ctx, globals, flags, out);
   const result = await reconcileWorkload(
     { kube },
     {
-      name: loaded.config.metadata.name,
-      namespace: loaded.config.spec.options.flux.namespace,
+      ...reconcileTarget,
       timeoutMs,
       deadline,
     },
