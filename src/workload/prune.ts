@@ -61,6 +61,8 @@ export interface PruneResult extends PrunePlan {
   dryRun: boolean;
   garbageCollection: "ran" | "skipped" | "registry-managed";
   garbageCollectionOutput?: string;
+  /** Why the local registry's collection did not run (its engine was not reachable). */
+  garbageCollectionSkipped?: string;
 }
 
 /** A version as planning sees it; `blobs` (when known) makes `bytes` count shared blobs once. */
@@ -147,6 +149,11 @@ export interface PruneDeps {
   client: RegistryClient;
   /** The local registry's collector; without one the registry's own GC reclaims the space. */
   garbageCollect?: GarbageCollector | undefined;
+  /**
+   * Set instead of `garbageCollect` when the local registry's collector cannot run now (no
+   * container engine): the versions are still deleted, and a warning says to collect later.
+   */
+  garbageCollectUnavailable?: { reason: string; later: string } | undefined;
 }
 
 export async function pruneWorkload(
@@ -154,7 +161,7 @@ export async function pruneWorkload(
   options: PruneOptions & { repository: RepositoryRef },
   progress: Progress = silentProgress,
 ): Promise<PruneResult> {
-  const { client, garbageCollect } = deps;
+  const { client, garbageCollect, garbageCollectUnavailable } = deps;
   const { repository } = options;
   const name = formatRepository(repository);
   const [versions, taggedDigests] = await progress.step(
@@ -207,6 +214,11 @@ export async function pruneWorkload(
       () => "Garbage-collected the registry; unreferenced blobs are gone",
     );
     result.garbageCollection = "ran";
+  } else if (garbageCollectUnavailable) {
+    result.garbageCollectionSkipped = garbageCollectUnavailable.reason;
+    progress.warn(
+      `Garbage collection skipped: ${garbageCollectUnavailable.reason}. The deleted versions' blobs take space until \`${garbageCollectUnavailable.later}\` runs.`,
+    );
   } else {
     result.garbageCollection = "registry-managed";
   }

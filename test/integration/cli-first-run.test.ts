@@ -277,3 +277,58 @@ describe("no kubeconfig", () => {
     assert.match(relative.stderr, new RegExp(`kubeconfig ${join(dir, "kube", "config")} does not`));
   });
 });
+
+describe("workload prune without a container engine", () => {
+  let lab: LabRegistry;
+  before(async () => {
+    lab = await startRegistry();
+  });
+  after(async () => lab?.stop());
+
+  it("lists what it deleted, warns that garbage collection was skipped, exits 0", async () => {
+    const dir = await tempDir();
+    const port = lab.registry.split(":")[1]!;
+    assert.equal(
+      (await runKsail(["init", "--name", "pruned", "--registry-port", port], { cwd: dir })).code,
+      0,
+    );
+    await writeFile(
+      join(dir, "k8s", "kustomization.yaml"),
+      "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [cm.yaml]\n",
+    );
+    for (const value of ["one", "two", "three", "four"]) {
+      await writeFile(join(dir, "k8s", "cm.yaml"), CONFIGMAP.replace("a: b", `a: ${value}`));
+      const push = await runKsail(["workload", "push"], { cwd: dir });
+      assert.equal(push.code, 0, push.stderr);
+    }
+    // No engine: the project's registry runs, but its container cannot be reached for the GC.
+    const env = { DOCKER_HOST: `unix://${join(dir, "no-engine.sock")}` };
+    const run = await runKsail(["workload", "prune", "--keep", "2"], { cwd: dir, env });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^deleted 0\.0\.1 /m);
+    assert.match(run.stdout, /^deleted 0\.0\.2 /m);
+    assert.match(run.stdout, /2 version\(s\) deleted/);
+    assert.match(run.stderr, /Garbage collection skipped: .*no-engine\.sock.*ksail registry gc/s);
+    assert.match(run.stdout, /ksail registry gc/);
+
+    const versions = await runKsail(["workload", "versions", "-o", "json"], { cwd: dir, env });
+    assert.equal(versions.code, 0, versions.stderr);
+    assert.doesNotMatch(versions.stdout, /0\.0\.1|0\.0\.2/);
+    assert.match(versions.stdout, /0\.0\.3/);
+    assert.match(versions.stdout, /0\.0\.4/);
+
+    const asJson = await runKsail(["workload", "prune", "--keep", "1", "-o", "json"], {
+      cwd: dir,
+      env,
+    });
+    assert.equal(asJson.code, 0, asJson.stderr);
+    const pruned = json<{ deleted: { version: string }[]; garbageCollectionSkipped: string }>(
+      asJson,
+    );
+    assert.deepEqual(
+      pruned.deleted.map((v) => v.version),
+      ["0.0.3"],
+    );
+    assert.match(pruned.garbageCollectionSkipped, /no-engine\.sock/);
+  });
+});
