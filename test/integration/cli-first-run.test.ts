@@ -332,3 +332,31 @@ describe("workload prune without a container engine", () => {
     assert.match(pruned.garbageCollectionSkipped, /no-engine\.sock/);
   });
 });
+
+describe("a manifest the root kustomization does not reach", () => {
+  let lab: LabRegistry;
+  before(async () => {
+    lab = await startRegistry();
+  });
+  after(async () => lab?.stop());
+
+  it("is pushed with a warning that names the file", async () => {
+    const dir = await tempDir();
+    await writeFile(
+      join(dir, "kustomization.yaml"),
+      "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [cm.yaml]\n",
+    );
+    await writeFile(join(dir, "cm.yaml"), CONFIGMAP);
+    await writeFile(join(dir, "forgotten.yaml"), CONFIGMAP.replace("greeting", "forgotten"));
+    await mkdir(join(dir, "extra"));
+    await writeFile(join(dir, "extra", "deep.yaml"), CONFIGMAP.replace("greeting", "deep"));
+    const run = await runKsail(
+      ["workload", "push", "--registry", `oci://${lab.registry}/unreached`, "--path", "."],
+      { cwd: dir },
+    );
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /warning: forgotten\.yaml: Flux never applies this manifest/);
+    assert.match(run.stderr, /warning: extra\/deep\.yaml: Flux never applies this manifest/);
+    assert.doesNotMatch(run.stderr, /warning: cm\.yaml/);
+  });
+});
