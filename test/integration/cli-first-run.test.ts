@@ -5,12 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { parse } from "yaml";
+import { startDockerEngine, type TestEngine } from "../lab/docker.js";
+import { dockerCliPath, kindBinary } from "../lab/kind.js";
 import { json, runKsail } from "../lab/ksail.js";
 import { startRegistry, type LabRegistry } from "../lab/registry.js";
 
@@ -358,5 +360,45 @@ describe("a manifest the root kustomization does not reach", () => {
     assert.match(run.stderr, /warning: forgotten\.yaml: Flux never applies this manifest/);
     assert.match(run.stderr, /warning: extra\/deep\.yaml: Flux never applies this manifest/);
     assert.doesNotMatch(run.stderr, /warning: cm\.yaml/);
+  });
+});
+
+describe("cluster list without the distribution CLIs", () => {
+  /** A PATH with node and, if given, the named tools linked into a directory of their own. */
+  async function pathWith(tools: Record<string, string>): Promise<string> {
+    const bin = await tempDir("ksail-path-");
+    for (const [name, target] of Object.entries(tools)) await symlink(target, join(bin, name));
+    return `${bin}:${dirname(process.execPath)}`;
+  }
+
+  it("neither kind nor k3d: says both are missing and how to install them (exit 6)", async () => {
+    const cwd = await tempDir();
+    const run = await runKsail(["cluster", "list"], { cwd, env: { PATH: await pathWith({}) } });
+    assert.equal(run.code, 6, run.stderr);
+    assert.match(run.stderr, /neither kind nor k3d is installed/);
+    assert.match(run.stderr, /kind\.sigs\.k8s\.io/);
+    assert.match(run.stderr, /k3d\.io/);
+    assert.equal(run.stdout, "");
+    assert.doesNotMatch(run.stderr, /no Kind or K3d clusters/);
+  });
+
+  describe("kind only", () => {
+    let engine: TestEngine;
+    before(async () => {
+      engine = await startDockerEngine();
+    });
+    after(async () => engine?.stop());
+
+    it("lists Kind clusters and says k3d is not installed", async () => {
+      const cwd = await tempDir();
+      const PATH = await pathWith({ kind: kindBinary(), docker: dockerCliPath() });
+      const run = await runKsail(["cluster", "list"], {
+        cwd,
+        env: { PATH, DOCKER_HOST: engine.dockerHost },
+      });
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stderr, /k3d is not installed .*listing Kind clusters only/);
+      assert.match(run.stdout, /no Kind or K3d clusters/);
+    });
   });
 });
