@@ -296,7 +296,7 @@ async function readConfigText(
     throw new KsailError(
       "config",
       named === undefined
-        ? `no ${CONFIG_FILE} in ${cwd} or any parent directory`
+        ? `no ${CONFIG_FILE} found in ${cwd} or any parent directory`
         : `no ${basename(path)} found at ${path} (named by ${named})`,
       {
         hint:

@@ -242,7 +242,7 @@ describe("finding ksail.yaml", () => {
 
     const none = await runKsail(["workload", "versions"], { cwd: elsewhere });
     assert.equal(none.code, 8, none.stderr);
-    assert.match(none.stderr, /no ksail\.yaml in .* or any parent directory/);
+    assert.match(none.stderr, /no ksail\.yaml found in .* or any parent directory/);
   });
 });
 

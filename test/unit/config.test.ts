@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -143,6 +143,31 @@ describe("config: defaults < file < KSAIL_* env < flags", () => {
     assert.equal(config.metadata.name, nameFromDirectory(dir));
     const error = await configError(loadConfig({ cwd: dir, env: {}, required: true }));
     assert.match(error.hint ?? "", /ksail init/);
+  });
+
+  it("finds ksail.yaml in a parent directory; relative paths follow where they were written", async () => {
+    const dir = await project(
+      `${minimal}spec:\n  distribution: k3d\n  connection:\n    kubeconfig: kube/config\n`,
+    );
+    const sub = join(dir, "k8s", "apps");
+    await mkdir(sub, { recursive: true });
+    const fromFile = await loadConfig({ cwd: sub, env: {} });
+    assert.equal(fromFile.path, join(dir, "ksail.yaml"));
+    assert.equal(fromFile.baseDir, dir);
+    assert.equal(fromFile.config.spec.distribution, "K3d");
+    assert.equal(fromFile.config.spec.connection.kubeconfig, join(dir, "kube", "config"));
+    const fromFlag = await loadConfig({ cwd: sub, env: {}, flags: { kubeconfig: "other" } });
+    assert.equal(fromFlag.config.spec.connection.kubeconfig, join(sub, "other"));
+    const home = await loadConfig({ cwd: sub, env: { KSAIL_KUBECONFIG: "~/k" } });
+    assert.equal(home.config.spec.connection.kubeconfig, "~/k");
+
+    const elsewhere = await project();
+    const viaEnv = await loadConfig({
+      cwd: elsewhere,
+      env: { KSAIL_CONFIG: join(dir, "ksail.yaml") },
+    });
+    assert.equal(viaEnv.path, join(dir, "ksail.yaml"));
+    await configError(loadConfig({ cwd: elsewhere, env: { KSAIL_CONFIG: "nope.yaml" } }));
   });
 
   it("derives DNS-1123 names from directory names", () => {
