@@ -4,7 +4,8 @@ import { dirname, join, resolve } from "node:path";
 import { stringify } from "yaml";
 import { distributionConfigFor } from "../cluster/distribution-config.js";
 import { CONFIG_FILE } from "../config/load.js";
-import type { KsailConfig } from "../config/schema.js";
+import { isDeepStrictEqual } from "node:util";
+import { API_VERSION, KIND, ksailConfigSchema, type KsailConfig } from "../config/schema.js";
 import { KsailError } from "../errors.js";
 
 export interface ScaffoldFile {
@@ -58,13 +59,44 @@ function ksailYaml(config: KsailConfig): string {
         context: spec.connection.context ?? defaultContext(config),
         timeout: spec.connection.timeout,
       },
-      options: {
-        localRegistry: { hostPort: spec.options.localRegistry.hostPort },
-        flux: { interval: spec.options.flux.interval },
-      },
+      options: writtenOptions(spec.options),
     },
   };
   return `# ksail project. Schema: schemas/ksail.schema.json in the ksail package.\n${stringify(document)}`;
+}
+
+/**
+ * spec.options as ksail.yaml shows it: the registry port and Flux interval always (the values
+ * people change first), every other option only where it differs from its default — so
+ * `init --force` keeps mirrors, a Flux version or namespace, registry name/image the file set.
+ */
+function writtenOptions(options: KsailConfig["spec"]["options"]): Record<string, unknown> {
+  const defaults = ksailConfigSchema.parse({
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: { name: "x" },
+  }).spec.options as Record<string, unknown>;
+  const written: Record<string, unknown> = {
+    localRegistry: { hostPort: options.localRegistry.hostPort },
+    flux: { interval: options.flux.interval },
+  };
+  for (const [key, value] of Object.entries(options as Record<string, unknown>)) {
+    const fallback = defaults[key];
+    if (isDeepStrictEqual(value, fallback)) continue;
+    if (isPlainObject(value) && isPlainObject(fallback)) {
+      const changed = Object.entries(value).filter(
+        ([field, v]) => !isDeepStrictEqual(v, fallback[field]),
+      );
+      written[key] = { ...(written[key] as object | undefined), ...Object.fromEntries(changed) };
+    } else {
+      written[key] = value;
+    }
+  }
+  return written;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /**

@@ -56,7 +56,11 @@ interface WrittenConfig {
     gitOpsEngine: string;
     localRegistry: string;
     connection: { context: string };
-    options: { localRegistry: { hostPort: number }; flux: { interval: string } };
+    options: {
+      localRegistry: { hostPort: number };
+      flux: { interval: string; version?: string };
+      mirrorRegistries?: string[];
+    };
   };
 }
 
@@ -99,6 +103,15 @@ describe("ksail init", () => {
       "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [cm.yaml]\n";
     await writeFile(join(dir, "k8s", "kustomization.yaml"), kustomization);
     await writeFile(join(dir, "k8s", "cm.yaml"), CONFIGMAP);
+    // Options init does not write by default, set by hand.
+    const written = await readFile(join(dir, "ksail.yaml"), "utf8");
+    await writeFile(
+      join(dir, "ksail.yaml"),
+      written.replace(
+        "      interval: 3m\n",
+        "      interval: 3m\n      version: v2.9.0\n    mirrorRegistries:\n      - docker.io=https://registry-1.docker.io\n",
+      ),
+    );
 
     const refused = await runKsail(["init"], { cwd: dir });
     assert.equal(refused.code, 7, refused.stderr);
@@ -122,6 +135,10 @@ describe("ksail init", () => {
     assert.equal(config.spec.connection.context, "k3d-demo");
     assert.equal(config.spec.options.localRegistry.hostPort, 5123);
     assert.equal(config.spec.options.flux.interval, "3m");
+    assert.equal(config.spec.options.flux.version, "v2.9.0");
+    assert.deepEqual(config.spec.options.mirrorRegistries, [
+      "docker.io=https://registry-1.docker.io",
+    ]);
     assert.equal(await readFile(join(dir, "k8s", "kustomization.yaml"), "utf8"), kustomization);
     assert.equal(await readFile(join(dir, "k8s", "cm.yaml"), "utf8"), CONFIGMAP);
   });
