@@ -177,6 +177,13 @@ describe("usage errors", () => {
     assert.match(name.stderr, /flag --name/);
     const distribution = await runKsail(["init", "--distribution", "minikube"], { cwd: dir });
     assert.equal(distribution.code, 2, distribution.stderr);
+    // Checked before the engine is asked: no engine is needed to be told.
+    const registryName = await runKsail(["registry", "create", "--name", "My_App"], {
+      cwd: dir,
+      env: { DOCKER_HOST: `unix://${join(dir, "no-engine.sock")}` },
+    });
+    assert.equal(registryName.code, 2, registryName.stderr);
+    assert.match(registryName.stderr, /--name must be lower-case/);
 
     const env = await runKsail(["init"], { cwd: dir, env: { KSAIL_REGISTRY_PORT: "80000" } });
     assert.equal(env.code, 8, env.stderr);
