@@ -174,7 +174,9 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
           cwd,
         );
   const baseDir = text === undefined ? cwd : dirname(path);
-  const displayPath = relative(cwd, path) || path;
+  // As typed when named; found upward, relative to where ksail runs ("../ksail.yaml").
+  const displayPath =
+    options.configPath ?? (found.named === undefined ? relative(cwd, path) : path);
 
   const lineCounter = new LineCounter();
   const doc =

@@ -168,6 +168,10 @@ describe("config: defaults < file < KSAIL_* env < flags", () => {
     });
     assert.equal(viaEnv.path, join(dir, "ksail.yaml"));
     await configError(loadConfig({ cwd: elsewhere, env: { KSAIL_CONFIG: "nope.yaml" } }));
+
+    await writeFile(join(dir, "ksail.yaml"), `${minimal}spec:\n  distribution: minikube\n`);
+    const error = await configError(loadConfig({ cwd: sub, env: {} }));
+    assert.match(error.message, /\.\.\/\.\.\/ksail\.yaml:6:17: spec\.distribution/);
   });
 
   it("derives DNS-1123 names from directory names", () => {
