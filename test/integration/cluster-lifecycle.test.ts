@@ -232,6 +232,9 @@ describe("cluster lifecycle with stand-in kind/k3d/kubectl on a real engine", ()
             "K3d",
             "--local-registry",
             "Disabled",
+            // The stand-in k3d writes no kubeconfig: no Flux step (init's default is Flux).
+            "--gitops-engine",
+            "None",
           ])
         ).code,
         0,
