@@ -7,7 +7,8 @@
 import { Command, CommanderError } from "commander";
 import packageJson from "../../package.json" with { type: "json" };
 import { EXIT_CODES } from "../errors.js";
-import { exitCodeFor, formatError } from "../ui/errors.js";
+import { paintMark, colorEnabled } from "../ui/color.js";
+import { errorObject, exitCodeFor, formatError } from "../ui/errors.js";
 import type { CliContext } from "./context.js";
 import { COMMON_OPTIONS } from "./options.js";
 import { registerInit } from "./commands/init.js";
@@ -75,7 +76,14 @@ export async function main(
       // Help and --version end through exitOverride with code 0; usage errors were printed already.
       return error.exitCode === 0 ? 0 : EXIT_CODES.usage;
     }
-    ctx.stderr.write(`${formatError(error, program.opts().verbose === true)}\n`);
+    const color = colorEnabled(ctx.env, (ctx.stderr as { isTTY?: boolean }).isTTY === true);
+    const text = formatError(error, program.opts().verbose === true);
+    ctx.stderr.write(`${text.replace(/^.*$/gm, (line) => paintMark(line, color))}\n`);
+    // With -o json|yaml the error is data too, on stdout where the result would have been.
+    if (ctx.output === "json" || ctx.output === "yaml") {
+      const { serialize } = await import("../ui/output.js");
+      ctx.stdout.write(serialize(errorObject(error), ctx.output));
+    }
     return exitCodeFor(error);
   }
 }

@@ -22,9 +22,11 @@ export interface OutputFlags {
   output?: string;
 }
 
-/** `-o, --output human|json`. */
+/** `-o, --output human|json|yaml` (lists as `{ items: [...] }`; errors too, see README "Output"). */
 export const outputOption = () =>
-  new Option("-o, --output <format>", "output format").choices(["human", "json"]).default("human");
+  new Option("-o, --output <format>", "output format")
+    .choices(["human", "json", "yaml"])
+    .default("human");
 
 export interface KubeFlags {
   kubeconfig?: string;

@@ -2,6 +2,7 @@
 import { Option, type Command } from "commander";
 import type { CliContext } from "../context.js";
 import { DISTRIBUTIONS, GITOPS_ENGINES, TOGGLES } from "../../config/enums.js";
+import { outputOption } from "../options.js";
 import { lazy } from "../seam.js";
 
 export function registerInit(program: Command, ctx: CliContext): void {
@@ -33,6 +34,6 @@ export function registerInit(program: Command, ctx: CliContext): void {
     .option("--context <name>", "kubeconfig context (default: kind-<name> or k3d-<name>)")
     .option("-d, --directory <dir>", "project directory", ".")
     .option("--force", "overwrite existing files")
-    .addOption(new Option("-o, --output <format>", "output format").choices(["human", "json"]))
+    .addOption(outputOption())
     .action(lazy(ctx, () => import("../handlers/init.js")));
 }
