@@ -16,6 +16,7 @@ import { registerWorkload } from "./commands/workload.js";
 import { registerFlux } from "./commands/flux.js";
 import { registerRegistry } from "./commands/registry.js";
 import { registerCluster } from "./commands/cluster.js";
+import { registerCompletion, registerVersion } from "./commands/version.js";
 
 export const VERSION: string = packageJson.version;
 
@@ -41,6 +42,8 @@ export function createProgram(ctx: CliContext): Command {
   registerFlux(program, ctx);
   registerRegistry(program, ctx);
   registerCluster(program, ctx);
+  registerVersion(program, ctx);
+  registerCompletion(program, ctx);
   for (const command of program.commands) finish(command);
   return program;
 }

@@ -115,3 +115,17 @@ export function syncOverrides(flags: SyncFlags): FluxSyncOverrides {
     }).filter(([, v]) => v !== undefined),
   );
 }
+
+/**
+ * Adds an `Examples:` block to a command's help, as flux and kubectl show it: each working
+ * invocation under a comment that says what it does.
+ */
+export function examples(
+  command: Command,
+  entries: [invocation: string, comment: string][],
+): Command {
+  const text = entries
+    .map(([invocation, comment]) => `  # ${comment}\n  ${invocation}`)
+    .join("\n\n");
+  return command.addHelpText("after", `\nExamples:\n${text}\n`);
+}

@@ -13,6 +13,8 @@ export interface Invocation<Flags> {
   flags: Flags;
   globals: GlobalOptions;
   args: (string | undefined)[];
+  /** The command that runs (its parents lead to the program). */
+  command: Command;
 }
 
 export type Handler<Flags> = (invocation: Invocation<Flags>) => Promise<void>;
@@ -34,6 +36,7 @@ export function lazy<Flags>(
       flags: flags as Flags,
       globals: command.optsWithGlobals<GlobalOptions>(),
       args: command.processedArgs as (string | undefined)[],
+      command,
     });
   };
 }

@@ -180,7 +180,9 @@ export class Output {
 
 /** A value as -o json (indented) or -o yaml shows it. */
 export function serialize(value: unknown, format: "json" | "yaml"): string {
-  return format === "json" ? `${JSON.stringify(value, null, 2)}\n` : stringify(value, { lineWidth: 0 });
+  return format === "json"
+    ? `${JSON.stringify(value, null, 2)}\n`
+    : stringify(value, { lineWidth: 0 });
 }
 
 export function formatElapsed(ms: number): string {
