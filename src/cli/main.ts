@@ -10,13 +10,14 @@ import { EXIT_CODES } from "../errors.js";
 import { paintMark, colorEnabled } from "../ui/color.js";
 import { errorObject, exitCodeFor, formatError } from "../ui/errors.js";
 import type { CliContext } from "./context.js";
-import { COMMON_OPTIONS } from "./options.js";
+import { COMMON_OPTIONS, examples } from "./options.js";
 import { registerInit } from "./commands/init.js";
 import { registerWorkload } from "./commands/workload.js";
 import { registerFlux } from "./commands/flux.js";
 import { registerRegistry } from "./commands/registry.js";
 import { registerCluster } from "./commands/cluster.js";
 import { registerCompletion, registerVersion } from "./commands/version.js";
+import { applyExamples, FLUX_EXAMPLES, WORKLOAD_EXAMPLES } from "./commands/examples.js";
 
 export const VERSION: string = packageJson.version;
 
@@ -44,6 +45,14 @@ export function createProgram(ctx: CliContext): Command {
   registerCluster(program, ctx);
   registerVersion(program, ctx);
   registerCompletion(program, ctx);
+  applyExamples(program, WORKLOAD_EXAMPLES);
+  applyExamples(program, FLUX_EXAMPLES);
+  examples(program, [
+    ["ksail init && ksail up", "a project, then its registry, Kind cluster and Flux"],
+    ["ksail workload reconcile --push", "push the manifests and make Flux apply them now"],
+    ["ksail workload watch", "push and apply on every save, until Ctrl-C"],
+    ["ksail down --delete-volumes", "remove the cluster, the registry and its data"],
+  ]);
   for (const command of program.commands) finish(command);
   return program;
 }

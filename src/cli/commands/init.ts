@@ -2,11 +2,11 @@
 import { Option, type Command } from "commander";
 import type { CliContext } from "../context.js";
 import { DISTRIBUTIONS, GITOPS_ENGINES, TOGGLES } from "../../config/enums.js";
-import { outputOption } from "../options.js";
+import { examples, outputOption } from "../options.js";
 import { lazy } from "../seam.js";
 
 export function registerInit(program: Command, ctx: CliContext): void {
-  program
+  const init = program
     .command("init")
     .description("write ksail.yaml, the Kind or K3d cluster config and k8s/kustomization.yaml")
     .option(
@@ -34,6 +34,13 @@ export function registerInit(program: Command, ctx: CliContext): void {
     .option("--context <name>", "kubeconfig context (default: kind-<name> or k3d-<name>)")
     .option("-d, --directory <dir>", "project directory", ".")
     .option("--force", "overwrite existing files")
-    .addOption(outputOption())
-    .action(lazy(ctx, () => import("../handlers/init.js")));
+    .addOption(outputOption());
+  examples(init, [
+    ["ksail init", "a project in this directory, named after it"],
+    [
+      "ksail init --name my-app --distribution K3d --registry-port 5001",
+      "a K3d project called my-app whose registry listens on 127.0.0.1:5001",
+    ],
+    ["ksail init -d ./my-app --force", "write the generated files again in ./my-app"],
+  ]).action(lazy(ctx, () => import("../handlers/init.js")));
 }
