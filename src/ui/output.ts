@@ -151,7 +151,7 @@ export class Output {
     const more = this.running.length > 1 ? ` (+${this.running.length - 1} more)` : "";
     let text = `◎ ${step.label}…${more}${elapsed >= 1000 ? ` ${formatElapsed(elapsed)}` : ""}`;
     // A wrapped line could not be cleared with one \r: keep it within the terminal's width.
-    const columns = (this.stderr as { columns?: number }).columns ?? 80;
+    const columns = (this.stderr as { columns?: number }).columns || 80;
     if (text.length > columns - 1) text = `${text.slice(0, Math.max(columns - 2, 10))}…`;
     this.stderr.write(paintMark(text, this.color));
     this.liveShown = true;
