@@ -392,11 +392,11 @@ describe("output formats and progress", () => {
     const plain = await runInTerminal(["workload", "push"], project, { NO_COLOR: "" });
     assert.equal(plain.code, 0, plain.screen);
     assert.match(plain.screen, /◎ Validate manifests…/);
-    assert.match(plain.screen, /\r\x1b\[2K✓ Validated manifests/);
-    assert.doesNotMatch(plain.screen, /\x1b\[3\dm/);
+    assert.match(plain.screen, new RegExp(`\\r${ESC}\\[2K✓ Validated manifests`));
+    assert.doesNotMatch(plain.screen, new RegExp(`${ESC}\\[3\\dm`));
     const forced = await ksail(["workload", "push"], { FORCE_COLOR: "1" });
     assert.equal(forced.code, 0, forced.stderr);
-    assert.match(forced.stderr, /\x1b\[32m✓ \x1b\[0mValidated manifests/);
-    assert.doesNotMatch(forced.stderr, /◎|\x1b\[2K/);
+    assert.match(forced.stderr, new RegExp(`${ESC}\\[32m✓ ${ESC}\\[0mValidated manifests`));
+    assert.doesNotMatch(forced.stderr, new RegExp(`◎|${ESC}\\[2K`));
   });
 });

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { Writable } from "node:stream";
 import { describe, it } from "node:test";
-import { Command, CommanderError } from "commander";
+import { CommanderError, type Command } from "commander";
 import type { CliContext } from "../../src/cli/context.js";
 import { createProgram, main } from "../../src/cli/main.js";
 
@@ -78,7 +78,9 @@ async function parses(argv: string[]): Promise<string> {
     await program.parseAsync(argv, { from: "user" });
   } catch (error) {
     if (error instanceof CommanderError) {
-      throw new Error(`\`ksail ${argv.join(" ")}\` is refused: ${error.message}`);
+      throw new Error(`\`ksail ${argv.join(" ")}\` is refused: ${error.message}`, {
+        cause: error,
+      });
     }
     throw error;
   }
