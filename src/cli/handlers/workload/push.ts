@@ -12,12 +12,14 @@ export interface PushFlags extends TargetFlags {
   bump?: Bump;
   source?: string;
   revision?: string;
-  /** `--created` alone: now. */
-  created?: string | true;
+  created?: string;
+  reproducible?: boolean;
   ignore?: string[];
   /** false with --no-latest. */
   latest: boolean;
 }
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
 export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promise<void> {
   if (flags.version !== undefined && flags.bump !== undefined) {
@@ -25,7 +27,16 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
   }
   const out = createOutput(ctx, globals, flags.output);
   const { target, client } = await openTarget(ctx, globals, flags, out, true);
-  const created = flags.created === true ? new Date().toISOString() : flags.created;
+  if (flags.created !== undefined && flags.reproducible) {
+    throw new KsailError("usage", "--created and --reproducible cannot be used together");
+  }
+  const created = flags.created;
+  if (created !== undefined && !RFC3339.test(created)) {
+    throw new KsailError(
+      "usage",
+      `--created must be an RFC 3339 time such as 2026-01-31T12:00:00Z, got "${created}"`,
+    );
+  }
   const result = await pushInSession(
     { client, env: ctx.env },
     {
@@ -36,6 +47,7 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
       ...(flags.source === undefined ? {} : { source: flags.source }),
       ...(flags.revision === undefined ? {} : { revision: flags.revision }),
       ...(created === undefined ? {} : { created }),
+      ...(flags.reproducible ? { reproducible: true } : {}),
       ...(flags.ignore === undefined ? {} : { ignore: flags.ignore }),
       tagLatest: flags.latest !== false,
     },
