@@ -39,9 +39,11 @@ export interface OutputFlags {
   output?: string;
 }
 
-/** `-o, --output human|json`. */
+/** `-o, --output human|json|yaml` (lists as `{ items: [...] }`; errors too, see README "Output"). */
 export const outputOption = () =>
-  new Option("-o, --output <format>", "output format").choices(["human", "json"]).default("human");
+  new Option("-o, --output <format>", "output format")
+    .choices(["human", "json", "yaml"])
+    .default("human");
 
 export interface KubeFlags {
   kubeconfig?: string;
@@ -134,4 +136,18 @@ export function syncOverrides(flags: SyncFlags): FluxSyncOverrides {
       timeout: flags.timeout,
     }).filter(([, v]) => v !== undefined),
   );
+}
+
+/**
+ * Adds an `Examples:` block to a command's help, as flux and kubectl show it: each working
+ * invocation under a comment that says what it does.
+ */
+export function examples(
+  command: Command,
+  entries: [invocation: string, comment: string][],
+): Command {
+  const text = entries
+    .map(([invocation, comment]) => `  # ${comment}\n  ${invocation}`)
+    .join("\n\n");
+  return command.addHelpText("after", `\nExamples:\n${text}\n`);
 }

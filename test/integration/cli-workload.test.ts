@@ -146,10 +146,15 @@ describe("ksail init + workload push/versions/pull/diff against a real registry"
   it("versions lists every version with metadata, in semver order", async () => {
     const run = await ksail("workload", "versions", "-o", "json");
     assert.equal(run.code, 0, run.stderr);
-    const versions =
-      json<
-        { version: string; latest: boolean; digest: string; source: string; revision: string }[]
-      >(run);
+    const versions = json<{
+      items: {
+        version: string;
+        latest: boolean;
+        digest: string;
+        source: string;
+        revision: string;
+      }[];
+    }>(run).items;
     assert.deepEqual(
       versions.map((v) => [v.version, v.latest]),
       [

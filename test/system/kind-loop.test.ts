@@ -526,7 +526,10 @@ test(
         const versions = await ksail("workload", "versions", "-o", "json");
         assert.equal(versions.code, 0, output(versions));
         assert.deepEqual(
-          json<{ version: string; digest: string }[]>(versions).map((v) => [v.version, v.digest]),
+          json<{ items: { version: string; digest: string }[] }>(versions).items.map((v) => [
+            v.version,
+            v.digest,
+          ]),
           [["0.0.1", pushedDigest]],
         );
         // ... and Flux, restarted with the node, fetches and applies it again over the restored wiring.

@@ -1,12 +1,12 @@
 /** `ksail init`. */
-import { Option, type Command } from "commander";
+import type { Command } from "commander";
 import type { CliContext } from "../context.js";
 import { DISTRIBUTIONS, GITOPS_ENGINES, TOGGLES } from "../../config/enums.js";
-import { choiceOption } from "../options.js";
+import { choiceOption, examples, outputOption } from "../options.js";
 import { lazy } from "../seam.js";
 
 export function registerInit(program: Command, ctx: CliContext): void {
-  program
+  const init = program
     .command("init")
     .description("write ksail.yaml, the Kind or K3d cluster config and k8s/kustomization.yaml")
     .option(
@@ -40,6 +40,13 @@ export function registerInit(program: Command, ctx: CliContext): void {
       "--force",
       "rewrite ksail.yaml and the cluster config, keeping the values ksail.yaml sets unless flags change them; the manifest folder is never touched",
     )
-    .addOption(new Option("-o, --output <format>", "output format").choices(["human", "json"]))
-    .action(lazy(ctx, () => import("../handlers/init.js")));
+    .addOption(outputOption());
+  examples(init, [
+    ["ksail init", "a Kind + Flux project with the local registry, named after this directory"],
+    [
+      "ksail init --name my-app --distribution k3d --registry-port 5001",
+      "a K3d project called my-app whose registry listens on 127.0.0.1:5001",
+    ],
+    ["ksail init -d ./my-app --force", "write ksail's generated files again, keeping your values"],
+  ]).action(lazy(ctx, () => import("../handlers/init.js")));
 }

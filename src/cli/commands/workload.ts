@@ -12,9 +12,7 @@ export function registerWorkload(program: Command, ctx: CliContext): void {
   addTargetOptions(
     workload
       .command("push")
-      .description(
-        "validate the manifest directory and push it as a new version (FR-006, FR-007, FR-017)",
-      ),
+      .description("validate the manifest directory and push it as a new version"),
     true,
   )
     .option("--version <semver>", "exact version to push (versions are immutable)")
@@ -83,20 +81,13 @@ export function registerWorkload(program: Command, ctx: CliContext): void {
     .addHelpText(
       "after",
       `
-Examples:
-  $ ksail workload diff              # directory vs the latest pushed version, file by file
-  $ ksail workload diff 0.0.3        # ... vs version 0.0.3
-  $ ksail workload diff --cluster    # directory vs the cluster, as flux diff kustomization shows it:
-                                     # ► ConfigMap/default/app drifted (+ unified diff), created, deleted
 Exit codes: 0 no differences, 1 differences, 2 --cluster cannot build this kustomization (patches,
 generators, name prefixes… — use flux diff kustomization for those).`,
     )
     .action(lazy(ctx, () => import("../handlers/workload/diff.js")));
 
   addTargetOptions(
-    workload
-      .command("prune")
-      .description("delete old versions and reclaim registry space (FR-018)"),
+    workload.command("prune").description("delete old versions and reclaim registry space"),
     false,
   )
     .requiredOption("--keep <n>", "number of newest versions to keep (≥ 1)")
@@ -119,9 +110,7 @@ generators, name prefixes… — use flux diff kustomization for those).`,
     addTargetOptions(
       workload
         .command("reconcile")
-        .description(
-          "make Flux fetch and apply the workload now, wait, and report the result (FR-012, FR-013)",
-        ),
+        .description("make Flux fetch and apply the workload now, wait, and report the result"),
       true,
     ),
   )
@@ -149,12 +138,6 @@ generators, name prefixes… — use flux diff kustomization for those).`,
     .addHelpText(
       "after",
       `
-Examples:
-  $ ksail workload watch                      # push + reconcile every save of spec.sourceDirectory
-  $ ksail workload watch --no-reconcile       # push only, no cluster needed
-  $ ksail workload watch --prune-keep 10      # keep the registry to the newest 10 versions
-  $ ksail workload watch -o json | jq -c .    # one JSON object per cycle on stdout
-
 Each cycle prints one line on stderr: the changed files, the version and the timings (validate,
 push, fetch, apply, total from save). An invalid save pushes nothing; Flux's failures and an
 unreachable registry or cluster are reported and the loop goes on. Ctrl-C exits 0.`,

@@ -10,7 +10,7 @@ export async function run({ ctx, flags, globals }: Invocation<TargetFlags>): Pro
   const out = createOutput(ctx, globals, flags.output);
   const { target, client } = await openTarget(ctx, globals, flags, out, false);
   const versions = await listVersions({ client }, { repository: target.repository });
-  out.result(versions, () =>
+  out.list(versions, () =>
     versions.length === 0
       ? `no versions in ${target.repository.registry}/${target.repository.repository}`
       : formatTable(

@@ -72,7 +72,7 @@ export async function run({ ctx, flags, globals }: Invocation<WatchFlags>): Prom
       },
       {
         cycle: (report) => {
-          if (out.format === "json") ctx.stdout.write(`${cycleJson(report)}\n`);
+          out.record(JSON.parse(cycleJson(report)));
           const line = formatCycle(report);
           // Failures always show; successful cycles are progress (hidden by -q).
           if (["invalid", "flux-failed", "unreachable", "failed"].includes(report.outcome))
