@@ -59,6 +59,10 @@ export function registerFlux(program: Command, ctx: CliContext): void {
         .description("apply the project's OCIRepository and Kustomization (FR-008, FR-009)"),
     ),
   )
+    .option(
+      "--verify-key <path>",
+      "make Flux verify cosign signatures with this public key (cosign.pub; default: spec.options.signing.publicKey)",
+    )
     .addOption(outputOption())
     .action(lazy(ctx, () => import("../handlers/flux/sync.js")));
 }

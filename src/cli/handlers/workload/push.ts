@@ -2,9 +2,11 @@
 import { KsailError } from "../../../errors.js";
 import type { Bump } from "../../../workload/versions.js";
 import { pushInSession } from "../../../workload/push-session.js";
+import { signArtifact } from "../../../workload/sign.js";
 import { createOutput } from "../../context.js";
 import type { TargetFlags } from "../../options.js";
 import type { Invocation } from "../../seam.js";
+import { keyPath, loadKeyForSigning, signatureJson } from "../signing.js";
 import { openTarget } from "./target.js";
 
 export interface PushFlags extends TargetFlags {
@@ -17,6 +19,7 @@ export interface PushFlags extends TargetFlags {
   ignore?: string[];
   /** false with --no-latest. */
   latest: boolean;
+  signKey?: string;
 }
 
 export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promise<void> {
@@ -25,6 +28,10 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
   }
   const out = createOutput(ctx, globals, flags.output);
   const { target, client } = await openTarget(ctx, globals, flags, out, true);
+  // The key is read and decrypted before anything is pushed: a wrong password pushes nothing.
+  const signKeyPath = keyPath(ctx, target.loaded, flags.signKey, "key");
+  const signingKey =
+    signKeyPath === undefined ? undefined : await loadKeyForSigning(ctx, signKeyPath);
   const created = flags.created === true ? new Date().toISOString() : flags.created;
   const result = await pushInSession(
     { client, env: ctx.env },
@@ -41,9 +48,21 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
     },
     out,
   );
-  out.result(result, () =>
-    result.unchanged
-      ? `${result.repository}:${result.version} unchanged\ndigest: ${result.digest}`
-      : `${result.repository}:${result.version}\ndigest: ${result.digest}`,
+  // An unchanged push is signed too when it is not yet (signing is idempotent).
+  const signature = signingKey
+    ? await signArtifact(
+        { client },
+        { repository: target.repository, digest: result.digest, key: signingKey },
+        out,
+      )
+    : undefined;
+  out.result(signature ? { ...result, signature: signatureJson(signature) } : result, () =>
+    [
+      result.unchanged
+        ? `${result.repository}:${result.version} unchanged`
+        : `${result.repository}:${result.version}`,
+      `digest: ${result.digest}`,
+      ...(signature ? [`signature: ${signature.signatureTag}`] : []),
+    ].join("\n"),
   );
 }
