@@ -37,7 +37,11 @@ describe("ksail workload keygen / push --sign-key / verify / versions / prune (r
   const ksail = (args: string[], env: NodeJS.ProcessEnv = {}, cwd = project) =>
     runKsail(args, { cwd, env });
   const withPassword = { COSIGN_PASSWORD: PASSWORD };
-  const push = async (value: string, args: string[] = [], env = withPassword) => {
+  const push = async (
+    value: string,
+    args: string[] = [],
+    env: NodeJS.ProcessEnv = withPassword,
+  ) => {
     await writeFile(join(project, "k8s", "cm.yaml"), configMap(value));
     return ksail(["workload", "push", "-o", "json", ...args], env);
   };
