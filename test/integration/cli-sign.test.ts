@@ -2,7 +2,7 @@
  * Signing from the command line (issue 14): the built CLI as a process against a real
  * distribution registry — `workload keygen`, `push --sign-key` (and spec.options.signing.key),
  * `workload verify`, the SIGNED column of `versions`, `prune` removing the pruned versions'
- * signatures, `gen flux --verify-key`; and the real cosign CLI verifying what `push --sign-key`
+ * signatures, `gen flux --verify-key`, `watch --sign-key`; and the real cosign CLI verifying what `push --sign-key`
  * signed with a key from `workload keygen`.
  */
 import assert from "node:assert/strict";
@@ -15,6 +15,7 @@ import { signatureTag } from "../../src/sign/cosign-format.js";
 import { cosignBinary, runCosign } from "../lab/cosign.js";
 import { json, runKsail } from "../lab/ksail.js";
 import { startRegistry, type LabRegistry } from "../lab/registry.js";
+import { startWatch } from "../lab/watch.js";
 
 const PASSWORD = "correct horse battery staple";
 
@@ -376,5 +377,35 @@ describe("ksail workload keygen / push --sign-key / verify / versions / prune (r
       await writeFile(config, text);
     }
     assert.deepEqual((await readdir(join(project, "keys"))).sort(), ["cosign.key", "cosign.pub"]);
+  });
+  it("watch --sign-key signs every version it pushes, an unchanged unsigned one too", async () => {
+    const wrong = await ksail(
+      ["workload", "watch", "--no-reconcile", "--sign-key", "keys/cosign.key"],
+      { COSIGN_PASSWORD: "not-the-password-7f3a" },
+    );
+    assert.equal(wrong.code, 5, wrong.stderr);
+    assert.match(wrong.stderr, /the password is wrong/);
+    const watch = startWatch({
+      project,
+      args: ["--no-reconcile", "--sign-key", "keys/cosign.key"],
+      env: withPassword,
+    });
+    try {
+      // The directory holds 0.0.4's content (pushed unsigned above): the first cycle signs it.
+      const first = await watch.cycle(1);
+      assert.equal(first.version, "0.0.4", watch.describe());
+      assert.equal(first.signatureTag, signatureTag(first.digest!), watch.describe());
+      await writeFile(join(project, "k8s", "cm.yaml"), configMap("5"));
+      const second = await watch.cycle(2);
+      assert.equal(second.outcome, "pushed", watch.describe());
+      assert.equal(second.version, "0.0.5");
+      assert.equal(second.signatureTag, signatureTag(second.digest!));
+    } finally {
+      await watch.stop();
+    }
+    const verify = await ksail(["workload", "verify", "0.0.5", "--key", "keys/cosign.pub"]);
+    assert.equal(verify.code, 0, verify.stderr);
+    const before = await ksail(["workload", "verify", "0.0.4", "--key", "keys/cosign.pub"]);
+    assert.equal(before.code, 0, before.stderr);
   });
 });
