@@ -6,18 +6,22 @@
  * signed with a key from `workload keygen`.
  */
 import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import { RegistryClient } from "../../src/oci/client.js";
 import { signatureTag } from "../../src/sign/cosign-format.js";
+import { readSigningKey } from "../../src/workload/sign.js";
 import { cosignBinary, runCosign } from "../lab/cosign.js";
 import { json, runKsail } from "../lab/ksail.js";
 import { startRegistry, type LabRegistry } from "../lab/registry.js";
 import { startWatch } from "../lab/watch.js";
 
 const PASSWORD = "correct horse battery staple";
+const BIN = fileURLToPath(new URL("../../bin/ksail.js", import.meta.url));
 
 const configMap = (value: string) =>
   `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  value: "${value}"\n`;
@@ -407,5 +411,61 @@ describe("ksail workload keygen / push --sign-key / verify / versions / prune (r
     assert.equal(verify.code, 0, verify.stderr);
     const before = await ksail(["workload", "verify", "0.0.4", "--key", "keys/cosign.pub"]);
     assert.equal(before.code, 0, before.stderr);
+  });
+  it("on a terminal keygen asks twice without echo, and push asks once (util-linux script as the pty)", async () => {
+    if (spawnSync("script", ["--version"]).status !== 0) {
+      throw new Error("script(1) is missing: install it with `apt-get install -y bsdutils`");
+    }
+    const answers = async (args: string[], replies: string[]) => {
+      // script(1) gives ksail a pseudo-terminal; each reply is typed once its prompt appears.
+      const child = spawn(
+        "script",
+        ["-qec", [process.execPath, BIN, ...args].map((a) => `'${a}'`).join(" "), "/dev/null"],
+        {
+          cwd: project,
+          env: { PATH: process.env.PATH, HOME: project, DOCKER_CONFIG: project },
+          stdio: ["pipe", "pipe", "pipe"],
+        },
+      );
+      let output = "";
+      let asked = 0;
+      child.stdout.on("data", (chunk: Buffer) => {
+        output += chunk.toString();
+        const prompts = output.match(/Enter password for private key[^:]*: /g)?.length ?? 0;
+        while (asked < prompts && asked < replies.length)
+          child.stdin.write(`${replies[asked++]}\r`);
+      });
+      const code = await new Promise<number | null>((resolve, reject) => {
+        child.on("error", reject);
+        child.on("close", resolve);
+      });
+      child.stdin.destroy();
+      return { code, output };
+    };
+    const made = await answers(
+      ["workload", "keygen", "--output-dir", "tty-keys"],
+      ["tty secret", "tty secret"],
+    );
+    assert.equal(made.code, 0, made.output);
+    assert.match(made.output, /Enter password for private key: \r?\n.*again: /s);
+    assert.ok(!made.output.includes("tty secret"), `echoed: ${made.output}`);
+    const key = await readSigningKey(join(project, "tty-keys", "cosign.key"), "tty secret");
+    assert.equal(key.privateKey.asymmetricKeyType, "ec");
+
+    const mismatch = await answers(
+      ["workload", "keygen", "--output-dir", "tty-keys-2"],
+      ["one", "two"],
+    );
+    assert.equal(mismatch.code, 2, mismatch.output);
+    assert.match(mismatch.output, /the passwords do not match/);
+    await assert.rejects(stat(join(project, "tty-keys-2", "cosign.key")), { code: "ENOENT" });
+
+    const pushed = await answers(
+      ["workload", "push", "--sign-key", "tty-keys/cosign.key", "-o", "json"],
+      ["tty secret"],
+    );
+    assert.equal(pushed.code, 0, pushed.output);
+    assert.match(pushed.output, /"tag": "sha256-[a-f0-9]{64}\.sig"/);
+    assert.ok(!pushed.output.includes("tty secret"), `echoed: ${pushed.output}`);
   });
 });

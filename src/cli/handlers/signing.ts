@@ -70,9 +70,10 @@ export async function newKeyPassword(ctx: CliContext): Promise<string> {
 /** Reads one line from the terminal without echoing it; Ctrl-C or Ctrl-D cancels. */
 function promptHidden(ctx: CliContext, prompt: string): Promise<string> {
   const stdin = process.stdin;
-  ctx.stderr.write(prompt);
+  // Echo off before the prompt shows, so nothing typed after it is echoed.
   stdin.setRawMode(true);
   stdin.resume();
+  ctx.stderr.write(prompt);
   return new Promise((resolvePassword, reject) => {
     let value = "";
     const finish = () => {
