@@ -8,12 +8,7 @@ import { isAbsolute, resolve } from "node:path";
 import type { LoadedConfig } from "../../config/load.js";
 import { KsailError } from "../../errors.js";
 import { decodePem, loadSigningKey, type SigningKey } from "../../sign/keys.js";
-import {
-  PASSWORD_ENV,
-  readKeyFile,
-  readPublicKey,
-  type SignResult,
-} from "../../workload/sign.js";
+import { PASSWORD_ENV, readKeyFile, readPublicKey, type SignResult } from "../../workload/sign.js";
 import type { CliContext } from "../context.js";
 
 /** The key file `flag` names (relative to cwd), else the configured one (relative to ksail.yaml). */
