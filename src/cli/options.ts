@@ -48,6 +48,7 @@ export interface TargetFlags extends OutputFlags {
   registry?: string;
   path?: string;
   insecure?: boolean;
+  requestTimeout?: string;
 }
 
 export function addTargetOptions(command: Command, withPath: boolean): Command {
@@ -56,7 +57,11 @@ export function addTargetOptions(command: Command, withPath: boolean): Command {
       "--registry <oci-url>",
       "repository to use, e.g. oci://ghcr.io/org/app (default: the local registry from ksail.yaml)",
     )
-    .option("--insecure", "allow plain HTTP to a non-loopback registry");
+    .option("--insecure", "allow plain HTTP to a non-loopback registry")
+    .option(
+      "--request-timeout <duration>",
+      "how long a registry request may go without data before it is retried (default: $KSAIL_REQUEST_TIMEOUT, else 30s)",
+    );
   if (withPath)
     command.option("--path <dir>", "manifest directory (default: spec.sourceDirectory)");
   return command;

@@ -69,22 +69,27 @@ export async function reconcileWorkload(
   const started = performance.now();
   const deadline = options.deadline ?? Date.now() + options.timeoutMs;
   // Every API call, not only the waits, ends at the deadline: a server that accepts
-  // connections and never answers cannot hold the command past --timeout.
-  kube.setDeadline(deadline);
-  const token = requestToken(options.now?.());
-  const steps: ReconcileStep[] = [];
-  for (const ref of [ociRepositoryRef(target), kustomizationRef(target)]) {
-    // The Kustomization may also finish by applying the revision the source just fetched.
-    const fetched = steps[0]?.revision;
-    const step = await progress.step(
-      `Reconcile ${ref.kind} ${ref.namespace}/${ref.name}`,
-      () => reconcileObject(kube, ref, token, deadline, fetched),
-      (s) =>
-        `${s.kind} ${s.namespace}/${s.name} ${s.kind === "OCIRepository" ? "fetched" : "applied"} ${s.revision ?? "(no revision)"}`,
-    );
-    steps.push(step);
+  // connections and never answers cannot hold the command past --timeout. A client used on
+  // afterwards (watch, tests) gets its earlier deadline back.
+  const previous = kube.setDeadline(deadline);
+  try {
+    const token = requestToken(options.now?.());
+    const steps: ReconcileStep[] = [];
+    for (const ref of [ociRepositoryRef(target), kustomizationRef(target)]) {
+      // The Kustomization may also finish by applying the revision the source just fetched.
+      const fetched = steps[0]?.revision;
+      const step = await progress.step(
+        `Reconcile ${ref.kind} ${ref.namespace}/${ref.name}`,
+        () => reconcileObject(kube, ref, token, deadline, fetched),
+        (s) =>
+          `${s.kind} ${s.namespace}/${s.name} ${s.kind === "OCIRepository" ? "fetched" : "applied"} ${s.revision ?? "(no revision)"}`,
+      );
+      steps.push(step);
+    }
+    return { token, steps, ms: performance.now() - started };
+  } finally {
+    kube.setDeadline(previous);
   }
-  return { token, steps, ms: performance.now() - started };
 }
 
 async function reconcileObject(

@@ -112,10 +112,13 @@ export class KubeClient {
 
   /**
    * Ends every request still running at `deadline` (ms since the epoch) with a timeout error:
-   * the command's --timeout bounds the whole command, not only its waits.
+   * the command's --timeout bounds the whole command, not only its waits. Returns the deadline
+   * it replaces, for the caller to put back (undefined: none).
    */
-  setDeadline(deadline: number): void {
+  setDeadline(deadline: number | undefined): number | undefined {
+    const previous = this.deadline;
     this.deadline = deadline;
+    return previous;
   }
 
   /** Aborts at the request limit or the command's deadline, whichever comes first. */

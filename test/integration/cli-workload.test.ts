@@ -252,4 +252,52 @@ describe("ksail init + workload push/versions/pull/diff against a real registry"
     assert.match(run.stderr, /broken\.yaml:\d+/);
     assert.deepEqual(await client.listTags({ registry: lab.registry, repository: "never" }), []);
   });
+
+  it("--reproducible gives the same manifest digest for the same directory, with no created time; --created sets it", async () => {
+    const bare = await mkdtemp(join(tmpdir(), "ksail-repro-"));
+    try {
+      await writeFile(join(bare, "cm.yaml"), configMap("repro", "x"));
+      const push = (repository: string, ...extra: string[]) =>
+        runKsail(
+          [
+            "workload",
+            "push",
+            "--registry",
+            `oci://${lab.registry}/${repository}`,
+            "--path",
+            ".",
+          ].concat(extra, ["-o", "json"]),
+          { cwd: bare },
+        );
+      const a = await push("repro/a", "--reproducible");
+      const b = await push("repro/b", "--reproducible");
+      assert.equal(a.code, 0, a.stderr);
+      assert.equal(b.code, 0, b.stderr);
+      assert.equal(json(a).digest, json(b).digest);
+      assert.equal(json(a).created, undefined);
+      const manifest = JSON.parse(
+        (
+          await client.fetchManifest({ registry: lab.registry, repository: "repro/a" }, "0.0.1")
+        ).bytes.toString("utf8"),
+      ) as { annotations: Record<string, string> };
+      assert.equal(manifest.annotations["org.opencontainers.image.created"], undefined);
+
+      const stamped = await push("repro/c", "--created", "2026-01-31T12:00:00Z");
+      assert.equal(stamped.code, 0, stamped.stderr);
+      assert.equal(json(stamped).created, "2026-01-31T12:00:00Z");
+      assert.notEqual(json(stamped).digest, json(a).digest);
+
+      const both = await push("repro/d", "--created", "2026-01-31T12:00:00Z", "--reproducible");
+      assert.equal(both.code, 2, both.stderr);
+      const bad = await push("repro/d", "--created", "yesterday");
+      assert.equal(bad.code, 2, bad.stderr);
+      assert.match(bad.stderr, /RFC 3339/);
+      assert.deepEqual(
+        await client.listTags({ registry: lab.registry, repository: "repro/d" }),
+        [],
+      );
+    } finally {
+      await rm(bare, { recursive: true, force: true });
+    }
+  });
 });

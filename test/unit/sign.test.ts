@@ -377,7 +377,7 @@ describe("Flux verification objects", () => {
   });
 
   it("spec.verify is valid against Flux's OCIRepository CRD schema (source-controller v1.9.1)", async () => {
-    // The CRDs of the controllers the lab runs (test/fixtures/flux-crds/README.md).
+    // The CRD of the source-controller the lab runs (test/fixtures/flux-crds/README.md).
     const text = await readFile(
       new URL(
         "../fixtures/flux-crds/source.toolkit.fluxcd.io_ocirepositories.yaml",

@@ -34,8 +34,12 @@ export function registerWorkload(program: Command, ctx: CliContext): void {
       "org.opencontainers.image.revision (default: <branch>@sha1:<commit> or content digest)",
     )
     .option(
-      "--created [time]",
-      "add org.opencontainers.image.created (RFC 3339; default now) — changes the manifest digest",
+      "--created <time>",
+      "org.opencontainers.image.created (RFC 3339; default: the commit time of a clean git work tree, else now)",
+    )
+    .option(
+      "--reproducible",
+      "leave org.opencontainers.image.created out: the same directory always gives the same digest",
     )
     .option("--ignore <pattern...>", "extra .gitignore-style patterns to leave out")
     .option("--no-latest", "do not move the latest tag")
