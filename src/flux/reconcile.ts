@@ -16,6 +16,9 @@ import {
   type FluxObject,
 } from "./readiness.js";
 
+/** How long the read of Flux's last status may take after the wait timed out. */
+const LAST_STATUS_GRACE_MS = 2000;
+
 export interface ReconcileTarget {
   name: string;
   namespace: string;
@@ -173,7 +176,9 @@ async function reconcileObject(
     )
     .catch(async (error: unknown) => {
       if (error instanceof KsailError && error.kind === "timeout") {
-        // Say what Flux says right now: usually the reason it is stuck.
+        // Say what Flux says right now: usually the reason it is stuck. The deadline has
+        // passed, so this one read gets a short grace of its own (else it is refused at once).
+        kube.setDeadline(Date.now() + LAST_STATUS_GRACE_MS);
         const latest = await kube.get<FluxObject>(ref).catch(() => undefined);
         const ready = latest?.status?.conditions?.find((c) => c.type === "Ready");
         throw new KsailError(

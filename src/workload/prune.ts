@@ -8,6 +8,7 @@ import type { RegistryClient } from "../oci/client.js";
 import { formatRepository, type RepositoryRef } from "../oci/reference.js";
 import { KsailError } from "../errors.js";
 import { mapLimit } from "../util/map-limit.js";
+import { pruneSignatures } from "./verify.js";
 import { silentProgress, type Progress } from "../progress.js";
 import {
   LATEST_TAG,
@@ -58,6 +59,8 @@ export type GarbageCollector = () => Promise<string>;
 
 export interface PruneResult extends PrunePlan {
   repository: string;
+  /** Cosign signatures (sha256-<hex>.sig) of the deleted versions, deleted with them. */
+  signatures: { digest: string; tag: string }[];
   dryRun: boolean;
   garbageCollection: "ran" | "skipped" | "registry-managed";
   garbageCollectionOutput?: string;
@@ -178,9 +181,14 @@ export async function pruneWorkload(
     ...plan,
     repository: name,
     dryRun: options.dryRun ?? false,
+    signatures: [],
     garbageCollection: "skipped",
   };
-  if (options.dryRun || plan.digests.length === 0) return result;
+  if (plan.digests.length === 0) return result;
+  if (options.dryRun) {
+    result.signatures = await signaturesFor(client, repository, result, true);
+    return result;
+  }
 
   const outcome = await progress.step(
     "Delete versions",
@@ -207,6 +215,11 @@ export async function pruneWorkload(
       (a, b) => (order.get(a.version) ?? 0) - (order.get(b.version) ?? 0),
     );
   }
+  result.signatures = await progress.step(
+    "Delete signatures of deleted versions",
+    () => signaturesFor(client, repository, result, false),
+    (s) => `Deleted ${s.length} signature(s) of deleted versions`,
+  );
   if (garbageCollect) {
     result.garbageCollectionOutput = await progress.step(
       "Garbage-collect registry",
@@ -223,6 +236,25 @@ export async function pruneWorkload(
     result.garbageCollection = "registry-managed";
   }
   return result;
+}
+
+/** The signatures of `result`'s deleted versions; none of a kept version's (see pruneSignatures). */
+async function signaturesFor(
+  client: RegistryClient,
+  repository: RepositoryRef,
+  result: PruneResult,
+  dryRun: boolean,
+): Promise<{ digest: string; tag: string }[]> {
+  const pruned = await pruneSignatures(
+    { client },
+    {
+      repository,
+      deletedDigests: result.digests,
+      keptDigests: result.kept.map((k) => k.digest),
+      dryRun,
+    },
+  );
+  return pruned.deleted.map(({ digest, tag }) => ({ digest, tag }));
 }
 
 /** Digests of the tags that are neither versions nor `latest` (another tool's, e.g. "stable"). */

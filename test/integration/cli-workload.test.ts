@@ -167,7 +167,7 @@ describe("ksail init + workload push/versions/pull/diff against a real registry"
     const table = await ksail("workload", "versions");
     assert.match(
       table.stdout,
-      /^VERSION\s+DIGEST\s+CREATED\s+SIZE\s+SOURCE\s+REVISION\n0\.0\.1 .*\n0\.0\.2 \(latest\)/,
+      /^VERSION\s+DIGEST\s+CREATED\s+SIZE\s+SIGNED\s+SOURCE\s+REVISION\n0\.0\.1 .*\n0\.0\.2 \(latest\)/,
     );
   });
 

@@ -68,6 +68,17 @@ export const WORKLOAD_EXAMPLES: Record<string, Examples> = {
     ["ksail workload watch --prune-keep 10", "keep the registry to the newest 10 versions"],
     ["ksail workload watch -o json | jq -c .", "one JSON object per cycle on stdout"],
   ],
+  "workload keygen": [
+    [
+      "COSIGN_PASSWORD=… ksail workload keygen",
+      "cosign.key (encrypted with that password) and cosign.pub in this directory",
+    ],
+    ["ksail workload keygen --output-dir ~/.ksail/keys", "somewhere else"],
+  ],
+  "workload verify": [
+    ["ksail workload verify --key cosign.pub", "is the latest version signed with this key?"],
+    ["ksail workload verify 0.0.3 --key cosign.pub -o json", "version 0.0.3, as JSON"],
+  ],
   "workload status": [
     ["ksail workload status", "Ready, revision and message of the OCIRepository and Kustomization"],
     ["ksail workload status -o json", 'as {"items": [...]} with "ready": true|false'],

@@ -55,6 +55,10 @@ export function registerFlux(program: Command, ctx: CliContext): void {
       flux.command("sync").description("apply the project's OCIRepository and Kustomization"),
     ),
   )
+    .option(
+      "--verify-key <path>",
+      "make Flux verify cosign signatures with this public key (cosign.pub; default: spec.options.signing.publicKey)",
+    )
     .addOption(outputOption())
     .action(lazy(ctx, () => import("../handlers/flux/sync.js")));
 }

@@ -1,4 +1,4 @@
-/** `ksail workload push | versions | pull | diff | prune | gen flux | reconcile | status`. */
+/** `ksail workload push | versions | pull | diff | prune | gen flux | reconcile | watch | keygen | verify | status`. */
 import { Option, type Command } from "commander";
 import type { CliContext } from "../context.js";
 import { addKubeOptions, addSyncOptions, addTargetOptions, outputOption } from "../options.js";
@@ -41,6 +41,10 @@ export function registerWorkload(program: Command, ctx: CliContext): void {
     )
     .option("--ignore <pattern...>", "extra .gitignore-style patterns to leave out")
     .option("--no-latest", "do not move the latest tag")
+    .option(
+      "--sign-key <path>",
+      "sign the pushed version with this cosign private key (default: spec.options.signing.key; password from COSIGN_PASSWORD)",
+    )
     .addOption(outputOption())
     .action(lazy(ctx, () => import("../handlers/workload/push.js")));
 
@@ -48,6 +52,10 @@ export function registerWorkload(program: Command, ctx: CliContext): void {
     workload.command("versions").description("list every pushed version with its metadata"),
     false,
   )
+    .option(
+      "--key <path>",
+      "check each version's signature with this public key (cosign.pub); without it SIGNED says a signature exists",
+    )
     .addOption(outputOption())
     .action(lazy(ctx, () => import("../handlers/workload/versions.js")));
 
@@ -104,7 +112,12 @@ generators, name prefixes… — use flux diff kustomization for those).`,
     gen
       .command("flux")
       .description("print the OCIRepository and Kustomization that follow the artifact"),
-  ).action(lazy(ctx, () => import("../handlers/workload/gen-flux.js")));
+  )
+    .option(
+      "--verify-key <path>",
+      "add spec.verify and the Secret with this cosign public key (default: spec.options.signing.publicKey)",
+    )
+    .action(lazy(ctx, () => import("../handlers/workload/gen-flux.js")));
 
   addKubeOptions(
     addTargetOptions(
@@ -115,6 +128,10 @@ generators, name prefixes… — use flux diff kustomization for those).`,
     ),
   )
     .option("--push", "push the manifest directory first (as `workload push` does)")
+    .option(
+      "--sign-key <path>",
+      "with --push: sign the pushed version with this cosign private key (default: spec.options.signing.key)",
+    )
     .option("--timeout <duration>", "how long to wait for Flux", "2m")
     .addOption(outputOption())
     .action(lazy(ctx, () => import("../handlers/workload/reconcile.js")));
@@ -134,6 +151,10 @@ generators, name prefixes… — use flux diff kustomization for those).`,
     .option("--no-reconcile", "only push; no cluster needed")
     .option("--timeout <duration>", "how long each cycle waits for Flux", "2m")
     .option("--prune-keep <n>", "after each push, delete all but the newest N versions")
+    .option(
+      "--sign-key <path>",
+      "sign every pushed version with this cosign private key (default: spec.options.signing.key)",
+    )
     .addOption(outputOption())
     .addHelpText(
       "after",
@@ -143,6 +164,29 @@ push, fetch, apply, total from save). An invalid save pushes nothing; Flux's fai
 unreachable registry or cluster are reported and the loop goes on. Ctrl-C exits 0.`,
     )
     .action(lazy(ctx, () => import("../handlers/workload/watch.js")));
+
+  workload
+    .command("keygen")
+    .description(
+      "write a cosign key pair (cosign.key encrypted with COSIGN_PASSWORD, cosign.pub) for signing versions",
+    )
+    .option("--output-dir <dir>", "directory for cosign.key and cosign.pub", ".")
+    .option("--force", "replace existing cosign.key and cosign.pub")
+    .addOption(outputOption())
+    .action(lazy(ctx, () => import("../handlers/workload/keygen.js")));
+
+  addTargetOptions(
+    workload
+      .command("verify")
+      .argument("[version]", "version, tag or digest to verify (default: latest)")
+      .description(
+        "check a pushed version's cosign signature with a public key (exit 1 when unsigned or it does not verify)",
+      ),
+    false,
+  )
+    .option("--key <path>", "public key (cosign.pub; default: spec.options.signing.publicKey)")
+    .addOption(outputOption())
+    .action(lazy(ctx, () => import("../handlers/workload/verify.js")));
 
   addKubeOptions(
     workload.command("status").description("show the OCIRepository and Kustomization state"),

@@ -59,6 +59,7 @@ export async function run({ ctx, flags, globals }: Invocation<PruneFlags>): Prom
     const verb = result.dryRun ? "would delete" : "deleted";
     const lines = result.deleted.map((v) => `${verb} ${v.version} (${v.digest.slice(0, 19)})`);
     lines.push(...result.kept.map((k) => `kept    ${k.version} (${k.reason})`));
+    lines.push(...result.signatures.map((s) => `${verb} signature ${s.tag}`));
     lines.push(`${result.deleted.length} version(s) ${verb}, ${formatBytes(result.bytes)}`);
     if (result.garbageCollectionSkipped !== undefined) {
       lines.push(

@@ -2,9 +2,11 @@
 import { KsailError } from "../../../errors.js";
 import type { Bump } from "../../../workload/versions.js";
 import { pushInSession } from "../../../workload/push-session.js";
+import { signArtifact } from "../../../workload/sign.js";
 import { createOutput } from "../../context.js";
 import type { TargetFlags } from "../../options.js";
 import type { Invocation } from "../../seam.js";
+import { keyPath, loadKeyForSigning, signatureJson } from "../signing.js";
 import { openTarget } from "./target.js";
 
 export interface PushFlags extends TargetFlags {
@@ -17,6 +19,7 @@ export interface PushFlags extends TargetFlags {
   ignore?: string[];
   /** false with --no-latest. */
   latest: boolean;
+  signKey?: string;
 }
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
@@ -37,6 +40,10 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
       `--created must be an RFC 3339 time such as 2026-01-31T12:00:00Z, got "${created}"`,
     );
   }
+  // The key is read and decrypted before anything is pushed: a wrong password pushes nothing.
+  const signKeyPath = keyPath(ctx, target.loaded, flags.signKey, "key");
+  const signingKey =
+    signKeyPath === undefined ? undefined : await loadKeyForSigning(ctx, signKeyPath);
   const result = await pushInSession(
     { client, env: ctx.env },
     {
@@ -53,9 +60,21 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
     },
     out,
   );
-  out.result(result, () =>
-    result.unchanged
-      ? `${result.repository}:${result.version} unchanged\ndigest: ${result.digest}`
-      : `${result.repository}:${result.version}\ndigest: ${result.digest}`,
+  // An unchanged push is signed too when it is not yet (signing is idempotent).
+  const signature = signingKey
+    ? await signArtifact(
+        { client },
+        { repository: target.repository, digest: result.digest, key: signingKey },
+        out,
+      )
+    : undefined;
+  out.result(signature ? { ...result, signature: signatureJson(signature) } : result, () =>
+    [
+      result.unchanged
+        ? `${result.repository}:${result.version} unchanged`
+        : `${result.repository}:${result.version}`,
+      `digest: ${result.digest}`,
+      ...(signature ? [`signature: ${signature.signatureTag}`] : []),
+    ].join("\n"),
   );
 }
