@@ -285,9 +285,9 @@ describe("ksail workload keygen / push --sign-key / verify / versions / prune (r
     assert.equal(signedCol(table.stdout, "0.0.1"), "yes");
     assert.equal(signedCol(table.stdout, "0.0.4"), "no");
 
-    const rows = json<{ version: string; signed: boolean }[]>(
+    const rows = json<{ items: { version: string; signed: boolean }[] }>(
       await ksail(["workload", "versions", "-o", "json"]),
-    );
+    ).items;
     assert.deepEqual(
       rows.map((r) => [r.version, r.signed]),
       [
@@ -300,9 +300,9 @@ describe("ksail workload keygen / push --sign-key / verify / versions / prune (r
     const mine = await ksail(["workload", "versions", "--key", "keys/cosign.pub"]);
     assert.equal(signedCol(mine.stdout, "0.0.1"), "verified");
     assert.equal(signedCol(mine.stdout, "0.0.4"), "no");
-    const others = json<{ version: string; signed: boolean; signatureProblem?: string }[]>(
-      await ksail(["workload", "versions", "--key", "other-keys/cosign.pub", "-o", "json"]),
-    );
+    const others = json<{
+      items: { version: string; signed: boolean; signatureProblem?: string }[];
+    }>(await ksail(["workload", "versions", "--key", "other-keys/cosign.pub", "-o", "json"])).items;
     assert.deepEqual(
       others.map((r) => r.signed),
       [false, false, false, false],
