@@ -183,7 +183,7 @@ async function main() {
           );
           if (v.code !== 0) throw new Error(`ksail workload versions failed:\n${v.stderr}`);
           const listed = JSON.parse(v.stdout);
-          const count = Array.isArray(listed) ? listed.length : (listed.versions ?? []).length;
+          const count = Array.isArray(listed) ? listed.length : (listed.items ?? []).length;
           if (count !== VERSIONS) throw new Error(`versions listed ${count}, expected ${VERSIONS}`);
           rows.versions.push(v.ms);
           const p = await timed(

@@ -88,10 +88,9 @@ try {
   const greeting = (text: string) =>
     `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: greeting\n  namespace: default\ndata:\n  message: "${text}"\n`;
   await writeFile(join(project, "k8s", "greeting.yaml"), greeting("hello"));
-  await writeFile(
-    join(project, "k8s", "kustomization.yaml"),
-    "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - greeting.yaml\n",
-  );
+  const kustomization = (...files: string[]) =>
+    `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n${files.map((f) => `  - ${f}\n`).join("")}`;
+  await writeFile(join(project, "k8s", "kustomization.yaml"), kustomization("greeting.yaml"));
   expect(ksail(project, "workload", "push"), 0, "push");
   expect(ksail(project, "workload", "reconcile"), 0, "reconcile");
   await showConfigMap(lab, "greeting");
@@ -108,7 +107,12 @@ try {
 
   say("An invalid manifest never reaches the registry");
   await writeFile(join(project, "k8s", "broken.yaml"), "kind: ConfigMap\nmetadata: {}\n");
+  await writeFile(
+    join(project, "k8s", "kustomization.yaml"),
+    kustomization("greeting.yaml", "broken.yaml"),
+  );
   expect(ksail(project, "workload", "push"), 3, "invalid push");
+  await writeFile(join(project, "k8s", "kustomization.yaml"), kustomization("greeting.yaml"));
   await unlink(join(project, "k8s", "broken.yaml"));
 
   say(

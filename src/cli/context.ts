@@ -1,5 +1,6 @@
 /** What every command gets: its streams, environment and working directory. */
 import type { Writable } from "node:stream";
+import { colorEnabled } from "../ui/color.js";
 import { Output, OUTPUT_FORMATS, type OutputFormat } from "../ui/output.js";
 import { KsailError } from "../errors.js";
 import type { GlobalOptions } from "./options.js";
@@ -11,6 +12,8 @@ export interface CliContext {
   cwd: string;
   /** Set by a command that succeeded but must exit non-zero (e.g. diff found changes). */
   exitCode: number;
+  /** The running command's --output value, so that an error is reported in that format too. */
+  output?: string;
 }
 
 export function createOutput(ctx: CliContext, globals: GlobalOptions, format?: string): Output {
@@ -19,6 +22,8 @@ export function createOutput(ctx: CliContext, globals: GlobalOptions, format?: s
     stdout: ctx.stdout,
     stderr: ctx.stderr,
     quiet: globals.quiet ?? false,
+    live: isTerminal(ctx.stderr) && ctx.env.TERM !== "dumb",
+    color: colorEnabled(ctx.env, isTerminal(ctx.stderr)),
   });
 }
 
@@ -36,4 +41,8 @@ export function parseInteger(value: string, flag: string, min = 0): number {
     throw new KsailError("usage", `${flag} must be a whole number ≥ ${min}, got "${value}"`);
   }
   return number;
+}
+
+export function isTerminal(stream: Writable): boolean {
+  return (stream as { isTTY?: boolean }).isTTY === true;
 }

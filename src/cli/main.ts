@@ -7,14 +7,17 @@
 import { Command, CommanderError } from "commander";
 import packageJson from "../../package.json" with { type: "json" };
 import { EXIT_CODES } from "../errors.js";
-import { exitCodeFor, formatError } from "../ui/errors.js";
+import { paintMark, colorEnabled } from "../ui/color.js";
+import { errorObject, exitCodeFor, formatError } from "../ui/errors.js";
 import type { CliContext } from "./context.js";
-import { COMMON_OPTIONS } from "./options.js";
+import { COMMON_OPTIONS, examples } from "./options.js";
 import { registerInit } from "./commands/init.js";
 import { registerWorkload } from "./commands/workload.js";
 import { registerFlux } from "./commands/flux.js";
 import { registerRegistry } from "./commands/registry.js";
 import { registerCluster } from "./commands/cluster.js";
+import { registerCompletion, registerVersion } from "./commands/version.js";
+import { applyExamples, FLUX_EXAMPLES, WORKLOAD_EXAMPLES } from "./commands/examples.js";
 
 export const VERSION: string = packageJson.version;
 
@@ -40,6 +43,16 @@ export function createProgram(ctx: CliContext): Command {
   registerFlux(program, ctx);
   registerRegistry(program, ctx);
   registerCluster(program, ctx);
+  registerVersion(program, ctx);
+  registerCompletion(program, ctx);
+  applyExamples(program, WORKLOAD_EXAMPLES);
+  applyExamples(program, FLUX_EXAMPLES);
+  examples(program, [
+    ["ksail init && ksail up", "a project, then its registry, Kind cluster and Flux"],
+    ["ksail workload reconcile --push", "push the manifests and make Flux apply them now"],
+    ["ksail workload watch", "push and apply on every save, until Ctrl-C"],
+    ["ksail down --delete-volumes", "remove the cluster, the registry and its data"],
+  ]);
   for (const command of program.commands) finish(command);
   return program;
 }
@@ -75,7 +88,14 @@ export async function main(
       // Help and --version end through exitOverride with code 0; usage errors were printed already.
       return error.exitCode === 0 ? 0 : EXIT_CODES.usage;
     }
-    ctx.stderr.write(`${formatError(error, program.opts().verbose === true)}\n`);
+    const color = colorEnabled(ctx.env, (ctx.stderr as { isTTY?: boolean }).isTTY === true);
+    const text = formatError(error, program.opts().verbose === true);
+    ctx.stderr.write(`${text.replace(/^.*$/gm, (line) => paintMark(line, color))}\n`);
+    // With -o json|yaml the error is data too, on stdout where the result would have been.
+    if (ctx.output === "json" || ctx.output === "yaml") {
+      const { serialize } = await import("../ui/output.js");
+      ctx.stdout.write(serialize(errorObject(error), ctx.output));
+    }
     return exitCodeFor(error);
   }
 }

@@ -2,7 +2,7 @@
  * Options more than one command takes, and their typed flag interfaces. Loaded at start-up with
  * the command table, so it imports nothing but commander and types.
  */
-import { Option, type Command } from "commander";
+import { InvalidArgumentError, Option, type Command } from "commander";
 import type { FluxSyncOverrides } from "../flux/resources.js";
 
 /** The options every leaf command (and the program, before the subcommand) takes. */
@@ -13,18 +13,37 @@ export interface GlobalOptions {
 }
 
 export const COMMON_OPTIONS: [string, string][] = [
-  ["--config <path>", "path to ksail.yaml (default: ./ksail.yaml)"],
+  [
+    "--config <path>",
+    "path to ksail.yaml (default: $KSAIL_CONFIG, else ksail.yaml here or in the nearest parent directory)",
+  ],
   ["-q, --quiet", "print only results and errors, no progress lines"],
   ["--verbose", "print error causes"],
 ];
+
+/**
+ * An option with a closed set of values, matched without regard to case (`--distribution kind`
+ * gives "Kind"); help still lists the values as written.
+ */
+export function choiceOption(flags: string, description: string, choices: readonly string[]) {
+  return new Option(flags, description).choices(choices).argParser((value: string) => {
+    const match = choices.find((c) => c.toLowerCase() === value.toLowerCase());
+    if (match === undefined) {
+      throw new InvalidArgumentError(`Allowed choices are ${choices.join(", ")}.`);
+    }
+    return match;
+  });
+}
 
 export interface OutputFlags {
   output?: string;
 }
 
-/** `-o, --output human|json`. */
+/** `-o, --output human|json|yaml` (lists as `{ items: [...] }`; errors too, see README "Output"). */
 export const outputOption = () =>
-  new Option("-o, --output <format>", "output format").choices(["human", "json"]).default("human");
+  new Option("-o, --output <format>", "output format")
+    .choices(["human", "json", "yaml"])
+    .default("human");
 
 export interface KubeFlags {
   kubeconfig?: string;
@@ -48,6 +67,7 @@ export interface TargetFlags extends OutputFlags {
   registry?: string;
   path?: string;
   insecure?: boolean;
+  requestTimeout?: string;
 }
 
 export function addTargetOptions(command: Command, withPath: boolean): Command {
@@ -56,7 +76,11 @@ export function addTargetOptions(command: Command, withPath: boolean): Command {
       "--registry <oci-url>",
       "repository to use, e.g. oci://ghcr.io/org/app (default: the local registry from ksail.yaml)",
     )
-    .option("--insecure", "allow plain HTTP to a non-loopback registry");
+    .option("--insecure", "allow plain HTTP to a non-loopback registry")
+    .option(
+      "--request-timeout <duration>",
+      "how long a registry request may go without data before it is retried (default: $KSAIL_REQUEST_TIMEOUT, else 30s)",
+    );
   if (withPath)
     command.option("--path <dir>", "manifest directory (default: spec.sourceDirectory)");
   return command;
@@ -112,4 +136,18 @@ export function syncOverrides(flags: SyncFlags): FluxSyncOverrides {
       timeout: flags.timeout,
     }).filter(([, v]) => v !== undefined),
   );
+}
+
+/**
+ * Adds an `Examples:` block to a command's help, as flux and kubectl show it: each working
+ * invocation under a comment that says what it does.
+ */
+export function examples(
+  command: Command,
+  entries: [invocation: string, comment: string][],
+): Command {
+  const text = entries
+    .map(([invocation, comment]) => `  # ${comment}\n  ${invocation}`)
+    .join("\n\n");
+  return command.addHelpText("after", `\nExamples:\n${text}\n`);
 }

@@ -13,6 +13,8 @@ export interface Invocation<Flags> {
   flags: Flags;
   globals: GlobalOptions;
   args: (string | undefined)[];
+  /** The command that runs (its parents lead to the program). */
+  command: Command;
 }
 
 export type Handler<Flags> = (invocation: Invocation<Flags>) => Promise<void>;
@@ -25,13 +27,16 @@ export function lazy<Flags>(
   return async (...params) => {
     // commander passes the declared arguments, then the options object, then the command.
     const command = params.at(-1) as Command;
+    const flags = command.opts();
+    if (typeof flags.output === "string") ctx.output = flags.output;
     const { run } = await load();
     await run({
       ctx,
       // The one place flags are typed: the handler's interface names what its command declares.
-      flags: command.opts() as Flags,
+      flags: flags as Flags,
       globals: command.optsWithGlobals<GlobalOptions>(),
       args: command.processedArgs as (string | undefined)[],
+      command,
     });
   };
 }

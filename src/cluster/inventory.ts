@@ -7,7 +7,9 @@ import {
 } from "../registry/container.js";
 import type { ClusterDeps, ClusterInput } from "./lifecycle.js";
 import { createProvisioner, type ClusterNode } from "./provisioner.js";
-import { findOnPath } from "./tools.js";
+import { KsailError } from "../errors.js";
+import { silentProgress, type Progress } from "../progress.js";
+import { findOnPath, INSTALL_HINTS } from "./tools.js";
 
 export interface ClusterListing {
   name: string;
@@ -15,14 +17,33 @@ export interface ClusterListing {
   context: string;
 }
 
-/** Kind and K3d clusters, asking whichever of the two CLIs is installed. */
-export async function listClusters(deps: {
-  env: NodeJS.ProcessEnv;
-  engine: () => Promise<Engine>;
-}): Promise<ClusterListing[]> {
+/**
+ * Kind and K3d clusters, asking whichever of the two CLIs is installed. With neither installed
+ * there is nothing to ask: "not found", naming both and how to install them — not "no clusters".
+ */
+export async function listClusters(
+  deps: { env: NodeJS.ProcessEnv; engine: () => Promise<Engine> },
+  _input: Record<string, never> = {},
+  progress: Progress = silentProgress,
+): Promise<ClusterListing[]> {
+  const distributions = (["Kind", "K3d"] as const).filter((d) =>
+    findOnPath(d.toLowerCase(), deps.env),
+  );
+  if (distributions.length === 0) {
+    throw new KsailError(
+      "not-found",
+      "neither kind nor k3d is installed (not found on PATH), so there are no clusters to list",
+      { hint: `${INSTALL_HINTS.kind} ${INSTALL_HINTS.k3d}` },
+    );
+  }
+  if (distributions.length === 1) {
+    const other = distributions[0] === "Kind" ? "k3d" : "kind";
+    progress.info(
+      `${other} is not installed (not found on PATH): listing ${distributions[0]} clusters only`,
+    );
+  }
   const rows: ClusterListing[] = [];
-  for (const distribution of ["Kind", "K3d"] as const) {
-    if (!findOnPath(distribution.toLowerCase(), deps.env)) continue;
+  for (const distribution of distributions) {
     const provisioner = createProvisioner(distribution, deps);
     for (const name of await provisioner.list())
       rows.push({ name, distribution, context: provisioner.context(name) });

@@ -3,11 +3,12 @@
  * Every validation error names where the bad value came from: file:line:column, the
  * environment variable, or the flag.
  */
-import { readFile } from "node:fs/promises";
-import { basename, dirname, resolve } from "node:path";
+import { readFile, stat } from "node:fs/promises";
+import { basename, dirname, isAbsolute, relative, resolve } from "node:path";
 import { isMap, isScalar, LineCounter, parseDocument, type Document } from "yaml";
 import type { z } from "zod/v4";
 import { KsailError } from "../errors.js";
+import { DISTRIBUTIONS, GITOPS_ENGINES, TOGGLES } from "./enums.js";
 import {
   API_VERSION,
   KIND,
@@ -26,6 +27,8 @@ export interface Setting {
   env: string;
   path: readonly string[];
   numeric?: boolean;
+  /** A closed set of values, matched without regard to case ("kind" → "Kind"). */
+  choices?: readonly string[];
 }
 
 export const SETTINGS: readonly Setting[] = [
@@ -35,6 +38,7 @@ export const SETTINGS: readonly Setting[] = [
     flag: "--distribution",
     env: "KSAIL_DISTRIBUTION",
     path: ["spec", "distribution"],
+    choices: DISTRIBUTIONS,
   },
   {
     key: "distributionConfig",
@@ -53,12 +57,14 @@ export const SETTINGS: readonly Setting[] = [
     flag: "--gitops-engine",
     env: "KSAIL_GITOPS_ENGINE",
     path: ["spec", "gitOpsEngine"],
+    choices: GITOPS_ENGINES,
   },
   {
     key: "localRegistry",
     flag: "--local-registry",
     env: "KSAIL_LOCAL_REGISTRY",
     path: ["spec", "localRegistry"],
+    choices: TOGGLES,
   },
   {
     key: "registryPort",
@@ -94,16 +100,26 @@ export const SETTINGS: readonly Setting[] = [
 ];
 
 export interface LoadConfigOptions {
-  /** Explicit config path (--config); default: ./ksail.yaml in cwd. */
+  /**
+   * Explicit config path (--config). Default: $KSAIL_CONFIG, else ksail.yaml in cwd or the
+   * nearest parent directory that has one (as git and docker compose look for theirs).
+   */
   configPath?: string;
   cwd?: string;
   env?: NodeJS.ProcessEnv;
   /** Flag values keyed by Setting.key; undefined values are ignored. */
   flags?: Record<string, unknown>;
-  /** When true, a missing file is an error; otherwise defaults (plus env/flags) are used. */
+  /**
+   * When true, a missing file is an error; otherwise defaults (plus env/flags) are used. A path
+   * named by --config or KSAIL_CONFIG must always exist.
+   */
   required?: boolean;
-  /** When false, any existing file is ignored (init builds a fresh config). */
+  /** When false, any existing file is ignored and `base` is used instead (init). */
   readFile?: boolean;
+  /** The values under env and flags when no file is read (default: a name from the directory). */
+  base?: Record<string, unknown>;
+  /** When false, a relative spec.connection.kubeconfig from the file is kept as written. */
+  resolvePaths?: boolean;
 }
 
 export interface LoadedConfig {
@@ -116,15 +132,51 @@ export interface LoadedConfig {
 
 type Origin = { kind: "env"; name: string } | { kind: "flag"; name: string };
 
+/** Where ksail.yaml is: --config, else $KSAIL_CONFIG, else the nearest one from cwd upward. */
+export async function findConfig(
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  configPath?: string,
+): Promise<{ path: string; named: string | undefined }> {
+  if (configPath !== undefined) return { path: resolve(cwd, configPath), named: "--config" };
+  const fromEnv = env.KSAIL_CONFIG;
+  if (fromEnv) return { path: resolve(cwd, fromEnv), named: "KSAIL_CONFIG" };
+  for (let dir = resolve(cwd); ; dir = dirname(dir)) {
+    const candidate = resolve(dir, CONFIG_FILE);
+    if (await isFile(candidate)) return { path: candidate, named: undefined };
+    if (dirname(dir) === dir) return { path: resolve(cwd, CONFIG_FILE), named: undefined };
+  }
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
 export async function loadConfig(options: LoadConfigOptions = {}): Promise<LoadedConfig> {
   const cwd = options.cwd ?? process.cwd();
-  const path = resolve(cwd, options.configPath ?? CONFIG_FILE);
+  const env = options.env ?? process.env;
+  const found =
+    options.readFile === false
+      ? { path: resolve(cwd, CONFIG_FILE), named: undefined }
+      : await findConfig(cwd, env, options.configPath);
+  const path = found.path;
   const text =
     options.readFile === false
       ? undefined
-      : await readConfigText(path, options.configPath !== undefined || options.required);
+      : await readConfigText(
+          path,
+          options.required === true || found.named !== undefined,
+          found.named,
+          cwd,
+        );
   const baseDir = text === undefined ? cwd : dirname(path);
-  const displayPath = options.configPath ?? CONFIG_FILE;
+  // As typed when named; found upward, relative to where ksail runs ("../ksail.yaml").
+  const displayPath =
+    options.configPath ?? (found.named === undefined ? relative(cwd, path) : path);
 
   const lineCounter = new LineCounter();
   const doc =
@@ -136,13 +188,19 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
       "config",
       `${displayPath}:${at.line}:${at.col}: ${first.message.split("\n")[0]}`,
       {
-        hint: "Fix the YAML syntax; `ksail init --force` writes a fresh file.",
+        hint: "Fix the YAML syntax at that line.",
       },
     );
   }
   const raw: Record<string, unknown> =
     doc === undefined
-      ? { apiVersion: API_VERSION, kind: KIND, metadata: { name: nameFromDirectory(baseDir) } }
+      ? structuredClone(
+          options.base ?? {
+            apiVersion: API_VERSION,
+            kind: KIND,
+            metadata: { name: nameFromDirectory(baseDir) },
+          },
+        )
       : ((doc.toJS() as Record<string, unknown> | null) ?? {});
   if (typeof raw !== "object" || Array.isArray(raw)) {
     throw new KsailError(
@@ -152,7 +210,6 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   }
 
   const origins = new Map<string, Origin>();
-  const env = options.env ?? process.env;
   for (const setting of SETTINGS) {
     const value = env[setting.env];
     if (value !== undefined && value !== "") {
@@ -168,35 +225,88 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
     }
   }
 
+  for (const setting of SETTINGS) if (setting.choices) normalizeChoice(raw, setting);
+
   const result = ksailConfigSchema.safeParse(raw);
   if (!result.success) {
-    const details = result.error.issues.map((issue) =>
-      describeIssue(issue, displayPath, doc, lineCounter, origins),
-    );
-    throw new KsailError("config", `invalid configuration: ${details[0]}`, {
-      details: details.slice(1),
+    const issues = result.error.issues.map((issue) => ({
+      origin: originOf(issue, origins),
+      text: describeIssue(issue, displayPath, doc, lineCounter, origins),
+    }));
+    // A bad flag value is a usage error (exit 2); a bad ksail.yaml or KSAIL_* value is config (8).
+    const badFlags = issues.filter((i) => i.origin?.kind === "flag");
+    if (badFlags.length > 0) {
+      throw new KsailError("usage", `invalid ${badFlags[0]!.text}`, {
+        details: badFlags.slice(1).map((i) => i.text),
+      });
+    }
+    throw new KsailError("config", `invalid configuration: ${issues[0]!.text}`, {
+      details: issues.slice(1).map((i) => i.text),
       hint: `See schemas/ksail.schema.json for every field; \`ksail init\` writes a valid ${CONFIG_FILE}.`,
     });
   }
-  return {
-    config: resolveDerivedDefaults(result.data),
-    path: text === undefined ? undefined : path,
-    baseDir,
-  };
+  const config = resolveDerivedDefaults(result.data);
+  const kubeconfig = config.spec.connection.kubeconfig;
+  if (
+    options.resolvePaths !== false &&
+    kubeconfig !== undefined &&
+    !isAbsolute(kubeconfig) &&
+    !/^~(?=$|\/)/.test(kubeconfig)
+  ) {
+    // Relative paths in the file mean "next to ksail.yaml"; from a flag or KSAIL_*, the cwd.
+    const fromFile = !origins.has("spec.connection.kubeconfig");
+    config.spec.connection.kubeconfig = resolve(fromFile ? baseDir : cwd, kubeconfig);
+  }
+  return { config, path: text === undefined ? undefined : path, baseDir };
+}
+
+/** "kind" → "Kind": the closed sets are matched without regard to case. */
+function normalizeChoice(raw: Record<string, unknown>, setting: Setting): void {
+  let node: unknown = raw;
+  for (const key of setting.path.slice(0, -1)) {
+    if (typeof node !== "object" || node === null) return;
+    node = (node as Record<string, unknown>)[key];
+  }
+  if (typeof node !== "object" || node === null) return;
+  const last = setting.path[setting.path.length - 1]!;
+  const value = (node as Record<string, unknown>)[last];
+  if (typeof value !== "string") return;
+  const match = setting.choices!.find((c) => c.toLowerCase() === value.toLowerCase());
+  if (match !== undefined) (node as Record<string, unknown>)[last] = match;
+}
+
+function originOf(issue: z.core.$ZodIssue, origins: Map<string, Origin>): Origin | undefined {
+  const path = issue.path.map(String);
+  for (let i = path.length; i > 0; i--) {
+    const origin = origins.get(path.slice(0, i).join("."));
+    if (origin) return origin;
+  }
+  return undefined;
 }
 
 async function readConfigText(
   path: string,
-  required: boolean | undefined,
+  required: boolean,
+  named: string | undefined,
+  cwd: string,
 ): Promise<string | undefined> {
   try {
     return await readFile(path, "utf8");
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
     if (!required) return undefined;
-    throw new KsailError("config", `no ${basename(path)} found at ${path}`, {
-      hint: "Run `ksail init` to create a project, or pass --config PATH.",
-    });
+    throw new KsailError(
+      "config",
+      named === undefined
+        ? `no ${CONFIG_FILE} found in ${cwd} or any parent directory`
+        : `no ${basename(path)} found at ${path} (named by ${named})`,
+      {
+        hint:
+          named === undefined
+            ? "Run `ksail init` to create a project, or pass --config PATH (or set KSAIL_CONFIG)."
+            : `Check ${named}, or run \`ksail init\` in ${dirname(path)}.`,
+      },
+    );
   }
 }
 

@@ -110,6 +110,25 @@ export const ksailConfigSchema = z
               })
               .strict()
               .prefault({}),
+            signing: z
+              .object({
+                key: z
+                  .string()
+                  .min(1)
+                  .optional()
+                  .describe(
+                    "private key that push, reconcile --push and watch sign each version with (cosign.key; relative to ksail.yaml); its password comes from COSIGN_PASSWORD",
+                  ),
+                publicKey: z
+                  .string()
+                  .min(1)
+                  .optional()
+                  .describe(
+                    "public key Flux verifies the artifact's cosign signature with (cosign.pub; relative to ksail.yaml): flux sync sets spec.verify",
+                  ),
+              })
+              .strict()
+              .prefault({}),
           })
           .strict()
           .prefault({}),

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import semver from "semver";
 import { parseAllDocuments } from "yaml";
 import { KsailError } from "../errors.js";
+import { PINNED_FLUX_VERSION } from "../pins.js";
 import { cacheDirectory } from "../util/cache-dir.js";
 import type { KubeClient, KubernetesObject, ObjectRef } from "../k8s/client.js";
 import { describeRef, refOf } from "../k8s/client.js";
@@ -15,7 +16,7 @@ import type { Progress } from "../progress.js";
 import { condition, type FluxObject } from "./readiness.js";
 
 /** The Flux release this ksail is pinned to (source-controller and kustomize-controller v1.9.x). */
-export const DEFAULT_FLUX_VERSION = "v2.9.5";
+export const DEFAULT_FLUX_VERSION = PINNED_FLUX_VERSION;
 export const PART_OF_LABEL = "app.kubernetes.io/part-of";
 export const VERSION_LABEL = "app.kubernetes.io/version";
 const PROBE_CRD = "ocirepositories.source.toolkit.fluxcd.io";

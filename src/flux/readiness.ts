@@ -9,6 +9,8 @@ export interface Condition {
   status: "True" | "False" | "Unknown";
   reason?: string;
   message?: string;
+  /** The metadata.generation the controller reconciled when it set this condition. */
+  observedGeneration?: number;
 }
 
 export interface FluxObject {
@@ -44,6 +46,12 @@ export type Readiness =
  */
 const IN_PROGRESS = new Set(["Progressing", "ProgressingWithRetry", "DependencyNotReady"]);
 
+/** The Ready condition when it reports a finished failure (not a run in progress). */
+function failedReadyCondition(object: FluxObject): Condition | undefined {
+  const ready = condition(object, "Ready");
+  return ready?.status === "False" && !IN_PROGRESS.has(ready.reason ?? "") ? ready : undefined;
+}
+
 export function condition(object: FluxObject | undefined, type: string): Condition | undefined {
   return object?.status?.conditions?.find((c) => c.type === type);
 }
@@ -70,7 +78,20 @@ export function readiness(object: FluxObject | undefined, token?: string): Readi
   if (token !== undefined && status.lastHandledReconcileAt !== token) {
     return { state: "pending", reason: "waiting for the controller to handle the request" };
   }
-  if ((status.observedGeneration ?? -1) < (object.metadata?.generation ?? 0)) {
+  const generation = object.metadata?.generation ?? 0;
+  if ((status.observedGeneration ?? -1) < generation) {
+    // Flux moves status.observedGeneration only when a run succeeds or stalls; a failed run
+    // (e.g. source-controller's VerificationError) stamps its Ready condition with the
+    // generation it tried instead, and — for a request — records lastHandledReconcileAt only
+    // when the run is over. So that condition is the failure of the latest generation.
+    const failed = failedReadyCondition(object);
+    if (failed && (failed.observedGeneration ?? -1) >= generation) {
+      return {
+        state: "failed",
+        reason: failed.reason ?? "NotReady",
+        message: failed.message ?? "not ready",
+      };
+    }
     return {
       state: "pending",
       reason: "waiting for the controller to observe the latest generation",

@@ -8,12 +8,16 @@ import { describeRef } from "../k8s/client.js";
 import { KsailError } from "../errors.js";
 import { silentProgress, type Progress } from "../progress.js";
 import { KUSTOMIZATION_API, OCI_REPOSITORY_API } from "./resources.js";
+import { assertFluxServed } from "./served.js";
 import {
   readiness,
   REQUESTED_AT_ANNOTATION,
   revisionReadiness,
   type FluxObject,
 } from "./readiness.js";
+
+/** How long the read of Flux's last status may take after the wait timed out. */
+const LAST_STATUS_GRACE_MS = 2000;
 
 export interface ReconcileTarget {
   name: string;
@@ -66,22 +70,54 @@ export async function reconcileWorkload(
   const started = performance.now();
   const deadline = options.deadline ?? Date.now() + options.timeoutMs;
   // Every API call, not only the waits, ends at the deadline: a server that accepts
-  // connections and never answers cannot hold the command past --timeout.
-  kube.setDeadline(deadline);
-  const token = requestToken(options.now?.());
-  const steps: ReconcileStep[] = [];
-  for (const ref of [ociRepositoryRef(target), kustomizationRef(target)]) {
-    // The Kustomization may also finish by applying the revision the source just fetched.
-    const fetched = steps[0]?.revision;
-    const step = await progress.step(
-      `Reconcile ${ref.kind} ${ref.namespace}/${ref.name}`,
-      () => reconcileObject(kube, ref, token, deadline, fetched),
-      (s) =>
-        `${s.kind} ${s.namespace}/${s.name} ${s.kind === "OCIRepository" ? "fetched" : "applied"} ${s.revision ?? "(no revision)"}`,
-    );
-    steps.push(step);
+  // connections and never answers cannot hold the command past --timeout. A client used on
+  // afterwards (watch, tests) gets its earlier deadline back.
+  const previous = kube.setDeadline(deadline);
+  try {
+    const token = requestToken(options.now?.());
+    const steps: ReconcileStep[] = [];
+    for (const ref of [ociRepositoryRef(target), kustomizationRef(target)]) {
+      // The Kustomization may also finish by applying the revision the source just fetched.
+      const fetched = steps[0]?.revision;
+      const step = await progress.step(
+        `Reconcile ${ref.kind} ${ref.namespace}/${ref.name}`,
+        () => reconcileObject(kube, ref, token, deadline, fetched),
+        (s) =>
+          `${s.kind} ${s.namespace}/${s.name} ${s.kind === "OCIRepository" ? "fetched" : "applied"} ${s.revision ?? "(no revision)"}`,
+      );
+      steps.push(step);
+    }
+    return { token, steps, ms: performance.now() - started };
+  } finally {
+    kube.setDeadline(previous);
   }
-  return { token, steps, ms: performance.now() - started };
+}
+
+/**
+ * Before a push that a reconcile follows: the cluster answers, serves Flux's APIs and has both
+ * objects — so `reconcile --push` never pushes a version for a cluster that cannot take it.
+ */
+export async function checkReconcileTarget(
+  deps: { kube: KubeClient },
+  target: ReconcileTarget,
+  progress: Progress = silentProgress,
+): Promise<void> {
+  const { kube } = deps;
+  await progress.step(
+    `Check the cluster (context ${kube.context})`,
+    async () => {
+      await assertFluxServed(kube);
+      for (const ref of [ociRepositoryRef(target), kustomizationRef(target)]) {
+        if ((await kube.get(ref)) === undefined) {
+          throw new KsailError("not-found", `${describeRef(ref)} does not exist`, {
+            hint: "Create the Flux objects with `ksail flux sync` (ksail up does it when gitOpsEngine is Flux); nothing was pushed.",
+          });
+        }
+      }
+    },
+    () =>
+      `Cluster ${kube.context} has the OCIRepository and Kustomization ${target.namespace}/${target.name}`,
+  );
 }
 
 async function reconcileObject(
@@ -94,6 +130,7 @@ async function reconcileObject(
   const hint = `kubectl describe ${ref.kind.toLowerCase()} -n ${ref.namespace} ${ref.name}`;
   const current = await kube.get<FluxObject>(ref);
   if (!current) {
+    await assertFluxServed(kube);
     throw new KsailError("not-found", `${describeRef(ref)} does not exist`, {
       hint: "Create the Flux objects with `ksail flux sync` (ksail up does it when gitOpsEngine is Flux).",
     });
@@ -139,7 +176,9 @@ async function reconcileObject(
     )
     .catch(async (error: unknown) => {
       if (error instanceof KsailError && error.kind === "timeout") {
-        // Say what Flux says right now: usually the reason it is stuck.
+        // Say what Flux says right now: usually the reason it is stuck. The deadline has
+        // passed, so this one read gets a short grace of its own (else it is refused at once).
+        kube.setDeadline(Date.now() + LAST_STATUS_GRACE_MS);
         const latest = await kube.get<FluxObject>(ref).catch(() => undefined);
         const ready = latest?.status?.conditions?.find((c) => c.type === "Ready");
         throw new KsailError(

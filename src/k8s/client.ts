@@ -8,7 +8,9 @@
  */
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest, type RequestOptions } from "node:https";
+import { existsSync } from "node:fs";
 import { homedir } from "node:os";
+import { delimiter, join } from "node:path";
 import { createInterface } from "node:readline";
 import {
   ApiException,
@@ -112,10 +114,13 @@ export class KubeClient {
 
   /**
    * Ends every request still running at `deadline` (ms since the epoch) with a timeout error:
-   * the command's --timeout bounds the whole command, not only its waits.
+   * the command's --timeout bounds the whole command, not only its waits. Returns the deadline
+   * it replaces, for the caller to put back (undefined: none).
    */
-  setDeadline(deadline: number): void {
+  setDeadline(deadline: number | undefined): number | undefined {
+    const previous = this.deadline;
     this.deadline = deadline;
+    return previous;
   }
 
   /** Aborts at the request limit or the command's deadline, whichever comes first. */
@@ -153,6 +158,7 @@ export class KubeClient {
   static connect(options: ConnectionOptions = {}): KubeClient {
     const config = new KubeConfig();
     const path = options.kubeconfig?.replace(/^~(?=$|\/)/, homedir());
+    assertKubeconfigExists(path);
     try {
       if (path) config.loadFromFile(path);
       else config.loadFromDefault();
@@ -168,25 +174,25 @@ export class KubeClient {
     }
     if (options.context) {
       if (!config.getContexts().some((c) => c.name === options.context)) {
+        const known = config.getContexts().map((c) => c.name);
         throw new KsailError(
-          "config",
+          "not-found",
           `context "${options.context}" is not in kubeconfig ${path ?? "(default)"}`,
           {
-            hint: `Known contexts: ${
-              config
-                .getContexts()
-                .map((c) => c.name)
-                .join(", ") || "none"
-            }.`,
+            hint: `${known.length > 0 ? `Its contexts: ${known.join(", ")}. ` : ""}\`ksail up\` creates the cluster and its context; or pass --context / set spec.connection.context.`,
           },
         );
       }
       config.setCurrentContext(options.context);
     }
     if (!config.getCurrentCluster()) {
-      throw new KsailError("config", `kubeconfig ${path ?? "(default)"} has no current cluster`, {
-        hint: "Create a cluster with `ksail up`, or pass --context.",
-      });
+      throw new KsailError(
+        "not-found",
+        `kubeconfig ${path ?? "(default)"} has no current cluster`,
+        {
+          hint: "Create a cluster with `ksail up`, or pass --context.",
+        },
+      );
     }
     const { kubeconfig: _path, context: _context, ...limits } = options;
     return new KubeClient(config, limits);
@@ -649,4 +655,43 @@ function parseBody(body: unknown): { message?: string; reason?: string } | undef
     }
   }
   return (body as { message?: string; reason?: string } | undefined) ?? undefined;
+}
+
+/**
+ * A missing kubeconfig is "not found", said plainly with where ksail looked — client-node would
+ * otherwise make up a "loaded-context" for http://localhost:8080. In a pod, client-node's
+ * in-cluster configuration applies.
+ */
+function assertKubeconfigExists(path: string | undefined): void {
+  const hint =
+    "Create a cluster with `ksail up` (it writes the kubeconfig), or point --kubeconfig, spec.connection.kubeconfig or KUBECONFIG at an existing one.";
+  if (path !== undefined) {
+    if (!existsSync(path)) {
+      throw new KsailError(
+        "not-found",
+        `kubeconfig ${path} does not exist (named by --kubeconfig, KSAIL_KUBECONFIG or spec.connection.kubeconfig)`,
+        { hint },
+      );
+    }
+    return;
+  }
+  const fromEnv = process.env.KUBECONFIG?.split(delimiter).filter((p) => p !== "");
+  if (fromEnv !== undefined && fromEnv.length > 0) {
+    if (!fromEnv.some((p) => existsSync(p))) {
+      throw new KsailError(
+        "not-found",
+        `no kubeconfig: KUBECONFIG names ${fromEnv.join(delimiter)}, and ${fromEnv.length === 1 ? "it does not exist" : "none of them exists"}`,
+        { hint },
+      );
+    }
+    return;
+  }
+  const home = join(homedir(), ".kube", "config");
+  if (!existsSync(home) && !process.env.KUBERNETES_SERVICE_HOST) {
+    throw new KsailError(
+      "not-found",
+      `no kubeconfig: ${home} does not exist (no --kubeconfig, spec.connection.kubeconfig or KUBECONFIG was given)`,
+      { hint },
+    );
+  }
 }

@@ -9,11 +9,12 @@ import type { KsailConfig } from "../config/schema.js";
 import { KsailError } from "../errors.js";
 import { engineMessage, type Engine } from "../engine/docker.js";
 import { sameImage } from "../engine/image-name.js";
+import { PINNED_REGISTRY_IMAGE } from "../pins.js";
 import { silentProgress, type Progress } from "../progress.js";
 import { REGISTRY_CONTAINER_PORT, registryAddresses } from "./address.js";
 
 export const DEFAULT_REGISTRY_NAME = "ksail-registry";
-export const DEFAULT_REGISTRY_IMAGE = "registry:3";
+export const DEFAULT_REGISTRY_IMAGE = PINNED_REGISTRY_IMAGE;
 export const DEFAULT_REGISTRY_PORT = 5000;
 /** Where registry:3 keeps its data and reads its config. */
 export const REGISTRY_DATA_DIR = "/var/lib/registry";

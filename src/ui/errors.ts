@@ -18,3 +18,29 @@ function describeCause(cause: unknown): string {
 }
 
 export { exitCodeFor };
+
+/**
+ * The error as data, for `-o json` / `-o yaml`: printed on stdout (where the result would have
+ * been), while the text above still goes to stderr.
+ */
+export function errorObject(error: unknown): { error: Record<string, unknown> } {
+  if (isKsailError(error)) {
+    return {
+      error: {
+        kind: error.kind,
+        exitCode: exitCodeFor(error),
+        message: error.message,
+        ...(error.details.length > 0 ? { details: error.details } : {}),
+        ...(error.hint ? { hint: error.hint } : {}),
+        ...(error.code ? { code: error.code } : {}),
+      },
+    };
+  }
+  return {
+    error: {
+      kind: "internal",
+      exitCode: exitCodeFor(error),
+      message: error instanceof Error ? error.message : String(error),
+    },
+  };
+}

@@ -1,12 +1,19 @@
 /**
  * Where ksail's words go: progress and messages to stderr, data to stdout, so that
- * `ksail workload versions -o json | jq` works. Steps print their duration.
+ * `ksail workload versions -o json | jq` works.
+ *
+ * Steps say what they wait for while they run. On a terminal: one live line in Flux's style,
+ * `◎ label… (12s)`, replaced by `✓ label (duration)` or `✗ label (duration)` when the step ends.
+ * Otherwise (piped, CI logs): a plain `► label` line when the step starts and the `✓`/`✗` line
+ * when it ends. Marks are coloured only where colour is on (ui/color.ts).
  */
 import type { Writable } from "node:stream";
+import { stringify } from "yaml";
 import { formatDuration } from "../config/duration.js";
+import { paintMark } from "./color.js";
 
-export type OutputFormat = "human" | "json";
-export const OUTPUT_FORMATS: readonly OutputFormat[] = ["human", "json"];
+export type OutputFormat = "human" | "json" | "yaml";
+export const OUTPUT_FORMATS: readonly OutputFormat[] = ["human", "json", "yaml"];
 
 export interface OutputOptions {
   format?: OutputFormat;
@@ -16,6 +23,17 @@ export interface OutputOptions {
   quiet?: boolean;
   /** Clock for step timings; tests may pass their own. */
   now?: () => number;
+  /** stderr is a terminal: running steps are shown as one live line. */
+  live?: boolean;
+  /** Colour the marks (✓ ✗ ► ◎ warning: error:). */
+  color?: boolean;
+  /** How often the live line's elapsed time is redrawn (ms). */
+  tickMs?: number;
+}
+
+interface RunningStep {
+  label: string;
+  started: number;
 }
 
 export class Output {
@@ -24,6 +42,12 @@ export class Output {
   private readonly stderr: Writable;
   private readonly quiet: boolean;
   private readonly now: () => number;
+  private readonly live: boolean;
+  private readonly color: boolean;
+  private readonly tickMs: number;
+  private readonly running: RunningStep[] = [];
+  private liveShown = false;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(options: OutputOptions = {}) {
     this.format = options.format ?? "human";
@@ -31,50 +55,134 @@ export class Output {
     this.stderr = options.stderr ?? process.stderr;
     this.quiet = options.quiet ?? false;
     this.now = options.now ?? (() => performance.now());
+    this.live = options.live ?? false;
+    this.color = options.color ?? false;
+    this.tickMs = options.tickMs ?? 1000;
   }
 
-  /** Runs one named step and reports "✓ label (duration)" or "✗ label (duration)". */
+  /** Runs one named step: says what it waits for, then "✓ summary (duration)" or "✗ label (duration)". */
   async step<T>(label: string, run: () => Promise<T>, summary?: (result: T) => string): Promise<T> {
-    const started = this.now();
+    const step = this.begin(label);
     try {
       const result = await run();
       const detail = summary ? summary(result) : label;
-      this.progress(`✓ ${detail} (${formatElapsed(this.now() - started)})`);
+      this.end(step, `✓ ${detail} (${formatElapsed(this.now() - step.started)})`);
       return result;
     } catch (error) {
-      this.progress(`✗ ${label} (${formatElapsed(this.now() - started)})`);
+      this.end(step, `✗ ${label} (${formatElapsed(this.now() - step.started)})`);
       throw error;
     }
   }
 
   /** A progress or status line (stderr; hidden with --quiet). */
   info(line: string): void {
-    this.progress(line);
+    if (!this.quiet) this.printErr(line);
   }
 
   /** A warning: always shown, on stderr. */
   warn(line: string): void {
-    this.stderr.write(`warning: ${line}\n`);
+    this.printErr(`warning: ${line}`);
   }
 
-  /** The command's result: JSON with -o json, otherwise the human rendering. */
+  /** The command's result: JSON or YAML with -o json|yaml, otherwise the human rendering. */
   result(value: unknown, human: () => string): void {
-    if (this.format === "json") {
-      this.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+    if (this.format !== "human") {
+      this.printOut(serialize(value, this.format));
     } else {
       const text = human();
-      if (text) this.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+      if (text) this.printOut(text);
     }
+  }
+
+  /** A list result: `{ "items": [...] }` with -o json|yaml (one shape for every list). */
+  list(items: readonly unknown[], human: () => string): void {
+    this.result({ items }, human);
+  }
+
+  /**
+   * One record of a stream (e.g. one `workload watch` cycle): a JSON line with -o json, a YAML
+   * document (`---`) with -o yaml, nothing otherwise.
+   */
+  record(value: unknown): void {
+    if (this.format === "json") this.printOut(JSON.stringify(value));
+    else if (this.format === "yaml") this.printOut(`---\n${stringify(value, { lineWidth: 0 })}`);
   }
 
   /** Raw error text (already formatted). */
   error(text: string): void {
-    this.stderr.write(text.endsWith("\n") ? text : `${text}\n`);
+    this.printErr(text);
   }
 
-  private progress(line: string): void {
-    if (!this.quiet) this.stderr.write(`${line}\n`);
+  private begin(label: string): RunningStep {
+    const step = { label, started: this.now() };
+    this.running.push(step);
+    if (this.quiet) return step;
+    if (this.live) {
+      this.clearLive();
+      this.drawLive();
+      if (!this.timer) {
+        this.timer = setInterval(() => {
+          this.clearLive();
+          this.drawLive();
+        }, this.tickMs);
+        this.timer.unref();
+      }
+    } else {
+      this.stderr.write(`${paintMark(`► ${label}`, this.color)}\n`);
+    }
+    return step;
   }
+
+  private end(step: RunningStep, line: string): void {
+    const index = this.running.indexOf(step);
+    if (index >= 0) this.running.splice(index, 1);
+    if (this.running.length === 0 && this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+    if (!this.quiet) this.printErr(line);
+  }
+
+  /** The newest running step as one line that the next write replaces (terminals only). */
+  private drawLive(): void {
+    const step = this.running.at(-1);
+    if (!this.live || this.quiet || !step) return;
+    const elapsed = this.now() - step.started;
+    const more = this.running.length > 1 ? ` (+${this.running.length - 1} more)` : "";
+    let text = `◎ ${step.label}…${more}${elapsed >= 1000 ? ` ${formatElapsed(elapsed)}` : ""}`;
+    // A wrapped line could not be cleared with one \r: keep it within the terminal's width.
+    const columns = (this.stderr as { columns?: number }).columns || 80;
+    if (text.length > columns - 1) text = `${text.slice(0, Math.max(columns - 2, 10))}…`;
+    this.stderr.write(paintMark(text, this.color));
+    this.liveShown = true;
+  }
+
+  private clearLive(): void {
+    if (!this.liveShown) return;
+    this.stderr.write("\r\x1b[2K");
+    this.liveShown = false;
+  }
+
+  /** Writes whole lines to stderr around the live line (cleared first, drawn again after). */
+  private printErr(text: string): void {
+    this.clearLive();
+    const lines = text.endsWith("\n") ? text.slice(0, -1) : text;
+    this.stderr.write(`${lines.replace(/^.*$/gm, (line) => paintMark(line, this.color))}\n`);
+    this.drawLive();
+  }
+
+  private printOut(text: string): void {
+    this.clearLive();
+    this.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+    this.drawLive();
+  }
+}
+
+/** A value as -o json (indented) or -o yaml shows it. */
+export function serialize(value: unknown, format: "json" | "yaml"): string {
+  return format === "json"
+    ? `${JSON.stringify(value, null, 2)}\n`
+    : stringify(value, { lineWidth: 0 });
 }
 
 export function formatElapsed(ms: number): string {

@@ -8,6 +8,7 @@ import type { RegistryClient } from "../oci/client.js";
 import { formatRepository, type RepositoryRef } from "../oci/reference.js";
 import { KsailError } from "../errors.js";
 import { mapLimit } from "../util/map-limit.js";
+import { pruneSignatures } from "./verify.js";
 import { silentProgress, type Progress } from "../progress.js";
 import {
   LATEST_TAG,
@@ -58,9 +59,13 @@ export type GarbageCollector = () => Promise<string>;
 
 export interface PruneResult extends PrunePlan {
   repository: string;
+  /** Cosign signatures (sha256-<hex>.sig) of the deleted versions, deleted with them. */
+  signatures: { digest: string; tag: string }[];
   dryRun: boolean;
   garbageCollection: "ran" | "skipped" | "registry-managed";
   garbageCollectionOutput?: string;
+  /** Why the local registry's collection did not run (its engine was not reachable). */
+  garbageCollectionSkipped?: string;
 }
 
 /** A version as planning sees it; `blobs` (when known) makes `bytes` count shared blobs once. */
@@ -147,6 +152,11 @@ export interface PruneDeps {
   client: RegistryClient;
   /** The local registry's collector; without one the registry's own GC reclaims the space. */
   garbageCollect?: GarbageCollector | undefined;
+  /**
+   * Set instead of `garbageCollect` when the local registry's collector cannot run now (no
+   * container engine): the versions are still deleted, and a warning says to collect later.
+   */
+  garbageCollectUnavailable?: { reason: string; later: string } | undefined;
 }
 
 export async function pruneWorkload(
@@ -154,7 +164,7 @@ export async function pruneWorkload(
   options: PruneOptions & { repository: RepositoryRef },
   progress: Progress = silentProgress,
 ): Promise<PruneResult> {
-  const { client, garbageCollect } = deps;
+  const { client, garbageCollect, garbageCollectUnavailable } = deps;
   const { repository } = options;
   const name = formatRepository(repository);
   const [versions, taggedDigests] = await progress.step(
@@ -171,9 +181,14 @@ export async function pruneWorkload(
     ...plan,
     repository: name,
     dryRun: options.dryRun ?? false,
+    signatures: [],
     garbageCollection: "skipped",
   };
-  if (options.dryRun || plan.digests.length === 0) return result;
+  if (plan.digests.length === 0) return result;
+  if (options.dryRun) {
+    result.signatures = await signaturesFor(client, repository, result, true);
+    return result;
+  }
 
   const outcome = await progress.step(
     "Delete versions",
@@ -200,6 +215,11 @@ export async function pruneWorkload(
       (a, b) => (order.get(a.version) ?? 0) - (order.get(b.version) ?? 0),
     );
   }
+  result.signatures = await progress.step(
+    "Delete signatures of deleted versions",
+    () => signaturesFor(client, repository, result, false),
+    (s) => `Deleted ${s.length} signature(s) of deleted versions`,
+  );
   if (garbageCollect) {
     result.garbageCollectionOutput = await progress.step(
       "Garbage-collect registry",
@@ -207,10 +227,34 @@ export async function pruneWorkload(
       () => "Garbage-collected the registry; unreferenced blobs are gone",
     );
     result.garbageCollection = "ran";
+  } else if (garbageCollectUnavailable) {
+    result.garbageCollectionSkipped = garbageCollectUnavailable.reason;
+    progress.warn(
+      `Garbage collection skipped: ${garbageCollectUnavailable.reason}. The deleted versions' blobs take space until \`${garbageCollectUnavailable.later}\` runs.`,
+    );
   } else {
     result.garbageCollection = "registry-managed";
   }
   return result;
+}
+
+/** The signatures of `result`'s deleted versions; none of a kept version's (see pruneSignatures). */
+async function signaturesFor(
+  client: RegistryClient,
+  repository: RepositoryRef,
+  result: PruneResult,
+  dryRun: boolean,
+): Promise<{ digest: string; tag: string }[]> {
+  const pruned = await pruneSignatures(
+    { client },
+    {
+      repository,
+      deletedDigests: result.digests,
+      keptDigests: result.kept.map((k) => k.digest),
+      dryRun,
+    },
+  );
+  return pruned.deleted.map(({ digest, tag }) => ({ digest, tag }));
 }
 
 /** Digests of the tags that are neither versions nor `latest` (another tool's, e.g. "stable"). */

@@ -148,3 +148,47 @@ export async function signaturesOf(
   });
   return resolved.filter((r): r is SignatureToDelete => r !== undefined);
 }
+
+export interface SignaturePruneResult {
+  /** Signatures of deleted versions that were (or, in a dry run, would be) deleted. */
+  deleted: SignatureToDelete[];
+  /** Signature manifests left because a kept version's signature tag names them too. */
+  kept: SignatureToDelete[];
+}
+
+/**
+ * For prune: deletes the signature manifests of `deletedDigests` (versions prune removed), never
+ * one that a signature tag of `keptDigests` also points at (a DELETE by digest removes every tag
+ * on the manifest). Read right before deleting, from the current tag list.
+ */
+export async function pruneSignatures(
+  { client }: { client: RegistryClient },
+  input: {
+    repository: RepositoryRef;
+    deletedDigests: readonly string[];
+    keptDigests: readonly string[];
+    dryRun?: boolean;
+    concurrency?: number;
+  },
+): Promise<SignaturePruneResult> {
+  const { repository } = input;
+  const concurrency = input.concurrency ?? 8;
+  const kept = new Set(input.keptDigests);
+  const tags = await client.listTags(repository);
+  const doomed = input.deletedDigests.filter((d) => !kept.has(d));
+  const [candidates, keptSignatures] = await Promise.all([
+    signaturesOf(client, repository, doomed, { tags, concurrency }),
+    signaturesOf(client, repository, [...kept], { tags, concurrency }),
+  ]);
+  const protectedManifests = new Set(keptSignatures.map((s) => s.manifestDigest));
+  const deleting = candidates.filter((s) => !protectedManifests.has(s.manifestDigest));
+  const result: SignaturePruneResult = {
+    deleted: deleting,
+    kept: candidates.filter((s) => protectedManifests.has(s.manifestDigest)),
+  };
+  if (input.dryRun) return result;
+  await mapLimit([...new Set(deleting.map((s) => s.manifestDigest))], concurrency, (digest) =>
+    client.deleteManifest(repository, digest, { missingOk: true }),
+  );
+  return result;
+}

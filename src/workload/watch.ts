@@ -26,6 +26,8 @@ import type { ValidationCache } from "../validate/cache.js";
 import type { Progress } from "../progress.js";
 import { pruneWorkload } from "./prune.js";
 import { pushWorkload, type PushResult } from "./push.js";
+import { signArtifact } from "./sign.js";
+import type { SigningKey } from "../sign/keys.js";
 import {
   EDITOR_TEMP_PATTERNS,
   relevantChanges,
@@ -56,6 +58,8 @@ export interface WatchInput {
   reconcile?: ReconcileTarget & { timeoutMs: number };
   /** After a cycle that pushed a new version, delete all but the newest N versions. */
   pruneKeep?: number;
+  /** Sign every pushed version (an unchanged one too, if unsigned) before Flux fetches it. */
+  signingKey?: SigningKey;
   /** Ends the loop (Ctrl-C). */
   signal: AbortSignal;
   /** How long an abort waits for a running push before abandoning it. Default 5 s. */
@@ -100,6 +104,8 @@ export interface CycleReport {
   };
   /** Versions deleted by --prune-keep after this cycle. */
   pruned?: string[];
+  /** The signature tag of the pushed version, with a signing key. */
+  signatureTag?: string;
 }
 
 export interface WatchReporter {
@@ -279,6 +285,18 @@ export async function watchWorkload(
     report.digest = result.digest;
     summary.lastVersion = result.version;
     if (!result.unchanged) summary.pushed++;
+    if (options.signingKey) {
+      try {
+        const signed = await signArtifact(
+          { client },
+          { repository: options.repository, digest: result.digest, key: options.signingKey },
+          clock,
+        );
+        report.signatureTag = signed.signatureTag;
+      } catch (error) {
+        return failure(error, "push");
+      }
+    }
     if (result.unchanged && (applied === result.digest || !options.reconcile)) {
       return finish("unchanged");
     }

@@ -341,20 +341,24 @@ describe("ksail + Flux on a real API server", () => {
     assert.match(run.stderr, /hint: kubectl describe kustomization -n flux-system loop/);
     // `status` is a snapshot: while kustomize-controller retries (Ready Unknown, Progressing)
     // it says so; once that run has failed again it shows Flux's message.
-    type Status = { kind: string; ready: string; message?: string }[];
+    type Status = {
+      items: { kind: string; ready: boolean; readyStatus: string; message?: string }[];
+    };
     let status: Awaited<ReturnType<typeof ksail>> | undefined;
     await eventually(
       "the Kustomization's retry to finish",
       async () => {
         status = await ksail("workload", "status", "-o", "json");
-        return json<Status>(status)[1]?.ready !== "Unknown";
+        return json<Status>(status).items[1]?.readyStatus !== "Unknown";
       },
       30_000,
     );
     assert.equal(status?.code, 1);
-    const [oci, ks] = json<Status>(status!);
-    assert.equal(oci!.ready, "True");
-    assert.equal(ks!.ready, "False");
+    const [oci, ks] = json<Status>(status!).items;
+    assert.equal(oci!.ready, true);
+    assert.equal(oci!.readyStatus, "True");
+    assert.equal(ks!.ready, false);
+    assert.equal(ks!.readyStatus, "False");
     assert.match(ks!.message ?? "", /selector/i);
   });
 

@@ -8,8 +8,10 @@
  *
  * The OCIRepository is pinned to one version at a time (ref.tag) and has
  * `verify: { provider: cosign, secretRef }`; the reconcile service must succeed for a version
- * signed with the configured key and fail, with Flux's verification message, for an unsigned
- * version, one signed with another key, and one whose signature tag was replaced.
+ * signed with the configured key and fail at once (not at its timeout), with Flux's
+ * verification message, for an unsigned version, one signed with another key, and one whose
+ * signature tag was replaced. The CLI does the same as a process: `ksail flux sync --tag …
+ * --verify-key cosign.pub` then `ksail workload reconcile` exits 1 with Flux's message.
  */
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -39,7 +41,8 @@ import { verifyArtifact } from "../../src/workload/verify.js";
 import { silentProgress } from "../../src/progress.js";
 import { pushWorkload } from "../../src/workload/push.js";
 import { signArtifact } from "../../src/workload/sign.js";
-import { startFluxLab } from "../lab/flux-lab.js";
+import { labInitArgs, startFluxLab } from "../lab/flux-lab.js";
+import { runKsail } from "../lab/ksail.js";
 import { kubeRequest, type KubeLab } from "../lab/k8s/lab.js";
 import type { LabRegistry } from "../lab/registry.js";
 
@@ -64,6 +67,8 @@ describe("Flux verifies cosign signatures made by ksail (process lab)", () => {
   let trusted: SigningKey;
   let trustedPub: string;
   let stranger: SigningKey;
+  /** A ksail project (ksail.yaml) on the lab, for the CLI as a process. */
+  let project: string;
   const client = new RegistryClient();
   const repository = () => ({ registry: registry.registry, repository: NAME });
   const digests = new Map<string, string>();
@@ -116,6 +121,7 @@ describe("Flux verifies cosign signatures made by ksail (process lab)", () => {
   before(async () => {
     ({ lab, registry } = await startFluxLab());
     work = await mkdtemp(join(tmpdir(), "ksail-verify-e2e-"));
+    project = await mkdtemp(join(tmpdir(), "ksail-verify-e2e-project-"));
     kube = KubeClient.connect({ kubeconfig: lab.kubeconfigPath, context: "ksail-lab" });
     const [a, b] = await Promise.all([createKeyPair("pw"), createKeyPair("pw")]);
     trustedPub = a.publicKeyPem;
@@ -153,6 +159,7 @@ describe("Flux verifies cosign signatures made by ksail (process lab)", () => {
   after(async () => {
     await Promise.all([lab?.stop(), registry?.stop()]);
     if (work) await rm(work, { recursive: true, force: true });
+    if (project) await rm(project, { recursive: true, force: true });
   });
 
   it("a version signed with the configured key becomes Ready and is applied", async () => {
@@ -195,11 +202,9 @@ describe("Flux verifies cosign signatures made by ksail (process lab)", () => {
       assert.ok(error instanceof KsailError, `reconcile gave ${String(error)}${context}`);
       assert.match(error.message, VERIFY_FAILURE, `${error.message}${context}`);
       assert.ok(error.message.includes(digests.get(version)!), error.message);
-      // source-controller does not write status.lastHandledReconcileAt (nor observedGeneration)
-      // when a retried reconcile fails, so src/flux/reconcile.ts, which waits for its token,
-      // ends at the timeout (exit 10) carrying Flux's message instead of failing at once
-      // (exit 1). The Ready condition's own observedGeneration does match: see the report.
-      assert.ok(["failed", "timeout"].includes(error.kind), `${error.kind}: ${error.message}`);
+      // A failed run leaves status.observedGeneration at the last success but stamps the Ready
+      // condition with the generation it tried: reconcile reports it (exit 1), no timeout.
+      assert.equal(error.kind, "failed", `${error.kind}: ${error.message}`);
       const ready = status?.conditions?.find((c) => c.type === "Ready");
       assert.equal(ready?.status, "False");
       assert.equal(ready?.reason, "VerificationError");
@@ -212,6 +217,43 @@ describe("Flux verifies cosign signatures made by ksail (process lab)", () => {
       assert.equal((cm.json as { data: { version: string } }).data.version, "1.0.0");
     });
   }
+
+  it("the CLI: flux sync --verify-key, then workload reconcile exits 1 with Flux's message (unsigned, another key)", async () => {
+    await writeFile(join(project, "cosign.pub"), trustedPub);
+    const init = await runKsail(labInitArgs(lab, registry, NAME, "1h"), { cwd: project });
+    assert.equal(init.code, 0, init.stderr);
+    const ksail = (...args: string[]) => runKsail(args, { cwd: project });
+    for (const version of ["1.0.1", "1.0.2"]) {
+      const sync = await ksail(
+        "flux",
+        "sync",
+        "--registry",
+        `oci://${registry.registry}/${NAME}`,
+        "--tag",
+        version,
+        "--verify-key",
+        "cosign.pub",
+      );
+      assert.equal(sync.code, 0, sync.stderr);
+      assert.match(
+        sync.stdout,
+        /Flux verifies cosign signatures with the key in Secret verified-cosign-pub/,
+      );
+      const reconcile = await ksail("workload", "reconcile", "--timeout", "60s");
+      const context = `\n${reconcile.stderr}\n${diagnose()}`;
+      assert.equal(reconcile.code, 1, `exit ${reconcile.code}${context}`);
+      assert.match(reconcile.stderr, VERIFY_FAILURE, context);
+      assert.ok(reconcile.stderr.includes(digests.get(version)!), context);
+    }
+    // Same generation, Ready=False VerificationError still there from the last run: once 1.0.2
+    // carries a signature by the trusted key, a new request must wait for its own run (the
+    // stale failure is not reported) and succeed.
+    await sign("1.0.2", trusted);
+    const again = await ksail("workload", "reconcile", "--timeout", "60s", "-o", "json");
+    assert.equal(again.code, 0, `${again.stderr}\n${diagnose()}`);
+    const steps = (JSON.parse(again.stdout) as { steps: { revision: string }[] }).steps;
+    assert.equal(steps[0]!.revision, `1.0.2@${digests.get("1.0.2")}`);
+  });
 
   it("source-controller v1.9.1 accepts a copied signature of another digest; ksail's verify does not", async () => {
     // Flux builds cosign CheckOpts without a ClaimVerifier, so the payload's
@@ -235,5 +277,64 @@ describe("Flux verifies cosign signatures made by ksail (process lab)", () => {
     await sign("1.0.1", trusted);
     const result = await follow("1.0.1");
     assert.equal(result.steps[0]!.revision, `1.0.1@${digests.get("1.0.1")}`);
+  });
+  it("the CLI loop: keygen → flux sync --verify-key → reconcile --push --sign-key is Ready and applied", async () => {
+    const env = { COSIGN_PASSWORD: "loop password" };
+    const ksail = (args: string[], extra: NodeJS.ProcessEnv = env) =>
+      runKsail(args, { cwd: project, env: extra });
+    const keygen = await ksail(["workload", "keygen", "--output-dir", "keys"]);
+    assert.equal(keygen.code, 0, keygen.stderr);
+    const sync = await ksail([
+      "flux",
+      "sync",
+      "--registry",
+      `oci://${registry.registry}/${NAME}`,
+      "--verify-key",
+      "keys/cosign.pub",
+    ]);
+    assert.equal(sync.code, 0, sync.stderr);
+    await writeFile(
+      join(project, "k8s", "cm.yaml"),
+      `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${NAME}-settings\n  namespace: default\ndata:\n  version: "from-the-cli"\n`,
+    );
+    await writeFile(
+      join(project, "k8s", "kustomization.yaml"),
+      "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - cm.yaml\n",
+    );
+    const before = await client.listTags(repository());
+    const wrong = await ksail(
+      ["workload", "reconcile", "--push", "--sign-key", "keys/cosign.key"],
+      { COSIGN_PASSWORD: "not it" },
+    );
+    assert.equal(wrong.code, 5, wrong.stderr);
+    assert.deepEqual(await client.listTags(repository()), before, "nothing pushed");
+
+    const run = await ksail([
+      "workload",
+      "reconcile",
+      "--push",
+      "--sign-key",
+      "keys/cosign.key",
+      "--timeout",
+      "60s",
+      "-o",
+      "json",
+    ]);
+    assert.equal(run.code, 0, `${run.stderr}\n${diagnose()}`);
+    const result = JSON.parse(run.stdout) as {
+      pushed: { version: string; digest: string };
+      signature: { tag: string };
+      steps: { revision: string }[];
+    };
+    assert.equal(result.pushed.version, "1.0.5");
+    assert.equal(result.signature.tag, signatureTag(result.pushed.digest));
+    assert.equal(result.steps[0]!.revision, `1.0.5@${result.pushed.digest}`);
+    assert.equal(result.steps[1]!.revision, `1.0.5@${result.pushed.digest}`);
+    const cm = await kubeRequest(
+      lab,
+      "GET",
+      `/api/v1/namespaces/default/configmaps/${NAME}-settings`,
+    );
+    assert.equal((cm.json as { data: { version: string } }).data.version, "from-the-cli");
   });
 });

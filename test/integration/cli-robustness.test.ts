@@ -98,7 +98,9 @@ describe("push under trouble", () => {
       { cwd: await tempDir("ksail-cwd-") },
     );
     assert.equal(run.code, 0, run.stderr);
-    const versions = json<{ version: string; latest: boolean }[]>(run).map((v) => v.version);
+    const versions = json<{ items: { version: string; latest: boolean }[] }>(run).items.map(
+      (v) => v.version,
+    );
     assert.equal(versions.length, 60);
     const expected = Array.from({ length: 60 }, (_, k) => `1.${(k + 1) % 7}.${k + 1}`).sort(
       (a, b) => {

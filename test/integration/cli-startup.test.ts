@@ -53,6 +53,20 @@ describe("CLI start-up", () => {
     }
   });
 
+  it("`ksail version` and `ksail completion` load neither client either", () => {
+    for (const name of ["version", "completion"]) {
+      const chunk = readdirSync(join(dist, "chunks")).find((f) =>
+        new RegExp(`^${name}-[A-Z0-9]+\\.js$`).test(f),
+      );
+      assert.ok(chunk, `no dist/chunks/${name}-*.js: run \`npm run build\``);
+      for (const file of staticGraph(join(dist, "chunks", chunk))) {
+        const text = readFileSync(file, "utf8");
+        assert.doesNotMatch(text, /node_modules\/@kubernetes\/client-node\//, `${name}: ${file}`);
+        assert.doesNotMatch(text, /from "dockerode"|require\("dockerode"\)/, `${name}: ${file}`);
+      }
+    }
+  });
+
   it("--help and --version answer with exit 0", async () => {
     const help = await runKsail(["--help"], { cwd: dist });
     assert.equal(help.code, 0);

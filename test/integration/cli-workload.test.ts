@@ -70,7 +70,8 @@ describe("ksail init + workload push/versions/pull/diff against a real registry"
     assert.equal(again.code, 7);
     assert.match(
       again.stderr,
-      /refusing to overwrite existing ksail\.yaml, kind\.yaml, k8s\/kustomization\.yaml/,
+      // k8s/ is the user's: never a reason to refuse, never overwritten (issue 11).
+      /refusing to overwrite existing ksail\.yaml, kind\.yaml in /,
     );
     assert.match(again.stderr, /--force/);
     assert.match(await readFile(join(project, "ksail.yaml"), "utf8"), /# edited/);
@@ -145,10 +146,15 @@ describe("ksail init + workload push/versions/pull/diff against a real registry"
   it("versions lists every version with metadata, in semver order", async () => {
     const run = await ksail("workload", "versions", "-o", "json");
     assert.equal(run.code, 0, run.stderr);
-    const versions =
-      json<
-        { version: string; latest: boolean; digest: string; source: string; revision: string }[]
-      >(run);
+    const versions = json<{
+      items: {
+        version: string;
+        latest: boolean;
+        digest: string;
+        source: string;
+        revision: string;
+      }[];
+    }>(run).items;
     assert.deepEqual(
       versions.map((v) => [v.version, v.latest]),
       [
@@ -161,7 +167,7 @@ describe("ksail init + workload push/versions/pull/diff against a real registry"
     const table = await ksail("workload", "versions");
     assert.match(
       table.stdout,
-      /^VERSION\s+DIGEST\s+CREATED\s+SIZE\s+SOURCE\s+REVISION\n0\.0\.1 .*\n0\.0\.2 \(latest\)/,
+      /^VERSION\s+DIGEST\s+CREATED\s+SIZE\s+SIGNED\s+SOURCE\s+REVISION\n0\.0\.1 .*\n0\.0\.2 \(latest\)/,
     );
   });
 
@@ -251,5 +257,53 @@ describe("ksail init + workload push/versions/pull/diff against a real registry"
     assert.match(run.stderr, /nothing was pushed/);
     assert.match(run.stderr, /broken\.yaml:\d+/);
     assert.deepEqual(await client.listTags({ registry: lab.registry, repository: "never" }), []);
+  });
+
+  it("--reproducible gives the same manifest digest for the same directory, with no created time; --created sets it", async () => {
+    const bare = await mkdtemp(join(tmpdir(), "ksail-repro-"));
+    try {
+      await writeFile(join(bare, "cm.yaml"), configMap("repro", "x"));
+      const push = (repository: string, ...extra: string[]) =>
+        runKsail(
+          [
+            "workload",
+            "push",
+            "--registry",
+            `oci://${lab.registry}/${repository}`,
+            "--path",
+            ".",
+          ].concat(extra, ["-o", "json"]),
+          { cwd: bare },
+        );
+      const a = await push("repro/a", "--reproducible");
+      const b = await push("repro/b", "--reproducible");
+      assert.equal(a.code, 0, a.stderr);
+      assert.equal(b.code, 0, b.stderr);
+      assert.equal(json(a).digest, json(b).digest);
+      assert.equal(json(a).created, undefined);
+      const manifest = JSON.parse(
+        (
+          await client.fetchManifest({ registry: lab.registry, repository: "repro/a" }, "0.0.1")
+        ).bytes.toString("utf8"),
+      ) as { annotations: Record<string, string> };
+      assert.equal(manifest.annotations["org.opencontainers.image.created"], undefined);
+
+      const stamped = await push("repro/c", "--created", "2026-01-31T12:00:00Z");
+      assert.equal(stamped.code, 0, stamped.stderr);
+      assert.equal(json(stamped).created, "2026-01-31T12:00:00Z");
+      assert.notEqual(json(stamped).digest, json(a).digest);
+
+      const both = await push("repro/d", "--created", "2026-01-31T12:00:00Z", "--reproducible");
+      assert.equal(both.code, 2, both.stderr);
+      const bad = await push("repro/d", "--created", "yesterday");
+      assert.equal(bad.code, 2, bad.stderr);
+      assert.match(bad.stderr, /RFC 3339/);
+      assert.deepEqual(
+        await client.listTags({ registry: lab.registry, repository: "repro/d" }),
+        [],
+      );
+    } finally {
+      await rm(bare, { recursive: true, force: true });
+    }
   });
 });

@@ -183,7 +183,7 @@ describe("cluster lifecycle with stand-in kind/k3d/kubectl on a real engine", ()
 
     const list = await ksail(["cluster", "list", "-o", "json"]);
     assert.equal(list.code, 0, list.stderr);
-    assert.ok(json<Array<{ name: string }>>(list).some((c) => c.name === name));
+    assert.ok(json<{ items: { name: string }[] }>(list).items.some((c) => c.name === name));
 
     const stop = await ksail(["cluster", "stop"]);
     assert.equal(stop.code, 0, stop.stderr);
@@ -232,6 +232,9 @@ describe("cluster lifecycle with stand-in kind/k3d/kubectl on a real engine", ()
             "K3d",
             "--local-registry",
             "Disabled",
+            // The stand-in k3d writes no kubeconfig: no Flux step (init's default is Flux).
+            "--gitops-engine",
+            "None",
           ])
         ).code,
         0,

@@ -80,4 +80,38 @@ describe("ksail workload against unsafe registry addresses", () => {
       await proxy.stop();
     }
   });
+
+  it("--request-timeout sets the same limit as KSAIL_REQUEST_TIMEOUT, and a bad value is a usage error (exit 2)", async () => {
+    const proxy = await startFaultProxy({ target: lab.registry, stallAfterResponseBytes: 50 });
+    try {
+      const run = await runKsail(
+        [
+          "workload",
+          "versions",
+          "--registry",
+          `oci://${proxy.registry}/app`,
+          "--request-timeout",
+          "1s",
+        ],
+        { cwd: dir, env: { KSAIL_REQUEST_TIMEOUT: "5m" } },
+      );
+      assert.equal(run.code, 10, run.stdout + run.stderr);
+      assert.match(run.stderr, /no data for 1s/);
+    } finally {
+      await proxy.stop();
+    }
+    const bad = await runKsail(
+      [
+        "workload",
+        "versions",
+        "--registry",
+        `oci://${lab.registry}/app`,
+        "--request-timeout",
+        "soon",
+      ],
+      { cwd: dir },
+    );
+    assert.equal(bad.code, 2, bad.stdout + bad.stderr);
+    assert.match(bad.stderr, /--request-timeout must be a duration/);
+  });
 });

@@ -166,7 +166,12 @@ describe("workload prune while others write or prune", () => {
       join(work, "cm.yaml"),
       `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  n: "${n}"\n`,
     );
-    return pushWorkload({ client: client }, { repository, sourceDir: work }, silentProgress);
+    // Reproducible (no creation time): the same content gives the same manifest digest.
+    return pushWorkload(
+      { client },
+      { repository, sourceDir: work, reproducible: true },
+      silentProgress,
+    );
   }
 
   it("a version pushed between planning and deleting, with the content of a pruned one, survives with latest", async () => {

@@ -39,6 +39,7 @@ import { LAB_FLUX_VERSION } from "../lab/flux-lab.js";
 import { startKindLab, type KindLab } from "../lab/kind-lab.js";
 import { runKind } from "../lab/kind.js";
 import { json, runKsail, type KsailRun } from "../lab/ksail.js";
+import { startWatch } from "../lab/watch.js";
 
 const run = promisify(execFile);
 
@@ -525,7 +526,10 @@ test(
         const versions = await ksail("workload", "versions", "-o", "json");
         assert.equal(versions.code, 0, output(versions));
         assert.deepEqual(
-          json<{ version: string; digest: string }[]>(versions).map((v) => [v.version, v.digest]),
+          json<{ items: { version: string; digest: string }[] }>(versions).items.map((v) => [
+            v.version,
+            v.digest,
+          ]),
           [["0.0.1", pushedDigest]],
         );
         // ... and Flux, restarted with the node, fetches and applies it again over the restored wiring.
@@ -551,6 +555,46 @@ test(
         st.diagnostic(
           `stop ${(stop.ms / 1000).toFixed(1)} s, start ${(start.ms / 1000).toFixed(1)} s, reconcile after the restart ${(reconcile.ms / 1000).toFixed(1)} s`,
         );
+      },
+    );
+
+    await step(
+      "watch",
+      "ksail workload watch: a saved edit is pushed and applied on the real cluster, Ctrl-C exits 0",
+      ["stop/start"],
+      async (st) => {
+        const watch = startWatch({ project: project!, env: ksailEnv(), args: ["--timeout", "4m"] });
+        try {
+          const start = await watch.cycle(1, 5 * MINUTE);
+          assert.ok(["applied", "unchanged"].includes(start.outcome), watch.describe());
+          const edited = "edited while ksail workload watch runs";
+          await writeFile(
+            join(project!, "k8s", "settings.yaml"),
+            stringify({
+              apiVersion: "v1",
+              kind: "ConfigMap",
+              metadata: { name: SETTINGS, namespace: "default" },
+              data: { greeting: edited },
+            }),
+          );
+          // Polled from right after the save, every 100 ms: the figure is at most that much late.
+          const applied = await pollUntil(
+            "the edited ConfigMap in the cluster",
+            async () =>
+              (await kube().core.readNamespacedConfigMap({ name: SETTINGS, namespace: "default" }))
+                .data?.greeting === edited,
+            { timeoutMs: 2 * MINUTE, intervalMs: 100, retryErrors: true, diagnose: clusterState },
+          );
+          const report = await watch.cycle(2, 2 * MINUTE);
+          assert.equal(report.outcome, "applied", watch.describe());
+          assert.equal(report.version, "0.0.2");
+          const figure = `watch on Kind: save → ConfigMap changed in the API server ${Math.round(applied)} ms (polled every 100 ms); cycle: save → pushed ${report.timings.savedToPushedMs} ms, fetch ${report.timings.fetchMs} ms, apply ${report.timings.applyMs} ms, total ${report.timings.totalMs} ms`;
+          console.log(figure);
+          st.diagnostic(figure);
+        } finally {
+          const stopped = await watch.stop("SIGINT");
+          assert.equal(stopped.exitCode, 0, watch.describe());
+        }
       },
     );
 

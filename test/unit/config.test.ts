@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -20,13 +20,16 @@ metadata:
   name: demo
 `;
 
-async function configError(promise: Promise<unknown>): Promise<KsailError> {
+async function configError(
+  promise: Promise<unknown>,
+  kind: "config" | "usage" = "config",
+): Promise<KsailError> {
   const error = await promise.then(
-    () => assert.fail("expected a config error"),
+    () => assert.fail(`expected a ${kind} error`),
     (e: unknown) => e,
   );
   assert.ok(error instanceof KsailError, `expected KsailError, got ${String(error)}`);
-  assert.equal(error.kind, "config");
+  assert.equal(error.kind, kind);
   return error;
 }
 
@@ -110,8 +113,10 @@ describe("config: defaults < file < KSAIL_* env < flags", () => {
       envError.message,
       /environment variable KSAIL_REGISTRY_PORT \(spec\.options\.localRegistry\.hostPort\)/,
     );
+    // A bad flag value is a usage error (exit 2), a bad file or KSAIL_* value a config error.
     const flagError = await configError(
       loadConfig({ cwd: dir, env: {}, flags: { fluxInterval: "soon" } }),
+      "usage",
     );
     assert.match(
       flagError.message,
@@ -138,6 +143,35 @@ describe("config: defaults < file < KSAIL_* env < flags", () => {
     assert.equal(config.metadata.name, nameFromDirectory(dir));
     const error = await configError(loadConfig({ cwd: dir, env: {}, required: true }));
     assert.match(error.hint ?? "", /ksail init/);
+  });
+
+  it("finds ksail.yaml in a parent directory; relative paths follow where they were written", async () => {
+    const dir = await project(
+      `${minimal}spec:\n  distribution: k3d\n  connection:\n    kubeconfig: kube/config\n`,
+    );
+    const sub = join(dir, "k8s", "apps");
+    await mkdir(sub, { recursive: true });
+    const fromFile = await loadConfig({ cwd: sub, env: {} });
+    assert.equal(fromFile.path, join(dir, "ksail.yaml"));
+    assert.equal(fromFile.baseDir, dir);
+    assert.equal(fromFile.config.spec.distribution, "K3d");
+    assert.equal(fromFile.config.spec.connection.kubeconfig, join(dir, "kube", "config"));
+    const fromFlag = await loadConfig({ cwd: sub, env: {}, flags: { kubeconfig: "other" } });
+    assert.equal(fromFlag.config.spec.connection.kubeconfig, join(sub, "other"));
+    const home = await loadConfig({ cwd: sub, env: { KSAIL_KUBECONFIG: "~/k" } });
+    assert.equal(home.config.spec.connection.kubeconfig, "~/k");
+
+    const elsewhere = await project();
+    const viaEnv = await loadConfig({
+      cwd: elsewhere,
+      env: { KSAIL_CONFIG: join(dir, "ksail.yaml") },
+    });
+    assert.equal(viaEnv.path, join(dir, "ksail.yaml"));
+    await configError(loadConfig({ cwd: elsewhere, env: { KSAIL_CONFIG: "nope.yaml" } }));
+
+    await writeFile(join(dir, "ksail.yaml"), `${minimal}spec:\n  distribution: minikube\n`);
+    const error = await configError(loadConfig({ cwd: sub, env: {} }));
+    assert.match(error.message, /\.\.\/\.\.\/ksail\.yaml:6:17: spec\.distribution/);
   });
 
   it("derives DNS-1123 names from directory names", () => {

@@ -221,6 +221,65 @@ describe("readiness after a reconcile request", () => {
       "pending",
     );
   });
+  it("reports a failed run of a new generation, which leaves status.observedGeneration behind", () => {
+    // What source-controller v1.9.1 writes when verification refuses a new tag (read in the
+    // process lab, test/e2e/flux-verify.test.ts): observedGeneration stays at the last success,
+    // the Ready condition carries the generation it tried.
+    const verifyFailed = {
+      ...ready(
+        "False",
+        "VerificationError",
+        "failed to verify the signature using provider 'cosign'",
+      ),
+      observedGeneration: 2,
+    };
+    const retrying = {
+      type: "Reconciling",
+      status: "True" as const,
+      reason: "ProgressingWithRetry",
+      message: "building artifact: new revision",
+      observedGeneration: 2,
+    };
+    assert.deepEqual(
+      readiness(
+        object({
+          lastHandledReconcileAt: token,
+          observedGeneration: 1,
+          conditions: [retrying, verifyFailed],
+        }),
+        token,
+      ),
+      {
+        state: "failed",
+        reason: "VerificationError",
+        message: "failed to verify the signature using provider 'cosign'",
+      },
+    );
+    // The same failure from the previous generation says nothing about the new one.
+    assert.equal(
+      readiness(
+        object({
+          lastHandledReconcileAt: token,
+          observedGeneration: 1,
+          conditions: [{ ...verifyFailed, observedGeneration: 1 }],
+        }),
+        token,
+      ).state,
+      "pending",
+    );
+    // Nor before the controller has handled this request.
+    assert.equal(
+      readiness(
+        object({
+          lastHandledReconcileAt: "older",
+          observedGeneration: 1,
+          conditions: [verifyFailed],
+        }),
+        token,
+      ).state,
+      "pending",
+    );
+  });
   it("treats Flux's progressive status (already carrying the token) as still running", () => {
     const handled = { lastHandledReconcileAt: token, observedGeneration: 2 };
     const reconciling = {

@@ -23,9 +23,7 @@ export function registerFlux(program: Command, ctx: CliContext): void {
 
   addKubeOptions(
     addManifestOptions(
-      flux
-        .command("install")
-        .description("install Flux into the cluster, or upgrade an older one (FR-002, FR-016)"),
+      flux.command("install").description("install Flux into the cluster, or upgrade an older one"),
     ),
   )
     .option("--no-wait", "do not wait for the CRDs and controllers to be ready")
@@ -54,11 +52,13 @@ export function registerFlux(program: Command, ctx: CliContext): void {
 
   addSyncOptions(
     addKubeOptions(
-      flux
-        .command("sync")
-        .description("apply the project's OCIRepository and Kustomization (FR-008, FR-009)"),
+      flux.command("sync").description("apply the project's OCIRepository and Kustomization"),
     ),
   )
+    .option(
+      "--verify-key <path>",
+      "make Flux verify cosign signatures with this public key (cosign.pub; default: spec.options.signing.publicKey)",
+    )
     .addOption(outputOption())
     .action(lazy(ctx, () => import("../handlers/flux/sync.js")));
 }

@@ -1,11 +1,12 @@
 /** `ksail init`. */
-import { Option, type Command } from "commander";
+import type { Command } from "commander";
 import type { CliContext } from "../context.js";
 import { DISTRIBUTIONS, GITOPS_ENGINES, TOGGLES } from "../../config/enums.js";
+import { choiceOption, examples, outputOption } from "../options.js";
 import { lazy } from "../seam.js";
 
 export function registerInit(program: Command, ctx: CliContext): void {
-  program
+  const init = program
     .command("init")
     .description("write ksail.yaml, the Kind or K3d cluster config and k8s/kustomization.yaml")
     .option(
@@ -13,16 +14,19 @@ export function registerInit(program: Command, ctx: CliContext): void {
       "project name; also the artifact repository name (default: directory name)",
     )
     .addOption(
-      new Option("--distribution <distribution>", "Kubernetes distribution").choices(DISTRIBUTIONS),
+      choiceOption("--distribution <distribution>", "Kubernetes distribution", DISTRIBUTIONS),
     )
     .option("--distribution-config <path>", "cluster config file (default: kind.yaml or k3d.yaml)")
-    .addOption(new Option("--gitops-engine <engine>", "GitOps engine").choices(GITOPS_ENGINES))
+    .addOption(
+      choiceOption("--gitops-engine <engine>", "GitOps engine (default: Flux)", GITOPS_ENGINES),
+    )
     .option("--source-directory <dir>", "manifest directory (default: k8s)")
     .addOption(
-      new Option(
+      choiceOption(
         "--local-registry <state>",
         "local OCI registry (default: Enabled with Flux)",
-      ).choices(TOGGLES),
+        TOGGLES,
+      ),
     )
     .option(
       "--registry-port <port>",
@@ -32,7 +36,17 @@ export function registerInit(program: Command, ctx: CliContext): void {
     .option("--kubeconfig <path>", "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
     .option("--context <name>", "kubeconfig context (default: kind-<name> or k3d-<name>)")
     .option("-d, --directory <dir>", "project directory", ".")
-    .option("--force", "overwrite existing files")
-    .addOption(new Option("-o, --output <format>", "output format").choices(["human", "json"]))
-    .action(lazy(ctx, () => import("../handlers/init.js")));
+    .option(
+      "--force",
+      "rewrite ksail.yaml and the cluster config, keeping the values ksail.yaml sets unless flags change them; the manifest folder is never touched",
+    )
+    .addOption(outputOption());
+  examples(init, [
+    ["ksail init", "a Kind + Flux project with the local registry, named after this directory"],
+    [
+      "ksail init --name my-app --distribution k3d --registry-port 5001",
+      "a K3d project called my-app whose registry listens on 127.0.0.1:5001",
+    ],
+    ["ksail init -d ./my-app --force", "write ksail's generated files again, keeping your values"],
+  ]).action(lazy(ctx, () => import("../handlers/init.js")));
 }

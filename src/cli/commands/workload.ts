@@ -1,4 +1,4 @@
-/** `ksail workload push | versions | pull | diff | prune | gen flux | reconcile | status`. */
+/** `ksail workload push | versions | pull | diff | prune | gen flux | reconcile | watch | keygen | verify | status`. */
 import { Option, type Command } from "commander";
 import type { CliContext } from "../context.js";
 import { addKubeOptions, addSyncOptions, addTargetOptions, outputOption } from "../options.js";
@@ -12,9 +12,7 @@ export function registerWorkload(program: Command, ctx: CliContext): void {
   addTargetOptions(
     workload
       .command("push")
-      .description(
-        "validate the manifest directory and push it as a new version (FR-006, FR-007, FR-017)",
-      ),
+      .description("validate the manifest directory and push it as a new version"),
     true,
   )
     .option("--version <semver>", "exact version to push (versions are immutable)")
@@ -34,11 +32,19 @@ export function registerWorkload(program: Command, ctx: CliContext): void {
       "org.opencontainers.image.revision (default: <branch>@sha1:<commit> or content digest)",
     )
     .option(
-      "--created [time]",
-      "add org.opencontainers.image.created (RFC 3339; default now) — changes the manifest digest",
+      "--created <time>",
+      "org.opencontainers.image.created (RFC 3339; default: the commit time of a clean git work tree, else now)",
+    )
+    .option(
+      "--reproducible",
+      "leave org.opencontainers.image.created out: the same directory always gives the same digest",
     )
     .option("--ignore <pattern...>", "extra .gitignore-style patterns to leave out")
     .option("--no-latest", "do not move the latest tag")
+    .option(
+      "--sign-key <path>",
+      "sign the pushed version with this cosign private key (default: spec.options.signing.key; password from COSIGN_PASSWORD)",
+    )
     .addOption(outputOption())
     .action(lazy(ctx, () => import("../handlers/workload/push.js")));
 
@@ -46,6 +52,10 @@ export function registerWorkload(program: Command, ctx: CliContext): void {
     workload.command("versions").description("list every pushed version with its metadata"),
     false,
   )
+    .option(
+      "--key <path>",
+      "check each version's signature with this public key (cosign.pub); without it SIGNED says a signature exists",
+    )
     .addOption(outputOption())
     .action(lazy(ctx, () => import("../handlers/workload/versions.js")));
 
@@ -79,20 +89,13 @@ export function registerWorkload(program: Command, ctx: CliContext): void {
     .addHelpText(
       "after",
       `
-Examples:
-  $ ksail workload diff              # directory vs the latest pushed version, file by file
-  $ ksail workload diff 0.0.3        # ... vs version 0.0.3
-  $ ksail workload diff --cluster    # directory vs the cluster, as flux diff kustomization shows it:
-                                     # ► ConfigMap/default/app drifted (+ unified diff), created, deleted
 Exit codes: 0 no differences, 1 differences, 2 --cluster cannot build this kustomization (patches,
 generators, name prefixes… — use flux diff kustomization for those).`,
     )
     .action(lazy(ctx, () => import("../handlers/workload/diff.js")));
 
   addTargetOptions(
-    workload
-      .command("prune")
-      .description("delete old versions and reclaim registry space (FR-018)"),
+    workload.command("prune").description("delete old versions and reclaim registry space"),
     false,
   )
     .requiredOption("--keep <n>", "number of newest versions to keep (≥ 1)")
@@ -109,19 +112,26 @@ generators, name prefixes… — use flux diff kustomization for those).`,
     gen
       .command("flux")
       .description("print the OCIRepository and Kustomization that follow the artifact"),
-  ).action(lazy(ctx, () => import("../handlers/workload/gen-flux.js")));
+  )
+    .option(
+      "--verify-key <path>",
+      "add spec.verify and the Secret with this cosign public key (default: spec.options.signing.publicKey)",
+    )
+    .action(lazy(ctx, () => import("../handlers/workload/gen-flux.js")));
 
   addKubeOptions(
     addTargetOptions(
       workload
         .command("reconcile")
-        .description(
-          "make Flux fetch and apply the workload now, wait, and report the result (FR-012, FR-013)",
-        ),
+        .description("make Flux fetch and apply the workload now, wait, and report the result"),
       true,
     ),
   )
     .option("--push", "push the manifest directory first (as `workload push` does)")
+    .option(
+      "--sign-key <path>",
+      "with --push: sign the pushed version with this cosign private key (default: spec.options.signing.key)",
+    )
     .option("--timeout <duration>", "how long to wait for Flux", "2m")
     .addOption(outputOption())
     .action(lazy(ctx, () => import("../handlers/workload/reconcile.js")));
@@ -141,21 +151,42 @@ generators, name prefixes… — use flux diff kustomization for those).`,
     .option("--no-reconcile", "only push; no cluster needed")
     .option("--timeout <duration>", "how long each cycle waits for Flux", "2m")
     .option("--prune-keep <n>", "after each push, delete all but the newest N versions")
+    .option(
+      "--sign-key <path>",
+      "sign every pushed version with this cosign private key (default: spec.options.signing.key)",
+    )
     .addOption(outputOption())
     .addHelpText(
       "after",
       `
-Examples:
-  $ ksail workload watch                      # push + reconcile every save of spec.sourceDirectory
-  $ ksail workload watch --no-reconcile       # push only, no cluster needed
-  $ ksail workload watch --prune-keep 10      # keep the registry to the newest 10 versions
-  $ ksail workload watch -o json | jq -c .    # one JSON object per cycle on stdout
-
 Each cycle prints one line on stderr: the changed files, the version and the timings (validate,
 push, fetch, apply, total from save). An invalid save pushes nothing; Flux's failures and an
 unreachable registry or cluster are reported and the loop goes on. Ctrl-C exits 0.`,
     )
     .action(lazy(ctx, () => import("../handlers/workload/watch.js")));
+
+  workload
+    .command("keygen")
+    .description(
+      "write a cosign key pair (cosign.key encrypted with COSIGN_PASSWORD, cosign.pub) for signing versions",
+    )
+    .option("--output-dir <dir>", "directory for cosign.key and cosign.pub", ".")
+    .option("--force", "replace existing cosign.key and cosign.pub")
+    .addOption(outputOption())
+    .action(lazy(ctx, () => import("../handlers/workload/keygen.js")));
+
+  addTargetOptions(
+    workload
+      .command("verify")
+      .argument("[version]", "version, tag or digest to verify (default: latest)")
+      .description(
+        "check a pushed version's cosign signature with a public key (exit 1 when unsigned or it does not verify)",
+      ),
+    false,
+  )
+    .option("--key <path>", "public key (cosign.pub; default: spec.options.signing.publicKey)")
+    .addOption(outputOption())
+    .action(lazy(ctx, () => import("../handlers/workload/verify.js")));
 
   addKubeOptions(
     workload.command("status").description("show the OCIRepository and Kustomization state"),

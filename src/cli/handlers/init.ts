@@ -1,7 +1,14 @@
-/** `ksail init`: a new project from flags, KSAIL_* and the defaults (an existing file is ignored). */
-import { resolve } from "node:path";
-import { loadConfig } from "../../config/load.js";
-import { initProject } from "../../scaffold/init.js";
+/**
+ * `ksail init`: a new project from flags, KSAIL_* and the defaults (Flux and the local registry
+ * on, so the README's loop works as written). With --force over an existing project, the values
+ * its ksail.yaml sets stay unless a flag changes them.
+ */
+import { access } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { API_VERSION, KIND, defaultDistributionConfig } from "../../config/schema.js";
+import { CONFIG_FILE, loadConfig, nameFromDirectory } from "../../config/load.js";
+import { defaultContext, initProject, type InitResult } from "../../scaffold/init.js";
+import { KsailError } from "../../errors.js";
 import { createOutput } from "../context.js";
 import type { OutputFlags } from "../options.js";
 import type { Invocation } from "../seam.js";
@@ -30,8 +37,12 @@ export async function run({ ctx, flags, globals }: Invocation<InitFlags>): Promi
     env: ctx.env,
     flags: { ...flags },
     readFile: false,
+    resolvePaths: false,
+    base: flags.force
+      ? ((await existingValues(directory)) ?? freshProject(directory))
+      : freshProject(directory),
   });
-  const result = await out.step(
+  const result: InitResult = await out.step(
     "init",
     () => initProject(directory, config, { force: flags.force === true }),
     (r) => `Initialized project "${config.metadata.name}" in ${r.directory}`,
@@ -39,4 +50,51 @@ export async function run({ ctx, flags, globals }: Invocation<InitFlags>): Promi
   out.result({ name: config.metadata.name, ...result }, () =>
     result.files.map((f) => `${f.action.padEnd(11)} ${f.path}`).join("\n"),
   );
+}
+
+/** What a plain `ksail init` starts from: the README's loop needs Flux and the local registry. */
+function freshProject(directory: string): Record<string, unknown> {
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: { name: nameFromDirectory(directory) },
+    spec: { gitOpsEngine: "Flux" },
+  };
+}
+
+/**
+ * The values an existing ksail.yaml sets (read as is, without KSAIL_*), minus the ones derived
+ * from others that a flag may change: the context and cluster config file named after the
+ * project and distribution, and the registry toggle that follows the GitOps engine.
+ */
+async function existingValues(directory: string): Promise<Record<string, unknown> | undefined> {
+  const path = join(directory, CONFIG_FILE);
+  if (
+    !(await access(path).then(
+      () => true,
+      () => false,
+    ))
+  )
+    return undefined;
+  const loaded = await loadConfig({
+    configPath: path,
+    cwd: directory,
+    env: {},
+    resolvePaths: false,
+  }).catch((error: unknown) => {
+    if (!(error instanceof KsailError) || error.kind !== "config") throw error;
+    throw new KsailError(error.kind, error.message, {
+      details: error.details,
+      hint: `--force keeps the values ${CONFIG_FILE} sets, so it must be valid: fix it, or move it away and run \`ksail init\` for a fresh one.`,
+    });
+  });
+  const previous = structuredClone(loaded.config);
+  const { spec } = previous;
+  const derived: Partial<typeof spec> = spec;
+  if (spec.connection.context === defaultContext(previous)) delete spec.connection.context;
+  if (spec.distributionConfig === defaultDistributionConfig(spec.distribution))
+    delete derived.distributionConfig;
+  if (spec.localRegistry === (spec.gitOpsEngine === "Flux" ? "Enabled" : "Disabled"))
+    delete derived.localRegistry;
+  return previous as unknown as Record<string, unknown>;
 }

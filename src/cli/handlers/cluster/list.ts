@@ -8,8 +8,8 @@ import type { Invocation } from "../../seam.js";
 
 export async function run({ ctx, flags, globals }: Invocation<OutputFlags>): Promise<void> {
   const out = createOutput(ctx, globals, flags.output);
-  const rows = await listClusters({ env: ctx.env, engine: lazyEngine(ctx.env) });
-  out.result(rows, () =>
+  const rows = await listClusters({ env: ctx.env, engine: lazyEngine(ctx.env) }, {}, out);
+  out.list(rows, () =>
     rows.length === 0
       ? "no Kind or K3d clusters"
       : formatTable(

@@ -1,19 +1,32 @@
 /** `ksail flux sync`: apply the project's OCIRepository and Kustomization. */
 import { syncSpecFromConfig } from "../../../flux/resources.js";
+import { assertFluxServed } from "../../../flux/served.js";
 import { applyFluxSync } from "../../../flux/sync.js";
 import { syncOverrides, type KubeFlags, type OutputFlags, type SyncFlags } from "../../options.js";
 import type { Invocation } from "../../seam.js";
 import { openKube } from "../kube.js";
+import { verifyKeyOverride, type VerifyKeyFlags } from "../signing.js";
 
 export async function run(
-  invocation: Invocation<KubeFlags & SyncFlags & OutputFlags>,
+  invocation: Invocation<KubeFlags & SyncFlags & OutputFlags & VerifyKeyFlags>,
 ): Promise<void> {
-  const { flags } = invocation;
+  const { ctx, flags } = invocation;
   const { out, loaded, kube } = await openKube(invocation);
-  const spec = syncSpecFromConfig(loaded.config, syncOverrides(flags));
+  const spec = syncSpecFromConfig(loaded.config, {
+    ...syncOverrides(flags),
+    ...(await verifyKeyOverride(ctx, loaded, flags.verifyKey)),
+  });
+  // Without Flux's CRDs the API server says only "could not find the requested resource".
+  await assertFluxServed(kube);
   await applyFluxSync(kube, spec, out);
+  // The key's PEM is public, but the JSON names the Secret rather than repeating it.
+  const { verify, ...rest } = spec;
   out.result(
-    spec,
-    () => `OCIRepository and Kustomization ${spec.namespace}/${spec.name} follow ${spec.url}`,
+    verify ? { ...rest, verify: { provider: "cosign", secretName: verify.secretName } } : rest,
+    () =>
+      `OCIRepository and Kustomization ${spec.namespace}/${spec.name} follow ${spec.url}` +
+      (verify
+        ? `\nFlux verifies cosign signatures with the key in Secret ${verify.secretName}`
+        : ""),
   );
 }

@@ -29,6 +29,13 @@ export async function openRegistry({ ctx, flags, globals }: Invocation<RegistryF
   if (hostPort !== undefined && hostPort > 65535) {
     throw new KsailError("usage", `--port must be at most 65535, got ${hostPort}`);
   }
+  // The name is also the registry's host name on the cluster network (DNS-1123, as in ksail.yaml).
+  if (flags.name !== undefined && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(flags.name)) {
+    throw new KsailError(
+      "usage",
+      `--name must be lower-case letters, digits and '-', starting and ending with a letter or digit (at most 63), got "${flags.name}"`,
+    );
+  }
   const { config } = await loadProject(ctx, globals);
   const spec = registrySpecFromConfig(config, {
     ...(hostPort === undefined ? {} : { hostPort }),

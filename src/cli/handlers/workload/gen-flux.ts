@@ -3,8 +3,17 @@ import { fluxSyncYaml, syncSpecFromConfig } from "../../../flux/resources.js";
 import { syncOverrides, type SyncFlags } from "../../options.js";
 import type { Invocation } from "../../seam.js";
 import { loadProject } from "../project.js";
+import { verifyKeyOverride, type VerifyKeyFlags } from "../signing.js";
 
-export async function run({ ctx, flags, globals }: Invocation<SyncFlags>): Promise<void> {
-  const { config } = await loadProject(ctx, globals);
-  ctx.stdout.write(fluxSyncYaml(syncSpecFromConfig(config, syncOverrides(flags))));
+export async function run({
+  ctx,
+  flags,
+  globals,
+}: Invocation<SyncFlags & VerifyKeyFlags>): Promise<void> {
+  const loaded = await loadProject(ctx, globals);
+  const spec = syncSpecFromConfig(loaded.config, {
+    ...syncOverrides(flags),
+    ...(await verifyKeyOverride(ctx, loaded, flags.verifyKey)),
+  });
+  ctx.stdout.write(fluxSyncYaml(spec));
 }

@@ -1,10 +1,8 @@
 /** `ksail workload prune --keep N`: then the local registry's garbage collection, when it is ours. */
 import { parseDuration } from "../../../config/duration.js";
 import { KsailError } from "../../../errors.js";
-import {
-  garbageCollectContainer,
-  restoreReadWriteContainer,
-} from "../../../registry/garbage-collect.js";
+import { connectEngine, type Engine } from "../../../engine/docker.js";
+import { garbageCollect, restoreReadWriteContainer } from "../../../registry/garbage-collect.js";
 import { formatBytes } from "../../../ui/output.js";
 import { pruneWorkload } from "../../../workload/prune.js";
 import { createOutput, parseInteger } from "../../context.js";
@@ -32,10 +30,22 @@ export async function run({ ctx, flags, globals }: Invocation<PruneFlags>): Prom
   const local = target.localRegistry;
   // A garbage collection that was interrupted left the local registry read-only: undo it first.
   if (local && flags.dryRun !== true) await restoreReadWriteContainer(local.name, ctx.env, out);
+  // The collector needs the container engine; without one the versions are still deleted
+  // (through the registry's API) and the collection is left for later, with a warning.
+  let engine: Engine | undefined;
+  let unavailable: { reason: string; later: string } | undefined;
+  if (local && flags.dryRun !== true) {
+    engine = await connectEngine(ctx.env).catch((error: unknown) => {
+      if (!(error instanceof KsailError) || error.kind !== "unreachable") throw error;
+      unavailable = { reason: error.message, later: "ksail registry gc" };
+      return undefined;
+    });
+  }
   const result = await pruneWorkload(
     {
       client,
-      garbageCollect: local ? () => garbageCollectContainer(local.name, ctx.env) : undefined,
+      garbageCollect: local && engine ? () => garbageCollect(engine!, local.name) : undefined,
+      garbageCollectUnavailable: unavailable,
     },
     {
       repository: target.repository,
@@ -49,8 +59,13 @@ export async function run({ ctx, flags, globals }: Invocation<PruneFlags>): Prom
     const verb = result.dryRun ? "would delete" : "deleted";
     const lines = result.deleted.map((v) => `${verb} ${v.version} (${v.digest.slice(0, 19)})`);
     lines.push(...result.kept.map((k) => `kept    ${k.version} (${k.reason})`));
+    lines.push(...result.signatures.map((s) => `${verb} signature ${s.tag}`));
     lines.push(`${result.deleted.length} version(s) ${verb}, ${formatBytes(result.bytes)}`);
-    if (result.garbageCollection === "registry-managed") {
+    if (result.garbageCollectionSkipped !== undefined) {
+      lines.push(
+        `garbage collection skipped (${result.garbageCollectionSkipped}); run \`ksail registry gc\` later to reclaim the space`,
+      );
+    } else if (result.garbageCollection === "registry-managed") {
       lines.push(
         `${result.repository.split("/")[0]} is not ksail's local registry: its own garbage collection reclaims the space.`,
       );

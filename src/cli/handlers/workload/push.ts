@@ -2,9 +2,11 @@
 import { KsailError } from "../../../errors.js";
 import type { Bump } from "../../../workload/versions.js";
 import { pushInSession } from "../../../workload/push-session.js";
+import { signArtifact } from "../../../workload/sign.js";
 import { createOutput } from "../../context.js";
 import type { TargetFlags } from "../../options.js";
 import type { Invocation } from "../../seam.js";
+import { keyPath, loadKeyForSigning, signatureJson } from "../signing.js";
 import { openTarget } from "./target.js";
 
 export interface PushFlags extends TargetFlags {
@@ -12,12 +14,15 @@ export interface PushFlags extends TargetFlags {
   bump?: Bump;
   source?: string;
   revision?: string;
-  /** `--created` alone: now. */
-  created?: string | true;
+  created?: string;
+  reproducible?: boolean;
   ignore?: string[];
   /** false with --no-latest. */
   latest: boolean;
+  signKey?: string;
 }
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
 export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promise<void> {
   if (flags.version !== undefined && flags.bump !== undefined) {
@@ -25,7 +30,20 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
   }
   const out = createOutput(ctx, globals, flags.output);
   const { target, client } = await openTarget(ctx, globals, flags, out, true);
-  const created = flags.created === true ? new Date().toISOString() : flags.created;
+  if (flags.created !== undefined && flags.reproducible) {
+    throw new KsailError("usage", "--created and --reproducible cannot be used together");
+  }
+  const created = flags.created;
+  if (created !== undefined && !RFC3339.test(created)) {
+    throw new KsailError(
+      "usage",
+      `--created must be an RFC 3339 time such as 2026-01-31T12:00:00Z, got "${created}"`,
+    );
+  }
+  // The key is read and decrypted before anything is pushed: a wrong password pushes nothing.
+  const signKeyPath = keyPath(ctx, target.loaded, flags.signKey, "key");
+  const signingKey =
+    signKeyPath === undefined ? undefined : await loadKeyForSigning(ctx, signKeyPath);
   const result = await pushInSession(
     { client, env: ctx.env },
     {
@@ -36,14 +54,27 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
       ...(flags.source === undefined ? {} : { source: flags.source }),
       ...(flags.revision === undefined ? {} : { revision: flags.revision }),
       ...(created === undefined ? {} : { created }),
+      ...(flags.reproducible ? { reproducible: true } : {}),
       ...(flags.ignore === undefined ? {} : { ignore: flags.ignore }),
       tagLatest: flags.latest !== false,
     },
     out,
   );
-  out.result(result, () =>
-    result.unchanged
-      ? `${result.repository}:${result.version} unchanged\ndigest: ${result.digest}`
-      : `${result.repository}:${result.version}\ndigest: ${result.digest}`,
+  // An unchanged push is signed too when it is not yet (signing is idempotent).
+  const signature = signingKey
+    ? await signArtifact(
+        { client },
+        { repository: target.repository, digest: result.digest, key: signingKey },
+        out,
+      )
+    : undefined;
+  out.result(signature ? { ...result, signature: signatureJson(signature) } : result, () =>
+    [
+      result.unchanged
+        ? `${result.repository}:${result.version} unchanged`
+        : `${result.repository}:${result.version}`,
+      `digest: ${result.digest}`,
+      ...(signature ? [`signature: ${signature.signatureTag}`] : []),
+    ].join("\n"),
   );
 }

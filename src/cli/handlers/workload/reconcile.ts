@@ -1,16 +1,20 @@
 /** `ksail workload reconcile [--push]`: Flux fetches and applies now; prints both revisions. */
-import { reconcileWorkload } from "../../../flux/reconcile.js";
+import { checkReconcileTarget, reconcileWorkload } from "../../../flux/reconcile.js";
 import { formatElapsed } from "../../../ui/output.js";
+import { KsailError } from "../../../errors.js";
 import type { PushResult } from "../../../workload/push.js";
+import type { SignResult } from "../../../workload/sign.js";
 import { createOutput } from "../../context.js";
 import type { KubeFlags, TargetFlags } from "../../options.js";
 import type { Invocation } from "../../seam.js";
 import { connectKube } from "../kube.js";
 import { parseTimeout } from "../project.js";
+import { keyPath, loadKeyForSigning, signatureJson } from "../signing.js";
 import { openTarget } from "./target.js";
 
 export interface ReconcileFlags extends TargetFlags, KubeFlags {
   push?: boolean;
+  signKey?: string;
   timeout: string;
 }
 
@@ -21,8 +25,26 @@ export async function run({ ctx, flags, globals }: Invocation<ReconcileFlags>): 
   // --timeout bounds the whole command, the push included.
   const deadline = Date.now() + timeoutMs;
   let pushed: PushResult | undefined;
+  let signature: SignResult | undefined;
+  if (flags.signKey !== undefined && !flags.push) {
+    throw new KsailError("usage", "--sign-key signs what --push pushes; add --push", {
+      hint: "To sign a version pushed earlier, push it again with --sign-key (an unchanged push signs it).",
+    });
+  }
+  const { loaded, kube } = await connectKube(ctx, globals, flags, out);
+  const reconcileTarget = {
+    name: loaded.config.metadata.name,
+    namespace: loaded.config.spec.options.flux.namespace,
+  };
   if (flags.push) {
+    // The cluster first: a version pushed for a cluster that is not there helps nobody.
+    kube.setDeadline(deadline);
+    await checkReconcileTarget({ kube }, reconcileTarget, out);
     const { target, client } = await openTarget(ctx, globals, flags, out, true);
+    // Read and decrypt the key before pushing: a wrong password pushes nothing.
+    const signKeyPath = keyPath(ctx, target.loaded, flags.signKey, "key");
+    const signingKey =
+      signKeyPath === undefined ? undefined : await loadKeyForSigning(ctx, signKeyPath);
     // Loaded only with --push: validation and the layer builder are not needed otherwise.
     const { pushInSession } = await import("../../../workload/push-session.js");
     pushed = await pushInSession(
@@ -30,31 +52,46 @@ export async function run({ ctx, flags, globals }: Invocation<ReconcileFlags>): 
       { repository: target.repository, sourceDir: target.sourceDir },
       out,
     );
+    if (signingKey) {
+      // Signed before Flux is asked to fetch it, so an OCIRepository with spec.verify accepts it.
+      const { signArtifact } = await import("../../../workload/sign.js");
+      signature = await signArtifact(
+        { client },
+        { repository: target.repository, digest: pushed.digest, key: signingKey },
+        out,
+      );
+    }
   }
-  const { loaded, kube } = await connectKube(ctx, globals, flags, out);
   const result = await reconcileWorkload(
     { kube },
     {
-      name: loaded.config.metadata.name,
-      namespace: loaded.config.spec.options.flux.namespace,
+      ...reconcileTarget,
       timeoutMs,
       deadline,
     },
     out,
   );
   const ms = performance.now() - started;
-  out.result({ ...result, ms, ...(pushed ? { pushed } : {}) }, () =>
-    [
-      ...(pushed
-        ? [
-            `pushed   ${pushed.repository}:${pushed.version}${pushed.unchanged ? " (unchanged)" : ""}`,
-          ]
-        : []),
-      ...result.steps.map(
-        (s) =>
-          `${s.kind === "OCIRepository" ? "fetched " : "applied "} ${s.revision ?? "-"}  (${s.kind} ${s.namespace}/${s.name})`,
-      ),
-      `reconciled in ${formatElapsed(ms)}`,
-    ].join("\n"),
+  out.result(
+    {
+      ...result,
+      ms,
+      ...(pushed ? { pushed } : {}),
+      ...(signature ? { signature: signatureJson(signature) } : {}),
+    },
+    () =>
+      [
+        ...(pushed
+          ? [
+              `pushed   ${pushed.repository}:${pushed.version}${pushed.unchanged ? " (unchanged)" : ""}`,
+            ]
+          : []),
+        ...(signature ? [`signed   ${signature.signatureTag}`] : []),
+        ...result.steps.map(
+          (s) =>
+            `${s.kind === "OCIRepository" ? "fetched " : "applied "} ${s.revision ?? "-"}  (${s.kind} ${s.namespace}/${s.name})`,
+        ),
+        `reconciled in ${formatElapsed(ms)}`,
+      ].join("\n"),
   );
 }

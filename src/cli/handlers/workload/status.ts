@@ -12,7 +12,13 @@ export async function run(invocation: Invocation<KubeFlags & OutputFlags>): Prom
     name: loaded.config.metadata.name,
     namespace: loaded.config.spec.options.flux.namespace,
   });
-  out.result(status, () =>
+  // As data: `ready` is a boolean, `readyStatus` the Ready condition's True/False/Unknown.
+  const items = status.map(({ ready, ...rest }) => ({
+    ...rest,
+    ready: ready === "True",
+    readyStatus: ready,
+  }));
+  out.list(items, () =>
     formatTable(
       ["KIND", "NAME", "READY", "REVISION", "MESSAGE"],
       status.map((s) => [

@@ -4,6 +4,7 @@ import type { Output } from "../../../ui/output.js";
 import { resolveTarget, type WorkloadTarget } from "../../../workload/target.js";
 import type { CliContext } from "../../context.js";
 import type { GlobalOptions, TargetFlags } from "../../options.js";
+import { parseTimeout } from "../project.js";
 
 export async function openTarget(
   ctx: CliContext,
@@ -12,6 +13,10 @@ export async function openTarget(
   out: Output,
   needsSource: boolean,
 ): Promise<{ target: WorkloadTarget; client: RegistryClient }> {
+  const requestTimeoutMs =
+    flags.requestTimeout === undefined
+      ? undefined
+      : parseTimeout(flags.requestTimeout, "--request-timeout");
   const target = await resolveTarget({
     ...(flags.registry === undefined ? {} : { registry: flags.registry }),
     ...(flags.path === undefined ? {} : { path: flags.path }),
@@ -21,6 +26,8 @@ export async function openTarget(
     needsSource,
   });
   const client = new RegistryClient({
+    env: ctx.env,
+    ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs }),
     insecureRegistries: flags.insecure ? [target.repository.registry] : [],
     onEvent: (event) => {
       if (event.type === "retry") {

@@ -1,25 +1,60 @@
-/** `ksail workload versions`. */
+/** `ksail workload versions [--key PATH]`. */
+import { resolve } from "node:path";
 import { formatBytes, formatTable } from "../../../ui/output.js";
+import { readPublicKey } from "../../../workload/sign.js";
+import { signatureTagsByDigest, verifyDigests } from "../../../workload/verify.js";
 import { listVersions } from "../../../workload/versions.js";
 import { createOutput } from "../../context.js";
 import type { TargetFlags } from "../../options.js";
 import type { Invocation } from "../../seam.js";
 import { openTarget } from "./target.js";
 
-export async function run({ ctx, flags, globals }: Invocation<TargetFlags>): Promise<void> {
+export interface VersionsFlags extends TargetFlags {
+  /** Public key: SIGNED then means "a signature verifies with it", not "a signature tag exists". */
+  key?: string;
+}
+
+export async function run({ ctx, flags, globals }: Invocation<VersionsFlags>): Promise<void> {
   const out = createOutput(ctx, globals, flags.output);
   const { target, client } = await openTarget(ctx, globals, flags, out, false);
-  const versions = await listVersions({ client }, { repository: target.repository });
-  out.result(versions, () =>
-    versions.length === 0
-      ? `no versions in ${target.repository.registry}/${target.repository.repository}`
+  const { repository } = target;
+  // Read the key first: a bad key file fails before any registry request.
+  const publicKey =
+    flags.key === undefined ? undefined : await readPublicKey(resolve(ctx.cwd, flags.key));
+  const [versions, tags] = await Promise.all([
+    listVersions({ client }, { repository }),
+    client.listTags(repository),
+  ]);
+  const signatureTags = signatureTagsByDigest(tags);
+  const checked = publicKey
+    ? await verifyDigests(
+        client,
+        repository,
+        versions.map((v) => v.digest),
+        publicKey.key,
+        { tags },
+      )
+    : undefined;
+  const rows = versions.map((v) => {
+    const check = checked?.get(v.digest);
+    const hasTag = signatureTags.has(v.digest);
+    return {
+      ...v,
+      signed: check ? check.ok : hasTag,
+      ...(check && !check.ok && hasTag ? { signatureProblem: check.reason } : {}),
+    };
+  });
+  out.list(rows, () =>
+    rows.length === 0
+      ? `no versions in ${repository.registry}/${repository.repository}`
       : formatTable(
-          ["VERSION", "DIGEST", "CREATED", "SIZE", "SOURCE", "REVISION"],
-          versions.map((v) => [
+          ["VERSION", "DIGEST", "CREATED", "SIZE", "SIGNED", "SOURCE", "REVISION"],
+          rows.map((v) => [
             v.latest ? `${v.version} (latest)` : v.version,
             v.digest.slice(0, 19),
             v.created ?? "-",
             formatBytes(v.size),
+            v.signed ? (publicKey ? "verified" : "yes") : v.signatureProblem ? "INVALID" : "no",
             v.source ?? "-",
             v.revision ?? "-",
           ]),

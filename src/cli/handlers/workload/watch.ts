@@ -11,6 +11,7 @@ import type { KubeFlags, TargetFlags } from "../../options.js";
 import type { Invocation } from "../../seam.js";
 import { connectKube } from "../kube.js";
 import { parseTimeout } from "../project.js";
+import { keyPath, loadKeyForSigning } from "../signing.js";
 import { openTarget } from "./target.js";
 
 export interface WatchFlags extends TargetFlags, KubeFlags {
@@ -20,6 +21,7 @@ export interface WatchFlags extends TargetFlags, KubeFlags {
   reconcile: boolean;
   timeout: string;
   pruneKeep?: string;
+  signKey?: string;
 }
 
 export async function run({ ctx, flags, globals }: Invocation<WatchFlags>): Promise<void> {
@@ -29,6 +31,10 @@ export async function run({ ctx, flags, globals }: Invocation<WatchFlags>): Prom
   const pruneKeep =
     flags.pruneKeep === undefined ? undefined : parseInteger(flags.pruneKeep, "--prune-keep", 1);
   const { target, client } = await openTarget(ctx, globals, flags, out, true);
+  // Read and decrypt the key before the first push: a wrong password pushes nothing.
+  const signKeyPath = keyPath(ctx, target.loaded, flags.signKey, "key");
+  const signingKey =
+    signKeyPath === undefined ? undefined : await loadKeyForSigning(ctx, signKeyPath);
   const session = await openPushSession(ctx.env, out);
   let reconcile: WatchInput["reconcile"];
   let kube;
@@ -69,10 +75,11 @@ export async function run({ ctx, flags, globals }: Invocation<WatchFlags>): Prom
         ...(flags.ignore === undefined ? {} : { ignore: flags.ignore }),
         ...(reconcile ? { reconcile } : {}),
         ...(pruneKeep === undefined ? {} : { pruneKeep }),
+        ...(signingKey ? { signingKey } : {}),
       },
       {
         cycle: (report) => {
-          if (out.format === "json") ctx.stdout.write(`${cycleJson(report)}\n`);
+          out.record(JSON.parse(cycleJson(report)));
           const line = formatCycle(report);
           // Failures always show; successful cycles are progress (hidden by -q).
           if (["invalid", "flux-failed", "unreachable", "failed"].includes(report.outcome))

@@ -1,0 +1,51 @@
+/**
+ * `ksail workload verify [VERSION] --key PATH`: exit 0 when a signature of the version verifies
+ * with the public key, exit 1 with the reason when it is unsigned, signed with another key or
+ * its signature does not match.
+ */
+import { KsailError } from "../../../errors.js";
+import { readPublicKey } from "../../../workload/sign.js";
+import { verifyArtifact } from "../../../workload/verify.js";
+import { defaultReference, LATEST_TAG, semverTags } from "../../../workload/versions.js";
+import { createOutput } from "../../context.js";
+import type { TargetFlags } from "../../options.js";
+import type { Invocation } from "../../seam.js";
+import { keyPath } from "../signing.js";
+import { openTarget } from "./target.js";
+
+export interface VerifyFlags extends TargetFlags {
+  key?: string;
+}
+
+export async function run({ ctx, flags, globals, args }: Invocation<VerifyFlags>): Promise<void> {
+  const out = createOutput(ctx, globals, flags.output);
+  const { target, client } = await openTarget(ctx, globals, flags, out, false);
+  const path = keyPath(ctx, target.loaded, flags.key, "publicKey");
+  if (path === undefined) {
+    throw new KsailError("usage", "no public key to verify with", {
+      hint: "Pass --key cosign.pub, or set spec.options.signing.publicKey in ksail.yaml.",
+    });
+  }
+  const { key } = await readPublicKey(path);
+  const { repository } = target;
+  const reference = args[0] ?? (await defaultReference(client, repository));
+  const result = await verifyArtifact({ client }, { repository, reference, publicKey: key });
+  // `latest` names a version: say which one.
+  let version = reference;
+  if (reference === LATEST_TAG) {
+    const highest = semverTags(await client.listTags(repository)).at(-1);
+    if (highest && (await client.resolve(repository, highest))?.digest === result.digest) {
+      version = `${highest} (latest)`;
+    }
+  }
+  const report = { ...result, version, key: path };
+  if (!result.ok) {
+    ctx.exitCode = 1;
+    out.error(`✗ ${result.reason}`);
+  }
+  out.result(report, () =>
+    result.ok
+      ? `verified ${version} (${result.digest}) with ${path}: signature ${result.signatureTag}`
+      : "",
+  );
+}
