@@ -321,8 +321,14 @@ describe("writeLayerFile's temporary file", () => {
       );
       // Signal once the file exists (the child is inside writeLayerFile).
       await new Promise<void>((resolve) => child.stdout.once("data", () => resolve()));
-      for (let i = 0; i < 200 && (await readdir(into)).length === 0; i++) await sleep(25);
-      assert.equal((await readdir(into)).length, 1, "the temporary directory exists mid-write");
+      // The file inside, not just the directory: it is opened after the directory is registered
+      // for removal (a signal between mkdtemp and that would leave the empty directory).
+      const written = async () => {
+        const [dir] = await readdir(into);
+        return dir !== undefined && (await readdir(join(into, dir))).includes("layer.tar.gz");
+      };
+      for (let i = 0; i < 400 && !(await written()); i++) await sleep(25);
+      assert.ok(await written(), "the temporary layer file exists mid-write");
       child.kill(signal);
       assert.equal(await exited, signal, "the process still ends by the signal");
       assert.deepEqual(await readdir(into), [], `nothing left after ${signal}`);
