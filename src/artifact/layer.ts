@@ -184,8 +184,8 @@ interface Packed {
 export interface PackOptions {
   /** `contents[i]`, when given, is the bytes of `files[i]` (read once by the caller); others are read here. */
   contents?: (Buffer | undefined)[];
-  /** Receives each file's content as it goes into the tar (e.g. to compare with what was validated). */
-  onFile?: (file: SourceFile, content: Buffer) => void;
+  /** Reads `files[index]` (default: from disk); e.g. a SharedReader's take. */
+  read?: (index: number) => Promise<Buffer>;
   /** Stops reading and compressing (the promise rejects with the signal's reason). */
   signal?: AbortSignal;
 }
@@ -202,6 +202,7 @@ async function packLayer(
 ): Promise<Packed> {
   const contents = options.contents ?? [];
   const { signal } = options;
+  const read = options.read ?? ((index: number) => readWhole(files[index]!.absolutePath));
   const tarHash = createHash("sha256");
   let tarSize = 0;
   // The tar stream is cut every GZIP_SEGMENT bytes; each segment becomes one gzip member,
@@ -259,9 +260,9 @@ async function packLayer(
   const startRead = (index: number): void => {
     if (index < files.length) {
       const known = contents[index];
-      const read = known ? Promise.resolve(known) : readWhole(files[index]!.absolutePath);
-      read.catch(() => undefined); // handled when awaited below
-      reads[index] = read;
+      const bytes = known ? Promise.resolve(known) : read(index);
+      bytes.catch(() => undefined); // handled when awaited below
+      reads[index] = bytes;
     }
   };
   for (let i = 0; i < Math.min(READ_CONCURRENCY, files.length); i++) startRead(i);
@@ -281,7 +282,6 @@ async function packLayer(
       const content = await reads[i]!;
       reads[i] = Promise.resolve(EMPTY); // let the content be collected
       startRead(i + READ_CONCURRENCY);
-      options.onFile?.(file, content);
       const mode = file.executable ? EXECUTABLE_MODE : FILE_MODE;
       await write([
         ...entryHeader(file.path, "0", mode, content.length),

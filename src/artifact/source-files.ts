@@ -89,9 +89,20 @@ function isIgnored(matchers: readonly ScopedMatcher[], relPath: string, isDir: b
   return ignored;
 }
 
-function compareBytes(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+/** Sorts by the UTF-8 bytes of `key` (what Flux and tar order by), not by UTF-16 code units. */
+function sortByBytes<T>(items: T[], key: (item: T) => string): void {
+  // For ASCII the two orders agree, and comparing strings allocates nothing.
+  if (items.every((item) => !/[^\p{ASCII}]/u.test(key(item)))) {
+    items.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+    return;
+  }
+  const bytes = new Map(items.map((item) => [item, Buffer.from(key(item), "utf8")]));
+  items.sort((a, b) => Buffer.compare(bytes.get(a)!, bytes.get(b)!));
 }
+
+/** lstat calls in flight per directory while listing, and subdirectories listed at once. */
+const STAT_CONCURRENCY = 32;
+const DIRECTORY_CONCURRENCY = 4;
 
 export async function listSourceFiles(
   root: string,
@@ -138,38 +149,38 @@ export async function listSourceFiles(
     const own = await matcherFor(dirAbs, dirRel, dirRel === "");
     const matchers = own === undefined ? inherited : [...inherited, own];
     const entries = await readdir(dirAbs, { withFileTypes: true });
-    const subdirs: Promise<void>[] = [];
-    const stats: Promise<void>[] = [];
+    const subdirs: [string, string][] = [];
+    const regular: [string, string][] = [];
     for (const entry of entries) {
       const rel = dirRel === "" ? entry.name : `${dirRel}/${entry.name}`;
-      const abs = join(dirAbs, entry.name);
       if (entry.isDirectory()) {
-        if (!isIgnored(matchers, rel, true)) subdirs.push(walk(abs, rel, matchers));
+        if (!isIgnored(matchers, rel, true)) subdirs.push([join(dirAbs, entry.name), rel]);
       } else if (isIgnored(matchers, rel, false)) {
         continue;
       } else if (entry.isSymbolicLink()) {
         skipped.push({ path: rel, reason: "symlink" });
       } else if (entry.isFile()) {
-        stats.push(
-          lstat(abs).then((s) => {
-            files.push({
-              path: rel,
-              absolutePath: abs,
-              size: s.size,
-              executable: (s.mode & 0o100) !== 0,
-            });
-          }),
-        );
+        regular.push([join(dirAbs, entry.name), rel]);
       } else {
         skipped.push({ path: rel, reason: "special-file" });
       }
     }
-    await Promise.all([...stats, ...subdirs]);
+    // Bounded at each level, so a tree of 20,000 files never has 20,000 calls in flight.
+    await mapLimit(regular, STAT_CONCURRENCY, async ([abs, rel]) => {
+      const s = await lstat(abs);
+      files.push({
+        path: rel,
+        absolutePath: abs,
+        size: s.size,
+        executable: (s.mode & 0o100) !== 0,
+      });
+    });
+    await mapLimit(subdirs, DIRECTORY_CONCURRENCY, ([abs, rel]) => walk(abs, rel, matchers));
   }
 
   await walk(absRoot, "", []);
-  files.sort((a, b) => compareBytes(a.path, b.path));
-  skipped.sort((a, b) => compareBytes(a.path, b.path));
+  sortByBytes(files, (f) => f.path);
+  sortByBytes(skipped, (s) => s.path);
   return { files, skipped };
 }
 

@@ -8,6 +8,7 @@
  * undefined, and the file goes through the exact `yaml` path, which reports the issue.
  */
 import { loadAll } from "js-yaml";
+import { decode, hasAliases } from "./text.js";
 
 export interface FastObject {
   /** Index of the YAML document in its file (0-based). */
@@ -59,4 +60,13 @@ export function fastObjects(text: string): FastObject[] | undefined {
     });
   }
   return objects;
+}
+
+/**
+ * The fast path from a file's bytes: undefined also for a file with aliases, which the exact
+ * path checks for expansion bombs.
+ */
+export function fastObjectsOf(data: Uint8Array): FastObject[] | undefined {
+  const text = decode(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  return hasAliases(text) ? undefined : fastObjects(text);
 }

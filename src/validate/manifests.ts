@@ -55,8 +55,11 @@ export interface ValidateOptions {
    * each file is read when it is checked and not kept (memory does not grow with the input).
    */
   contents?: (Buffer | undefined)[];
-  /** Receives the sha256 (hex) of every file that passed the byte checks, as it was validated. */
-  digests?: Map<string, string>;
+  /**
+   * Reads each file once for the byte checks, in file order (e.g. a SharedReader's take, so the
+   * layer build gets the same bytes without reading them again); later reads go to the disk.
+   */
+  firstRead?: (index: number) => Promise<Buffer>;
   /** Receives warnings: findings that do not stop a push (e.g. a manifest Flux never applies). */
   warnings?: ValidationIssue[];
 }
@@ -162,8 +165,16 @@ export function changedWhileReading(path: string): KsailError {
   });
 }
 
-/** Reads files on demand, once each, yielding to the event loop every few milliseconds. */
-function yamlReader(reread: ReturnType<typeof rereader>, checked: Checked, cache: ValidationCache) {
+/**
+ * Reads files on demand, once each, yielding to the event loop every few milliseconds.
+ * `positions` false: kustomizations and patches without line numbers (see readYaml).
+ */
+function yamlReader(
+  reread: ReturnType<typeof rereader>,
+  checked: Checked,
+  cache: ValidationCache,
+  positions: boolean,
+) {
   const read = new Map<string, ReadYaml>(checked.fast);
   let slice = performance.now();
   return async (path: string, objects: boolean): Promise<ReadYaml | undefined> => {
@@ -177,7 +188,7 @@ function yamlReader(reread: ReturnType<typeof rereader>, checked: Checked, cache
       await new Promise((resolve) => setImmediate(resolve));
       slice = performance.now();
     }
-    const result = readYaml(path, got.data, cache, objects, got.digest);
+    const result = readYaml(path, got.data, cache, objects, got.digest, positions);
     // A parsed manifest is needed once (the walk keeps its objects); documents of kustomizations
     // and patches are kept, they are few and may be read twice.
     if (result.kind !== "parsed" || !objects) read.set(path, result);
@@ -319,15 +330,23 @@ export async function validateSource(
   const cache = options.cache ?? noValidationCache;
   await cache.scope(root);
 
-  const checked = await checkAllBytes(files, bytes, maxFileSize, cache, issues);
-  if (options.digests !== undefined)
-    for (const [path, [, digest]] of checked.files) options.digests.set(path, digest);
+  const firstRead = options.firstRead;
+  const checked = await checkAllBytes(
+    files,
+    firstRead === undefined ? bytes : (_file, index) => firstRead(index),
+    maxFileSize,
+    cache,
+    issues,
+  );
   const reread = rereader(files, bytes, checked);
-  const build = await walkBuild({
-    root,
-    fileSet: new Set(files.map((f) => f.path)),
-    read: yamlReader(reread, checked, cache),
-  });
+  const fileSet = new Set(files.map((f) => f.path));
+  const walk = (positions: boolean) =>
+    walkBuild({ root, fileSet, read: yamlReader(reread, checked, cache, positions) });
+  // Kustomizations are read without line numbers first (a large one costs far less time and
+  // memory that way); a walk with any finding runs again with them, so every issue has its line.
+  let build = await walk(false);
+  if (build.errors.length + build.warnings.length + build.collisions.length > 0)
+    build = await walk(true);
   checked.fast.clear();
   issues.push(...build.errors, ...(await duplicateIssues(build.collisions, reread)));
   options.warnings?.push(...build.warnings, ...(await unreachedWarnings(build, checked, reread)));

@@ -7,12 +7,15 @@
  * - yaml-alias-bomb: aliases expand past MAX_ALIAS_EXPANSION nodes (kustomize would expand them all)
  */
 import { createHash } from "node:crypto";
-import { LineCounter, parseAllDocuments } from "yaml";
+import { loadAll } from "js-yaml";
+import { Document, LineCounter, parseAllDocuments } from "yaml";
 import type { Node } from "yaml";
 import type { SourceFile } from "../artifact/source-files.js";
 import { position, type ParsedYaml, type ValidationIssue } from "./issues.js";
-import { firstInvalidUtf8, lineAtByte } from "./text.js";
-import { fastObjects, type FastObject } from "./fast-objects.js";
+import { decode, firstInvalidUtf8, hasAliases, lineAtByte } from "./text.js";
+import { fastObjectsOf, type FastObject } from "./fast-objects.js";
+
+export { decode } from "./text.js";
 import type { ValidationCache } from "./cache.js";
 
 /**
@@ -53,24 +56,10 @@ export function checkBytes(
   return undefined;
 }
 
-/** UTF-8 text without a byte-order mark. */
-export function decode(data: Buffer): string {
-  const text = data.toString("utf8");
-  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-}
-
 /** yaml's message without the " at line N, column M:" tail and the code frame. */
 function yamlMessage(message: string): string {
   const first = message.split("\n")[0] ?? message;
   return first.replace(/ at line \d+, column \d+:?$/, "");
-}
-
-/** An alias (`*name`) where YAML allows one; quoted text and comments may give false hits. */
-const ALIAS = /(?:^|[\s[{,:-])\*[^\s,[\]{}]/m;
-
-export function hasAliases(text: string): boolean {
-  // An alias needs an anchor (`&name`); an alias to an unknown anchor is a syntax error anyway.
-  return text.includes("&") && text.includes("*") && ALIAS.test(text);
 }
 
 /** Parses with exact positions; issues go to `issues`. Undefined when the file has errors. */
@@ -123,8 +112,16 @@ export type ReadYaml =
 
 /** sha256 (hex) of a file's bytes: the cache key, and how push checks the layer got what was validated. */
 export function contentDigest(data: Buffer): string {
-  return createHash("sha256").update(data).digest("hex");
+  let digest = digests.get(data);
+  if (digest === undefined) {
+    digest = createHash("sha256").update(data).digest("hex");
+    digests.set(data, digest);
+  }
+  return digest;
 }
+
+/** Digests by buffer: a push's validation and layer build hash the same bytes once. */
+const digests = new WeakMap<Buffer, string>();
 
 /** The fast path alone: the objects from the cache or js-yaml, undefined when the file needs the exact parser. */
 export function readFast(
@@ -134,16 +131,43 @@ export function readFast(
 ): FastObject[] | undefined {
   const remembered = cache.get(digest);
   if (remembered !== undefined) return remembered;
-  const text = decode(data);
-  if (hasAliases(text)) return undefined;
-  const fast = fastObjects(text);
+  const fast = fastObjectsOf(data);
   if (fast !== undefined) cache.set(digest, fast);
   return fast;
+}
+
+/** Whether js-yaml's value of a file holds only what the exact parser would give the same way. */
+function isPlainValue(value: unknown): boolean {
+  if (value === null || ["string", "number", "boolean"].includes(typeof value)) return true;
+  if (Array.isArray(value)) return value.every(isPlainValue);
+  if (typeof value !== "object" || Object.getPrototypeOf(value) !== Object.prototype) return false;
+  return Object.values(value as object).every(isPlainValue);
+}
+
+/**
+ * A kustomization or patch read by js-yaml into yaml Documents that carry no positions: for a
+ * large kustomization ~5× faster and ~10× less memory than the exact parser. Undefined when the
+ * file needs the exact parser: anything js-yaml rejects, and tags, anchors or merge keys, where
+ * the two parsers' schemas differ.
+ */
+export function readWithoutPositions(path: string, text: string): ParsedYaml | undefined {
+  if (text.includes("!") || text.includes("<<") || text.includes("&")) return undefined;
+  let values: unknown[];
+  try {
+    values = loadAll(text);
+  } catch {
+    return undefined;
+  }
+  if (!values.every(isPlainValue)) return undefined;
+  const docs = values.map((value) => new Document(value) as unknown as Document.Parsed);
+  return { path, docs, lineCounter: new LineCounter() };
 }
 
 /**
  * Reads a YAML file meant to hold objects: the cache or fast path first (only for object files;
  * `objectFile` false skips them), else the exact parser. `digest`: the content's, when known.
+ * `positions` false: a file that is not an object file may be read without line numbers
+ * (readWithoutPositions) — for a first pass whose findings, if any, are read again with them.
  */
 export function readYaml(
   path: string,
@@ -151,10 +175,14 @@ export function readYaml(
   cache: ValidationCache,
   objectFile: boolean,
   digest?: string,
+  positions = true,
 ): ReadYaml {
   if (objectFile) {
     const fast = readFast(data, digest ?? contentDigest(data), cache);
     if (fast !== undefined) return { kind: "fast", objects: fast };
+  } else if (!positions) {
+    const parsed = readWithoutPositions(path, decode(data));
+    if (parsed !== undefined) return { kind: "parsed", parsed };
   }
   const issues: ValidationIssue[] = [];
   const parsed = parseYaml(path, decode(data), issues);

@@ -44,3 +44,17 @@ export function firstInvalidUtf8(data: Buffer): number {
   }
   return -1;
 }
+
+/** UTF-8 text without a byte-order mark. */
+export function decode(data: Buffer): string {
+  const text = data.toString("utf8");
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+/** An alias (`*name`) where YAML allows one; quoted text and comments may give false hits. */
+const ALIAS = /(?:^|[\s[{,:-])\*[^\s,[\]{}]/m;
+
+export function hasAliases(text: string): boolean {
+  // An alias needs an anchor (`&name`); an alias to an unknown anchor is a syntax error anyway.
+  return text.includes("&") && text.includes("*") && ALIAS.test(text);
+}

@@ -46,6 +46,7 @@
  * alike (the 4× factor covers that); above it, something stalled this one writer.
  */
 import { writeLayerFile, type LayerFile } from "../artifact/layer.js";
+import { sharedReads, type SharedReader } from "../artifact/shared-reads.js";
 import { buildFluxArtifact, parseFluxManifest, type FluxArtifact } from "../artifact/manifest.js";
 import { ANNOTATION_CREATED } from "../artifact/media-types.js";
 import { detectSourceMetadata } from "../artifact/source-metadata.js";
@@ -54,12 +55,10 @@ import { KsailError } from "../errors.js";
 import type { RegistryClient } from "../oci/client.js";
 import { formatRepository, isLoopbackRegistry, type RepositoryRef } from "../oci/reference.js";
 import {
-  changedWhileReading,
   DEFAULT_MAX_FILE_SIZE,
   validateSource,
   type ValidationIssue,
 } from "../validate/manifests.js";
-import { contentDigest } from "../validate/parse.js";
 import type { ValidationCache } from "../validate/cache.js";
 import { silentProgress, type Progress } from "../progress.js";
 import { assertVersion, LATEST_TAG, nextVersion, semverTags, type Bump } from "./versions.js";
@@ -153,9 +152,9 @@ export async function pushWorkload(
   // A bad --version is refused before any work.
   if (options.version !== undefined) assertVersion(options.version);
 
-  // Listed once; validation and the layer each read the files as they go, keeping only what
-  // they need (object identities; the compressed layer goes to a temporary file), so memory does
-  // not grow with the input.
+  // Listed once, read once; validation and the layer take each file's bytes as they go, keeping
+  // only what they need (object identities; the compressed layer goes to a temporary file), so
+  // memory does not grow with the input.
   const maxFileSize = options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
   const { files, skipped } = await progress.step(
     `Read ${sourceDir}`,
@@ -172,12 +171,12 @@ export async function pushWorkload(
       ? Promise.resolve({ source: options.source, revision: options.revision })
       : detectSourceMetadata(sourceDir);
   detecting.catch(() => {});
-  // Validation (JavaScript, on this thread) and the layer build (file reads and gzip, on
-  // libuv's thread pool) overlap; the layer is used only when validation finds nothing, and its
-  // build stops as soon as validation fails.
+  // Validation (JavaScript, on this thread) and the layer build (gzip, on libuv's thread pool)
+  // overlap and take each file's bytes from one read, so the layer holds exactly
+  // the bytes that were validated even if a file changes meanwhile; the layer is used only when
+  // validation finds nothing, and its build stops as soon as validation fails.
+  const [forValidation, forLayer] = sharedReads(files, 2) as [SharedReader, SharedReader];
   const stopBuild = new AbortController();
-  const validatedDigests = new Map<string, string>();
-  const packedDigests = new Map<string, string>();
   const [validated, built] = await Promise.allSettled([
     progress
       .step(
@@ -187,9 +186,9 @@ export async function pushWorkload(
           const found = await validateSource(sourceDir, files, {
             maxFileSize,
             warnings,
-            digests: validatedDigests,
+            firstRead: (index) => forValidation.take(index),
             ...(validationCache ? { cache: validationCache } : {}),
-          });
+          }).finally(() => forValidation.finish());
           for (const w of warnings) progress.warn(formatIssue(w));
           await validationCache?.save();
           if (found.length > 0) throw invalidSource(sourceDir, found);
@@ -206,11 +205,13 @@ export async function pushWorkload(
         try {
           return await writeLayerFile(files, {
             signal: stopBuild.signal,
-            onFile: (file, content) => packedDigests.set(file.path, contentDigest(content)),
+            read: (index) => forLayer.take(index),
           });
         } catch (error) {
           if (stopBuild.signal.aborted) return undefined; // validation failed: reported there
           throw error;
+        } finally {
+          forLayer.finish();
         }
       },
       (l) =>
@@ -224,11 +225,6 @@ export async function pushWorkload(
     if (validated.status === "rejected") throw validated.reason;
     if (built.status === "rejected") throw built.reason;
     if (layer === undefined) throw new Error("the layer build stopped without a reason");
-    // The layer holds exactly the bytes that were validated (a file may change in between).
-    for (const file of files) {
-      if (packedDigests.get(file.path) !== validatedDigests.get(file.path))
-        throw changedWhileReading(file.path);
-    }
     return await tagLayer(deps, options, layer, detecting, wantsCreated, skipped, progress);
   } finally {
     await layer?.remove();

@@ -34,6 +34,12 @@ describe("listSourceFiles", () => {
     assert.equal(files[0]!.size, 0);
   });
 
+  it("orders non-ASCII names by their UTF-8 bytes, not by UTF-16 code units", async () => {
+    // U+1F600 is a surrogate pair (0xD83D…) in UTF-16, below U+FF21, but F0 9F… in UTF-8, above EF BC A1.
+    const root = await tree({ "\u{1F600}.yaml": "", "\uFF21.yaml": "", "b.yaml": "" });
+    assert.deepEqual(await paths(root), ["b.yaml", "\uFF21.yaml", "\u{1F600}.yaml"]);
+  });
+
   it("applies the default ignore list (VCS folders, archives, editor junk)", async () => {
     const root = await tree({
       "app.yaml": "",

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { fastObjects } from "../../src/validate/fast-objects.js";
+import { parseYaml, readWithoutPositions } from "../../src/validate/parse.js";
 
 describe("validation fast path", () => {
   it("returns the identities of well-formed objects", () => {
@@ -43,6 +44,34 @@ metadata:
       "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n",
     ]) {
       assert.equal(fastObjects(text), undefined, JSON.stringify(text));
+    }
+  });
+});
+
+describe("kustomizations read without positions", () => {
+  it("gives the exact parser's values for plain files", () => {
+    const text =
+      "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: prod\n" +
+      "resources:\n  - a.yaml\n  - ./base\nreplicas:\n  - name: web\n    count: 3\nlabels: null\n";
+    const fast = readWithoutPositions("kustomization.yaml", text);
+    assert.ok(fast !== undefined, "a plain kustomization needs the exact parser");
+    const exact = parseYaml("kustomization.yaml", text, []);
+    assert.deepEqual(
+      fast.docs.map((d) => d.toJS()),
+      exact!.docs.map((d) => d.toJS()),
+    );
+  });
+
+  it("leaves tags, anchors, merge keys, timestamps and syntax errors to the exact parser", () => {
+    for (const text of [
+      "resources: !!seq [a.yaml]\n",
+      "base: &b {a: 1}\nother: *b\n",
+      "x:\n  <<: {a: 1}\n",
+      "namePrefix: 2024-01-01\n",
+      "resources: [a.yaml\n",
+      "a: 1\na: 2\n",
+    ]) {
+      assert.equal(readWithoutPositions("kustomization.yaml", text), undefined, text);
     }
   });
 });
