@@ -202,7 +202,8 @@ async function packLayer(
 ): Promise<Packed> {
   const contents = options.contents ?? [];
   const { signal } = options;
-  const read = options.read ?? ((index: number) => readWhole(files[index]!.absolutePath));
+  const read =
+    options.read ?? ((index: number) => readWhole(files[index]!.absolutePath, files[index]!.size));
   const tarHash = createHash("sha256");
   let tarSize = 0;
   // The tar stream is cut every GZIP_SEGMENT bytes; each segment becomes one gzip member,

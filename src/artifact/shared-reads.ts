@@ -31,7 +31,7 @@ export function sharedReads(
 ): SharedReader[] {
   if (readers < 1 || readers > 30) throw new RangeError(`sharedReads: ${readers} readers`);
   const window = options.window ?? SHARED_READ_WINDOW;
-  const read = options.read ?? ((file: SourceFile) => readWhole(file.absolutePath));
+  const read = options.read ?? ((file: SourceFile) => readWhole(file.absolutePath, file.size));
   const entries = new Map<number, Entry>();
   /** How many files each reader has taken: its position in the common order. */
   const taken = new Array<number>(readers).fill(0);

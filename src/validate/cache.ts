@@ -10,7 +10,7 @@
  * current tree's files) and is written only when that set changed.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { FastObject } from "./fast-objects.js";
 
@@ -18,6 +18,8 @@ import type { FastObject } from "./fast-objects.js";
 const FORMAT = "ksail-validate-2";
 /** Entries kept at most per source root. */
 const MAX_ENTRIES = 50_000;
+/** Characters of JSON written at a time. */
+const WRITE_CHUNK = 256 * 1024;
 
 export interface ValidationCache {
   /** Loads the entries of one source root; validateSource calls it before get/set. */
@@ -59,6 +61,34 @@ async function load(file: string): Promise<Map<string, FastObject[]>> {
   return new Map();
 }
 
+/**
+ * Writes the newest MAX_ENTRIES of `entries` as one JSON object, a few hundred entries per write:
+ * a tree of 20,000 manifests never has its whole cache as one string in memory.
+ */
+async function writeEntries(path: string, entries: Map<string, FastObject[]>): Promise<void> {
+  const handle = await open(path, "wx", 0o600);
+  try {
+    let skip = Math.max(0, entries.size - MAX_ENTRIES);
+    let chunk = `{"format":${JSON.stringify(FORMAT)},"entries":{`;
+    let first = true;
+    for (const [digest, objects] of entries) {
+      if (skip > 0) {
+        skip--;
+        continue;
+      }
+      chunk += `${first ? "" : ","}${JSON.stringify(digest)}:${JSON.stringify(objects)}`;
+      first = false;
+      if (chunk.length >= WRITE_CHUNK) {
+        await handle.writeFile(chunk);
+        chunk = "";
+      }
+    }
+    await handle.writeFile(`${chunk}}}`);
+  } finally {
+    await handle.close();
+  }
+}
+
 /** A cache in directory `dir`; nothing is read until `scope(root)`. */
 export async function openValidationCache(dir: string): Promise<ValidationCache> {
   let file: string | undefined;
@@ -89,18 +119,15 @@ export async function openValidationCache(dir: string): Promise<ValidationCache>
       if (file === undefined) return;
       // Unchanged: nothing new and nothing to prune.
       if (!added && used.size === stored.size) return;
-      const kept = [...used].slice(-MAX_ENTRIES);
       const temporary = `${file}.${randomBytes(4).toString("hex")}`;
       try {
         await mkdir(dir, { recursive: true });
-        await writeFile(
-          temporary,
-          JSON.stringify({ format: FORMAT, entries: Object.fromEntries(kept) }),
-        );
+        await writeEntries(temporary, used);
         await rename(temporary, file);
-        stored = new Map(kept);
+        stored = new Map(used);
         added = false;
       } catch {
+        await rm(temporary, { force: true }).catch(() => undefined);
         // a read-only or full cache directory only costs speed
       }
     },

@@ -9,6 +9,7 @@
  */
 import { loadAll } from "js-yaml";
 import { decode, hasAliases } from "./text.js";
+import { scanPlainObjects } from "./plain-scan.js";
 
 export interface FastObject {
   /** Index of the YAML document in its file (0-based). */
@@ -68,5 +69,6 @@ export function fastObjects(text: string): FastObject[] | undefined {
  */
 export function fastObjectsOf(data: Uint8Array): FastObject[] | undefined {
   const text = decode(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
-  return hasAliases(text) ? undefined : fastObjects(text);
+  if (hasAliases(text)) return undefined;
+  return scanPlainObjects(text) ?? fastObjects(text);
 }

@@ -102,7 +102,8 @@ type FileBytes = (file: SourceFile, index: number) => Promise<Buffer | undefined
 
 function fileBytes(contents: (Buffer | undefined)[] | undefined, maxFileSize: number): FileBytes {
   if (contents !== undefined) return async (_file, index) => contents[index];
-  return async (file) => (file.size > maxFileSize ? undefined : readWhole(file.absolutePath));
+  return async (file) =>
+    file.size > maxFileSize ? undefined : readWhole(file.absolutePath, file.size);
 }
 
 function isObjectCandidate(path: string): boolean {
