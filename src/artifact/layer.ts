@@ -23,6 +23,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { gzip, constants as zlibConstants } from "node:zlib";
 import { KsailError } from "../errors.js";
+import type { SharedReader } from "./shared-reads.js";
 import { readWhole, type SourceFile } from "./source-files.js";
 import { trackTemporary } from "./temporary.js";
 
@@ -184,8 +185,8 @@ interface Packed {
 export interface PackOptions {
   /** `contents[i]`, when given, is the bytes of `files[i]` (read once by the caller); others are read here. */
   contents?: (Buffer | undefined)[];
-  /** Reads `files[index]` (default: from disk); e.g. a SharedReader's take. */
-  read?: (index: number) => Promise<Buffer>;
+  /** Where the files' bytes come from (default: read here); each is released once in the tar. */
+  source?: Pick<SharedReader, "take" | "release">;
   /** Stops reading and compressing (the promise rejects with the signal's reason). */
   signal?: AbortSignal;
 }
@@ -202,8 +203,9 @@ async function packLayer(
 ): Promise<Packed> {
   const contents = options.contents ?? [];
   const { signal } = options;
-  const read =
-    options.read ?? ((index: number) => readWhole(files[index]!.absolutePath, files[index]!.size));
+  const { source } = options;
+  const read = (index: number): Promise<Buffer> =>
+    source?.take(index) ?? readWhole(files[index]!.absolutePath, files[index]!.size);
   const tarHash = createHash("sha256");
   let tarSize = 0;
   // The tar stream is cut every GZIP_SEGMENT bytes; each segment becomes one gzip member,
@@ -289,6 +291,7 @@ async function packLayer(
         content,
         padding(content.length),
       ]);
+      source?.release(i); // copied into the segment
     }
     await write([ZERO_BLOCK, ZERO_BLOCK]);
     if (segmentSize > 0) await compressSegment();

@@ -4,7 +4,7 @@
  * follows symlinks (they are reported as skipped, like Flux's tar writer skips them).
  */
 import { lstat, readFile, readdir, stat } from "node:fs/promises";
-import { readFile as readFileCallback, readFileSync } from "node:fs";
+import { closeSync, openSync, readFile as readFileCallback, readFileSync, readSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import ignore, { type Ignore } from "ignore";
@@ -186,6 +186,25 @@ export async function listSourceFiles(
 
 /** fs.readFile with a callback: a single read for small files, ~2.5× faster than fs/promises'. */
 const readAsync: (path: string) => Promise<Buffer> = promisify(readFileCallback);
+
+/**
+ * Reads a whole small file into `buffer` synchronously (see readWhole); returns its length, or
+ * `buffer.length` when it may not have fit.
+ */
+export function readSmallInto(path: string, buffer: Buffer): number {
+  const fd = openSync(path, "r");
+  try {
+    let filled = 0;
+    while (filled < buffer.length) {
+      const n = readSync(fd, buffer, filled, buffer.length - filled, null);
+      if (n === 0) break;
+      filled += n;
+    }
+    return filled;
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /** Files up to this size are read synchronously (see readWhole). */
 const SYNC_READ_MAX = 64 * 1024;

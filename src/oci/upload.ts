@@ -22,12 +22,21 @@ export type Blob =
   | { digest: string; size: number; data: Uint8Array }
   | { digest: string; size: number; file: string };
 
-/** The bytes [start, end) of a blob. */
-async function readRange(blob: Blob, start: number, end: number): Promise<Uint8Array> {
+/**
+ * The bytes [start, end) of a blob. A file's bytes go into `scratch` when given (it must hold
+ * them): one buffer for every chunk of an upload, instead of a new one per chunk that the
+ * collector frees only much later.
+ */
+async function readRange(
+  blob: Blob,
+  start: number,
+  end: number,
+  scratch?: Buffer,
+): Promise<Uint8Array> {
   if ("data" in blob) return blob.data.subarray(start, end);
   const handle = await open(blob.file, "r");
   try {
-    const buffer = Buffer.allocUnsafe(end - start);
+    const buffer = scratch?.subarray(0, end - start) ?? Buffer.allocUnsafe(end - start);
     let filled = 0;
     while (filled < buffer.length) {
       const { bytesRead } = await handle.read(
@@ -162,11 +171,13 @@ async function uploadBlob(
   }
 
   const policy = session.policy;
+  // Each chunk is read after the previous request has finished with the buffer.
+  const scratch = "file" in blob ? Buffer.allocUnsafe(Math.min(chunkSize, blob.size)) : undefined;
   let offset = 0;
   let failuresWithoutProgress = 0;
   while (offset < blob.size) {
     const end = Math.min(offset + chunkSize, blob.size);
-    const chunk = await readRange(blob, offset, end);
+    const chunk = await readRange(blob, offset, end, scratch);
     let problem: string;
     try {
       const res = await session.call({

@@ -24,6 +24,7 @@
 import { posix } from "node:path";
 import { load } from "js-yaml";
 import type { Node } from "yaml";
+import type { SharedReader } from "../artifact/shared-reads.js";
 import { readWhole, type SourceFile } from "../artifact/source-files.js";
 import { KsailError } from "../errors.js";
 import { mapLimit } from "../util/map-limit.js";
@@ -59,7 +60,7 @@ export interface ValidateOptions {
    * Reads each file once for the byte checks, in file order (e.g. a SharedReader's take, so the
    * layer build gets the same bytes without reading them again); later reads go to the disk.
    */
-  firstRead?: (index: number) => Promise<Buffer>;
+  firstRead?: Pick<SharedReader, "take" | "release">;
   /** Receives warnings: findings that do not stop a push (e.g. a manifest Flux never applies). */
   warnings?: ValidationIssue[];
 }
@@ -130,10 +131,21 @@ async function checkAllBytes(
   maxFileSize: number,
   cache: ValidationCache,
   issues: ValidationIssue[],
+  /** Called once the bytes of files[index] are no longer used. */
+  release?: (index: number) => void,
 ): Promise<Checked> {
   const checked: Checked = { files: new Map(), fast: new Map() };
   await mapLimit(files, READ_CONCURRENCY, async (file, index) => {
     const data = await bytes(file, index);
+    try {
+      checkFile(file, index, data);
+    } finally {
+      release?.(index);
+    }
+  });
+  return checked;
+
+  function checkFile(file: SourceFile, index: number, data: Buffer | undefined): void {
     const issue = checkBytes(file, data, maxFileSize);
     if (issue !== undefined) {
       issues.push(issue);
@@ -144,8 +156,7 @@ async function checkAllBytes(
     if (!isObjectCandidate(file.path)) return;
     const objects = readFast(data!, digest, cache);
     if (objects !== undefined) checked.fast.set(file.path, { kind: "fast", objects });
-  });
-  return checked;
+  }
 }
 
 /** A file's bytes again, checked to be what phase 1 saw; undefined when it failed phase 1. */
@@ -331,13 +342,14 @@ export async function validateSource(
   const cache = options.cache ?? noValidationCache;
   await cache.scope(root);
 
-  const firstRead = options.firstRead;
+  const { firstRead } = options;
   const checked = await checkAllBytes(
     files,
-    firstRead === undefined ? bytes : (_file, index) => firstRead(index),
+    firstRead === undefined ? bytes : (_file, index) => firstRead.take(index),
     maxFileSize,
     cache,
     issues,
+    firstRead === undefined ? undefined : (index) => firstRead.release(index),
   );
   const reread = rereader(files, bytes, checked);
   const fileSet = new Set(files.map((f) => f.path));

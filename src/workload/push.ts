@@ -186,7 +186,7 @@ export async function pushWorkload(
           const found = await validateSource(sourceDir, files, {
             maxFileSize,
             warnings,
-            firstRead: (index) => forValidation.take(index),
+            firstRead: forValidation,
             ...(validationCache ? { cache: validationCache } : {}),
           }).finally(() => forValidation.finish());
           for (const w of warnings) progress.warn(formatIssue(w));
@@ -205,7 +205,7 @@ export async function pushWorkload(
         try {
           return await writeLayerFile(files, {
             signal: stopBuild.signal,
-            read: (index) => forLayer.take(index),
+            source: forLayer,
           });
         } catch (error) {
           if (stopBuild.signal.aborted) return undefined; // validation failed: reported there
