@@ -67,8 +67,9 @@ function readValue(raw: string): Value | undefined {
   while (raw.charCodeAt(start) === 0x20) start++;
   const text = raw.slice(start).trimEnd();
   if (text === "") return { kind: "empty" };
-  if (BLOCK_HEADER.test(text)) return { kind: "block" };
   const first = text.charCodeAt(0);
+  if (first === 0x7c /* | */ || first === 0x3e /* > */)
+    return BLOCK_HEADER.test(text) ? { kind: "block" } : undefined;
   if (first === 0x22 /* " */) {
     // One line, no escapes: the only other `"` is the last character.
     const closed = text.length > 1 && text.indexOf('"', 1) === text.length - 1;
