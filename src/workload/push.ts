@@ -276,6 +276,7 @@ async function publish(
   const tagLatest = options.tagLatest ?? true;
   const bump = options.bump ?? "patch";
   const tags = await progress.step(`List versions of ${name}`, () => client.listTags(repository));
+  const highestListed = semverTags(tags).at(-1);
   const base: Omit<PushResult, "version" | "unchanged" | "blobs"> = {
     repository: name,
     digest: artifact.manifest.digest,
@@ -290,7 +291,7 @@ async function publish(
   const noBlobs = { uploaded: 0, existing: 0, mounted: 0 };
   /** This content is already `version` (stored as `held`): push nothing, but settle `latest`. */
   const unchanged = async (version: string, held: HeldContent): Promise<PushResult> => {
-    if (tagLatest) await moveLatest(client, repository, undefined, progress);
+    if (tagLatest) await moveLatest(client, repository, undefined, progress, highestListed);
     const created = held.annotations[ANNOTATION_CREATED];
     const { created: _ours, ...rest } = base;
     return {
@@ -312,7 +313,7 @@ async function publish(
     throw versionTaken(name, explicitVersion, held?.digest, "already exists");
   }
   if (explicitVersion === undefined) {
-    const highest = semverTags(tags).at(-1);
+    const highest = highestListed;
     if (highest !== undefined) {
       const held = await heldContent(client, repository, highest, { strict: true });
       if (held?.layer === layer.digest) {
@@ -383,9 +384,13 @@ async function heldContent(
   tag: string,
   options: { strict?: boolean } = {},
 ): Promise<HeldContent | undefined> {
-  const held = await client.resolve(repository, tag);
-  if (held === undefined) return undefined;
-  const { bytes, digest } = await client.fetchManifest(repository, held.digest);
+  // One GET: the digest is that of the bytes received (fetchManifest checks the registry's).
+  const fetched = await client.fetchManifest(repository, tag).catch((error: unknown) => {
+    if (error instanceof KsailError && error.kind === "not-found") return undefined;
+    throw error;
+  });
+  if (fetched === undefined) return undefined;
+  const { bytes, digest } = fetched;
   try {
     const manifest = parseFluxManifest(bytes);
     return { digest, layer: manifest.layer.digest, annotations: manifest.annotations };
@@ -478,6 +483,10 @@ async function claimVersion(
 /**
  * Points `latest` at the highest version's digest once that digest is confirmed (`confirmed`,
  * or read twice the settle time apart), then checks again, until `latest` holds the highest version.
+ *
+ * Each round reads the tag list, `latest` and the version expected to be the highest (ours, else
+ * `expectedHighest`, then the previous round's) at once; only when the list names another highest
+ * version is that one read after it.
  */
 async function moveLatest(
   client: RegistryClient,
@@ -485,14 +494,20 @@ async function moveLatest(
   confirmed:
     { version: string; digest: string; manifest: FluxArtifact<LayerFile>["manifest"] } | undefined,
   progress: Progress,
+  expectedHighest?: string,
 ): Promise<void> {
+  let expected = confirmed?.version ?? expectedHighest;
   for (let round = 0; round < MAX_LATEST_ROUNDS; round++) {
-    const highest = semverTags(await client.listTags(repository)).at(-1);
-    if (highest === undefined) return;
-    const [head, latest] = await Promise.all([
-      client.resolve(repository, highest),
+    const guess = expected;
+    const [tags, latest, guessed] = await Promise.all([
+      client.listTags(repository),
       client.resolve(repository, LATEST_TAG),
+      guess === undefined ? undefined : client.resolve(repository, guess),
     ]);
+    const highest = semverTags(tags).at(-1);
+    if (highest === undefined) return;
+    expected = highest;
+    const head = highest === guess ? guessed : await client.resolve(repository, highest);
     if (head === undefined) continue; // deleted since the listing
     if (latest?.digest === head.digest) return;
     const ours = confirmed?.version === highest && confirmed.digest === head.digest;
