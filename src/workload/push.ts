@@ -291,7 +291,9 @@ async function publish(
   const noBlobs = { uploaded: 0, existing: 0, mounted: 0 };
   /** This content is already `version` (stored as `held`): push nothing, but settle `latest`. */
   const unchanged = async (version: string, held: HeldContent): Promise<PushResult> => {
-    if (tagLatest) await moveLatest(client, repository, undefined, progress, highestListed);
+    if (tagLatest) {
+      await moveLatest(client, repository, undefined, progress, { expectedHighest: highestListed });
+    }
     const created = held.annotations[ANNOTATION_CREATED];
     const { created: _ours, ...rest } = base;
     return {
@@ -349,6 +351,7 @@ async function publish(
         explicit: explicitVersion !== undefined,
         bump,
         progress,
+        readLatest: tagLatest,
       });
       if (tagLatest && !("held" in won)) {
         await moveLatest(
@@ -356,6 +359,7 @@ async function publish(
           repository,
           { version: won.version, digest: artifact.manifest.digest, manifest: artifact.manifest },
           progress,
+          won.latestReads === undefined ? {} : { firstReads: won.latestReads },
         );
       }
       return won;
@@ -402,15 +406,18 @@ async function heldContent(
 
 /**
  * Steps 1–3 of the header comment, from `first` upwards: the version this push owns, or the
- * version that turned out to hold this content already (`held`, explicit versions only).
+ * version that turned out to hold this content already (`held`, explicit versions only). With
+ * `readLatest`, step 3 is moveLatest's first round of reads too (`latestReads`).
  */
 async function claimVersion(
   client: RegistryClient,
   repository: RepositoryRef,
   artifact: FluxArtifact<LayerFile>,
   first: string,
-  options: { explicit: boolean; bump: Bump; progress: Progress },
-): Promise<{ version: string } | { version: string; held: HeldContent }> {
+  options: { explicit: boolean; bump: Bump; progress: Progress; readLatest: boolean },
+): Promise<
+  { version: string; latestReads?: LatestReads } | { version: string; held: HeldContent }
+> {
   const name = formatRepository(repository);
   const ours = artifact.manifest.digest;
   const next = async (taken: string) =>
@@ -450,7 +457,10 @@ async function claimVersion(
     // Step 3: whoever wrote last within the settle time owns the version.
     const settle = settleTime(repository, window);
     await sleep(settle);
-    const after = await client.resolve(repository, candidate);
+    const reads = options.readLatest
+      ? await readForLatest(client, repository, candidate)
+      : undefined;
+    const after = reads ? reads.expected?.head : await client.resolve(repository, candidate);
     if (after?.digest === ours) {
       if (held === undefined && window >= TAG_SETTLE_MS) {
         const waits = isLoopbackRegistry(repository.registry)
@@ -461,7 +471,7 @@ async function claimVersion(
             `push wrote ${name}:${candidate} at that moment, this push may have replaced it — check \`ksail workload versions\``,
         );
       }
-      return { version: candidate };
+      return reads ? { version: candidate, latestReads: reads } : { version: candidate };
     }
     if (options.explicit) {
       throw new KsailError(
@@ -480,13 +490,41 @@ async function claimVersion(
   }
 }
 
+type Resolved = Awaited<ReturnType<RegistryClient["resolve"]>>;
+
+/** One round of moveLatest's reads, made at once. */
+interface LatestReads {
+  tags: string[];
+  latest: Resolved;
+  /** The version expected to be the highest, read along with the list. */
+  expected: { version: string; head: Resolved } | undefined;
+}
+
+async function readForLatest(
+  client: RegistryClient,
+  repository: RepositoryRef,
+  expected: string | undefined,
+): Promise<LatestReads> {
+  const [tags, latest, head] = await Promise.all([
+    client.listTags(repository),
+    client.resolve(repository, LATEST_TAG),
+    expected === undefined ? undefined : client.resolve(repository, expected),
+  ]);
+  return {
+    tags,
+    latest,
+    expected: expected === undefined ? undefined : { version: expected, head },
+  };
+}
+
 /**
  * Points `latest` at the highest version's digest once that digest is confirmed (`confirmed`,
  * or read twice the settle time apart), then checks again, until `latest` holds the highest version.
  *
  * Each round reads the tag list, `latest` and the version expected to be the highest (ours, else
  * `expectedHighest`, then the previous round's) at once; only when the list names another highest
- * version is that one read after it.
+ * version is that one read after it. `firstReads` are the first round's, made by step 3 of our
+ * claim (claimVersion), after our write.
  */
 async function moveLatest(
   client: RegistryClient,
@@ -494,20 +532,21 @@ async function moveLatest(
   confirmed:
     { version: string; digest: string; manifest: FluxArtifact<LayerFile>["manifest"] } | undefined,
   progress: Progress,
-  expectedHighest?: string,
+  start: { expectedHighest?: string; firstReads?: LatestReads } = {},
 ): Promise<void> {
-  let expected = confirmed?.version ?? expectedHighest;
+  let expected = confirmed?.version ?? start.expectedHighest;
+  let prefetched = start.firstReads;
   for (let round = 0; round < MAX_LATEST_ROUNDS; round++) {
-    const guess = expected;
-    const [tags, latest, guessed] = await Promise.all([
-      client.listTags(repository),
-      client.resolve(repository, LATEST_TAG),
-      guess === undefined ? undefined : client.resolve(repository, guess),
-    ]);
+    const reads = prefetched ?? (await readForLatest(client, repository, expected));
+    prefetched = undefined;
+    const { tags, latest } = reads;
     const highest = semverTags(tags).at(-1);
     if (highest === undefined) return;
     expected = highest;
-    const head = highest === guess ? guessed : await client.resolve(repository, highest);
+    const head =
+      highest === reads.expected?.version
+        ? reads.expected.head
+        : await client.resolve(repository, highest);
     if (head === undefined) continue; // deleted since the listing
     if (latest?.digest === head.digest) return;
     const ours = confirmed?.version === highest && confirmed.digest === head.digest;

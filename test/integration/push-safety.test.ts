@@ -246,7 +246,7 @@ describe("push data safety against a real registry", () => {
     let racerDigest: string | undefined;
     const overtaken = new (class extends RegistryClient {
       override async listTags(repo: RepositoryRef, options?: { pageSize?: number }) {
-        // The 1st listing picks our version; the 2nd is moveLatest's, after our claim.
+        // The 1st listing picks our version; the 2nd is for moveLatest, after our claim.
         if (++lists === 2) {
           const pushed = await pushWorkload(
             { client },
