@@ -21,7 +21,27 @@ import { applyExamples, FLUX_EXAMPLES, WORKLOAD_EXAMPLES } from "./commands/exam
 
 export const VERSION: string = packageJson.version;
 
-export function createProgram(ctx: CliContext): Command {
+type Register = (program: Command, ctx: CliContext) => void;
+
+/** The top-level words that select one group of commands (up and down are cluster's aliases). */
+const GROUPS: Record<string, Register> = {
+  init: registerInit,
+  workload: registerWorkload,
+  flux: registerFlux,
+  registry: registerRegistry,
+  cluster: registerCluster,
+  up: registerCluster,
+  down: registerCluster,
+  version: registerVersion,
+};
+
+/**
+ * The program with every command, or — given the argv it will parse — only the group that argv
+ * names, which parses, helps and fails exactly as the whole table does below that group. Anything
+ * else (no command, an unknown one, `help`, `completion`, which lists every command) gets the
+ * whole table.
+ */
+export function createProgram(ctx: CliContext, argv?: readonly string[]): Command {
   const program = new Command("ksail")
     .description(
       "A local Kubernetes GitOps loop: a Kind or K3d cluster, a local OCI registry, Flux, and your manifests pushed as versioned OCI artifacts.",
@@ -38,6 +58,15 @@ export function createProgram(ctx: CliContext): Command {
     .exitOverride();
   for (const [flags, description] of COMMON_OPTIONS) program.option(flags, description);
 
+  const word = argv === undefined ? undefined : commandWord(argv);
+  const group = word === undefined || !Object.hasOwn(GROUPS, word) ? undefined : GROUPS[word];
+  if (group !== undefined) {
+    group(program, ctx);
+    applyExamples(program, WORKLOAD_EXAMPLES);
+    applyExamples(program, FLUX_EXAMPLES);
+    for (const command of program.commands) finish(command);
+    return program;
+  }
   registerInit(program, ctx);
   registerWorkload(program, ctx);
   registerFlux(program, ctx);
@@ -55,6 +84,22 @@ export function createProgram(ctx: CliContext): Command {
   ]);
   for (const command of program.commands) finish(command);
   return program;
+}
+
+/** The first word of argv that is not a program option (nor the value of one), if any. */
+function commandWord(argv: readonly string[]): string | undefined {
+  const takesValue = new Set(
+    COMMON_OPTIONS.filter(([flags]) => flags.includes("<")).flatMap(([flags]) =>
+      flags.split(/[ ,]+/).filter((f) => f.startsWith("-")),
+    ),
+  );
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--") return undefined;
+    if (!arg.startsWith("-")) return arg;
+    if (takesValue.has(arg)) i++;
+  }
+  return undefined;
 }
 
 /** Every command exits through main(); leaf commands also take the common options. */
@@ -79,7 +124,7 @@ export async function main(
     exitCode: 0,
   },
 ): Promise<number> {
-  const program = createProgram(ctx);
+  const program = createProgram(ctx, argv);
   try {
     await program.parseAsync(argv, { from: "user" });
     return ctx.exitCode;

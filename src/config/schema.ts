@@ -3,11 +3,11 @@
  * the validation (see load.ts for line numbers) and schemas/ksail.schema.json.
  */
 import * as z from "zod/v4";
+import { API_VERSION, KIND } from "./defaults.js";
 import { DURATION } from "./duration.js";
 import { DISTRIBUTIONS, GITOPS_ENGINES, TOGGLES } from "./enums.js";
 
-export const API_VERSION = "ksail.dev/v1alpha1";
-export const KIND = "Cluster";
+export { API_VERSION, KIND };
 
 const duration = z
   .string()

@@ -5,7 +5,8 @@
  */
 import { mkdir, readFile, readdir, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import semver from "semver";
+import coerce from "semver/functions/coerce.js";
+import compare from "semver/functions/compare.js";
 import { parseAllDocuments } from "yaml";
 import { KsailError } from "../errors.js";
 import { PINNED_FLUX_VERSION } from "../pins.js";
@@ -171,9 +172,9 @@ export interface InstallResult {
 }
 
 function compareVersions(a: string, b: string): number {
-  const va = semver.coerce(a);
-  const vb = semver.coerce(b);
-  return va && vb ? semver.compare(va, vb) : 0;
+  const va = coerce(a);
+  const vb = coerce(b);
+  return va && vb ? compare(va, vb) : 0;
 }
 
 export async function installFlux(

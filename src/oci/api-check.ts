@@ -18,13 +18,7 @@ export async function ping(session: RegistrySession, registry: string): Promise<
   if (!looksLikeRegistry(res)) throw notARegistry(res, ctx);
   if (res.status !== 200) throw await session.fail(res, ctx);
   const version = header(res.headers, "docker-distribution-api-version");
-  if (
-    version !== undefined &&
-    !version
-      .split(/[\s,]+/)
-      .map((v) => v.toLowerCase())
-      .includes("registry/2.0")
-  ) {
+  if (version !== undefined && !speaksRegistryApi(version)) {
     throw new KsailError(
       "registry",
       `${registry} speaks registry API "${version}", ksail needs "registry/2.0"`,
@@ -48,6 +42,32 @@ export async function confirmRegistry(
   if (isServerTrouble(res.status)) throw await session.fail(res, ctx);
   if (!looksLikeRegistry(res)) throw notARegistry(res, ctx);
   session.confirmed.add(registry);
+}
+
+/**
+ * Any answer of the registry host itself that names the distribution API
+ * (Docker-Distribution-API-Version: registry/2.0, which distribution and most registries send on
+ * every response) says as much as GET /v2/ would: later 404s need no API check of their own.
+ */
+export function noteRegistryAnswer(
+  session: RegistrySession,
+  registry: string,
+  res: HttpResponse,
+): void {
+  if (session.confirmed.has(registry) || res.url.host !== registry) return;
+  if (speaksRegistryApi(header(res.headers, "docker-distribution-api-version"))) {
+    session.confirmed.add(registry);
+  }
+}
+
+function speaksRegistryApi(version: string | undefined): boolean {
+  return (
+    version !== undefined &&
+    version
+      .split(/[\s,]+/)
+      .map((v) => v.toLowerCase())
+      .includes("registry/2.0")
+  );
 }
 
 /** 5xx and 429 say the server is in trouble, not what it is. */

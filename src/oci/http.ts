@@ -4,8 +4,8 @@
  * takes), a cap on the response body, and errors with Node's codes.
  */
 import http from "node:http";
-import https from "node:https";
 import type { IncomingHttpHeaders } from "node:http";
+import type { Agent as HttpsAgent, RequestOptions } from "node:https";
 import { formatDuration } from "../config/duration.js";
 
 /** Responses without a larger limit of their own (errors, upload answers, tokens): 4 MiB. */
@@ -78,12 +78,21 @@ export function header(headers: IncomingHttpHeaders, name: string): string | und
 
 export class HttpTransport {
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-  private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 16 });
+  /** node:https (and TLS with it) loads with the first https:// request: loopback registries speak HTTP. */
+  private https: Promise<{ request: typeof http.request; agent: HttpsAgent }> | undefined;
 
-  send(req: HttpRequest): Promise<HttpResponse> {
+  private loadHttps() {
+    this.https ??= import("node:https").then(({ default: https }) => ({
+      request: https.request,
+      agent: new https.Agent({ keepAlive: true, maxSockets: 16 }),
+    }));
+    return this.https;
+  }
+
+  async send(req: HttpRequest): Promise<HttpResponse> {
+    const isHttps = req.url.protocol === "https:";
+    const tls = isHttps ? await this.loadHttps() : undefined;
     return new Promise((resolve, reject) => {
-      const isHttps = req.url.protocol === "https:";
-      const lib = isHttps ? https : http;
       const headers: Record<string, string> = { ...req.headers };
       if (req.body !== undefined) headers["content-length"] = String(req.body.byteLength);
       else if (req.method === "PUT" || req.method === "POST" || req.method === "PATCH") {
@@ -98,18 +107,18 @@ export class HttpTransport {
         if (connectTimer) clearTimeout(connectTimer);
         reject(error);
       };
-      const options: https.RequestOptions = {
+      const options: RequestOptions = {
         method: req.method,
         protocol: req.url.protocol,
         hostname: req.url.hostname.replace(/^\[(.*)\]$/, "$1"),
         port: req.url.port || (isHttps ? 443 : 80),
         path: `${req.url.pathname}${req.url.search}`,
         headers,
-        agent: isHttps ? this.httpsAgent : this.httpAgent,
+        agent: tls ? tls.agent : this.httpAgent,
       };
       if (isHttps && req.insecureTls) options.rejectUnauthorized = false;
       const limit = req.maxBodyBytes ?? Number.POSITIVE_INFINITY;
-      const request = lib.request(options, (res) => {
+      const request = (tls ? tls.request : http.request)(options, (res) => {
         const chunks: Buffer[] = [];
         let received = 0;
         const tooLarge = (declared: number | undefined) => {
@@ -201,7 +210,7 @@ export class HttpTransport {
 
   close(): void {
     this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+    void this.https?.then(({ agent }) => agent.destroy());
   }
 }
 

@@ -15,7 +15,7 @@ import {
 import type { Challenge } from "./auth.js";
 import { tokenRequest } from "./token-request.js";
 import type { Credential, CredentialProvider } from "./credentials.js";
-import { confirmRegistry } from "./api-check.js";
+import { confirmRegistry, noteRegistryAnswer } from "./api-check.js";
 import {
   bodyTooLarge,
   describeFailure,
@@ -165,6 +165,7 @@ export class RegistrySession {
       const started = Date.now();
       try {
         outcome = { ...(await this.exchange(call)), attempts: attempt, brokenAttempts: broken };
+        noteRegistryAnswer(this, call.registry, outcome);
       } catch (error) {
         if (error instanceof BodyTooLargeError)
           throw bodyTooLarge(error, call.registry, call.ctx, call.limitReason);

@@ -26,7 +26,7 @@ import {
   type KeyObject,
 } from "node:crypto";
 import { promisify } from "node:util";
-import nacl from "tweetnacl";
+import type nacl from "tweetnacl";
 import { KsailError } from "../errors.js";
 
 const generateKeyPairAsync = promisify(generateNodeKeyPair);
@@ -43,8 +43,18 @@ const SCRYPT_PARAMS = [
 ] as const;
 const STANDARD_SCRYPT = SCRYPT_PARAMS[1];
 const SALT_SIZE = 32;
-const BOX_KEY_SIZE = nacl.secretbox.keyLength; // 32
-const BOX_NONCE_SIZE = nacl.secretbox.nonceLength; // 24
+/** nacl.secretbox.keyLength and nonceLength. */
+const BOX_KEY_SIZE = 32;
+const BOX_NONCE_SIZE = 24;
+
+/**
+ * tweetnacl's secretbox, loaded when a key is sealed or opened: a push without a signing key
+ * never parses it.
+ */
+async function secretbox(): Promise<typeof nacl.secretbox> {
+  const { default: loaded } = await import("tweetnacl");
+  return loaded.secretbox;
+}
 
 /** A key ksail can sign with: ECDSA P-256 (SHA-256 digests, ASN.1 DER signatures). */
 export interface SigningKey {
@@ -79,7 +89,8 @@ export async function encryptPrivateKey(privateKey: KeyObject, password: string)
   const salt = randomBytes(SALT_SIZE);
   const nonce = randomBytes(BOX_NONCE_SIZE);
   const key = await deriveKey(password, salt, STANDARD_SCRYPT);
-  const ciphertext = nacl.secretbox(plaintext, nonce, key);
+  const seal = await secretbox();
+  const ciphertext = seal(plaintext, nonce, key);
   // Field order and base64 []byte fields as Go's encoding/json writes go-securesystemslib's struct.
   const body = JSON.stringify({
     kdf: { name: "scrypt", params: { ...STANDARD_SCRYPT }, salt: salt.toString("base64") },
@@ -246,7 +257,7 @@ async function decryptCosignKey(body: Buffer, password: string, source: string):
   }
   if (nonce.length !== BOX_NONCE_SIZE) throw corrupt("incorrect nonce size");
   const key = await deriveKey(password, salt, params);
-  const opened = nacl.secretbox.open(ciphertext, nonce, key);
+  const opened = (await secretbox()).open(ciphertext, nonce, key);
   if (!opened) throw wrongPassword(source);
   return Buffer.from(opened);
 }

@@ -272,6 +272,7 @@ async function publish(
   const tagLatest = options.tagLatest ?? true;
   const bump = options.bump ?? "patch";
   const tags = await progress.step(`List versions of ${name}`, () => client.listTags(repository));
+  const highestListed = semverTags(tags).at(-1);
   const base: Omit<PushResult, "version" | "unchanged" | "blobs"> = {
     repository: name,
     digest: artifact.manifest.digest,
@@ -286,7 +287,9 @@ async function publish(
   const noBlobs = { uploaded: 0, existing: 0, mounted: 0 };
   /** This content is already `version` (stored as `held`): push nothing, but settle `latest`. */
   const unchanged = async (version: string, held: HeldContent): Promise<PushResult> => {
-    if (tagLatest) await moveLatest(client, repository, undefined, progress);
+    if (tagLatest) {
+      await moveLatest(client, repository, undefined, progress, { expectedHighest: highestListed });
+    }
     const created = held.annotations[ANNOTATION_CREATED];
     const { created: _ours, ...rest } = base;
     return {
@@ -308,7 +311,7 @@ async function publish(
     throw versionTaken(name, explicitVersion, held?.digest, "already exists");
   }
   if (explicitVersion === undefined) {
-    const highest = semverTags(tags).at(-1);
+    const highest = highestListed;
     if (highest !== undefined) {
       const held = await heldContent(client, repository, highest, { strict: true });
       if (held?.layer === layer.digest) {
@@ -344,6 +347,7 @@ async function publish(
         explicit: explicitVersion !== undefined,
         bump,
         progress,
+        readLatest: tagLatest,
       });
       if (tagLatest && !("held" in won)) {
         await moveLatest(
@@ -351,6 +355,7 @@ async function publish(
           repository,
           { version: won.version, digest: artifact.manifest.digest, manifest: artifact.manifest },
           progress,
+          won.latestReads === undefined ? {} : { firstReads: won.latestReads },
         );
       }
       return won;
@@ -379,9 +384,13 @@ async function heldContent(
   tag: string,
   options: { strict?: boolean } = {},
 ): Promise<HeldContent | undefined> {
-  const held = await client.resolve(repository, tag);
-  if (held === undefined) return undefined;
-  const { bytes, digest } = await client.fetchManifest(repository, held.digest);
+  // One GET: the digest is that of the bytes received (fetchManifest checks the registry's).
+  const fetched = await client.fetchManifest(repository, tag).catch((error: unknown) => {
+    if (error instanceof KsailError && error.kind === "not-found") return undefined;
+    throw error;
+  });
+  if (fetched === undefined) return undefined;
+  const { bytes, digest } = fetched;
   try {
     const manifest = parseFluxManifest(bytes);
     return { digest, layer: manifest.layer.digest, annotations: manifest.annotations };
@@ -393,15 +402,18 @@ async function heldContent(
 
 /**
  * Steps 1–3 of the header comment, from `first` upwards: the version this push owns, or the
- * version that turned out to hold this content already (`held`, explicit versions only).
+ * version that turned out to hold this content already (`held`, explicit versions only). With
+ * `readLatest`, step 3 is moveLatest's first round of reads too (`latestReads`).
  */
 async function claimVersion(
   client: RegistryClient,
   repository: RepositoryRef,
   artifact: FluxArtifact<LayerFile>,
   first: string,
-  options: { explicit: boolean; bump: Bump; progress: Progress },
-): Promise<{ version: string } | { version: string; held: HeldContent }> {
+  options: { explicit: boolean; bump: Bump; progress: Progress; readLatest: boolean },
+): Promise<
+  { version: string; latestReads?: LatestReads } | { version: string; held: HeldContent }
+> {
   const name = formatRepository(repository);
   const ours = artifact.manifest.digest;
   const next = async (taken: string) =>
@@ -441,7 +453,10 @@ async function claimVersion(
     // Step 3: whoever wrote last within the settle time owns the version.
     const settle = settleTime(repository, window);
     await sleep(settle);
-    const after = await client.resolve(repository, candidate);
+    const reads = options.readLatest
+      ? await readForLatest(client, repository, candidate)
+      : undefined;
+    const after = reads ? reads.expected?.head : await client.resolve(repository, candidate);
     if (after?.digest === ours) {
       if (held === undefined && window >= TAG_SETTLE_MS) {
         const waits = isLoopbackRegistry(repository.registry)
@@ -452,7 +467,7 @@ async function claimVersion(
             `push wrote ${name}:${candidate} at that moment, this push may have replaced it — check \`ksail workload versions\``,
         );
       }
-      return { version: candidate };
+      return reads ? { version: candidate, latestReads: reads } : { version: candidate };
     }
     if (options.explicit) {
       throw new KsailError(
@@ -471,9 +486,41 @@ async function claimVersion(
   }
 }
 
+type Resolved = Awaited<ReturnType<RegistryClient["resolve"]>>;
+
+/** One round of moveLatest's reads, made at once. */
+interface LatestReads {
+  tags: string[];
+  latest: Resolved;
+  /** The version expected to be the highest, read along with the list. */
+  expected: { version: string; head: Resolved } | undefined;
+}
+
+async function readForLatest(
+  client: RegistryClient,
+  repository: RepositoryRef,
+  expected: string | undefined,
+): Promise<LatestReads> {
+  const [tags, latest, head] = await Promise.all([
+    client.listTags(repository),
+    client.resolve(repository, LATEST_TAG),
+    expected === undefined ? undefined : client.resolve(repository, expected),
+  ]);
+  return {
+    tags,
+    latest,
+    expected: expected === undefined ? undefined : { version: expected, head },
+  };
+}
+
 /**
  * Points `latest` at the highest version's digest once that digest is confirmed (`confirmed`,
  * or read twice the settle time apart), then checks again, until `latest` holds the highest version.
+ *
+ * Each round reads the tag list, `latest` and the version expected to be the highest (ours, else
+ * `expectedHighest`, then the previous round's) at once; only when the list names another highest
+ * version is that one read after it. `firstReads` are the first round's, made by step 3 of our
+ * claim (claimVersion), after our write.
  */
 async function moveLatest(
   client: RegistryClient,
@@ -481,14 +528,21 @@ async function moveLatest(
   confirmed:
     { version: string; digest: string; manifest: FluxArtifact<LayerFile>["manifest"] } | undefined,
   progress: Progress,
+  start: { expectedHighest?: string; firstReads?: LatestReads } = {},
 ): Promise<void> {
+  let expected = confirmed?.version ?? start.expectedHighest;
+  let prefetched = start.firstReads;
   for (let round = 0; round < MAX_LATEST_ROUNDS; round++) {
-    const highest = semverTags(await client.listTags(repository)).at(-1);
+    const reads = prefetched ?? (await readForLatest(client, repository, expected));
+    prefetched = undefined;
+    const { tags, latest } = reads;
+    const highest = semverTags(tags).at(-1);
     if (highest === undefined) return;
-    const [head, latest] = await Promise.all([
-      client.resolve(repository, highest),
-      client.resolve(repository, LATEST_TAG),
-    ]);
+    expected = highest;
+    const head =
+      highest === reads.expected?.version
+        ? reads.expected.head
+        : await client.resolve(repository, highest);
     if (head === undefined) continue; // deleted since the listing
     if (latest?.digest === head.digest) return;
     const ours = confirmed?.version === highest && confirmed.digest === head.digest;

@@ -1,5 +1,8 @@
 /** Versions of a workload artifact: semver tags, their order, the next one, their metadata. */
-import semver from "semver";
+// Single functions, not the package index: a push needs neither ranges nor their parser.
+import compare from "semver/functions/compare.js";
+import inc from "semver/functions/inc.js";
+import valid from "semver/functions/valid.js";
 import {
   ANNOTATION_CREATED,
   ANNOTATION_REVISION,
@@ -30,21 +33,19 @@ export interface VersionInfo {
 
 /** Tags that are semantic versions (strict, optional leading "v"), lowest first. */
 export function semverTags(tags: readonly string[]): string[] {
-  return tags
-    .filter((tag) => semver.valid(tag) !== null && !tag.startsWith("="))
-    .sort(semver.compare);
+  return tags.filter((tag) => valid(tag) !== null && !tag.startsWith("=")).sort(compare);
 }
 
 /** The highest semver tag bumped; 0.0.0 is the base of an empty repository. */
 export function nextVersion(tags: readonly string[], bump: Bump): string {
   const highest = semverTags(tags).at(-1) ?? "0.0.0";
-  const next = semver.inc(highest, bump);
+  const next = inc(highest, bump);
   if (next === null) throw new KsailError("usage", `cannot bump "${highest}" by ${bump}`);
   return next;
 }
 
 export function assertVersion(version: string): string {
-  if (semver.valid(version) === null || version.startsWith("=")) {
+  if (valid(version) === null || version.startsWith("=")) {
     throw new KsailError("usage", `"${version}" is not a semantic version`, {
       hint: "Use MAJOR.MINOR.PATCH, e.g. --version 1.2.3 (pre-releases such as 1.3.0-rc.1 work too).",
     });

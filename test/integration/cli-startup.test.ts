@@ -67,6 +67,32 @@ describe("CLI start-up", () => {
     }
   });
 
+  it("`ksail workload push` loads no config schema, signing crypto, TLS or semver ranges it does not use", () => {
+    const chunk = readdirSync(join(dist, "chunks")).find((f) => /^push-[A-Z0-9]+\.js$/.test(f));
+    assert.ok(chunk, "no dist/chunks/push-*.js: run `npm run build`");
+    const graph = new Set([
+      ...staticGraph(join(dist, "cli.js")),
+      ...staticGraph(join(dist, "chunks", chunk)),
+    ]);
+    for (const file of graph) {
+      const text = readFileSync(file, "utf8");
+      // zod parses a ksail.yaml (none here), the signing code signs (no key given).
+      for (const unused of [
+        /node_modules\/zod\//,
+        /node_modules\/tweetnacl\//,
+        /^\/\/ src\/sign\//m,
+        /node_modules\/semver\/classes\/range\.js/,
+      ]) {
+        assert.doesNotMatch(text, unused, file);
+      }
+      assert.doesNotMatch(text, /from "node:https"/, file);
+    }
+    // The check can fail: they are in the bundle, loaded on demand.
+    const all = readdirChunks().map((f) => readFileSync(f, "utf8"));
+    assert.ok(all.some((t) => /node_modules\/zod\//.test(t)));
+    assert.ok(all.some((t) => /node_modules\/tweetnacl\//.test(t)));
+  });
+
   it("--help and --version answer with exit 0", async () => {
     const help = await runKsail(["--help"], { cwd: dist });
     assert.equal(help.code, 0);

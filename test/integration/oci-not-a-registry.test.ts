@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { RegistryClient } from "../../src/oci/client.js";
 import { startFaultProxy } from "../lab/fault-proxy.js";
@@ -117,6 +119,67 @@ describe("uploads whose every connection breaks mid-body", () => {
       client.close();
       await proxy.stop();
       await lab.stop();
+    }
+  });
+});
+
+describe("the API check (GET /v2/) before a 404 is believed", () => {
+  /** A registry-like server: 200 for GET /v2/, 404 (MANIFEST_UNKNOWN) for everything else. */
+  async function countingServer(versionHeaderOn404: boolean) {
+    const seen: string[] = [];
+    const server = createServer((req, res) => {
+      req.resume();
+      seen.push(`${req.method} ${req.url}`);
+      const api = { "docker-distribution-api-version": "registry/2.0" };
+      if (req.url === "/v2/") {
+        res.writeHead(200, { ...api, "content-type": "application/json" });
+        res.end("{}");
+        return;
+      }
+      res.writeHead(404, {
+        ...(versionHeaderOn404 ? api : {}),
+        "content-type": "application/json",
+      });
+      res.end(req.method === "HEAD" ? undefined : '{"errors":[{"code":"MANIFEST_UNKNOWN"}]}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const registry = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const stop = () => new Promise<void>((resolve) => server.close(() => resolve()));
+    return { registry, seen, stop };
+  }
+
+  it("is left out when the registry's own answers name the distribution API", async () => {
+    const server = await countingServer(true);
+    const client = new RegistryClient({ credentials: noCredentials });
+    try {
+      const repo = { registry: server.registry, repository: "team/app" };
+      assert.equal(await client.resolve(repo, "1.0.0"), undefined);
+      assert.equal(await client.resolve(repo, "latest"), undefined);
+      assert.deepEqual(server.seen, [
+        "HEAD /v2/team/app/manifests/1.0.0",
+        "HEAD /v2/team/app/manifests/latest",
+      ]);
+    } finally {
+      client.close();
+      await server.stop();
+    }
+  });
+
+  it("is made once when they do not", async () => {
+    const server = await countingServer(false);
+    const client = new RegistryClient({ credentials: noCredentials });
+    try {
+      const repo = { registry: server.registry, repository: "team/app" };
+      assert.equal(await client.resolve(repo, "1.0.0"), undefined);
+      assert.equal(await client.resolve(repo, "latest"), undefined);
+      assert.deepEqual(server.seen, [
+        "HEAD /v2/team/app/manifests/1.0.0",
+        "GET /v2/",
+        "HEAD /v2/team/app/manifests/latest",
+      ]);
+    } finally {
+      client.close();
+      await server.stop();
     }
   });
 });

@@ -236,6 +236,79 @@ describe("push data safety against a real registry", () => {
     assert.ok(stamped.created);
   });
 
+  it("latest follows a higher version that appears after this push claimed its own (item 1)", async () => {
+    // moveLatest first reads the version it expects to be the highest (its own) along with the
+    // tag list: when the list names a higher one, that one is read, confirmed and pointed at.
+    const repository = { registry: lab.registry, repository: "overtaken" };
+    await pushWorkload({ client }, { repository, sourceDir: await source("o-1") }, silentProgress);
+    const racer = await source("o-racer");
+    let lists = 0;
+    let racerDigest: string | undefined;
+    const overtaken = new (class extends RegistryClient {
+      override async listTags(repo: RepositoryRef, options?: { pageSize?: number }) {
+        // The 1st listing picks our version; the 2nd is for moveLatest, after our claim.
+        if (++lists === 2) {
+          const pushed = await pushWorkload(
+            { client },
+            { repository, sourceDir: racer, version: "0.0.3", tagLatest: false },
+            silentProgress,
+          );
+          racerDigest = pushed.digest;
+        }
+        return super.listTags(repo, options);
+      }
+    })();
+    try {
+      const ours = await pushWorkload(
+        { client: overtaken },
+        { repository, sourceDir: await source("o-2") },
+        silentProgress,
+      );
+      assert.equal(ours.version, "0.0.2");
+      assert.ok(racerDigest);
+      assert.equal((await client.resolve(repository, LATEST_TAG))?.digest, racerDigest);
+    } finally {
+      overtaken.close();
+    }
+  });
+
+  it("latest moved back by another push right after this one's write is moved again (item 1)", async () => {
+    const repository = { registry: lab.registry, repository: "moved-back" };
+    const first = await pushWorkload(
+      { client },
+      { repository, sourceDir: await source("b-1") },
+      silentProgress,
+    );
+    const old = await client.fetchManifest(repository, first.version);
+    let writes = 0;
+    const movedBack = new (class extends RegistryClient {
+      override async pushManifest(
+        repo: RepositoryRef,
+        reference: string,
+        manifest: Uint8Array,
+        mediaType: string,
+      ) {
+        const digest = await super.pushManifest(repo, reference, manifest, mediaType);
+        // A push that saw 0.0.1 as the highest moves latest there just after our write.
+        if (reference === LATEST_TAG && ++writes === 1) {
+          await client.pushManifest(repo, LATEST_TAG, old.bytes, old.mediaType);
+        }
+        return digest;
+      }
+    })();
+    try {
+      const ours = await pushWorkload(
+        { client: movedBack },
+        { repository, sourceDir: await source("b-2") },
+        silentProgress,
+      );
+      assert.equal(writes, 2, "latest was not checked and written again");
+      assert.equal((await client.resolve(repository, LATEST_TAG))?.digest, ours.digest);
+    } finally {
+      movedBack.close();
+    }
+  });
+
   it("6 pushes at once from separate machines keep all 6 versions, 5 rounds (item 2)", async () => {
     const problems: string[] = [];
     let lost = 0;

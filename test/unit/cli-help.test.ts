@@ -129,3 +129,59 @@ describe("help", () => {
     }
   });
 });
+
+/** What `argv` prints and returns when parsed by `program` (help and errors end in CommanderError). */
+async function outcome(program: Command, ctx: { out: () => string }, argv: string[]) {
+  let code = 0;
+  try {
+    await program.parseAsync(argv, { from: "user" });
+  } catch (error) {
+    if (!(error instanceof CommanderError)) throw error;
+    code = error.exitCode;
+  }
+  return { code, text: ctx.out() };
+}
+
+describe("a program built for its argv (only the group argv names)", () => {
+  const paths = commandPaths();
+  /** Parses with every action replaced, so that only commander's own behaviour is compared. */
+  const parsedBy = async (argv: string[], forArgv: boolean) => {
+    const ctx = context();
+    const program = createProgram(ctx, forArgv ? argv : undefined);
+    const stub = (command: Command) => {
+      if (command.commands.length === 0) command.action(() => {});
+      command.commands.forEach(stub);
+    };
+    stub(program);
+    return outcome(program, ctx, argv);
+  };
+
+  it("registers one group for a group's command, every group otherwise", () => {
+    const names = (argv: string[]) => createProgram(context(), argv).commands.map((c) => c.name());
+    assert.deepEqual(names(["workload", "push"]), ["workload"]);
+    assert.deepEqual(names(["--config", "x.yaml", "-q", "flux", "status"]), ["flux"]);
+    assert.deepEqual(names(["up"]), ["cluster", "up", "down"]);
+    const all = names([]);
+    assert.ok(all.length > 5);
+    for (const argv of [["completion", "bash"], ["help", "workload"], ["wrkload"], ["--", "x"]]) {
+      assert.deepEqual(names(argv), all, argv.join(" "));
+    }
+  });
+
+  it("helps, and refuses bad input, exactly as the whole command table does", async () => {
+    const cases: string[][] = [["--help"], ["--version"], []];
+    for (const path of paths) {
+      cases.push(
+        [...path, "--help"],
+        ["--config", "k.yaml", ...path, "--help"],
+        [...path, "--no-such-flag"],
+        [...path, "nosuchcommand"],
+        path,
+      );
+    }
+    cases.push(["workload", "push", "--bump", "huge"], ["workload", "pussh"], ["wrkload"]);
+    for (const argv of cases) {
+      assert.deepEqual(await parsedBy(argv, true), await parsedBy(argv, false), argv.join(" "));
+    }
+  });
+});

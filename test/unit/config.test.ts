@@ -4,6 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { loadConfig, nameFromDirectory } from "../../src/config/load.js";
+import { API_VERSION, defaultConfig, KIND } from "../../src/config/defaults.js";
+import { ksailConfigSchema, resolveDerivedDefaults } from "../../src/config/schema.js";
 import { ksailJsonSchema } from "../../src/config/json-schema.js";
 import { formatDuration, parseDuration } from "../../src/config/duration.js";
 import { KsailError } from "../../src/errors.js";
@@ -143,6 +145,27 @@ describe("config: defaults < file < KSAIL_* env < flags", () => {
     assert.equal(config.metadata.name, nameFromDirectory(dir));
     const error = await configError(loadConfig({ cwd: dir, env: {}, required: true }));
     assert.match(error.hint ?? "", /ksail init/);
+  });
+
+  it("without a file, KSAIL_* or flags: the schema's defaults, field by field and in its order", async () => {
+    // loadConfig answers this case from defaults.ts without the schema (zod stays unloaded).
+    for (const name of ["demo", nameFromDirectory("/x/My App!"), nameFromDirectory("/x/---")]) {
+      const parsed = resolveDerivedDefaults(
+        ksailConfigSchema.parse({ apiVersion: API_VERSION, kind: KIND, metadata: { name } }),
+      );
+      assert.deepEqual(defaultConfig(name), parsed);
+      assert.equal(JSON.stringify(defaultConfig(name)), JSON.stringify(parsed));
+    }
+    const dir = await project();
+    const loaded = await loadConfig({ cwd: dir, env: { KSAIL_CONFIG: "" } });
+    assert.deepEqual(loaded.config, defaultConfig(nameFromDirectory(dir)));
+    // An empty KSAIL_* value is no setting; a set one still goes through the schema.
+    assert.deepEqual(
+      (await loadConfig({ cwd: dir, env: { KSAIL_NAME: "" } })).config,
+      defaultConfig(nameFromDirectory(dir)),
+    );
+    await configError(loadConfig({ cwd: dir, env: { KSAIL_NAME: "Not A Name" } }));
+    await configError(loadConfig({ cwd: dir, env: {}, flags: { registryPort: 0 } }), "usage");
   });
 
   it("finds ksail.yaml in a parent directory; relative paths follow where they were written", async () => {

@@ -4,25 +4,14 @@
  * COSIGN_PASSWORD — or, as cosign does, from a prompt without echo when stdin is a terminal.
  * Passwords never leave this module except into the key functions.
  */
-import { isAbsolute, resolve } from "node:path";
 import type { LoadedConfig } from "../../config/load.js";
 import { KsailError } from "../../errors.js";
 import { decodePem, loadSigningKey, type SigningKey } from "../../sign/keys.js";
 import { PASSWORD_ENV, readKeyFile, readPublicKey, type SignResult } from "../../workload/sign.js";
 import type { CliContext } from "../context.js";
+import { keyPath } from "./key-path.js";
 
-/** The key file `flag` names (relative to cwd), else the configured one (relative to ksail.yaml). */
-export function keyPath(
-  ctx: CliContext,
-  loaded: LoadedConfig | undefined,
-  flag: string | undefined,
-  field: "key" | "publicKey",
-): string | undefined {
-  if (flag !== undefined) return resolve(ctx.cwd, flag);
-  const configured = loaded?.config.spec.options.signing[field];
-  if (configured === undefined) return undefined;
-  return isAbsolute(configured) ? configured : resolve(loaded!.baseDir, configured);
-}
+export { keyPath } from "./key-path.js";
 
 /**
  * Reads and decrypts the signing key in `path` before anything is pushed: a wrong password or

@@ -2,11 +2,13 @@
 import { KsailError } from "../../../errors.js";
 import type { Bump } from "../../../workload/versions.js";
 import { pushInSession } from "../../../workload/push-session.js";
-import { signArtifact } from "../../../workload/sign.js";
-import { createOutput } from "../../context.js";
+import type { RegistryClient } from "../../../oci/client.js";
+import type { RepositoryRef } from "../../../oci/reference.js";
+import type { Output } from "../../../ui/output.js";
+import { createOutput, type CliContext } from "../../context.js";
 import type { TargetFlags } from "../../options.js";
 import type { Invocation } from "../../seam.js";
-import { keyPath, loadKeyForSigning, signatureJson } from "../signing.js";
+import { keyPath } from "../key-path.js";
 import { openTarget } from "./target.js";
 
 export interface PushFlags extends TargetFlags {
@@ -42,8 +44,10 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
   }
   // The key is read and decrypted before anything is pushed: a wrong password pushes nothing.
   const signKeyPath = keyPath(ctx, target.loaded, flags.signKey, "key");
-  const signingKey =
-    signKeyPath === undefined ? undefined : await loadKeyForSigning(ctx, signKeyPath);
+  const signer =
+    signKeyPath === undefined
+      ? undefined
+      : await openSigner(ctx, signKeyPath, { client, repository: target.repository, out });
   const result = await pushInSession(
     { client, env: ctx.env },
     {
@@ -61,20 +65,34 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
     out,
   );
   // An unchanged push is signed too when it is not yet (signing is idempotent).
-  const signature = signingKey
-    ? await signArtifact(
-        { client },
-        { repository: target.repository, digest: result.digest, key: signingKey },
-        out,
-      )
-    : undefined;
-  out.result(signature ? { ...result, signature: signatureJson(signature) } : result, () =>
+  const signed = signer ? await signer.sign(result.digest) : undefined;
+  out.result(signed ? { ...result, signature: signed.json } : result, () =>
     [
       result.unchanged
         ? `${result.repository}:${result.version} unchanged`
         : `${result.repository}:${result.version}`,
       `digest: ${result.digest}`,
-      ...(signature ? [`signature: ${signature.signatureTag}`] : []),
+      ...(signed ? [`signature: ${signed.signature.signatureTag}`] : []),
     ].join("\n"),
   );
+}
+
+/** The signing code (loaded only for a push that signs) with the key in `path`, read now. */
+async function openSigner(
+  ctx: CliContext,
+  path: string,
+  target: { client: RegistryClient; repository: RepositoryRef; out: Output },
+) {
+  const [{ loadKeyForSigning, signatureJson }, { signArtifact }] = await Promise.all([
+    import("../signing.js"),
+    import("../../../workload/sign.js"),
+  ]);
+  const key = await loadKeyForSigning(ctx, path);
+  return {
+    async sign(digest: string) {
+      const { client, repository, out } = target;
+      const signature = await signArtifact({ client }, { repository, digest, key }, out);
+      return { signature, json: signatureJson(signature) };
+    },
+  };
 }

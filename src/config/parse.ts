@@ -1,0 +1,204 @@
+/**
+ * ksail.yaml's text (or a base) merged with KSAIL_* and flags, then validated by the schema;
+ * every error names where the bad value came from (file:line:column, variable or flag).
+ * Loaded by loadConfig (load.ts) only when there is something to parse.
+ */
+import { isAbsolute, resolve } from "node:path";
+import { isMap, isScalar, LineCounter, parseDocument, type Document } from "yaml";
+import type { z } from "zod/v4";
+import { KsailError } from "../errors.js";
+import { CONFIG_FILE } from "./defaults.js";
+import { ksailConfigSchema, resolveDerivedDefaults, type KsailConfig } from "./schema.js";
+import { SETTINGS, type Setting } from "./settings.js";
+
+type Origin = { kind: "env"; name: string } | { kind: "flag"; name: string };
+
+export interface ConfigSource {
+  /** ksail.yaml's text; undefined when no file was read (then `base` is used). */
+  text: string | undefined;
+  /** How errors name the file. */
+  displayPath: string;
+  base: Record<string, unknown>;
+  env: NodeJS.ProcessEnv;
+  /** Flag values keyed by Setting.key; undefined values are ignored. */
+  flags: Record<string, unknown>;
+  cwd: string;
+  baseDir: string;
+  /** Whether a relative spec.connection.kubeconfig is made absolute. */
+  resolvePaths: boolean;
+}
+
+export function parseConfig({
+  text,
+  displayPath,
+  base,
+  env,
+  flags,
+  cwd,
+  baseDir,
+  resolvePaths,
+}: ConfigSource): KsailConfig {
+  const lineCounter = new LineCounter();
+  const doc =
+    text === undefined ? undefined : parseDocument(text, { lineCounter, prettyErrors: false });
+  if (doc && doc.errors.length > 0) {
+    const first = doc.errors[0]!;
+    const at = lineCounter.linePos(first.pos[0]);
+    throw new KsailError(
+      "config",
+      `${displayPath}:${at.line}:${at.col}: ${first.message.split("\n")[0]}`,
+      {
+        hint: "Fix the YAML syntax at that line.",
+      },
+    );
+  }
+  const raw: Record<string, unknown> =
+    doc === undefined
+      ? structuredClone(base)
+      : ((doc.toJS() as Record<string, unknown> | null) ?? {});
+  if (typeof raw !== "object" || Array.isArray(raw)) {
+    throw new KsailError(
+      "config",
+      `${displayPath}: expected a mapping with apiVersion, kind, metadata and spec`,
+    );
+  }
+
+  const origins = new Map<string, Origin>();
+  for (const setting of SETTINGS) {
+    const value = env[setting.env];
+    if (value !== undefined && value !== "") {
+      setIn(raw, setting.path, coerce(setting, value));
+      origins.set(setting.path.join("."), { kind: "env", name: setting.env });
+    }
+  }
+  for (const setting of SETTINGS) {
+    const value = flags[setting.key];
+    if (value !== undefined) {
+      setIn(raw, setting.path, typeof value === "string" ? coerce(setting, value) : value);
+      origins.set(setting.path.join("."), { kind: "flag", name: setting.flag });
+    }
+  }
+
+  for (const setting of SETTINGS) if (setting.choices) normalizeChoice(raw, setting);
+
+  const result = ksailConfigSchema.safeParse(raw);
+  if (!result.success) {
+    const issues = result.error.issues.map((issue) => ({
+      origin: originOf(issue, origins),
+      text: describeIssue(issue, displayPath, doc, lineCounter, origins),
+    }));
+    // A bad flag value is a usage error (exit 2); a bad ksail.yaml or KSAIL_* value is config (8).
+    const badFlags = issues.filter((i) => i.origin?.kind === "flag");
+    if (badFlags.length > 0) {
+      throw new KsailError("usage", `invalid ${badFlags[0]!.text}`, {
+        details: badFlags.slice(1).map((i) => i.text),
+      });
+    }
+    throw new KsailError("config", `invalid configuration: ${issues[0]!.text}`, {
+      details: issues.slice(1).map((i) => i.text),
+      hint: `See schemas/ksail.schema.json for every field; \`ksail init\` writes a valid ${CONFIG_FILE}.`,
+    });
+  }
+  const config = resolveDerivedDefaults(result.data);
+  const kubeconfig = config.spec.connection.kubeconfig;
+  if (
+    resolvePaths &&
+    kubeconfig !== undefined &&
+    !isAbsolute(kubeconfig) &&
+    !/^~(?=$|\/)/.test(kubeconfig)
+  ) {
+    // Relative paths in the file mean "next to ksail.yaml"; from a flag or KSAIL_*, the cwd.
+    const fromFile = !origins.has("spec.connection.kubeconfig");
+    config.spec.connection.kubeconfig = resolve(fromFile ? baseDir : cwd, kubeconfig);
+  }
+  return config;
+}
+
+/** "kind" → "Kind": the closed sets are matched without regard to case. */
+function normalizeChoice(raw: Record<string, unknown>, setting: Setting): void {
+  let node: unknown = raw;
+  for (const key of setting.path.slice(0, -1)) {
+    if (typeof node !== "object" || node === null) return;
+    node = (node as Record<string, unknown>)[key];
+  }
+  if (typeof node !== "object" || node === null) return;
+  const last = setting.path[setting.path.length - 1]!;
+  const value = (node as Record<string, unknown>)[last];
+  if (typeof value !== "string") return;
+  const match = setting.choices!.find((c) => c.toLowerCase() === value.toLowerCase());
+  if (match !== undefined) (node as Record<string, unknown>)[last] = match;
+}
+
+function originOf(issue: z.core.$ZodIssue, origins: Map<string, Origin>): Origin | undefined {
+  const path = issue.path.map(String);
+  for (let i = path.length; i > 0; i--) {
+    const origin = origins.get(path.slice(0, i).join("."));
+    if (origin) return origin;
+  }
+  return undefined;
+}
+
+function coerce(setting: Setting, value: string): unknown {
+  if (!setting.numeric) return value;
+  const number = Number(value);
+  return Number.isFinite(number) && value.trim() !== "" ? number : value;
+}
+
+function setIn(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (typeof next !== "object" || next === null || Array.isArray(next)) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path[path.length - 1]!] = value;
+}
+
+function describeIssue(
+  issue: z.core.$ZodIssue,
+  displayPath: string,
+  doc: Document | undefined,
+  lineCounter: LineCounter,
+  origins: Map<string, Origin>,
+): string {
+  const path = issue.path.map(String);
+  const field = path.join(".") || "(root)";
+  const message =
+    issue.code === "unrecognized_keys"
+      ? `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(", ")}`
+      : issue.message;
+  for (let i = path.length; i > 0; i--) {
+    const origin = origins.get(path.slice(0, i).join("."));
+    if (origin)
+      return `${origin.kind === "env" ? `environment variable ${origin.name}` : `flag ${origin.name}`} (${field}): ${message}`;
+  }
+  return `${locate(displayPath, doc, lineCounter, path)}: ${field}: ${message}`;
+}
+
+/** file:line:col of the deepest existing node on the path (the key itself when the value is missing). */
+function locate(
+  displayPath: string,
+  doc: Document | undefined,
+  lineCounter: LineCounter,
+  path: string[],
+): string {
+  if (!doc) return displayPath;
+  for (let i = path.length; i >= 0; i--) {
+    const node = doc.getIn(path.slice(0, i), true) as
+      { range?: [number, number, number] } | undefined;
+    const parent = i > 0 ? doc.getIn(path.slice(0, i - 1), true) : doc.contents;
+    let offset = node && (isScalar(node) || isMap(node)) ? node.range?.[0] : undefined;
+    if (i > 0 && isMap(parent)) {
+      const pair = parent.items.find(
+        (item) => isScalar(item.key) && String(item.key.value) === path[i - 1],
+      );
+      if (pair && isScalar(pair.key) && pair.key.range)
+        offset = isScalar(pair.value) ? pair.value.range?.[0] : pair.key.range[0];
+    }
+    if (offset !== undefined) {
+      const { line, col } = lineCounter.linePos(offset);
+      return `${displayPath}:${line}:${col}`;
+    }
+  }
+  return displayPath;
+}
