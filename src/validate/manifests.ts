@@ -34,12 +34,12 @@ import { noValidationCache, type ValidationCache } from "./cache.js";
 import {
   checkBytes,
   contentDigest,
-  decode,
   parseYaml,
   readFast,
   readYaml,
   type ReadYaml,
 } from "./parse.js";
+import { decode } from "./text.js";
 import { walkBuild, type BuildResult, type Collision } from "./build.js";
 import { displayId } from "./identity.js";
 import type { ObjectLocation } from "./objects.js";

@@ -14,8 +14,6 @@ import type { SourceFile } from "../artifact/source-files.js";
 import { position, type ParsedYaml, type ValidationIssue } from "./issues.js";
 import { decode, firstInvalidUtf8, hasAliases, lineAtByte } from "./text.js";
 import { fastObjectsOf, type FastObject } from "./fast-objects.js";
-
-export { decode } from "./text.js";
 import type { ValidationCache } from "./cache.js";
 
 /**
@@ -110,18 +108,10 @@ export type ReadYaml =
   | { kind: "parsed"; parsed: ParsedYaml }
   | { kind: "failed"; issues: ValidationIssue[] };
 
-/** sha256 (hex) of a file's bytes: the cache key, and how push checks the layer got what was validated. */
+/** sha256 (hex) of a file's bytes: the cache key, and how a re-read is checked to be unchanged. */
 export function contentDigest(data: Buffer): string {
-  let digest = digests.get(data);
-  if (digest === undefined) {
-    digest = createHash("sha256").update(data).digest("hex");
-    digests.set(data, digest);
-  }
-  return digest;
+  return createHash("sha256").update(data).digest("hex");
 }
-
-/** Digests by buffer: a push's validation and layer build hash the same bytes once. */
-const digests = new WeakMap<Buffer, string>();
 
 /** The fast path alone: the objects from the cache or js-yaml, undefined when the file needs the exact parser. */
 export function readFast(
