@@ -202,8 +202,7 @@ async function packLayer(
   options: PackOptions = {},
 ): Promise<Packed> {
   const contents = options.contents ?? [];
-  const { signal } = options;
-  const { source } = options;
+  const { signal, source } = options;
   const read = (index: number): Promise<Buffer> =>
     source?.take(index) ?? readWhole(files[index]!.absolutePath, files[index]!.size);
   const tarHash = createHash("sha256");

@@ -11,7 +11,7 @@
  * releasing them, and calls `finish()` when it takes no more (done, failed or stopped), which
  * releases what it still holds and stops it holding the others back.
  */
-import { readSmallInto, readWhole, type SourceFile } from "./source-files.js";
+import { readSmallInto, readWhole, SYNC_READ_MAX, type SourceFile } from "./source-files.js";
 
 export interface SharedReader {
   /** The bytes of `files[index]`, valid until this reader releases them. */
@@ -24,8 +24,11 @@ export interface SharedReader {
 
 /** Files a reader may run ahead of the slowest reader. */
 export const SHARED_READ_WINDOW = 64;
-/** Size of a reusable slot; files that fill one are read the ordinary way. */
-export const SLOT_SIZE = 64 * 1024;
+/**
+ * Size of a reusable slot: the files readWhole would read synchronously; files that fill one
+ * are read the ordinary way.
+ */
+export const SLOT_SIZE = SYNC_READ_MAX;
 
 interface Entry {
   bytes: Promise<Buffer>;

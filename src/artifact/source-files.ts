@@ -207,7 +207,7 @@ export function readSmallInto(path: string, buffer: Buffer): number {
 }
 
 /** Files up to this size are read synchronously (see readWhole). */
-const SYNC_READ_MAX = 64 * 1024;
+export const SYNC_READ_MAX = 64 * 1024;
 
 /**
  * A file's bytes. A small file is read synchronously: from the page cache that takes a few
