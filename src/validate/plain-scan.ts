@@ -214,8 +214,8 @@ export function scanPlainObjects(text: string): FastObject[] | undefined {
           key: opened.key,
           depth: opened.depth,
         });
-        if (opened.key === "metadata" && opened.depth === 1 && !isItem) found.metadata = true;
-        if (opened.key === "metadata" && opened.depth === 1 && isItem) found.metadata = false;
+        // metadata must be a mapping, not a list.
+        if (opened.key === "metadata" && opened.depth === 1) found.metadata = !isItem;
       }
       opened = undefined;
     }
@@ -242,8 +242,8 @@ export function scanPlainObjects(text: string): FastObject[] | undefined {
       while (after.charCodeAt(gap) === 0x20) gap++;
       const item = after.slice(gap);
       const depth = block.depth + 1;
-      if (item === "" || item.startsWith("#")) {
-        if (item !== "") return undefined;
+      if (item.startsWith("#")) return undefined; // a comment after `-`
+      if (item === "") {
         opened = { indent, key: "-", depth, seqAtSameIndent: false };
         continue;
       }
@@ -251,10 +251,10 @@ export function scanPlainObjects(text: string): FastObject[] | undefined {
       const colon = item.indexOf(":");
       const isPair = colon > 0 && (item.length === colon + 1 || item[colon + 1] === " ");
       if (!isPair || !PLAIN_KEY.test(item.slice(0, colon))) {
+        // `item` is not empty, so neither is its value.
         const value = readValue(item);
         if (value === undefined) return undefined;
         if (value.kind === "block") scalar = { parent: indent, leadingBlank: 0 };
-        if (value.kind === "empty") return undefined;
         continue;
       }
       // `- key: value` starts a mapping whose keys sit at the column of `key`.
