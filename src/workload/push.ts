@@ -172,9 +172,9 @@ export async function pushWorkload(
       : detectSourceMetadata(sourceDir);
   detecting.catch(() => {});
   // Validation (JavaScript, on this thread) and the layer build (gzip, on libuv's thread pool)
-  // overlap and take each file's bytes from one read, so the layer holds exactly
-  // the bytes that were validated even if a file changes meanwhile; the layer is used only when
-  // validation finds nothing, and its build stops as soon as validation fails.
+  // overlap and take each file's bytes from one read, so the layer holds exactly the bytes that
+  // were validated even if a file changes meanwhile; the layer is used only when validation finds
+  // nothing, and its build stops as soon as validation fails.
   const [forValidation, forLayer] = sharedReads(files, 2) as [SharedReader, SharedReader];
   const stopBuild = new AbortController();
   const [validated, built] = await Promise.allSettled([
@@ -310,16 +310,13 @@ async function publish(
     }
     throw versionTaken(name, explicitVersion, held?.digest, "already exists");
   }
-  if (explicitVersion === undefined) {
-    const highest = highestListed;
-    if (highest !== undefined) {
-      const held = await heldContent(client, repository, highest, { strict: true });
-      if (held?.layer === layer.digest) {
-        progress.info(
-          `No changes since ${highest} (same content ${layer.digest.slice(0, 19)}…); nothing pushed.`,
-        );
-        return unchanged(highest, held);
-      }
+  if (explicitVersion === undefined && highestListed !== undefined) {
+    const held = await heldContent(client, repository, highestListed, { strict: true });
+    if (held?.layer === layer.digest) {
+      progress.info(
+        `No changes since ${highestListed} (same content ${layer.digest.slice(0, 19)}…); nothing pushed.`,
+      );
+      return unchanged(highestListed, held);
     }
   }
 
