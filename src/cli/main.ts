@@ -60,28 +60,29 @@ export function createProgram(ctx: CliContext, argv?: readonly string[]): Comman
 
   const word = argv === undefined ? undefined : commandWord(argv);
   const group = word === undefined || !Object.hasOwn(GROUPS, word) ? undefined : GROUPS[word];
-  if (group !== undefined) {
-    group(program, ctx);
-    applyExamples(program, WORKLOAD_EXAMPLES);
-    applyExamples(program, FLUX_EXAMPLES);
-    for (const command of program.commands) finish(command);
-    return program;
-  }
-  registerInit(program, ctx);
-  registerWorkload(program, ctx);
-  registerFlux(program, ctx);
-  registerRegistry(program, ctx);
-  registerCluster(program, ctx);
-  registerVersion(program, ctx);
-  registerCompletion(program, ctx);
+  const registers: Register[] = group
+    ? [group]
+    : [
+        registerInit,
+        registerWorkload,
+        registerFlux,
+        registerRegistry,
+        registerCluster,
+        registerVersion,
+        registerCompletion,
+      ];
+  for (const register of registers) register(program, ctx);
   applyExamples(program, WORKLOAD_EXAMPLES);
   applyExamples(program, FLUX_EXAMPLES);
-  examples(program, [
-    ["ksail init && ksail up", "a project, then its registry, Kind cluster and Flux"],
-    ["ksail workload reconcile --push", "push the manifests and make Flux apply them now"],
-    ["ksail workload watch", "push and apply on every save, until Ctrl-C"],
-    ["ksail down --delete-volumes", "remove the cluster, the registry and its data"],
-  ]);
+  // The program's own examples show only in `ksail --help`, which builds the whole table.
+  if (group === undefined) {
+    examples(program, [
+      ["ksail init && ksail up", "a project, then its registry, Kind cluster and Flux"],
+      ["ksail workload reconcile --push", "push the manifests and make Flux apply them now"],
+      ["ksail workload watch", "push and apply on every save, until Ctrl-C"],
+      ["ksail down --delete-volumes", "remove the cluster, the registry and its data"],
+    ]);
+  }
   for (const command of program.commands) finish(command);
   return program;
 }
