@@ -11,8 +11,6 @@ import { PASSWORD_ENV, readKeyFile, readPublicKey, type SignResult } from "../..
 import type { CliContext } from "../context.js";
 import { keyPath } from "./key-path.js";
 
-export { keyPath } from "./key-path.js";
-
 /**
  * Reads and decrypts the signing key in `path` before anything is pushed: a wrong password or
  * an unusable key fails here. An encrypted key without COSIGN_PASSWORD asks on a terminal.

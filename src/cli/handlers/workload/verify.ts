@@ -10,7 +10,7 @@ import { defaultReference, LATEST_TAG, semverTags } from "../../../workload/vers
 import { createOutput } from "../../context.js";
 import type { TargetFlags } from "../../options.js";
 import type { Invocation } from "../../seam.js";
-import { keyPath } from "../signing.js";
+import { keyPath } from "../key-path.js";
 import { openTarget } from "./target.js";
 
 export interface VerifyFlags extends TargetFlags {

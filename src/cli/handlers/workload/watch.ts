@@ -11,7 +11,8 @@ import type { KubeFlags, TargetFlags } from "../../options.js";
 import type { Invocation } from "../../seam.js";
 import { connectKube } from "../kube.js";
 import { parseTimeout } from "../project.js";
-import { keyPath, loadKeyForSigning } from "../signing.js";
+import { keyPath } from "../key-path.js";
+import { loadKeyForSigning } from "../signing.js";
 import { openTarget } from "./target.js";
 
 export interface WatchFlags extends TargetFlags, KubeFlags {
