@@ -3,7 +3,7 @@
 // kube-controller-manager, Flux's source-controller and kustomize-controller) and one real
 // registry, compared with the Flux CLI's own `flux reconcile kustomization --with-source`.
 // Run: `npm run build && node --import tsx bench/reconcile.mjs` (tsx: it imports the TypeScript
-// lab from test/lab/). See bench/README.md for what is compared and why it is fair.
+// lab from lab/). See bench/README.md for what is compared and why it is fair.
 import { existsSync } from "node:fs";
 import { cp, mkdtemp, mkdir, rm, symlink, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -59,15 +59,15 @@ const log = (msg) => console.error(`bench: ${msg}`);
 async function loadLab() {
   try {
     const [kube, fluxLab, manifests] = await Promise.all([
-      import("../test/lab/k8s/lab.ts"),
-      import("../test/lab/flux-lab.ts"),
-      import("../test/lab/flux-install-manifests.ts"),
+      import("../lab/k8s/lab.ts"),
+      import("../lab/flux-lab.ts"),
+      import("../lab/flux-install-manifests.ts"),
     ]);
     return { ...kube, ...fluxLab, ...manifests };
   } catch (error) {
     if (error?.code === "ERR_UNKNOWN_FILE_EXTENSION") {
       throw new Error(
-        "this benchmark imports the TypeScript lab (test/lab/): run it as " +
+        "this benchmark imports the TypeScript lab (lab/): run it as " +
           "`node --import tsx bench/reconcile.mjs`",
         { cause: error },
       );
@@ -78,7 +78,7 @@ async function loadLab() {
 
 async function goTools() {
   const names = WITH_FLUX ? ["registry", "flux"] : ["registry"];
-  log(`ensuring ${names.join(" + ")} (test/lab/go-tools.sh ${names.join(" ")}) ...`);
+  log(`ensuring ${names.join(" + ")} (lab/go-tools.sh ${names.join(" ")}) ...`);
   const r = await timed("bash", [join(ROOT, "test", "lab", "go-tools.sh"), ...names], {
     timeoutMs: 30 * 60_000,
   });
@@ -90,7 +90,7 @@ async function goTools() {
   }
   if (WITH_FLUX && !tools.flux) {
     throw new Error(
-      `test/lab/go-tools.sh did not provide the flux CLI (use --no-flux to skip the peer):\n${tail(r.stderr)}`,
+      `lab/go-tools.sh did not provide the flux CLI (use --no-flux to skip the peer):\n${tail(r.stderr)}`,
     );
   }
   return tools;
@@ -157,7 +157,7 @@ resources:
 `;
 
 function cli({ project, lab, tools }) {
-  // A private HOME / DOCKER_CONFIG, as test/lab/ksail.ts does: no developer credentials.
+  // A private HOME / DOCKER_CONFIG, as lab/ksail.ts does: no developer credentials.
   const env = { PATH: process.env.PATH, HOME: project, DOCKER_CONFIG: project, NO_COLOR: "1" };
   const timeoutMs = 5 * 60_000;
   return {

@@ -60,7 +60,7 @@ const log = (msg) => console.error(`bench: ${msg}`);
 // ---------------------------------------------------------------------------------------------
 // Go peers
 async function goTools() {
-  log("ensuring the Go peers (test/lab/go-tools.sh) ...");
+  log("ensuring the Go peers (lab/go-tools.sh) ...");
   const r = await timed("bash", [join(ROOT, "test", "lab", "go-tools.sh")], {
     timeoutMs: 30 * 60_000,
   });
@@ -71,7 +71,7 @@ async function goTools() {
     if (name && path) tools[name] = { version, path };
   }
   if (!tools.oras || !tools.crane) {
-    throw new Error(`test/lab/go-tools.sh did not provide oras and crane:\n${tail(r.stderr)}`);
+    throw new Error(`lab/go-tools.sh did not provide oras and crane:\n${tail(r.stderr)}`);
   }
   return tools;
 }

@@ -53,9 +53,9 @@ const log = (msg) => console.error(`bench: ${msg}`);
 async function loadLab() {
   try {
     const [kube, fluxLab, manifests] = await Promise.all([
-      import("../test/lab/k8s/lab.ts"),
-      import("../test/lab/flux-lab.ts"),
-      import("../test/lab/flux-install-manifests.ts"),
+      import("../lab/k8s/lab.ts"),
+      import("../lab/flux-lab.ts"),
+      import("../lab/flux-install-manifests.ts"),
     ]);
     return { ...kube, ...fluxLab, ...manifests };
   } catch (error) {
@@ -70,7 +70,7 @@ async function loadLab() {
 
 async function goTools() {
   const names = WITH_FLUX ? ["registry", "flux"] : ["registry"];
-  log(`ensuring ${names.join(" + ")} (test/lab/go-tools.sh ${names.join(" ")}) ...`);
+  log(`ensuring ${names.join(" + ")} (lab/go-tools.sh ${names.join(" ")}) ...`);
   const r = await timed("bash", [join(ROOT, "test", "lab", "go-tools.sh"), ...names], {
     timeoutMs: 30 * 60_000,
   });
@@ -80,7 +80,7 @@ async function goTools() {
     if (name && path) tools[name] = { version, path };
   }
   if (WITH_FLUX && !tools.flux) {
-    throw new Error(`test/lab/go-tools.sh did not provide the flux CLI:\n${tail(r.stderr)}`);
+    throw new Error(`lab/go-tools.sh did not provide the flux CLI:\n${tail(r.stderr)}`);
   }
   return tools;
 }

@@ -1,21 +1,21 @@
 // `npm run demo`: the whole GitOps loop on a machine without Docker or kind. Starts the real
 // components as local processes — a distribution registry, etcd, kube-apiserver,
 // kube-controller-manager, Flux's source-controller and kustomize-controller (built from Go
-// modules by test/lab/k8s/build.sh, cached in ~/.cache/ksail-lab) — then runs ksail as a user
+// modules by lab/k8s/build.sh, cached in ~/.cache/ksail-lab) — then runs ksail as a user
 // would: init, flux install, push, reconcile, change, push + reconcile, and tears it all down.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtemp, rm, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { writeLabInstallManifests } from "../test/lab/flux-install-manifests.js";
-import { kubeRequest, type KubeLab } from "../test/lab/k8s/lab.js";
+import { writeLabInstallManifests } from "../lab/flux-install-manifests.js";
+import { kubeRequest, type KubeLab } from "../lab/k8s/lab.js";
 import {
   LAB_FLUX_VERSION,
   labInitArgs,
   pointFluxAtLabRegistry,
   startFluxLab,
-} from "../test/lab/flux-lab.js";
+} from "../lab/flux-lab.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const bin = join(root, "bin", "ksail.js");
@@ -58,7 +58,7 @@ async function waitForMessage(lab: KubeLab, name: string, message: string): Prom
 say(
   "Building (or reusing) the lab's Kubernetes and Flux binaries — a cold build takes ~15 minutes",
 );
-const build = spawnSync("bash", [join(root, "test/lab/k8s/build.sh")], { stdio: "inherit" });
+const build = spawnSync("bash", [join(root, "lab/k8s/build.sh")], { stdio: "inherit" });
 if (build.status !== 0) process.exit(build.status ?? 1);
 
 say(

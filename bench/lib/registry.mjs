@@ -32,7 +32,7 @@ export async function startRegistry({ binary, workDir }) {
   if (!bin || !existsSync(bin)) {
     if (!existsSync(DEBIAN_REGISTRY)) {
       throw new Error(
-        "no registry binary: test/lab/go-tools.sh did not produce distribution v3, and " +
+        "no registry binary: lab/go-tools.sh did not produce distribution v3, and " +
           `${DEBIAN_REGISTRY} is absent (apt-get install -y docker-registry)`,
       );
     }

@@ -10,16 +10,16 @@ import { mkdtemp, rm, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { writeLabInstallManifests } from "../lab/flux-install-manifests.js";
+import { writeLabInstallManifests } from "../../lab/flux-install-manifests.js";
 import {
   LAB_FLUX_VERSION,
   labInitArgs,
   pointFluxAtLabRegistry,
   startFluxLab,
-} from "../lab/flux-lab.js";
-import type { KubeLab } from "../lab/k8s/lab.js";
-import { json, runKsail } from "../lab/ksail.js";
-import type { LabRegistry } from "../lab/registry.js";
+} from "../../lab/flux-lab.js";
+import type { KubeLab } from "../../lab/k8s/lab.js";
+import { json, runKsail } from "../../lab/ksail.js";
+import type { LabRegistry } from "../../lab/registry.js";
 import { KubeClient } from "../../src/k8s/client.js";
 import type { ClusterDiffResult } from "../../src/flux/cluster-diff.js";
 

@@ -1,17 +1,17 @@
 /**
  * A first-time user's cluster mistakes (issue 11): `workload reconcile --push` against a cluster
  * that is not there or has no Flux, and `flux sync` before `flux install`. A real kube-apiserver
- * without Flux's CRDs (test/lab/k8s, `bash test/lab/k8s/build.sh`), a real registry, the built CLI.
+ * without Flux's CRDs (lab/k8s, `bash lab/k8s/build.sh`), a real registry, the built CLI.
  */
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { freePort } from "../lab/free-port.js";
-import { startKubeLab, type KubeLab } from "../lab/k8s/lab.js";
-import { runKsail } from "../lab/ksail.js";
-import { startRegistry, type LabRegistry } from "../lab/registry.js";
+import { freePort } from "../../lab/free-port.js";
+import { startKubeLab, type KubeLab } from "../../lab/k8s/lab.js";
+import { runKsail } from "../../lab/ksail.js";
+import { startRegistry, type LabRegistry } from "../../lab/registry.js";
 import { RegistryClient } from "../../src/oci/client.js";
 
 const temps: string[] = [];

@@ -2,7 +2,7 @@
  * The GitOps loop end to end (issue 4), every part real: the built ksail CLI as a process, a
  * distribution registry, etcd + kube-apiserver + kube-controller-manager built from
  * k8s.io/kubernetes, and Flux's source-controller + kustomize-controller built from their Go
- * modules (test/lab/k8s). What the lab cannot do: run pods (no kubelet) — so the Flux
+ * modules (lab/k8s). What the lab cannot do: run pods (no kubelet) — so the Flux
  * Deployments ksail installs have replicas 0 (the controllers already run as processes) and
  * the test workload's Deployment has replicas 0; kube-controller-manager reports them Available.
  */
@@ -11,17 +11,17 @@ import { mkdir, mkdtemp, readdir, rm, stat, unlink, writeFile } from "node:fs/pr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { writeLabInstallManifests } from "../lab/flux-install-manifests.js";
-import { kubeRequest, type KubeLab } from "../lab/k8s/lab.js";
+import { writeLabInstallManifests } from "../../lab/flux-install-manifests.js";
+import { kubeRequest, type KubeLab } from "../../lab/k8s/lab.js";
 import {
   LAB_FLUX_VERSION,
   labInitArgs,
   pointFluxAtLabRegistry,
   startFluxLab,
-} from "../lab/flux-lab.js";
-import { eventually as pollUntil } from "../lab/eventually.js";
-import { json, runKsail } from "../lab/ksail.js";
-import type { LabRegistry } from "../lab/registry.js";
+} from "../../lab/flux-lab.js";
+import { eventually as pollUntil } from "../../lab/eventually.js";
+import { json, runKsail } from "../../lab/ksail.js";
+import type { LabRegistry } from "../../lab/registry.js";
 
 const NAME = "loop";
 const NS = "flux-system";

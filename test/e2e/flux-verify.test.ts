@@ -1,7 +1,7 @@
 /**
  * Flux verifies ksail's signatures (issue 14), every part real: the distribution registry, the
  * kube-apiserver and Flux's source-controller + kustomize-controller built from their Go
- * modules (test/lab/k8s, `bash test/lab/k8s/build.sh`). source-controller v1.9.1 verifies cosign
+ * modules (lab/k8s, `bash lab/k8s/build.sh`). source-controller v1.9.1 verifies cosign
  * signatures with a public key offline: with a key it sets cosign's CheckOpts.Offline and
  * IgnoreTlog (internal/oci/cosign/cosign.go), and with no Sigstore bundle on the artifact it
  * falls back to the `.sig` tag — no transparency log, no network beyond the registry.
@@ -41,10 +41,10 @@ import { verifyArtifact } from "../../src/workload/verify.js";
 import { silentProgress } from "../../src/progress.js";
 import { pushWorkload } from "../../src/workload/push.js";
 import { signArtifact } from "../../src/workload/sign.js";
-import { labInitArgs, startFluxLab } from "../lab/flux-lab.js";
-import { runKsail } from "../lab/ksail.js";
-import { kubeRequest, type KubeLab } from "../lab/k8s/lab.js";
-import type { LabRegistry } from "../lab/registry.js";
+import { labInitArgs, startFluxLab } from "../../lab/flux-lab.js";
+import { runKsail } from "../../lab/ksail.js";
+import { kubeRequest, type KubeLab } from "../../lab/k8s/lab.js";
+import type { LabRegistry } from "../../lab/registry.js";
 
 const NAME = "verified";
 const NS = "flux-system";

@@ -1,19 +1,19 @@
 /**
- * Smoke test of the Kubernetes + Flux lab (test/lab/k8s): the built CLI pushes a Flux artifact
+ * Smoke test of the Kubernetes + Flux lab (lab/k8s): the built CLI pushes a Flux artifact
  * to a real distribution registry, and the real source-controller and kustomize-controller
  * (against a real kube-apiserver) pull and apply it. Needs `npm run build` and
- * `bash test/lab/k8s/build.sh`.
+ * `bash lab/k8s/build.sh`.
  */
 import assert from "node:assert/strict";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, it } from "node:test";
-import { runKsail } from "../lab/ksail.js";
-import { kubeApply, kubeRequest } from "../lab/k8s/lab.js";
-import { startFluxLab } from "../lab/flux-lab.js";
-import type { KubeLab } from "../lab/k8s/lab.js";
-import type { LabRegistry } from "../lab/registry.js";
+import { runKsail } from "../../lab/ksail.js";
+import { kubeApply, kubeRequest } from "../../lab/k8s/lab.js";
+import { startFluxLab } from "../../lab/flux-lab.js";
+import type { KubeLab } from "../../lab/k8s/lab.js";
+import type { LabRegistry } from "../../lab/registry.js";
 
 type Registry = LabRegistry;
 interface Condition {

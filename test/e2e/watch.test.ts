@@ -12,17 +12,17 @@ import { after, before, describe, it } from "node:test";
 import { parseFluxManifest } from "../../src/artifact/manifest.js";
 import { RegistryClient } from "../../src/oci/client.js";
 import { semverTags } from "../../src/workload/versions.js";
-import { writeLabInstallManifests } from "../lab/flux-install-manifests.js";
+import { writeLabInstallManifests } from "../../lab/flux-install-manifests.js";
 import {
   LAB_FLUX_VERSION,
   labInitArgs,
   pointFluxAtLabRegistry,
   startFluxLab,
-} from "../lab/flux-lab.js";
-import { kubeRequest, type KubeLab } from "../lab/k8s/lab.js";
-import { runKsail } from "../lab/ksail.js";
-import type { LabRegistry } from "../lab/registry.js";
-import { startWatch, type WatchRun } from "../lab/watch.js";
+} from "../../lab/flux-lab.js";
+import { kubeRequest, type KubeLab } from "../../lab/k8s/lab.js";
+import { runKsail } from "../../lab/ksail.js";
+import type { LabRegistry } from "../../lab/registry.js";
+import { startWatch, type WatchRun } from "../../lab/watch.js";
 
 const NAME = "watched";
 let lab: KubeLab;

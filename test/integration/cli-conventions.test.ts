@@ -16,9 +16,9 @@ import { promisify } from "node:util";
 import { parse as parseYaml } from "yaml";
 import { PINNED_FLUX_VERSION, PINNED_REGISTRY_IMAGE } from "../../src/pins.js";
 import { DEFAULT_FLUX_VERSION } from "../../src/flux/install.js";
-import { freePort } from "../lab/free-port.js";
-import { json, runKsail, type KsailRun } from "../lab/ksail.js";
-import { startRegistry } from "../lab/registry.js";
+import { freePort } from "../../lab/free-port.js";
+import { json, runKsail, type KsailRun } from "../../lab/ksail.js";
+import { startRegistry } from "../../lab/registry.js";
 
 const run = promisify(execFile);
 const BIN = fileURLToPath(new URL("../../bin/ksail.js", import.meta.url));

@@ -11,10 +11,10 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { parse } from "yaml";
-import { startDockerEngine, type TestEngine } from "../lab/docker.js";
-import { dockerCliPath, kindBinary } from "../lab/kind.js";
-import { json, runKsail } from "../lab/ksail.js";
-import { startRegistry, type LabRegistry } from "../lab/registry.js";
+import { startDockerEngine, type TestEngine } from "../../lab/docker.js";
+import { dockerCliPath, kindBinary } from "../../lab/kind.js";
+import { json, runKsail } from "../../lab/ksail.js";
+import { startRegistry, type LabRegistry } from "../../lab/registry.js";
 
 const temps: string[] = [];
 async function tempDir(prefix = "ksail-first-run-"): Promise<string> {

@@ -12,10 +12,10 @@ import { parseFluxManifest } from "../../src/artifact/manifest.js";
 import { RegistryClient } from "../../src/oci/client.js";
 import { pushWorkload } from "../../src/workload/push.js";
 import { silentProgress } from "../../src/progress.js";
-import { startFaultProxy } from "../lab/fault-proxy.js";
-import { loadCorpus, materializeCase } from "../lab/invalid-corpus.js";
-import { json, runKsail } from "../lab/ksail.js";
-import { startRegistry, type LabRegistry } from "../lab/registry.js";
+import { startFaultProxy } from "../../lab/fault-proxy.js";
+import { loadCorpus, materializeCase } from "../../lab/invalid-corpus.js";
+import { json, runKsail } from "../../lab/ksail.js";
+import { startRegistry, type LabRegistry } from "../../lab/registry.js";
 
 const temps: string[] = [];
 async function tempDir(prefix: string): Promise<string> {

@@ -15,10 +15,10 @@ import { fileURLToPath } from "node:url";
 import { RegistryClient } from "../../src/oci/client.js";
 import { signatureTag } from "../../src/sign/cosign-format.js";
 import { readSigningKey } from "../../src/workload/sign.js";
-import { cosignBinary, runCosign } from "../lab/cosign.js";
-import { json, runKsail } from "../lab/ksail.js";
-import { startRegistry, type LabRegistry } from "../lab/registry.js";
-import { startWatch } from "../lab/watch.js";
+import { cosignBinary, runCosign } from "../../lab/cosign.js";
+import { json, runKsail } from "../../lab/ksail.js";
+import { startRegistry, type LabRegistry } from "../../lab/registry.js";
+import { startWatch } from "../../lab/watch.js";
 
 const PASSWORD = "correct horse battery staple";
 const BIN = fileURLToPath(new URL("../../bin/ksail.js", import.meta.url));

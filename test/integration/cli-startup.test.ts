@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { runKsail } from "../lab/ksail.js";
+import { runKsail } from "../../lab/ksail.js";
 
 const dist = fileURLToPath(new URL("../../dist/", import.meta.url));
 

@@ -1,6 +1,6 @@
 /**
  * The workload commands end to end: the built CLI as a process, against a real distribution
- * registry started for this file (test/lab/registry.ts).
+ * registry started for this file (lab/registry.ts).
  */
 import assert from "node:assert/strict";
 import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
@@ -8,8 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { RegistryClient } from "../../src/oci/client.js";
-import { startRegistry } from "../lab/registry.js";
-import { json, runKsail } from "../lab/ksail.js";
+import { startRegistry } from "../../lab/registry.js";
+import { json, runKsail } from "../../lab/ksail.js";
 
 type Lab = Awaited<ReturnType<typeof startRegistry>>;
 

@@ -1,6 +1,6 @@
 /**
  * kind's own config loader accepts the kind.yaml files ksail generates. The real `kind` CLI
- * (v0.30.0, built from Go modules: `bash test/lab/go-tools.sh kind`) runs `create cluster` against
+ * (v0.30.0, built from Go modules: `bash lab/go-tools.sh kind`) runs `create cluster` against
  * the test Docker Engine with a node image that cannot be pulled. kind reads and decodes the
  * config strictly (encoding.Load: unknown fields and apiVersions are errors), asks the engine for
  * its info, checks that no such cluster exists, validates the config (config.Validate), prints
@@ -20,10 +20,10 @@ import {
   addMirrorsToDistributionConfig,
   kindConfig,
 } from "../../src/cluster/distribution-config.js";
-import { demoConfig as config } from "../lab/project-config.js";
+import { demoConfig as config } from "../../lab/project-config.js";
 import { parseMirrorSpecs } from "../../src/registry/mirror.js";
-import { startDockerEngine, type TestEngine } from "../lab/docker.js";
-import { dockerCliPath, kindBinary, runKind } from "../lab/kind.js";
+import { startDockerEngine, type TestEngine } from "../../lab/docker.js";
+import { dockerCliPath, kindBinary, runKind } from "../../lab/kind.js";
 
 const RUN = `${process.pid}${randomBytes(3).toString("hex")}`;
 /** Nothing listens on port 1: the engine's pull is refused at once. */

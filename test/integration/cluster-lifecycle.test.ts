@@ -21,9 +21,9 @@ import {
   removeLabelled,
   startDockerEngine,
   type TestEngine,
-} from "../lab/docker.js";
-import { json, runKsail } from "../lab/ksail.js";
-import { initKindProject } from "../lab/project-config.js";
+} from "../../lab/docker.js";
+import { json, runKsail } from "../../lab/ksail.js";
+import { initKindProject } from "../../lab/project-config.js";
 
 const RUN = `k${process.pid}${randomBytes(3).toString("hex")}`;
 const LABEL = "dev.ksail.test";

@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { createServer as createTlsServer } from "node:tls";
-import { runKsail, type KsailRun } from "../lab/ksail.js";
+import { runKsail, type KsailRun } from "../../lab/ksail.js";
 
 const KILL_AFTER_MS = 90_000;
 

@@ -7,9 +7,9 @@ import { after, before, describe, it } from "node:test";
 import type { KsailError } from "../../src/errors.js";
 import { RegistryClient } from "../../src/oci/client.js";
 import { dockerConfigCredentials, staticCredentials } from "../../src/oci/credentials.js";
-import { OCI_MANIFEST, blobOf, manifestFor, rejectsKsail } from "../lab/oci-fixtures.js";
-import { startRegistry } from "../lab/registry.js";
-import type { LabRegistry } from "../lab/registry.js";
+import { OCI_MANIFEST, blobOf, manifestFor, rejectsKsail } from "../../lab/oci-fixtures.js";
+import { startRegistry } from "../../lab/registry.js";
+import type { LabRegistry } from "../../lab/registry.js";
 
 const USER = "ksail-user";
 const PASSWORD = "s3cret-Pa55word-do-not-leak";

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { sha256Digest } from "../../src/oci/digest.js";
-import { rejectsKsail } from "../lab/oci-fixtures.js";
-import { registrySuite } from "../lab/oci-suite.js";
+import { rejectsKsail } from "../../lab/oci-fixtures.js";
+import { registrySuite } from "../../lab/oci-suite.js";
 
 describe("blob reads (src/oci/blobs.ts) against the real distribution registry", () => {
   const suite = registrySuite();

@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { RegistryClient } from "../../src/oci/client.js";
 import { sha256Digest } from "../../src/oci/digest.js";
-import { startHostileRegistry } from "../lab/hostile-server.js";
-import type { HostileRegistryOptions } from "../lab/hostile-server.js";
-import { rejectsKsail } from "../lab/oci-fixtures.js";
+import { startHostileRegistry } from "../../lab/hostile-server.js";
+import type { HostileRegistryOptions } from "../../lab/hostile-server.js";
+import { rejectsKsail } from "../../lab/oci-fixtures.js";
 
 const MiB = 1024 * 1024;
 /** Enough that reading it all would show: the bound under test is 100 MiB of RSS. */

@@ -8,11 +8,11 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { startFaultProxy } from "../lab/fault-proxy.js";
-import { startPlainWebServer } from "../lab/hostile-server.js";
-import { runKsail } from "../lab/ksail.js";
-import { startRegistry } from "../lab/registry.js";
-import type { LabRegistry } from "../lab/registry.js";
+import { startFaultProxy } from "../../lab/fault-proxy.js";
+import { startPlainWebServer } from "../../lab/hostile-server.js";
+import { runKsail } from "../../lab/ksail.js";
+import { startRegistry } from "../../lab/registry.js";
+import type { LabRegistry } from "../../lab/registry.js";
 
 describe("ksail workload against unsafe registry addresses", () => {
   let dir: string;

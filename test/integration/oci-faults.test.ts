@@ -3,11 +3,11 @@ import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { RegistryClient } from "../../src/oci/client.js";
 import type { RegistryEvent } from "../../src/oci/client.js";
-import { startFaultProxy, startHttpFaultProxy } from "../lab/fault-proxy.js";
-import { freePort } from "../lab/free-port.js";
-import { OCI_MANIFEST, blobOf, manifestFor, rejectsKsail } from "../lab/oci-fixtures.js";
-import { startRegistry } from "../lab/registry.js";
-import type { LabRegistry } from "../lab/registry.js";
+import { startFaultProxy, startHttpFaultProxy } from "../../lab/fault-proxy.js";
+import { freePort } from "../../lab/free-port.js";
+import { OCI_MANIFEST, blobOf, manifestFor, rejectsKsail } from "../../lab/oci-fixtures.js";
+import { startRegistry } from "../../lab/registry.js";
+import type { LabRegistry } from "../../lab/registry.js";
 
 const noCredentials = async () => undefined;
 

@@ -5,9 +5,9 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { RegistryClient } from "../../src/oci/client.js";
 import { sha256Digest } from "../../src/oci/digest.js";
-import { OCI_MANIFEST, blobOf, manifestFor, rejectsKsail } from "../lab/oci-fixtures.js";
-import { registrySuite } from "../lab/oci-suite.js";
-import { startRegistry } from "../lab/registry.js";
+import { OCI_MANIFEST, blobOf, manifestFor, rejectsKsail } from "../../lab/oci-fixtures.js";
+import { registrySuite } from "../../lab/oci-suite.js";
+import { startRegistry } from "../../lab/registry.js";
 
 const noCredentials = async () => undefined;
 

@@ -4,11 +4,11 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { RegistryClient } from "../../src/oci/client.js";
-import { startFaultProxy } from "../lab/fault-proxy.js";
-import { startBannerServer, startPlainWebServer } from "../lab/hostile-server.js";
-import type { HostileServer } from "../lab/hostile-server.js";
-import { blobOf, rejectsKsail } from "../lab/oci-fixtures.js";
-import { startRegistry } from "../lab/registry.js";
+import { startFaultProxy } from "../../lab/fault-proxy.js";
+import { startBannerServer, startPlainWebServer } from "../../lab/hostile-server.js";
+import type { HostileServer } from "../../lab/hostile-server.js";
+import { blobOf, rejectsKsail } from "../../lab/oci-fixtures.js";
+import { startRegistry } from "../../lab/registry.js";
 
 const noCredentials = async () => undefined;
 

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
 import { RegistryClient } from "../../src/oci/client.js";
-import { blobOf, rejectsKsail } from "../lab/oci-fixtures.js";
-import { startRegistry } from "../lab/registry.js";
+import { blobOf, rejectsKsail } from "../../lab/oci-fixtures.js";
+import { startRegistry } from "../../lab/registry.js";
 
 const noCredentials = async () => undefined;
 

@@ -4,10 +4,10 @@ import { after, before, describe, it } from "node:test";
 import { KsailError } from "../../src/errors.js";
 import { RegistryClient } from "../../src/oci/client.js";
 import type { RegistryEvent } from "../../src/oci/client.js";
-import { startFaultProxy } from "../lab/fault-proxy.js";
-import { blobOf, rejectsKsail } from "../lab/oci-fixtures.js";
-import { startRegistry } from "../lab/registry.js";
-import type { LabRegistry } from "../lab/registry.js";
+import { startFaultProxy } from "../../lab/fault-proxy.js";
+import { blobOf, rejectsKsail } from "../../lab/oci-fixtures.js";
+import { startRegistry } from "../../lab/registry.js";
+import type { LabRegistry } from "../../lab/registry.js";
 
 const noCredentials = async () => undefined;
 

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
-import { OCI_MANIFEST, blobOf, manifestFor } from "../lab/oci-fixtures.js";
-import { registrySuite } from "../lab/oci-suite.js";
+import { OCI_MANIFEST, blobOf, manifestFor } from "../../lab/oci-fixtures.js";
+import { registrySuite } from "../../lab/oci-suite.js";
 
 describe("tags and catalog (src/oci/tags.ts, src/oci/catalog.ts) against the real distribution registry", () => {
   const suite = registrySuite();

@@ -3,8 +3,8 @@ import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
 import { RegistryClient } from "../../src/oci/client.js";
 import type { RegistryEvent } from "../../src/oci/client.js";
-import { blobOf } from "../lab/oci-fixtures.js";
-import { registrySuite } from "../lab/oci-suite.js";
+import { blobOf } from "../../lab/oci-fixtures.js";
+import { registrySuite } from "../../lab/oci-suite.js";
 
 const noCredentials = async () => undefined;
 

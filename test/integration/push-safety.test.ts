@@ -1,7 +1,7 @@
 /**
  * Push data safety (issue 10 items 1, 2, 6): `latest` after a killed push, writers on different
  * machines racing for one version, the creation time. The built CLI as a process against the
- * real distribution registry (test/lab/registry.ts); "different machines" are CLI processes with
+ * real distribution registry (lab/registry.ts); "different machines" are CLI processes with
  * separate caches, i.e. separate lock files, so only the registry is shared between them.
  */
 import assert from "node:assert/strict";
@@ -16,9 +16,9 @@ import type { RepositoryRef } from "../../src/oci/reference.js";
 import { silentProgress } from "../../src/progress.js";
 import { pushWorkload } from "../../src/workload/push.js";
 import { LATEST_TAG, semverTags } from "../../src/workload/versions.js";
-import { seededRandom, startFaultProxy } from "../lab/fault-proxy.js";
-import { json, runKsail, type KsailRun } from "../lab/ksail.js";
-import { startRegistry, type LabRegistry } from "../lab/registry.js";
+import { seededRandom, startFaultProxy } from "../../lab/fault-proxy.js";
+import { json, runKsail, type KsailRun } from "../../lab/ksail.js";
+import { startRegistry, type LabRegistry } from "../../lab/registry.js";
 
 const temps: string[] = [];
 async function tempDir(prefix: string): Promise<string> {

@@ -1,7 +1,7 @@
 /**
  * `ksail registry ...` end to end: the built CLI as a process against a real engine and the
  * registry:3 stand-in image. registry-cli.test.ts runs these scenarios against dockerd
- * (test/lab/docker.ts), registry-cli-podman.test.ts against a Podman service (test/lab/podman.ts).
+ * (lab/docker.ts), registry-cli-podman.test.ts against a Podman service (lab/podman.ts).
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -9,8 +9,8 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { buildRegistryImage, freeTcpPort, type TestEngine } from "../lab/docker.js";
-import { json, runKsail } from "../lab/ksail.js";
+import { buildRegistryImage, freeTcpPort, type TestEngine } from "../../lab/docker.js";
+import { json, runKsail } from "../../lab/ksail.js";
 
 const RUN = `c${process.pid}${randomBytes(3).toString("hex")}`;
 

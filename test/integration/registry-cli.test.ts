@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { tmpdir } from "node:os";
 import { describe, test } from "node:test";
-import { startDockerEngine } from "../lab/docker.js";
-import { runKsail } from "../lab/ksail.js";
+import { startDockerEngine } from "../../lab/docker.js";
+import { runKsail } from "../../lab/ksail.js";
 import { registryCliScenarios } from "./registry-cli-scenarios.js";
 
 registryCliScenarios("Docker Engine", startDockerEngine);

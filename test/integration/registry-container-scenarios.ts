@@ -2,7 +2,7 @@
  * The local registry container's scenarios against a real engine and a real distribution
  * registry image tagged registry:3. registry-container.test.ts runs them against dockerd (our own
  * unless KSAIL_TEST_DOCKER_HOST is set), registry-container-podman.test.ts against a Podman
- * service; where the two engines differ, the scenario says how (test/lab/README.md, "Podman").
+ * service; where the two engines differ, the scenario says how (lab/README.md, "Podman").
  */
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
@@ -25,7 +25,12 @@ import {
   type RegistrySpec,
 } from "../../src/registry/container.js";
 import { garbageCollect, garbageCollectContainer } from "../../src/registry/garbage-collect.js";
-import { buildRegistryImage, freeTcpPort, removeLabelled, type TestEngine } from "../lab/docker.js";
+import {
+  buildRegistryImage,
+  freeTcpPort,
+  removeLabelled,
+  type TestEngine,
+} from "../../lab/docker.js";
 
 const RUN = `t${process.pid}${randomBytes(3).toString("hex")}`;
 const TEST_LABEL = "dev.ksail.test";

@@ -8,7 +8,7 @@ import { describe, test } from "node:test";
 import { connectEngine } from "../../src/engine/docker.js";
 import { KsailError } from "../../src/errors.js";
 import { garbageCollectContainer } from "../../src/registry/garbage-collect.js";
-import { freeTcpPort, startDockerEngine } from "../lab/docker.js";
+import { freeTcpPort, startDockerEngine } from "../../lab/docker.js";
 import { registryContainerScenarios } from "./registry-container-scenarios.js";
 
 registryContainerScenarios("Docker Engine", startDockerEngine);

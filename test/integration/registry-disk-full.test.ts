@@ -12,8 +12,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { RegistryClient } from "../../src/oci/client.js";
-import { runKsail } from "../lab/ksail.js";
-import { startRegistry, type LabRegistry } from "../lab/registry.js";
+import { runKsail } from "../../lab/ksail.js";
+import { startRegistry, type LabRegistry } from "../../lab/registry.js";
 
 const run = promisify(execFile);
 

@@ -40,8 +40,8 @@ import {
   removeLabelled,
   startDockerEngine,
   type TestEngine,
-} from "../lab/docker.js";
-import { runKsail } from "../lab/ksail.js";
+} from "../../lab/docker.js";
+import { runKsail } from "../../lab/ksail.js";
 
 const RUN = `t${process.pid}${randomBytes(3).toString("hex")}`;
 const TEST_LABEL = "dev.ksail.test";

@@ -1,6 +1,6 @@
 /**
  * ksail's signatures and keys against the real cosign CLI (v2, built from its Go module by
- * `bash test/lab/go-tools.sh cosign`), on a real distribution registry over plain HTTP:
+ * `bash lab/go-tools.sh cosign`), on a real distribution registry over plain HTTP:
  *
  * - `cosign verify --key` accepts what ksail signs; ksail's verifyArtifact accepts what
  *   `cosign sign --key --tlog-upload=false` signs;
@@ -30,8 +30,8 @@ import {
   signArtifact,
 } from "../../src/workload/sign.js";
 import { verifyArtifact } from "../../src/workload/verify.js";
-import { cosignBinary, runCosign, type CosignRun } from "../lab/cosign.js";
-import { startRegistry, type LabRegistry } from "../lab/registry.js";
+import { cosignBinary, runCosign, type CosignRun } from "../../lab/cosign.js";
+import { startRegistry, type LabRegistry } from "../../lab/registry.js";
 
 const PASSWORD = "correct horse battery staple";
 

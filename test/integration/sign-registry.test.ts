@@ -36,7 +36,7 @@ import {
   verifyArtifact,
   verifyDigests,
 } from "../../src/workload/verify.js";
-import { startRegistry, type LabRegistry } from "../lab/registry.js";
+import { startRegistry, type LabRegistry } from "../../lab/registry.js";
 import type { KeyObject } from "node:crypto";
 
 interface Pair {

@@ -15,8 +15,8 @@ import { silentProgress } from "../../src/progress.js";
 import type { Progress } from "../../src/progress.js";
 import { pruneWorkload } from "../../src/workload/prune.js";
 import { pushWorkload } from "../../src/workload/push.js";
-import { json, runKsail } from "../lab/ksail.js";
-import { startRegistry, type LabRegistry } from "../lab/registry.js";
+import { json, runKsail } from "../../lab/ksail.js";
+import { startRegistry, type LabRegistry } from "../../lab/registry.js";
 
 describe("workload prune", () => {
   let lab: LabRegistry;

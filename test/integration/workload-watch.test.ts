@@ -15,8 +15,8 @@ import { after, before, describe, it } from "node:test";
 import { parseFluxManifest } from "../../src/artifact/manifest.js";
 import { RegistryClient } from "../../src/oci/client.js";
 import { semverTags } from "../../src/workload/versions.js";
-import { startRegistry, type LabRegistry } from "../lab/registry.js";
-import { startWatch } from "../lab/watch.js";
+import { startRegistry, type LabRegistry } from "../../lab/registry.js";
+import { startWatch } from "../../lab/watch.js";
 
 const configMap = (value: string) =>
   `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: default\ndata:\n  greeting: "${value}"\n`;

@@ -1,7 +1,7 @@
 /**
  * The whole loop on a real Kind cluster, as a user runs it (issue 5): the built ksail CLI, the
  * real `kind` CLI and kubectl on PATH, the Kind lab's Docker Engine with a locally built Kind node
- * image (test/lab/kind/build.sh) and `registry:3` — and nothing else.
+ * image (lab/kind/build.sh) and `registry:3` — and nothing else.
  *
  *   ksail init --distribution Kind --gitops-engine Flux   (kind.yaml pins the lab's node image)
  *   ksail up --flux-manifests <controllers' own manifests> (FR-001, SC-001)
@@ -12,7 +12,7 @@
  *   ksail down --delete-volumes → no node, registry container or volume is left (FR-015)
  *
  * Flux's release install.yaml cannot be downloaded here: the install manifests are the
- * controllers' own config (test/lab/flux-install-manifests.ts, `inCluster`), run as real pods
+ * controllers' own config (lab/flux-install-manifests.ts, `inCluster`), run as real pods
  * from the images the node image carries. SC-001 and SC-003 are printed, not asserted.
  */
 import assert from "node:assert/strict";
@@ -32,14 +32,14 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 import { parse, parseDocument, stringify } from "yaml";
-import { buildNodeImage, execIn, freeTcpPort } from "../lab/docker.js";
-import { eventually as pollUntil } from "../lab/eventually.js";
-import { writeLabInstallManifests } from "../lab/flux-install-manifests.js";
-import { LAB_FLUX_VERSION } from "../lab/flux-lab.js";
-import { startKindLab, type KindLab } from "../lab/kind-lab.js";
-import { runKind } from "../lab/kind.js";
-import { json, runKsail, type KsailRun } from "../lab/ksail.js";
-import { startWatch } from "../lab/watch.js";
+import { buildNodeImage, execIn, freeTcpPort } from "../../lab/docker.js";
+import { eventually as pollUntil } from "../../lab/eventually.js";
+import { writeLabInstallManifests } from "../../lab/flux-install-manifests.js";
+import { LAB_FLUX_VERSION } from "../../lab/flux-lab.js";
+import { startKindLab, type KindLab } from "../../lab/kind-lab.js";
+import { runKind } from "../../lab/kind.js";
+import { json, runKsail, type KsailRun } from "../../lab/ksail.js";
+import { startWatch } from "../../lab/watch.js";
 
 const run = promisify(execFile);
 

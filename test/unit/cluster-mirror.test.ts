@@ -10,7 +10,7 @@ import {
   kindConfig,
 } from "../../src/cluster/distribution-config.js";
 import { mirrorHostsTomlFile, registriesYaml } from "../../src/cluster/wiring.js";
-import { demoConfig as config } from "../lab/project-config.js";
+import { demoConfig as config } from "../../lab/project-config.js";
 import { KsailError } from "../../src/errors.js";
 import {
   mirrorContainerName,

@@ -11,7 +11,7 @@ import {
   registriesYaml,
   writeHostsTomlCommand,
 } from "../../src/cluster/wiring.js";
-import { demoConfig as config } from "../lab/project-config.js";
+import { demoConfig as config } from "../../lab/project-config.js";
 import { inClusterRegistryAddress, registryAddresses } from "../../src/registry/address.js";
 
 const golden = (name: string) =>

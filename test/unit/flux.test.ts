@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
-import { demoConfig as config } from "../lab/project-config.js";
+import { demoConfig as config } from "../../lab/project-config.js";
 import { KsailError } from "../../src/errors.js";
 import { deploymentReady, parseManifests } from "../../src/flux/install.js";
 import { readiness, revisionReadiness, type FluxObject } from "../../src/flux/readiness.js";
@@ -12,7 +12,7 @@ import {
   ociRepository,
   syncSpecFromConfig,
 } from "../../src/flux/resources.js";
-import { crdSchema, validateAgainstSchema } from "../lab/openapi-schema.js";
+import { crdSchema, validateAgainstSchema } from "../../lab/openapi-schema.js";
 
 /** The CRDs of the controllers the lab runs (test/fixtures/flux-crds/README.md). */
 const fixtures = new URL("../fixtures/flux-crds/", import.meta.url);

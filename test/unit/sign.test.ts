@@ -37,7 +37,7 @@ import { silentProgress } from "../../src/progress.js";
 import { generateKeyPair, readPublicKey, readSigningKey } from "../../src/workload/sign.js";
 import { signatureTagsByDigest } from "../../src/workload/verify.js";
 import { loadConfig } from "../../src/config/load.js";
-import { crdSchema, validateAgainstSchema } from "../lab/openapi-schema.js";
+import { crdSchema, validateAgainstSchema } from "../../lab/openapi-schema.js";
 
 const DIGEST = `sha256:${"ab".repeat(32)}`;
 

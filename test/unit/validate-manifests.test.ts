@@ -13,7 +13,7 @@ import {
   materializeCase,
   validDir,
   type CorpusCase,
-} from "../lab/invalid-corpus.js";
+} from "../../lab/invalid-corpus.js";
 
 const corpus = { cases: await loadCorpus() };
 

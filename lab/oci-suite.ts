@@ -3,9 +3,9 @@
  * started in `before`, stopped in `after`. Read the fields inside tests, not at declaration.
  */
 import { after, before } from "node:test";
-import { RegistryClient } from "../../src/oci/client.js";
-import type { RegistryClientOptions } from "../../src/oci/client.js";
-import type { RepositoryRef } from "../../src/oci/reference.js";
+import { RegistryClient } from "../src/oci/client.js";
+import type { RegistryClientOptions } from "../src/oci/client.js";
+import type { RepositoryRef } from "../src/oci/reference.js";
 import { startRegistry } from "./registry.js";
 import type { LabRegistry } from "./registry.js";
 

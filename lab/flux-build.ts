@@ -1,7 +1,7 @@
 /**
  * Flux's build as the oracle of validation: `flux build kustomization --dry-run` runs kustomize
  * exactly as kustomize-controller does (including the generated kustomization.yaml of a
- * directory without one). The Flux CLI is v2.9.5 built from Go modules by test/lab/go-tools.sh.
+ * directory without one). The Flux CLI is v2.9.5 built from Go modules by lab/go-tools.sh.
  */
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -9,7 +9,7 @@ import { writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 
-export const FLUX_BUILD_COMMAND = "bash test/lab/go-tools.sh flux";
+export const FLUX_BUILD_COMMAND = "bash lab/go-tools.sh flux";
 
 /** The cached Flux CLI; throws with the command that builds it when it is missing. */
 export function fluxBinary(): string {

@@ -1,5 +1,5 @@
 /**
- * The real `kind` CLI (sigs.k8s.io/kind v0.30.0, built from Go modules by test/lab/go-tools.sh into
+ * The real `kind` CLI (sigs.k8s.io/kind v0.30.0, built from Go modules by lab/go-tools.sh into
  * ${KSAIL_LAB_CACHE:-~/.cache/ksail-lab}/bin/kind-v0.30.0). Tests that need it fail, never skip,
  * with the build command when it is missing.
  */
@@ -7,7 +7,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 const GO_TOOLS = fileURLToPath(new URL("./go-tools.sh", import.meta.url));
-export const KIND_BUILD_COMMAND = "bash test/lab/go-tools.sh kind";
+export const KIND_BUILD_COMMAND = "bash lab/go-tools.sh kind";
 
 /** Path of the cached kind binary, or an Error whose message is the build command. */
 export function kindBinary(): string {

@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const BIN = fileURLToPath(new URL("../../bin/ksail.js", import.meta.url));
-const DIST = fileURLToPath(new URL("../../dist/cli.js", import.meta.url));
+const BIN = fileURLToPath(new URL("../bin/ksail.js", import.meta.url));
+const DIST = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
 
 export interface KsailRun {
   code: number | null;

@@ -5,7 +5,7 @@
  * `buildRegistryImage()` builds a `registry:3` stand-in FROM scratch from Debian's
  * docker-registry binary through the Docker API (no pull possible here).
  */
-import { connectEngine } from "../../src/engine/docker.js";
+import { connectEngine } from "../src/engine/docker.js";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, closeSync } from "node:fs";
 import { randomBytes } from "node:crypto";
@@ -16,7 +16,7 @@ import Docker from "dockerode";
 import { pack } from "tar-stream";
 
 export interface TestEngine {
-  /** Which engine answers the Docker API: dockerd, or Podman's service (test/lab/podman.ts). */
+  /** Which engine answers the Docker API: dockerd, or Podman's service (lab/podman.ts). */
   product: "docker" | "podman";
   /** The network a container joins when none is given ("bridge" on Docker). */
   defaultNetwork: string;

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-export const fixturesDir = join(dirname(fileURLToPath(import.meta.url)), "..", "fixtures");
+export const fixturesDir = join(dirname(fileURLToPath(import.meta.url)), "..", "test", "fixtures");
 export const invalidDir = join(fixturesDir, "invalid");
 export const validDir = join(fixturesDir, "valid");
 

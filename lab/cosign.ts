@@ -1,6 +1,6 @@
 /**
  * The real cosign CLI (github.com/sigstore/cosign/v2, built from its Go module by
- * test/lab/go-tools.sh into ${KSAIL_LAB_CACHE:-~/.cache/ksail-lab}/bin/cosign-<version>): the peer
+ * lab/go-tools.sh into ${KSAIL_LAB_CACHE:-~/.cache/ksail-lab}/bin/cosign-<version>): the peer
  * that defines cosign's key and signature formats. Tests that need it fail, never skip, with the
  * build command when it is missing.
  */
@@ -8,7 +8,7 @@ import { execFile, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 const GO_TOOLS = fileURLToPath(new URL("./go-tools.sh", import.meta.url));
-export const COSIGN_BUILD_COMMAND = "nice bash test/lab/go-tools.sh cosign";
+export const COSIGN_BUILD_COMMAND = "nice bash lab/go-tools.sh cosign";
 
 /** Path of the cached cosign binary, or an Error whose message is the build command. */
 export function cosignBinary(): string {

@@ -3,11 +3,11 @@
  * (`podman system service`, rootful) with everything of its own under /tmp/ksp-XXXX — storage,
  * run root, volumes, tmp dir, events log, lock files, CNI network configs — and serves the Docker
  * API on a socket there. It returns the same TestEngine shape as `startDockerEngine()`
- * (test/lab/docker.ts), so the same scenarios run against both. `stop()` removes every container
+ * (lab/docker.ts), so the same scenarios run against both. `stop()` removes every container
  * and volume, ends the service and the conmon processes it left, and removes the directory, the
  * lab's bridge and the CNI IPAM state of its networks.
  *
- * Configuration the machine needs (test/lab/README.md, "Podman"): runc (Debian's crun fails here
+ * Configuration the machine needs (lab/README.md, "Podman"): runc (Debian's crun fails here
  * under the hybrid cgroup layout), lowered default ulimits (otherwise every container fails to
  * start), cgroupfs (no systemd), a file events log (no journald).
  */

@@ -2,11 +2,11 @@
 # Builds the Go peer tools used by the benchmarks and lab tests from the Go module proxy into a
 # cache outside the repo. Idempotent: a binary that is already in the cache is not rebuilt.
 #
-#   test/lab/go-tools.sh                 build (or reuse) every tool, print where each one is
-#   test/lab/go-tools.sh NAME...         only these tools (crane, oras, registry, kind, flux, cosign)
-#   test/lab/go-tools.sh --print-path NAME
+#   lab/go-tools.sh                 build (or reuse) every tool, print where each one is
+#   lab/go-tools.sh NAME...         only these tools (crane, oras, registry, kind, flux, cosign)
+#   lab/go-tools.sh --print-path NAME
 #                                        print the cached binary path of NAME (exit 1 if absent)
-#   test/lab/go-tools.sh --list          print "name version path" for every tool
+#   lab/go-tools.sh --list          print "name version path" for every tool
 #
 # Cache: ${KSAIL_LAB_CACHE:-$HOME/.cache/ksail-lab}/bin/<name>-<version>, plus a stable symlink
 # bin/<name> pointing at the pinned version. Tools whose go.mod has replace directives cannot be
@@ -70,7 +70,7 @@ build_from_copy() { # NAME PKG VERSION MODULE OUT
     # and the module zip leaves out. They only feed `flux install`/`bootstrap`; a placeholder
     # lets the rest of the CLI build. VERSION is what `flux version --client` prints.
     mkdir -p "$dir/cmd/flux/manifests"
-    printf '# placeholder: embedded install manifests are not built here (test/lab/go-tools.sh)\n' \
+    printf '# placeholder: embedded install manifests are not built here (lab/go-tools.sh)\n' \
       >"$dir/cmd/flux/manifests/placeholder.yaml"
     ldflags="$ldflags -X main.VERSION=${version#v}"
   fi

@@ -3,9 +3,9 @@
 # (so the node image and the component images are built once), the runc wrapper as its default
 # runtime (kind's --privileged nodes need it on this VM), and a bridge of its own.
 #
-#   bash test/lab/kind/dockerd.sh start   start it (or reuse the running one); prints DOCKER_HOST
-#   bash test/lab/kind/dockerd.sh stop    stop it; the data root (images) stays
-#   bash test/lab/kind/dockerd.sh host    print DOCKER_HOST (exit 1 if it is not running)
+#   bash lab/kind/dockerd.sh start   start it (or reuse the running one); prints DOCKER_HOST
+#   bash lab/kind/dockerd.sh stop    stop it; the data root (images) stays
+#   bash lab/kind/dockerd.sh host    print DOCKER_HOST (exit 1 if it is not running)
 #
 # One engine per machine: its data root is shared by the build and the system test, which take
 # turns (a second `start` reuses the running daemon).

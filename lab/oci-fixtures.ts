@@ -1,7 +1,7 @@
 /** Small builders and assertions the OCI client tests share. */
 import assert from "node:assert/strict";
-import { KsailError } from "../../src/errors.js";
-import { sha256Digest } from "../../src/oci/digest.js";
+import { KsailError } from "../src/errors.js";
+import { sha256Digest } from "../src/oci/digest.js";
 
 export const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
 

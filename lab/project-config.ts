@@ -7,7 +7,7 @@ import {
   resolveDerivedDefaults,
   type KsailConfig,
   type KsailConfigInput,
-} from "../../src/config/schema.js";
+} from "../src/config/schema.js";
 import type { KsailRun } from "./ksail.js";
 
 /** A resolved ksail.yaml for project "demo" with Flux, plus the given spec fields. */

@@ -1,7 +1,7 @@
 /**
  * Starts the Kubernetes + Flux lab for manual use and waits until Ctrl-C.
  *
- *   node --import tsx test/lab/k8s/up.ts [--no-controllers] [--no-flux-crds]
+ *   node --import tsx lab/k8s/up.ts [--no-controllers] [--no-flux-crds]
  *
  * Then e.g. `KUBECONFIG=<printed path> kubectl get ocirepositories -A`.
  */

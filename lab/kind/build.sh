@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds a Kind node image for Kubernetes v1.34 on this machine, where no image can be pulled:
 #
-#   1. Go-built binaries (test/lab/k8s/build.sh): kubelet, kubeadm, kubectl, kube-apiserver,
+#   1. Go-built binaries (lab/k8s/build.sh): kubelet, kubeadm, kubectl, kube-apiserver,
 #      kube-controller-manager, kube-scheduler, kube-proxy, etcd at the version kubeadm pins, and
 #      the Flux controllers; CoreDNS from its Go module; pause from the C source in the
 #      k8s.io/kubernetes module.
@@ -15,24 +15,24 @@
 #      /kind/version, the CNI manifest, and every component image imported into the node's
 #      containerd (namespace k8s.io, pinned, not unpacked), then `docker commit`.
 #
-# Everything lives in the lab dockerd (test/lab/kind/dockerd.sh) whose data root is cached in
+# Everything lives in the lab dockerd (lab/kind/dockerd.sh) whose data root is cached in
 # ${KSAIL_LAB_CACHE:-~/.cache/ksail-lab}/kind/docker; a recipe hash labels the node image, so a
 # second run only checks and exits. Cold: the Go builds (~15 min on 2 cores beyond the Flux lab),
 # debootstrap (~1 min), images (~1 min).
 #
-#   bash test/lab/kind/build.sh          build (or reuse) the node image; prints its tag
+#   bash lab/kind/build.sh          build (or reuse) the node image; prints its tag
 #   KSAIL_KIND_REBUILD=1 bash ...        rebuild the images even if the recipe is unchanged
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../lib.sh
 source "$HERE/../lib.sh"
-REPO="$(cd "$HERE/../../.." && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
 CACHE="${KSAIL_LAB_CACHE:-$HOME/.cache/ksail-lab}"
 BIN="$CACHE/bin"
 WORK="$CACHE/kind"
 
-K8S_VERSION="v1.34.4" # the same as test/lab/k8s/build.sh
-KIND_VERSION="v0.30.0" # the kind CLI the lab runs (test/lab/go-tools.sh)
+K8S_VERSION="v1.34.4" # the same as lab/k8s/build.sh
+KIND_VERSION="v0.30.0" # the kind CLI the lab runs (lab/go-tools.sh)
 ETCD_IMAGE_VERSION="3.6.5-0"
 COREDNS_VERSION="v1.12.1"
 CRICTL_VERSION="v1.34.0" # cri-tools release of Kubernetes 1.34 (kind's base ships crictl too)
@@ -68,7 +68,7 @@ total=$SECONDS
 
 
 # --- 1. binaries ---------------------------------------------------------------------------
-bash "$REPO/test/lab/k8s/build.sh" kubelet kubeadm kubectl kube-apiserver kube-controller-manager \
+bash "$REPO/lab/k8s/build.sh" kubelet kubeadm kubectl kube-apiserver kube-controller-manager \
   kube-scheduler kube-proxy source-controller kustomize-controller "etcd@v${ETCD_IMAGE_VERSION%-*}"
 
 # go_install NAME VERSION PACKAGE [LDFLAGS]: `go install PACKAGE@VERSION` into bin/NAME-VERSION.

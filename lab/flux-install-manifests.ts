@@ -41,7 +41,7 @@ async function moduleDir(module: string, version: string): Promise<string> {
     return (JSON.parse(stdout) as { Dir: string }).Dir;
   } catch (error) {
     throw new Error(
-      `cannot find the Go module ${module}@${version} (run \`bash test/lab/k8s/build.sh\`, which downloads it): ${(error as Error).message}`,
+      `cannot find the Go module ${module}@${version} (run \`bash lab/k8s/build.sh\`, which downloads it): ${(error as Error).message}`,
       { cause: error },
     );
   }

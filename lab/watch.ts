@@ -8,10 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import type { CycleReport } from "../../src/workload/watch.js";
+import type { CycleReport } from "../src/workload/watch.js";
 
-const BIN = fileURLToPath(new URL("../../bin/ksail.js", import.meta.url));
-const DIST = fileURLToPath(new URL("../../dist/cli.js", import.meta.url));
+const BIN = fileURLToPath(new URL("../bin/ksail.js", import.meta.url));
+const DIST = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
 
 export interface WatchRun {
   reports: CycleReport[];
@@ -44,7 +44,7 @@ export function startWatch(options: StartWatchOptions): WatchRun {
     [BIN, "workload", "watch", "-o", "json", ...(options.args ?? [])],
     {
       cwd: options.project,
-      // As test/lab/ksail.ts: a private HOME / DOCKER_CONFIG and cache per test process.
+      // As lab/ksail.ts: a private HOME / DOCKER_CONFIG and cache per test process.
       env: {
         PATH: process.env.PATH,
         HOME: options.project,

@@ -3,8 +3,8 @@
 # Idempotent: a component whose versioned binary is already cached is not rebuilt, so a second run
 # takes seconds.
 #
-#   bash test/lab/k8s/build.sh            build (or reuse) every component, print where each is
-#   bash test/lab/k8s/build.sh NAME...    only these (kube-apiserver kube-controller-manager
+#   bash lab/k8s/build.sh            build (or reuse) every component, print where each is
+#   bash lab/k8s/build.sh NAME...    only these (kube-apiserver kube-controller-manager
 #                                         source-controller kustomize-controller, and the
 #                                         optional etcd)
 #

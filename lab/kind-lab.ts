@@ -1,7 +1,7 @@
 /**
  * The Kind lab for the system test (test/system): the lab's own Docker Engine
- * (test/lab/kind/dockerd.sh, data root cached in ${KSAIL_LAB_CACHE:-~/.cache/ksail-lab}/kind/docker)
- * holding the locally built Kind node image (test/lab/kind/build.sh), the real `kind` CLI and
+ * (lab/kind/dockerd.sh, data root cached in ${KSAIL_LAB_CACHE:-~/.cache/ksail-lab}/kind/docker)
+ * holding the locally built Kind node image (lab/kind/build.sh), the real `kind` CLI and
  * kubectl on a PATH of their own, and `registry:3` built in that engine, so ksail runs exactly as
  * a user runs it. Anything missing is an Error naming the command that builds it; tests fail,
  * never skip.
@@ -23,7 +23,7 @@ import { dockerCliPath, kindBinary, runKind } from "./kind.js";
 const run = promisify(execFile);
 
 export const KIND_NODE_IMAGE = "ksail-lab/kind-node:v1.34.4";
-export const KIND_BUILD_COMMAND = "bash test/lab/kind/build.sh";
+export const KIND_BUILD_COMMAND = "bash lab/kind/build.sh";
 const KUBECTL_VERSION = "v1.34.4";
 const DOCKERD = fileURLToPath(new URL("./kind/dockerd.sh", import.meta.url));
 const LAB_CACHE = process.env.KSAIL_LAB_CACHE ?? join(homedir(), ".cache", "ksail-lab");
@@ -119,7 +119,7 @@ async function dockerd(command: "start" | "stop"): Promise<string> {
   } catch (error) {
     const e = error as Error & { stderr?: string };
     throw new Error(
-      `\`bash test/lab/kind/dockerd.sh ${command}\` failed: ${e.stderr?.trim() || e.message}`,
+      `\`bash lab/kind/dockerd.sh ${command}\` failed: ${e.stderr?.trim() || e.message}`,
       { cause: error },
     );
   }
@@ -129,7 +129,7 @@ function kubectlBinary(): string {
   const path = join(LAB_CACHE, "bin", `kubectl-${KUBECTL_VERSION}`);
   if (!existsSync(path)) {
     throw new Error(
-      `kubectl ${KUBECTL_VERSION} is missing at ${path}: run \`bash test/lab/k8s/build.sh kubectl\` (or \`${KIND_BUILD_COMMAND}\`, which builds it)`,
+      `kubectl ${KUBECTL_VERSION} is missing at ${path}: run \`bash lab/k8s/build.sh kubectl\` (or \`${KIND_BUILD_COMMAND}\`, which builds it)`,
     );
   }
   return path;

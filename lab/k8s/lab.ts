@@ -57,7 +57,7 @@ export interface KubeLab {
 }
 
 export const LAB_CACHE = process.env.KSAIL_LAB_CACHE ?? join(homedir(), ".cache", "ksail-lab");
-const BUILD_HINT = `run \`bash test/lab/k8s/build.sh\` (it builds into ${LAB_CACHE}; KSAIL_LAB_CACHE moves it)`;
+const BUILD_HINT = `run \`bash lab/k8s/build.sh\` (it builds into ${LAB_CACHE}; KSAIL_LAB_CACHE moves it)`;
 const SERVICE_CIDR = "10.0.0.0/24";
 
 function cachedBinary(name: string): string {
