@@ -31,6 +31,7 @@ import type { SigningKey } from "../sign/keys.js";
 import {
   EDITOR_TEMP_PATTERNS,
   relevantChanges,
+  SeenFiles,
   watchChanges,
   type ChangeBatch,
 } from "./watch-changes.js";
@@ -191,15 +192,16 @@ export async function watchWorkload(
   const summary: WatchSummary = { cycles: 0, pushed: 0, abandoned: false };
 
   let watcherError: Error | undefined;
-  const changes = watchChanges(sourceDir, {
+  const changes = await watchChanges(sourceDir, {
     debounceMs: options.debounceMs ?? DEFAULT_DEBOUNCE_MS,
     onError: (error) => (watcherError = error),
+    onNotice: (line) => reporter.notice(line),
   });
   const aborted = new Promise<typeof ABANDONED>((resolve) => {
     if (signal.aborted) resolve(ABANDONED);
     signal.addEventListener("abort", () => resolve(ABANDONED), { once: true });
   });
-  signal.addEventListener("abort", () => changes.close(), { once: true });
+  signal.addEventListener("abort", () => void changes.close(), { once: true });
 
   /** The selection the last cycle saw, to tell artifact files from ignored ones. */
   let selected: Set<string>;
@@ -209,6 +211,7 @@ export async function watchWorkload(
   /** Changes of a cycle that failed for an outage, carried into the retry. */
   let carried: string[] = [];
 
+  const seen = new SeenFiles(sourceDir);
   const list = async () =>
     new Set((await listSourceFiles(sourceDir, { ignore })).files.map((f) => f.path));
 
@@ -428,11 +431,15 @@ export async function watchWorkload(
         reporter.warn(`cannot read ${sourceDir}: ${(error as Error).message}`);
         continue;
       }
-      const changed = relevantChanges(batch, selected, after);
+      const relevant = relevantChanges(batch, selected, after);
       selected = after;
-      if (changed.length === 0) continue; // only ignored files changed
-      await cycle("change", changed, batch.firstAt);
+      // Only ignored files changed, or only the rest of a save the last cycle took already.
+      const changed = relevant.length === 0 ? [] : await seen.differing(relevant);
+      if (changed.length === 0) continue;
+      await seen.take(changed);
+      await cycle("change", relevant, batch.firstAt);
     }
+    if (isKsailError(watcherError) && !signal.aborted) throw watcherError;
     if (watcherError && !signal.aborted) {
       throw new KsailError("failed", `watching ${sourceDir} failed: ${watcherError.message}`, {
         hint: "Is the directory still there? Start `ksail workload watch` again.",
@@ -441,7 +448,7 @@ export async function watchWorkload(
     }
     return summary;
   } finally {
-    changes.close();
+    await changes.close();
     await cache?.flush();
   }
 }
