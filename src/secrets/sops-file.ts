@@ -13,7 +13,7 @@
  */
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import { Decrypter, Encrypter, armor } from "age-encryption";
-import { isMap, isScalar, parseAllDocuments, Scalar } from "yaml";
+import { Document as YamlDocument, isMap, isScalar, parseAllDocuments, Scalar } from "yaml";
 import type { Document, Node, YAMLMap } from "yaml";
 import {
   decryptTree,
@@ -394,4 +394,28 @@ export async function verifySopsYaml(
       return { verified: false, reason: "no-key", message: error.message };
     throw error;
   }
+}
+
+/**
+ * Decrypts one built object as kustomize-controller does right before applying it: its values,
+ * with no MAC check (kustomize's transformers change the object after encryption), and without
+ * its `sops` key. Undefined when the object has no sops metadata.
+ */
+export async function decryptResource(
+  object: Record<string, unknown>,
+  identities: readonly string[],
+): Promise<Record<string, unknown> | undefined> {
+  const sops = object[METADATA_KEY] as { mac?: unknown } | null | undefined;
+  if (typeof sops !== "object" || sops === null || !sops.mac) return undefined;
+  const doc = new YamlDocument(object) as unknown as Document.Parsed;
+  const metadata = readMetadata(doc.get(METADATA_KEY) as YAMLMap);
+  const key = await dataKey(metadata, identities);
+  try {
+    decryptTree([doc], key, metadata.rules);
+  } catch (error) {
+    if (error instanceof SopsTreeError) throw new SopsError("invalid", error.message);
+    throw error;
+  }
+  doc.delete(METADATA_KEY);
+  return doc.toJS() as Record<string, unknown>;
 }
