@@ -6,15 +6,9 @@ import { garbageCollect, restoreReadWriteContainer } from "../../../registry/gar
 import { formatBytes } from "../../../ui/output.js";
 import { pruneWorkload } from "../../../workload/prune.js";
 import { createOutput, parseInteger } from "../../context.js";
-import type { TargetFlags } from "../../options.js";
+import type { PruneFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
 import { openTarget } from "./target.js";
-
-export interface PruneFlags extends TargetFlags {
-  keep: string;
-  olderThan?: string;
-  dryRun?: boolean;
-}
 
 export async function run({ ctx, flags, globals }: Invocation<PruneFlags>): Promise<void> {
   const keep = parseInteger(flags.keep, "--keep", 1);
