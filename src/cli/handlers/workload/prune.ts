@@ -1,5 +1,5 @@
 /** `ksail workload prune --keep N`: then the local registry's garbage collection, when it is ours. */
-import { parseDuration } from "../../../config/duration.js";
+import { parseDuration } from "../../../util/duration.js";
 import { KsailError } from "../../../errors.js";
 import { connectEngine, type Engine } from "../../../engine/docker.js";
 import { garbageCollect, restoreReadWriteContainer } from "../../../registry/garbage-collect.js";
