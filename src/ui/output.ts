@@ -10,6 +10,7 @@
 import type { Writable } from "node:stream";
 import { stringify } from "yaml";
 import { formatDuration } from "../config/duration.js";
+import { someoneElseHandles } from "../util/signals.js";
 import { paintMark } from "./color.js";
 
 export type OutputFormat = "human" | "json" | "yaml";
@@ -48,6 +49,8 @@ export class Output {
   private readonly running: RunningStep[] = [];
   private liveShown = false;
   private timer: NodeJS.Timeout | undefined;
+  private interruptNote: string | undefined;
+  private signalsHeld = false;
 
   constructor(options: OutputOptions = {}) {
     this.format = options.format ?? "human";
@@ -108,6 +111,37 @@ export class Output {
     else if (this.format === "yaml") this.printOut(`---\n${stringify(value, { lineWidth: 0 })}`);
   }
 
+  /** See Progress.atInterrupt: a warning to print if the user interrupts now. */
+  atInterrupt(note: string | undefined): void {
+    this.interruptNote = note;
+  }
+
+  /**
+   * Ctrl-C (or SIGTERM) while a step runs, when no one else handles it (`workload watch` does):
+   * the live line becomes `✗ interrupted (step, elapsed)`, the note of what is half done follows,
+   * and the process ends with 130 (SIGINT) or 143 (SIGTERM), as a shell reports a signal.
+   */
+  private readonly onSignal = (signal: NodeJS.Signals): void => {
+    if (someoneElseHandles(signal, this.onSignal)) return;
+    const step = this.running.at(-1);
+    this.clearLive();
+    const where = step ? ` (${step.label}, ${formatElapsed(this.now() - step.started)})` : "";
+    this.stderr.write(`${paintMark(`✗ interrupted${where}`, this.color)}\n`);
+    if (this.interruptNote) {
+      this.stderr.write(`${paintMark(`warning: ${this.interruptNote}`, this.color)}\n`);
+    }
+    process.exit(signal === "SIGINT" ? 130 : 143);
+  };
+
+  private holdSignals(hold: boolean): void {
+    if (hold === this.signalsHeld) return;
+    this.signalsHeld = hold;
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      if (hold) process.on(signal, this.onSignal);
+      else process.off(signal, this.onSignal);
+    }
+  }
+
   /** Raw error text (already formatted). */
   error(text: string): void {
     this.printErr(text);
@@ -116,6 +150,7 @@ export class Output {
   private begin(label: string): RunningStep {
     const step = { label, started: this.now() };
     this.running.push(step);
+    this.holdSignals(true);
     if (this.quiet) return step;
     if (this.live) {
       this.clearLive();
@@ -136,6 +171,7 @@ export class Output {
   private end(step: RunningStep, line: string): void {
     const index = this.running.indexOf(step);
     if (index >= 0) this.running.splice(index, 1);
+    if (this.running.length === 0) this.holdSignals(false);
     if (this.running.length === 0 && this.timer) {
       clearInterval(this.timer);
       this.timer = undefined;

@@ -355,6 +355,7 @@ async function publish(
           won.latestReads === undefined ? {} : { firstReads: won.latestReads },
         );
       }
+      progress.atInterrupt?.(undefined);
       return won;
     },
     (won) =>
@@ -445,6 +446,12 @@ async function claimVersion(
         artifact.manifest.bytes,
         artifact.manifest.mediaType,
       );
+      if (options.readLatest) {
+        options.progress.atInterrupt?.(
+          `${name}:${candidate} was pushed but latest was not moved to it; ` +
+            "`ksail workload push` again moves it (nothing new is uploaded)",
+        );
+      }
     }
     const window = performance.now() - checking;
     // Step 3: whoever wrote last within the settle time owns the version.

@@ -44,6 +44,16 @@ export async function run({ ctx, flags, globals }: Invocation<VersionsFlags>): P
       ...(check && !check.ok && hasTag ? { signatureProblem: check.reason } : {}),
     };
   });
+  // `latest` below the highest version: --no-latest, an interrupted push, or a rollback.
+  const highest = versions.at(-1);
+  const latest = versions.find((v) => v.latest);
+  if (highest && latest && !highest.latest) {
+    out.info(
+      `latest is ${latest.version}, behind the highest version ${highest.version} ` +
+        "(a push with --no-latest or one interrupted before it moved latest); " +
+        "`ksail workload push` moves it to the highest",
+    );
+  }
   out.list(rows, () =>
     rows.length === 0
       ? `no versions in ${repository.registry}/${repository.repository}`
