@@ -17,6 +17,7 @@ import { registerFlux } from "./commands/flux.js";
 import { registerRegistry } from "./commands/registry.js";
 import { registerCluster } from "./commands/cluster.js";
 import { registerCompletion, registerVersion } from "./commands/version.js";
+import { registerShortcuts, SHORTCUTS } from "./commands/shortcuts.js";
 import { applyExamples, FLUX_EXAMPLES, WORKLOAD_EXAMPLES } from "./commands/examples.js";
 
 export const VERSION: string = packageJson.version;
@@ -33,6 +34,7 @@ const GROUPS: Record<string, Register> = {
   up: registerCluster,
   down: registerCluster,
   version: registerVersion,
+  ...Object.fromEntries(SHORTCUTS.map((name) => [name, registerShortcuts])),
 };
 
 /**
@@ -55,6 +57,8 @@ export function createProgram(ctx: CliContext, argv?: readonly string[]): Comman
     // Root options count only before the subcommand, so that `workload push --version 1.2.3`
     // reaches push; the common options are added to every leaf command by finish().
     .enablePositionalOptions()
+    .commandsGroup("Other commands:")
+    .helpCommand(true)
     .exitOverride();
   for (const [flags, description] of COMMON_OPTIONS) program.option(flags, description);
 
@@ -64,6 +68,7 @@ export function createProgram(ctx: CliContext, argv?: readonly string[]): Comman
     ? [group]
     : [
         registerInit,
+        registerShortcuts,
         registerWorkload,
         registerFlux,
         registerRegistry,
@@ -78,14 +83,29 @@ export function createProgram(ctx: CliContext, argv?: readonly string[]): Comman
   if (group === undefined) {
     examples(program, [
       ["ksail init && ksail up", "a project, then its registry, Kind cluster and Flux"],
-      ["ksail workload reconcile --push", "push the manifests and make Flux apply them now"],
-      ["ksail workload watch", "push and apply on every save, until Ctrl-C"],
+      ["ksail reconcile --push", "push the manifests and make Flux apply them now"],
+      ["ksail watch", "push and apply on every save, until Ctrl-C"],
       ["ksail down --delete-volumes", "remove the cluster, the registry and its data"],
     ]);
   }
-  for (const command of program.commands) finish(command);
+  for (const command of program.commands) {
+    command.helpGroup(HELP_GROUPS[command.name()] ?? "Other commands:");
+    finish(command);
+  }
   return program;
 }
+
+/** The headings `ksail --help` lists the commands under: the daily ones first. */
+const HELP_GROUPS: Record<string, string> = {
+  init: "Getting started:",
+  up: "Getting started:",
+  down: "Getting started:",
+  ...Object.fromEntries(SHORTCUTS.map((name) => [name, "Daily (short for `ksail workload …`):"])),
+  workload: "Command groups:",
+  flux: "Command groups:",
+  registry: "Command groups:",
+  cluster: "Command groups:",
+};
 
 /** The first word of argv that is not a program option (nor the value of one), if any. */
 function commandWord(argv: readonly string[]): string | undefined {

@@ -3,8 +3,8 @@
  * an existing project, wording. The built CLI as a process, against a real registry.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { access, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { spawn, spawnSync } from "node:child_process";
+import { access, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, request, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -192,3 +192,176 @@ async function holdingProxy(
     });
   return proxy;
 }
+
+describe("init for a newcomer and on an existing project", () => {
+  it("writes a resolvable schema line, port 5001, an empty manifest folder and the next step", async () => {
+    const dir = await tempDir();
+    const run = await runKsail(["init"], { cwd: dir });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^created {5}ksail\.yaml$/m);
+    assert.match(run.stdout, /^created {5}k8s\/$/m);
+    assert.match(run.stderr, /Next: `ksail up`, then add manifests to k8s\/ and run `ksail watch`/);
+    const text = await readFile(join(dir, "ksail.yaml"), "utf8");
+    const schema = /^# yaml-language-server: \$schema=(\S+)$/m.exec(text)?.[1];
+    assert.ok(schema, text);
+    const parsed = JSON.parse(await readFile(new URL(schema), "utf8")) as {
+      properties?: { spec?: unknown };
+    };
+    assert.ok(parsed.properties?.spec, "the schema line names ksail's schema");
+    assert.match(text, /^ {6}hostPort: 5001$/m);
+    // No kustomization: Flux's generated one applies every manifest under k8s/.
+    assert.deepEqual(await readdir(join(dir, "k8s")), []);
+  });
+
+  it("--force patches only ksail's wiring: extra nodes, port mappings, comments and the port stay", async () => {
+    const dir = await tempDir();
+    assert.equal((await runKsail(["init", "--name", "first"], { cwd: dir })).code, 0);
+    const kind = `# my cluster, my way
+kind: Cluster
+apiVersion: kind.x-k8s.io/v1alpha4
+name: first # the old name
+nodes:
+  - role: control-plane
+    # ingress
+    extraPortMappings:
+      - containerPort: 30080
+        hostPort: 8080
+  - role: worker
+  - role: worker
+`;
+    await writeFile(join(dir, "kind.yaml"), kind);
+    const ksailYaml = (await readFile(join(dir, "ksail.yaml"), "utf8"))
+      .replace("hostPort: 5001", "hostPort: 5000 # AirPlay is off here")
+      .replace("  options:\n", "  # tuned by hand\n  options:\n");
+    await writeFile(join(dir, "ksail.yaml"), ksailYaml);
+
+    const run = await runKsail(["init", "--force", "--name", "second"], { cwd: dir });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^patched {5}ksail\.yaml \(metadata\.name: first → second; /m);
+    assert.match(
+      run.stdout,
+      /^patched {5}kind\.yaml \(name: first → second; containerdConfigPatches: \+ config_path/m,
+    );
+    assert.match(run.stdout, /^skipped {5}k8s\/ /m);
+    const kindAfter = await readFile(join(dir, "kind.yaml"), "utf8");
+    assert.equal(
+      kindAfter,
+      `${kind.replace("name: first # the old name", "name: second # the old name")}containerdConfigPatches:
+  - |-
+    [plugins."io.containerd.grpc.v1.cri".registry]
+      config_path = "/etc/containerd/certs.d"
+`,
+    );
+    const after = await readFile(join(dir, "ksail.yaml"), "utf8");
+    assert.match(after, /^ {6}hostPort: 5000 # AirPlay is off here$/m);
+    assert.match(after, /^ {2}# tuned by hand$/m);
+    assert.match(after, /^ {2}name: second$/m);
+    assert.match(after, /^ {4}context: kind-second$/m);
+    // Nothing was replaced, so nothing needed a backup.
+    assert.deepEqual(
+      (await readdir(dir)).filter((f) => f.endsWith(".bak")),
+      [],
+    );
+
+    const again = await runKsail(["init", "--force", "--name", "second"], { cwd: dir });
+    assert.match(again.stdout, /^unchanged {3}ksail\.yaml$/m);
+    assert.match(again.stdout, /^unchanged {3}kind\.yaml$/m);
+  });
+
+  it("--force replaces a cluster config it cannot patch and keeps it as .bak", async () => {
+    const dir = await tempDir();
+    assert.equal((await runKsail(["init", "--distribution", "k3d"], { cwd: dir })).code, 0);
+    await writeFile(join(dir, "k3d.yaml"), "servers: [1\n");
+    const run = await runKsail(["init", "--force"], { cwd: dir });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(
+      run.stdout,
+      /^replaced {4}k3d\.yaml \(not valid YAML: .*previous content kept in k3d\.yaml\.bak\)$/m,
+    );
+    assert.equal(await readFile(join(dir, "k3d.yaml.bak"), "utf8"), "servers: [1\n");
+    assert.match(await readFile(join(dir, "k3d.yaml"), "utf8"), /localhost:5001:/);
+  });
+
+  it("--force --registry-port moves k3d's registry mirror to the new port", async () => {
+    const dir = await tempDir();
+    assert.equal((await runKsail(["init", "--distribution", "k3d"], { cwd: dir })).code, 0);
+    const before = await readFile(join(dir, "k3d.yaml"), "utf8");
+    await writeFile(
+      join(dir, "k3d.yaml"),
+      `# agents for the load test\n${before.replace("agents: 0", "agents: 3")}`,
+    );
+    const run = await runKsail(["init", "--force", "--registry-port", "5055"], { cwd: dir });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /registries\.config: - mirror localhost:5001/);
+    const after = await readFile(join(dir, "k3d.yaml"), "utf8");
+    assert.match(after, /^# agents for the load test$/m);
+    assert.match(after, /^agents: 3$/m);
+    assert.match(after, /localhost:5055:/);
+    assert.doesNotMatch(after, /localhost:5001:/);
+  });
+});
+
+describe("the daily commands at the top", () => {
+  it("push, diff, status, reconcile and watch run as their workload commands do", async () => {
+    const dir = await manifests();
+    const registry = `oci://${lab.registry}/short`;
+    const push = await runKsail(["push", "--registry", registry, "--path", dir, "-o", "json"], {
+      cwd: dir,
+    });
+    assert.equal(push.code, 0, push.stderr);
+    assert.equal((JSON.parse(push.stdout) as { version: string }).version, "0.0.1");
+    const diff = await runKsail(["diff", "--registry", registry, "--path", dir], { cwd: dir });
+    assert.equal(diff.code, 0, diff.stderr);
+    await writeFile(join(dir, "cm.yaml"), CONFIGMAP.replace("a: b", "a: c"));
+    const differs = await runKsail(["diff", "--registry", registry, "--path", dir], { cwd: dir });
+    assert.equal(differs.code, 1, differs.stderr);
+    assert.match(differs.stdout, /\+ {2}a: c/);
+    for (const name of ["push", "reconcile", "watch", "status", "diff"]) {
+      const short = await runKsail([name, "--help"], { cwd: dir });
+      const long = await runKsail(["workload", name, "--help"], { cwd: dir });
+      assert.equal(short.code, 0, short.stderr);
+      const options = (text: string) =>
+        text.slice(text.indexOf("Options:"), text.indexOf("Examples:"));
+      assert.equal(options(short.stdout), options(long.stdout), name);
+      assert.match(short.stdout, new RegExp(`short\\s+for\\s+\`ksail\\s+workload\\s+${name}\``));
+      assert.match(short.stdout, new RegExp(`^  ksail ${name}\\b`, "m"));
+    }
+  });
+
+  it("help lists them first, describes up by what it does, and completion offers them", async () => {
+    const dir = await tempDir();
+    const help = await runKsail(["--help"], { cwd: dir });
+    const daily = help.stdout.slice(help.stdout.indexOf("Daily"));
+    for (const name of ["push", "reconcile", "watch", "status", "diff"]) {
+      assert.match(daily, new RegExp(`^  ${name} `, "m"));
+    }
+    assert.match(help.stdout, /^ {2}up \[options\] +start the local registry, create the cluster/m);
+    assert.doesNotMatch(help.stdout, /alias of/);
+    const completion = await runKsail(["completion", "bash"], { cwd: dir });
+    assert.equal(completion.code, 0, completion.stderr);
+    // bash itself completes `ksail p` and `ksail push --re` with the generated script.
+    const complete = (words: string[]) => {
+      const script = join(dir, "ksail.bash");
+      return writeFile(script, completion.stdout).then(() => {
+        const run = spawnSync(
+          "bash",
+          [
+            "-c",
+            `source ${script}; COMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); ` +
+              `COMP_CWORD=${words.length - 1}; _ksail; printf '%s\\n' "\${COMPREPLY[@]}"`,
+          ],
+          { encoding: "utf8" },
+        );
+        assert.equal(run.status, 0, run.stderr);
+        return run.stdout.split("\n").filter(Boolean);
+      });
+    };
+    assert.deepEqual(await complete(["ksail", "p"]), ["push"]);
+    assert.deepEqual(await complete(["ksail", "push", "--re"]), [
+      "--registry",
+      "--request-timeout",
+      "--revision",
+      "--reproducible",
+    ]);
+  });
+});

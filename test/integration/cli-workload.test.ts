@@ -54,7 +54,7 @@ describe("ksail init + workload push/versions/pull/diff against a real registry"
     assert.equal(first.code, 0, first.stderr);
     assert.deepEqual(
       json<{ files: { path: string }[] }>(first).files.map((f) => f.path),
-      ["ksail.yaml", "kind.yaml", join("k8s", "kustomization.yaml")],
+      ["ksail.yaml", "kind.yaml", "k8s/"],
     );
     const ksailYaml = await readFile(join(project, "ksail.yaml"), "utf8");
     assert.match(ksailYaml, /gitOpsEngine: Flux/);
@@ -87,7 +87,8 @@ describe("ksail init + workload push/versions/pull/diff against a real registry"
       "--force",
     );
     assert.equal(forced.code, 0, forced.stderr);
-    assert.doesNotMatch(await readFile(join(project, "ksail.yaml"), "utf8"), /# edited/);
+    // --force patches ksail's settings in; the user's comments stay (issue 21).
+    assert.match(await readFile(join(project, "ksail.yaml"), "utf8"), /# edited/);
   });
 
   it("push validates, uploads the blobs, tags the next patch version and latest", async () => {

@@ -81,7 +81,11 @@ export function registerCluster(program: Command, ctx: CliContext): void {
     "cluster create",
   ).action(create);
   addCreateOptions(
-    program.command("up").description("alias of `ksail cluster create`"),
+    program
+      .command("up")
+      .description(
+        "start the local registry, create the cluster, wire the registry in and install Flux; again: finish a half-made setup (= cluster create)",
+      ),
     "up",
   ).action(create);
 
@@ -94,7 +98,11 @@ export function registerCluster(program: Command, ctx: CliContext): void {
     "cluster delete",
   ).action(remove);
   addDeleteOptions(
-    program.command("down").description("alias of `ksail cluster delete`"),
+    program
+      .command("down")
+      .description(
+        "delete the cluster and, unless another cluster uses it, the registry container (= cluster delete)",
+      ),
     "down",
   ).action(remove);
 

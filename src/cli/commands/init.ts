@@ -8,7 +8,9 @@ import { lazy } from "../seam.js";
 export function registerInit(program: Command, ctx: CliContext): void {
   const init = program
     .command("init")
-    .description("write ksail.yaml, the Kind or K3d cluster config and k8s/kustomization.yaml")
+    .description(
+      "start a project: write ksail.yaml and the Kind or K3d cluster config, and make the manifest folder k8s/",
+    )
     .option(
       "--name <name>",
       "project name; also the artifact repository name (default: directory name)",
@@ -30,7 +32,7 @@ export function registerInit(program: Command, ctx: CliContext): void {
     )
     .option(
       "--registry-port <port>",
-      "host port of the local registry on 127.0.0.1 (default: 5000)",
+      "host port of the local registry on 127.0.0.1 (default: 5001)",
     )
     .option("--flux-interval <duration>", "Flux reconcile interval (default: 1m)")
     .option("--kubeconfig <path>", "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
@@ -38,15 +40,18 @@ export function registerInit(program: Command, ctx: CliContext): void {
     .option("-d, --directory <dir>", "project directory", ".")
     .option(
       "--force",
-      "rewrite ksail.yaml and the cluster config, keeping the values ksail.yaml sets unless flags change them; the manifest folder is never touched",
+      "patch ksail's settings into an existing ksail.yaml and cluster config, keeping your other fields and comments (and the values ksail.yaml sets unless flags change them); lists every change; the manifest folder is never touched",
     )
     .addOption(outputOption());
   examples(init, [
     ["ksail init", "a Kind + Flux project with the local registry, named after this directory"],
     [
-      "ksail init --name my-app --distribution k3d --registry-port 5001",
-      "a K3d project called my-app whose registry listens on 127.0.0.1:5001",
+      "ksail init --name my-app --distribution k3d --registry-port 5002",
+      "a K3d project called my-app whose registry listens on 127.0.0.1:5002",
     ],
-    ["ksail init -d ./my-app --force", "write ksail's generated files again, keeping your values"],
+    [
+      "ksail init -d ./my-app --force",
+      "patch ksail's wiring into the existing files again, keeping your values and comments",
+    ],
   ]).action(lazy(ctx, () => import("../handlers/init.js")));
 }

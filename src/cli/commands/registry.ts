@@ -9,7 +9,7 @@ function addRegistryOptions(command: Command, withSettings: boolean): Command {
     command
       .option(
         "--port <port>",
-        "host port on 127.0.0.1 (default: spec.options.localRegistry.hostPort or 5000)",
+        "host port on 127.0.0.1 (default: spec.options.localRegistry.hostPort or 5001)",
       )
       .option(
         "--image <image>",
@@ -41,8 +41,8 @@ export function registerRegistry(program: Command, ctx: CliContext): void {
       true,
     ),
     [
-      ["ksail registry create", "the registry from ksail.yaml (default 127.0.0.1:5000)"],
-      ["ksail registry create --port 5001 --name my-registry", "another port and container name"],
+      ["ksail registry create", "the registry from ksail.yaml (default 127.0.0.1:5001)"],
+      ["ksail registry create --port 5002 --name my-registry", "another port and container name"],
     ],
   ).action(lazy(ctx, () => import("../handlers/registry/create.js")));
 
