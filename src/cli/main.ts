@@ -49,7 +49,7 @@ export function createProgram(ctx: CliContext, argv?: readonly string[]): Comman
       "A local Kubernetes GitOps loop: a Kind or K3d cluster, a local OCI registry, Flux, and your manifests pushed as versioned OCI artifacts.",
     )
     .version(VERSION, "--version", "print the ksail version")
-    .showHelpAfterError("(run with --help for usage)")
+    .showHelpAfterError("See 'ksail --help'.")
     .configureOutput({
       writeOut: (text) => ctx.stdout.write(text),
       writeErr: (text) => ctx.stderr.write(text),
@@ -126,6 +126,8 @@ function commandWord(argv: readonly string[]): string | undefined {
 /** Every command exits through main(); leaf commands also take the common options. */
 function finish(command: Command): void {
   command.exitOverride();
+  // A usage error names the help of the command it is about, as kubectl and docker do.
+  command.showHelpAfterError(`See '${commandPath(command)} --help'.`);
   if (command.commands.length === 0) {
     for (const [flags, description] of COMMON_OPTIONS) {
       const long = flags.split(/[ ,]+/).find((f) => f.startsWith("--"));
@@ -133,6 +135,13 @@ function finish(command: Command): void {
     }
   }
   command.commands.forEach(finish);
+}
+
+/** "ksail workload push": the words that run `command`. */
+function commandPath(command: Command): string {
+  const words: string[] = [];
+  for (let c: Command | null = command; c; c = c.parent) words.unshift(c.name());
+  return words.join(" ");
 }
 
 export async function main(

@@ -68,7 +68,7 @@ export class Output {
     const step = this.begin(label);
     try {
       const result = await run();
-      const detail = summary ? summary(result) : label;
+      const detail = summary ? summary(result) : pastTense(label);
       this.end(step, `✓ ${detail} (${formatElapsed(this.now() - step.started)})`);
       return result;
     } catch (error) {
@@ -212,6 +212,49 @@ export class Output {
     this.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
     this.drawLive();
   }
+}
+
+/** Verbs that start step labels, and their past tense ("List versions" → "Listed versions"). */
+const PAST: Record<string, string> = {
+  apply: "applied",
+  build: "built",
+  check: "checked",
+  create: "created",
+  delete: "deleted",
+  detect: "detected",
+  "dry-run": "dry-ran",
+  extract: "extracted",
+  fetch: "fetched",
+  generate: "generated",
+  "garbage-collect": "garbage-collected",
+  initialize: "initialized",
+  list: "listed",
+  load: "loaded",
+  pull: "pulled",
+  push: "pushed",
+  read: "read",
+  reconcile: "reconciled",
+  remove: "removed",
+  restore: "restored",
+  start: "started",
+  stop: "stopped",
+  tag: "tagged",
+  upload: "uploaded",
+  validate: "validated",
+  wait: "waited",
+  write: "wrote",
+};
+
+/**
+ * A step's `✓` line when it has no summary of its own: its label in the past tense, so that
+ * every finished step reads alike ("✓ Listed versions of …", "✓ Pushed …").
+ */
+export function pastTense(label: string): string {
+  const [first = "", ...rest] = label.split(" ");
+  const past = PAST[first.toLowerCase()];
+  if (past === undefined) return label;
+  const word = first[0] === first[0]?.toUpperCase() ? past[0]!.toUpperCase() + past.slice(1) : past;
+  return [word, ...rest].join(" ");
 }
 
 /** A value as -o json (indented) or -o yaml shows it. */

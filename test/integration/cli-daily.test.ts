@@ -5,7 +5,13 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { access, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer, request, type IncomingMessage, type Server } from "node:http";
+import {
+  createServer,
+  request,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -162,17 +168,29 @@ interface HoldingProxy {
 }
 
 /** An HTTP proxy to `target` that never answers the requests `hold` picks (until stop()). */
-async function holdingProxy(
+function holdingProxy(
   target: string,
   hold: (req: IncomingMessage) => boolean,
 ): Promise<HoldingProxy> {
+  let proxy: HoldingProxy;
+  return interceptingProxy(target, (req) => {
+    if (!hold(req)) return false;
+    proxy.onHeld();
+    return true;
+  }).then((p) => (proxy = Object.assign(p, { onHeld: () => {} })));
+}
+
+/**
+ * An HTTP proxy to `target`; `intercept` may answer a request itself (and return true), the
+ * others are forwarded.
+ */
+async function interceptingProxy(
+  target: string,
+  intercept: (req: IncomingMessage, res: ServerResponse) => boolean,
+): Promise<{ address: string; stop(): Promise<void> }> {
   const [host, port] = target.split(":");
-  const proxy: HoldingProxy = { address: "", onHeld: () => {}, stop: async () => {} };
   const server: Server = createServer((req, res) => {
-    if (hold(req)) {
-      proxy.onHeld();
-      return;
-    }
+    if (intercept(req, res)) return;
     const upstream = request(
       { host, port: Number(port), method: req.method, path: req.url, headers: req.headers },
       (answer) => {
@@ -184,13 +202,14 @@ async function holdingProxy(
     req.pipe(upstream);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  proxy.address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-  proxy.stop = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
-  return proxy;
+  return {
+    address: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 describe("init for a newcomer and on an existing project", () => {
@@ -363,5 +382,85 @@ describe("the daily commands at the top", () => {
       "--revision",
       "--reproducible",
     ]);
+  });
+});
+
+describe("wording", () => {
+  it("counts in the right number, says finished steps in the past tense, names the command's help", async () => {
+    const dir = await manifests();
+    await rm(join(dir, "kustomization.yaml"));
+    const registry = `oci://${lab.registry}/words`;
+    const push = await runKsail(["push", "--registry", registry, "--path", dir], { cwd: dir });
+    assert.equal(push.code, 0, push.stderr);
+    assert.match(push.stderr, /✓ Read 1 file from /);
+    assert.match(push.stderr, /\(1 file, \d+ bytes\)/);
+    assert.match(push.stderr, /✓ Listed versions of /);
+    assert.match(push.stderr, /✓ Uploaded 2 blobs, 0 already present/);
+    assert.doesNotMatch(push.stderr, /\(s\)|\b1 files\b/);
+    await writeFile(join(dir, "cm.yaml"), CONFIGMAP.replace("a: b", "a: c"));
+    assert.equal(
+      (await runKsail(["push", "--registry", registry, "--path", dir], { cwd: dir })).code,
+      0,
+    );
+    const prune = await runKsail(
+      ["workload", "prune", "--keep", "1", "--dry-run", "--registry", registry],
+      {
+        cwd: dir,
+      },
+    );
+    assert.equal(prune.code, 0, prune.stderr);
+    assert.match(prune.stdout, /^1 version would be deleted, /m);
+
+    const usage = await runKsail(["workload", "push", "--bogus"], { cwd: dir });
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /^See 'ksail workload push --help'\.$/m);
+    const top = await runKsail(["wrkload"], { cwd: dir });
+    assert.match(top.stderr, /^See 'ksail --help'\.$/m);
+  });
+
+  it("requests that fail together are retried with one line per round, not one each", async () => {
+    const dir = await manifests();
+    // The first two upload starts (config and layer blob, sent side by side) get a 503.
+    let refused = 0;
+    const proxy = await interceptingProxy(lab.registry, (req, res) => {
+      if (req.method !== "POST" || !(req.url ?? "").includes("/blobs/uploads/") || refused >= 2)
+        return false;
+      refused++;
+      res.writeHead(503).end();
+      return true;
+    });
+    try {
+      const push = await runKsail(
+        ["push", "--registry", `oci://${proxy.address}/retries`, "--path", dir],
+        { cwd: dir },
+      );
+      assert.equal(push.code, 0, push.stderr);
+      assert.equal(refused, 2);
+      const retries = push.stderr.split("\n").filter((l) => l.includes("retrying"));
+      assert.equal(retries.length, 1, push.stderr);
+      assert.match(retries[0]!, /retrying \(2\) in \d+ms: HTTP 503/);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it("a skipped garbage collection is said once, on stderr, without `?.`", async () => {
+    const project = await tempDir();
+    const port = lab.registry.split(":")[1]!;
+    const init = await runKsail(["init", "--name", "gc-words", "--registry-port", port], {
+      cwd: project,
+    });
+    assert.equal(init.code, 0, init.stderr);
+    await writeFile(join(project, "k8s", "cm.yaml"), CONFIGMAP);
+    assert.equal((await runKsail(["push"], { cwd: project })).code, 0);
+    await writeFile(join(project, "k8s", "cm.yaml"), CONFIGMAP.replace("a: b", "a: c"));
+    assert.equal((await runKsail(["push"], { cwd: project })).code, 0);
+    const env = { DOCKER_HOST: `unix://${join(project, "no-engine.sock")}` };
+    const prune = await runKsail(["workload", "prune", "--keep", "1"], { cwd: project, env });
+    assert.equal(prune.code, 0, prune.stderr);
+    assert.match(prune.stdout, /^1 version deleted, /m);
+    assert.doesNotMatch(prune.stdout, /garbage collection/i);
+    assert.equal(prune.stderr.match(/garbage collection skipped/gi)?.length, 1, prune.stderr);
+    assert.doesNotMatch(prune.stderr, /\?\./);
   });
 });
