@@ -4,7 +4,8 @@
  * (seam.ts), so `ksail --help` loads commander and the declarations, nothing else.
  * main() never calls process.exit; bin/ksail.js sets the exit code.
  */
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, type CommandUnknownOpts } from "@commander-js/extra-typings";
+import type { Command as PlainCommand } from "commander";
 import packageJson from "../../package.json" with { type: "json" };
 import { EXIT_CODES } from "../errors.js";
 import { paintMark, colorEnabled } from "../ui/color.js";
@@ -18,11 +19,10 @@ import { registerRegistry } from "./commands/registry.js";
 import { registerCluster } from "./commands/cluster.js";
 import { registerCompletion, registerVersion } from "./commands/version.js";
 import { registerShortcuts, SHORTCUTS } from "./commands/shortcuts.js";
-import { applyExamples, FLUX_EXAMPLES, WORKLOAD_EXAMPLES } from "./commands/examples.js";
 
 export const VERSION: string = packageJson.version;
 
-type Register = (program: Command, ctx: CliContext) => void;
+type Register = (program: CommandUnknownOpts, ctx: CliContext) => void;
 
 /** The top-level words that select one group of commands (up and down are cluster's aliases). */
 const GROUPS: Record<string, Register> = {
@@ -37,13 +37,25 @@ const GROUPS: Record<string, Register> = {
   ...Object.fromEntries(SHORTCUTS.map((name) => [name, registerShortcuts])),
 };
 
+/** The headings \`ksail --help\` lists the commands under: the daily ones first. */
+const HELP_GROUPS: Record<string, string> = {
+  init: "Getting started:",
+  up: "Getting started:",
+  down: "Getting started:",
+  ...Object.fromEntries(SHORTCUTS.map((name) => [name, "Daily (short for `ksail workload …`):"])),
+  workload: "Command groups:",
+  flux: "Command groups:",
+  registry: "Command groups:",
+  cluster: "Command groups:",
+};
+
 /**
  * The program with every command, or — given the argv it will parse — only the group that argv
  * names, which parses, helps and fails exactly as the whole table does below that group. Anything
  * else (no command, an unknown one, `help`, `completion`, which lists every command) gets the
  * whole table.
  */
-export function createProgram(ctx: CliContext, argv?: readonly string[]): Command {
+export function createProgram(ctx: CliContext, argv?: readonly string[]): PlainCommand {
   const program = new Command("ksail")
     .description(
       "A local Kubernetes GitOps loop: a Kind or K3d cluster, a local OCI registry, Flux, and your manifests pushed as versioned OCI artifacts.",
@@ -77,8 +89,6 @@ export function createProgram(ctx: CliContext, argv?: readonly string[]): Comman
         registerCompletion,
       ];
   for (const register of registers) register(program, ctx);
-  applyExamples(program, WORKLOAD_EXAMPLES);
-  applyExamples(program, FLUX_EXAMPLES);
   // The program's own examples show only in `ksail --help`, which builds the whole table.
   if (group === undefined) {
     examples(program, [
@@ -92,20 +102,9 @@ export function createProgram(ctx: CliContext, argv?: readonly string[]): Comman
     command.helpGroup(HELP_GROUPS[command.name()] ?? "Other commands:");
     finish(command);
   }
-  return program;
+  // The typed table (commander's extra typings) is commander's own Command object at run time.
+  return program as unknown as PlainCommand;
 }
-
-/** The headings `ksail --help` lists the commands under: the daily ones first. */
-const HELP_GROUPS: Record<string, string> = {
-  init: "Getting started:",
-  up: "Getting started:",
-  down: "Getting started:",
-  ...Object.fromEntries(SHORTCUTS.map((name) => [name, "Daily (short for `ksail workload …`):"])),
-  workload: "Command groups:",
-  flux: "Command groups:",
-  registry: "Command groups:",
-  cluster: "Command groups:",
-};
 
 /** The first word of argv that is not a program option (nor the value of one), if any. */
 function commandWord(argv: readonly string[]): string | undefined {
@@ -124,7 +123,7 @@ function commandWord(argv: readonly string[]): string | undefined {
 }
 
 /** Every command exits through main(); leaf commands also take the common options. */
-function finish(command: Command): void {
+function finish(command: CommandUnknownOpts): void {
   command.exitOverride();
   // A usage error names the help of the command it is about, as kubectl and docker do.
   command.showHelpAfterError(`See '${commandPath(command)} --help'.`);
@@ -138,9 +137,9 @@ function finish(command: Command): void {
 }
 
 /** "ksail workload push": the words that run `command`. */
-function commandPath(command: Command): string {
+function commandPath(command: CommandUnknownOpts): string {
   const words: string[] = [];
-  for (let c: Command | null = command; c; c = c.parent) words.unshift(c.name());
+  for (let c: CommandUnknownOpts | null = command; c; c = c.parent) words.unshift(c.name());
   return words.join(" ");
 }
 

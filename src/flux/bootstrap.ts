@@ -3,7 +3,7 @@
  * installFlux decides), then apply the project's OCIRepository and Kustomization.
  */
 import { count } from "../util/plural.js";
-import { parseDuration } from "../config/duration.js";
+import { parseDuration } from "../util/duration.js";
 import type { KsailConfig } from "../config/schema.js";
 import { KubeClient } from "../k8s/client.js";
 import { waitForKubeProxy } from "../k8s/kube-proxy.js";

@@ -2,7 +2,8 @@
 import { count } from "../../../util/plural.js";
 import { collectGarbage } from "../../../registry/garbage-collect.js";
 import type { Invocation } from "../../seam.js";
-import { openRegistry, type RegistryFlags } from "./spec.js";
+import { openRegistry } from "./spec.js";
+import type { RegistryFlags } from "../../commands/registry.js";
 
 export async function run(invocation: Invocation<RegistryFlags>): Promise<void> {
   const { out, engine, spec } = await openRegistry(invocation);
