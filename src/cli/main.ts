@@ -4,7 +4,12 @@
  * (seam.ts), so `ksail --help` loads commander and the declarations, nothing else.
  * main() never calls process.exit; bin/ksail.js sets the exit code.
  */
-import { Command, CommanderError, type CommandUnknownOpts } from "@commander-js/extra-typings";
+import {
+  Command,
+  CommanderError,
+  Option,
+  type CommandUnknownOpts,
+} from "@commander-js/extra-typings";
 import type { Command as PlainCommand } from "commander";
 import packageJson from "../../package.json" with { type: "json" };
 import { EXIT_CODES } from "../errors.js";
@@ -72,7 +77,8 @@ export function createProgram(ctx: CliContext, argv?: readonly string[]): PlainC
     .commandsGroup("Other commands:")
     .helpCommand(true)
     .exitOverride();
-  for (const [flags, description] of COMMON_OPTIONS) program.option(flags, description);
+  for (const [flags, description] of COMMON_OPTIONS)
+    program.addOption(globalOption(flags, description));
 
   const word = argv === undefined ? undefined : commandWord(argv);
   const group = word === undefined || !Object.hasOwn(GROUPS, word) ? undefined : GROUPS[word];
@@ -130,10 +136,17 @@ function finish(command: CommandUnknownOpts): void {
   if (command.commands.length === 0) {
     for (const [flags, description] of COMMON_OPTIONS) {
       const long = flags.split(/[ ,]+/).find((f) => f.startsWith("--"));
-      if (!command.options.some((o) => o.long === long)) command.option(flags, description);
+      if (!command.options.some((o) => o.long === long)) {
+        command.addOption(globalOption(flags, description));
+      }
     }
   }
   command.commands.forEach(finish);
+}
+
+/** An option every command takes, listed under its own heading in each help. */
+function globalOption(flags: string, description: string): Option {
+  return new Option(flags, description).helpGroup("Global options:");
 }
 
 /** "ksail workload push": the words that run `command`. */
@@ -154,6 +167,11 @@ export async function main(
   },
 ): Promise<number> {
   const program = createProgram(ctx, argv);
+  // `ksail` alone: the help, on stdout, as a successful answer (git, kubectl and flux do so).
+  if (argv.length === 0) {
+    program.outputHelp();
+    return 0;
+  }
   try {
     await program.parseAsync(argv, { from: "user" });
     return ctx.exitCode;

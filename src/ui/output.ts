@@ -272,6 +272,18 @@ export function formatElapsed(ms: number): string {
       : formatDuration(ms);
 }
 
+/** How long ago, as kubectl's AGE column says it: 45s, 12m, 5h, 3d; "-" for an unknown time. */
+export function formatAge(ms: number): string {
+  if (!Number.isFinite(ms)) return "-";
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  if (seconds < 120) return `${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 120) return `${minutes}m`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours}h`;
+  return `${Math.floor(hours / 24)}d`;
+}
+
 /** 1536 → "1.5 KiB". */
 export function formatBytes(bytes: number): string {
   const units = ["B", "KiB", "MiB", "GiB"];

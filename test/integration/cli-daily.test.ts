@@ -464,3 +464,32 @@ describe("wording", () => {
     assert.doesNotMatch(prune.stderr, /\?\./);
   });
 });
+
+describe("conventions a kubectl or flux user expects", () => {
+  it("`ksail` alone prints the help on stdout and exits 0", async () => {
+    const dir = await tempDir();
+    const run = await runKsail([], { cwd: dir });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stderr, "");
+    assert.match(run.stdout, /^Usage: ksail \[options\] \[command\]/);
+  });
+
+  it("global flags have their own help section, not a leaf's options", async () => {
+    const dir = await tempDir();
+    const run = await runKsail(["workload", "push", "--help"], { cwd: dir });
+    const options = run.stdout.slice(
+      run.stdout.indexOf("Options:"),
+      run.stdout.indexOf("Global options:"),
+    );
+    const global = run.stdout.slice(
+      run.stdout.indexOf("Global options:"),
+      run.stdout.indexOf("Examples:"),
+    );
+    assert.ok(options.length > 0 && global.length > 0, run.stdout);
+    for (const flag of ["--config <path>", "-q, --quiet", "--verbose"]) {
+      assert.ok(global.includes(flag), flag);
+      assert.ok(!options.includes(flag), flag);
+    }
+    assert.ok(options.includes("--bump <part>"));
+  });
+});

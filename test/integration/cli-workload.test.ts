@@ -165,10 +165,17 @@ describe("ksail init + workload push/versions/pull/diff against a real registry"
     );
     assert.equal(versions[0]!.source, join(project, "k8s"));
     assert.match(versions[0]!.revision, /^sha256:[0-9a-f]{64}$/);
+    // Within 100 columns by default (issue 21.7); every column with -o wide.
     const table = await ksail("workload", "versions");
     assert.match(
       table.stdout,
-      /^VERSION\s+DIGEST\s+CREATED\s+SIZE\s+SIGNED\s+SOURCE\s+REVISION\n0\.0\.1 .*\n0\.0\.2 \(latest\)/,
+      /^VERSION\s+DIGEST\s+AGE\s+SIZE\s+SIGNED\n0\.0\.1 .*\n0\.0\.2 \(latest\) +sha256:[0-9a-f]{12} +\d+s +\d+ B +no\n$/,
+    );
+    for (const line of table.stdout.split("\n")) assert.ok(line.length <= 100, line);
+    const wide = await ksail("workload", "versions", "-o", "wide");
+    assert.match(
+      wide.stdout,
+      /^VERSION\s+DIGEST\s+AGE\s+SIZE\s+SIGNED\s+CREATED\s+SOURCE\s+REVISION\n0\.0\.1 .*\n0\.0\.2 \(latest\)/,
     );
   });
 

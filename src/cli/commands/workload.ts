@@ -12,6 +12,7 @@ import {
   addTargetOptions,
   examples,
   outputOption,
+  wideOutputOption,
   type FlagsOf,
 } from "../options.js";
 import { leaf } from "../seam.js";
@@ -77,9 +78,10 @@ export const versions = (workload: CommandUnknownOpts) =>
         "--key <path>",
         "check each version's signature with this public key (cosign.pub); without it SIGNED says a signature exists",
       )
-      .addOption(outputOption()),
+      .addOption(wideOutputOption()),
     [
-      ["ksail workload versions", "every version with digest, creation time, size and source"],
+      ["ksail workload versions", "every version with its digest, age, size and signature"],
+      ["ksail workload versions -o wide", "with creation time, source and revision too"],
       ["ksail workload versions -o json | jq -r '.items[].version'", "just the version numbers"],
     ],
   );
