@@ -11,6 +11,7 @@ import { cacheDirectory } from "../util/cache-dir.js";
 import { installFlux, loadInstallManifests, type InstallResult } from "./install.js";
 import { syncSpecFromConfig } from "./resources.js";
 import { applyFluxSync } from "./sync.js";
+import { fluxDecryption, noIdentityWarning } from "../secrets/flux-decryption.js";
 
 export interface BootstrapInput {
   config: KsailConfig;
@@ -18,6 +19,9 @@ export interface BootstrapInput {
   manifests?: string;
   cacheDir: string;
   timeoutMs: number;
+  /** The project's directory: its .sops.yaml decides Flux's SOPS decryption (issue 23). */
+  projectRoot?: string;
+  env?: NodeJS.ProcessEnv;
 }
 
 export async function bootstrapFlux(
@@ -53,7 +57,16 @@ export async function bootstrapFlux(
     { wait: true, timeoutMs: options.timeoutMs },
     progress,
   );
-  await applyFluxSync(kube, syncSpecFromConfig(config), progress);
+  const spec = syncSpecFromConfig(config);
+  const sops =
+    options.projectRoot === undefined
+      ? undefined
+      : await fluxDecryption(options.projectRoot, options.env);
+  if (sops !== undefined) {
+    spec.decryption = { secretName: sops.decryption.secretName };
+    if (sops.identities.length === 0) progress.warn(noIdentityWarning(sops.decryption));
+  }
+  await applyFluxSync(kube, spec, progress, sops?.identities ?? []);
   return result;
 }
 
@@ -61,7 +74,12 @@ export async function bootstrapFlux(
  * The GitOps step `createCluster` runs (its installGitOps hook): connects to the new cluster's
  * kubeconfig context and bootstraps Flux there, within spec.connection.timeout (default 5m).
  */
-export function fluxStep(options: { env: NodeJS.ProcessEnv; manifests?: string | undefined }) {
+export function fluxStep(options: {
+  env: NodeJS.ProcessEnv;
+  manifests?: string | undefined;
+  /** Where ksail.yaml (and .sops.yaml) live. */
+  projectRoot?: string;
+}) {
   return async (context: {
     config: KsailConfig;
     kubeContext: string;
@@ -80,6 +98,7 @@ export function fluxStep(options: { env: NodeJS.ProcessEnv; manifests?: string |
         cacheDir: cacheDirectory(options.env),
         timeoutMs: parseDuration(timeout) ?? 300_000,
         ...(options.manifests ? { manifests: options.manifests } : {}),
+        ...(options.projectRoot ? { projectRoot: options.projectRoot, env: options.env } : {}),
       },
       progress,
     );

@@ -147,9 +147,12 @@ export async function encryptFile(
 }
 
 /** The plaintext of a SOPS file (MAC checked). */
-export async function decryptFile(path: string): Promise<string> {
+export async function decryptFile(
+  path: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
   const text = await readText(path);
-  const loaded = await loadIdentities();
+  const loaded = await loadIdentities(env);
   try {
     return (await decryptYaml(text, loaded.identities)).text;
   } catch (error) {
@@ -161,9 +164,10 @@ export async function decryptFile(path: string): Promise<string> {
 export async function rotateFile(
   path: string,
   cwd: string = process.cwd(),
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<EncryptedFile> {
   const text = await readText(path);
-  const loaded = await loadIdentities();
+  const loaded = await loadIdentities(env);
   let plain: string;
   let rules: EncryptionRules;
   try {
@@ -192,13 +196,13 @@ export interface EditResult {
   changed: boolean;
 }
 
-function runEditor(editor: string, file: string): Promise<number> {
+function runEditor(editor: string, file: string, env: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((resolvePromise, reject) => {
     // $EDITOR may carry arguments ("code --wait"), as git and sops allow.
     const child = spawn(`${editor} "$KSAIL_EDIT_FILE"`, {
       shell: true,
       stdio: "inherit",
-      env: { ...process.env, KSAIL_EDIT_FILE: file },
+      env: { ...env, KSAIL_EDIT_FILE: file },
     });
     child.on("error", reject);
     child.on("exit", (code, signal) => resolvePromise(signal === null ? (code ?? 1) : 128));
@@ -209,9 +213,13 @@ function runEditor(editor: string, file: string): Promise<number> {
  * Opens the plaintext of a SOPS file in $EDITOR and re-encrypts it when the editor exits 0 and
  * the result is valid YAML; otherwise the file is left as it was.
  */
-export async function editFile(path: string, editor: string): Promise<EditResult> {
+export async function editFile(
+  path: string,
+  editor: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<EditResult> {
   const text = await readText(path);
-  const loaded = await loadIdentities();
+  const loaded = await loadIdentities(env);
   let plain: string;
   let recipients: string[];
   let rules: EncryptionRules;
@@ -228,7 +236,7 @@ export async function editFile(path: string, editor: string): Promise<EditResult
     await chmod(dir, 0o700);
     const file = join(dir, basename(path));
     await writeFile(file, plain, { mode: 0o600 });
-    const code = await runEditor(editor, file);
+    const code = await runEditor(editor, file, env);
     if (code !== 0)
       throw new KsailError(
         "failed",

@@ -65,3 +65,8 @@ export function sopsAgeSecret(
     },
   };
 }
+
+/** The warning when .sops.yaml names recipients but no local identity matches any. */
+export function noIdentityWarning(decryption: FluxDecryption): string {
+  return `${decryption.config} names ${decryption.recipients.join(", ")}, but no local age identity matches: Flux cannot decrypt the SOPS files (Secret ${decryption.secretName} not written); put the key in $SOPS_AGE_KEY_FILE or ~/.config/sops/age/keys.txt and run \`ksail flux sync\``;
+}

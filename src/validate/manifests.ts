@@ -392,13 +392,13 @@ export async function validateSource(
     build = await walk(true);
   checked.fast.clear();
   issues.push(...build.errors, ...(await duplicateIssues(build.collisions, reread)));
-  const reached = (path: string) =>
-    build.manifests.has(path) || (build.used.has(path) && isObjectCandidate(path));
+  // Every manifest-like file is judged, applied by Flux or not: the artifact carries it either way.
+  const judged = (path: string) => build.manifests.has(path) || isObjectCandidate(path);
   await checkSecrets(
     {
       policy,
       fileSet,
-      objectFiles: [...checked.secretCandidates].filter(reached).sort(),
+      objectFiles: [...checked.secretCandidates].filter(judged).sort(),
       kustomizations: [...build.kustomizations].sort(),
       read: async (path) => (await reread(path))?.data,
     },

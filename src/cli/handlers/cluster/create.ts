@@ -15,7 +15,14 @@ export async function run(invocation: Invocation<CreateFlags>): Promise<void> {
     ...(flags.mirrorRegistry ?? []),
   ]);
   const result = await createCluster(
-    { ...deps, installGitOps: fluxStep({ env: ctx.env, manifests: flags.fluxManifests }) },
+    {
+      ...deps,
+      installGitOps: fluxStep({
+        env: ctx.env,
+        manifests: flags.fluxManifests,
+        projectRoot: input.baseDir,
+      }),
+    },
     { ...input, mirrors },
     out,
   );
