@@ -162,4 +162,17 @@ describe("the secrets guard", () => {
     ]);
     for (const issue of issues) assert.ok(!issue.message.includes(age.slice(16)), issue.message);
   });
+
+  it("accepts a Secret whose data holds a base64 SOPS file (a generated Secret of an encrypted file)", async () => {
+    const encrypted = await encryptYaml("user: admin\n", { recipients: [recipient], rules: {} });
+    const generated = `apiVersion: v1\nkind: Secret\nmetadata:\n  name: gen\ndata:\n  creds.yaml: ${Buffer.from(encrypted).toString("base64")}\n`;
+    const { issues } = await validate({ "gen.yaml": generated });
+    assert.deepEqual(issues, []);
+  });
+
+  it("a 10 MB SOPS file is refused by size, without being parsed", async () => {
+    const big = `${plainSecret("big").replace("hunter2", "ENC[AES256_GCM,data:AA==,iv:AA==,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]")}filler: ${"x".repeat(10 * 1024 * 1024)}\nsops:\n  mac: ENC[x]\n`;
+    const { issues } = await validate({ "big.yaml": big });
+    assert.deepEqual(where(issues), ["big.yaml:- file-too-large"]);
+  });
 });
