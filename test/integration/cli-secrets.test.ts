@@ -144,6 +144,15 @@ describe("ksail workload secrets and the push guard (real registry)", () => {
     const rotate = await ksail("workload", "secrets", "rotate", "k8s/secret.yaml");
     assert.equal(rotate.code, 0, out(rotate));
     assert.notEqual(await readFile(path, "utf8"), good);
+    // diff and pull show the files as pushed: ciphertext, never a decrypted value.
+    const diff = await ksail("workload", "diff");
+    assert.equal(diff.code, 1, out(diff));
+    assert.match(diff.stdout, /ENC\[AES256_GCM/);
+    assert.ok(!diff.stdout.includes(PASSWORD));
+    const pull = await ksail("workload", "pull", "--dest", "pulled");
+    assert.equal(pull.code, 0, out(pull));
+    const pulled = await readFile(join(project, "pulled", "secret.yaml"), "utf8");
+    assert.ok(pulled.includes("ENC[AES256_GCM") && !pulled.includes(PASSWORD));
     const gen = await ksail("workload", "gen", "flux");
     assert.equal(gen.code, 0, out(gen));
     assert.match(gen.stdout, /decryption:\n\s+provider: sops\n\s+secretRef:\n\s+name: sops-age/);
