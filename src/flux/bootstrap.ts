@@ -61,7 +61,7 @@ export async function bootstrapFlux(
   const sops =
     options.projectRoot === undefined
       ? undefined
-      : await fluxDecryption(options.projectRoot, options.env);
+      : await fluxDecryption(options.projectRoot, options.env ?? {});
   if (sops !== undefined) {
     spec.decryption = { secretName: sops.decryption.secretName };
     if (sops.identities.length === 0) progress.warn(noIdentityWarning(sops.decryption));
@@ -77,6 +77,8 @@ export async function bootstrapFlux(
 export function fluxStep(options: {
   env: NodeJS.ProcessEnv;
   manifests?: string | undefined;
+  /** $KUBECONFIG's files when ksail.yaml names no kubeconfig (config/load.ts resolveRuntime). */
+  kubeconfigFiles?: string[];
   /** Where ksail.yaml (and .sops.yaml) live. */
   projectRoot?: string;
 }) {
@@ -89,6 +91,7 @@ export function fluxStep(options: {
     const { kubeconfig, timeout } = config.spec.connection;
     const kube = KubeClient.connect({
       ...(kubeconfig ? { kubeconfig } : {}),
+      ...(options.kubeconfigFiles ? { kubeconfigFiles: options.kubeconfigFiles } : {}),
       ...(kubeContext ? { context: kubeContext } : {}),
     });
     await bootstrapFlux(

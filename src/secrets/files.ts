@@ -91,7 +91,7 @@ export function sopsFailure(path: string, error: unknown, looked?: string[]): ne
 /** The recipients and rule `.sops.yaml` gives a file. */
 export async function creationRuleFor(
   file: string,
-  cwd: string = process.cwd(),
+  cwd: string,
 ): Promise<{ recipients: string[]; rules: EncryptionRules; config: string }> {
   const configPath = await findSopsConfig(cwd);
   if (configPath === undefined)
@@ -125,10 +125,7 @@ export interface EncryptedFile {
 }
 
 /** Encrypts a plaintext YAML file in place. */
-export async function encryptFile(
-  path: string,
-  cwd: string = process.cwd(),
-): Promise<EncryptedFile> {
+export async function encryptFile(path: string, cwd: string): Promise<EncryptedFile> {
   const text = await readText(path);
   if (isSopsYaml(text))
     sopsFailure(
@@ -147,10 +144,7 @@ export async function encryptFile(
 }
 
 /** The plaintext of a SOPS file (MAC checked). */
-export async function decryptFile(
-  path: string,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<string> {
+export async function decryptFile(path: string, env: NodeJS.ProcessEnv): Promise<string> {
   const text = await readText(path);
   const loaded = await loadIdentities(env);
   try {
@@ -163,8 +157,8 @@ export async function decryptFile(
 /** Re-encrypts a SOPS file with a new data key for the recipients `.sops.yaml` gives it now. */
 export async function rotateFile(
   path: string,
-  cwd: string = process.cwd(),
-  env: NodeJS.ProcessEnv = process.env,
+  cwd: string,
+  env: NodeJS.ProcessEnv,
 ): Promise<EncryptedFile> {
   const text = await readText(path);
   const loaded = await loadIdentities(env);
@@ -216,7 +210,7 @@ function runEditor(editor: string, file: string, env: NodeJS.ProcessEnv): Promis
 export async function editFile(
   path: string,
   editor: string,
-  env: NodeJS.ProcessEnv = process.env,
+  env: NodeJS.ProcessEnv,
 ): Promise<EditResult> {
   const text = await readText(path);
   const loaded = await loadIdentities(env);
@@ -283,7 +277,7 @@ export interface KeygenResult {
 export async function keygen(
   projectRoot: string,
   sourceDir: string,
-  env: NodeJS.ProcessEnv = process.env,
+  env: NodeJS.ProcessEnv,
 ): Promise<KeygenResult> {
   if (env.SOPS_AGE_KEY)
     throw new KsailError(

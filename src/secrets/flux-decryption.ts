@@ -26,7 +26,7 @@ export interface FluxDecryption {
 /** The decryption set-up of a project, and the identities for its Secret (kept apart: secret). */
 export async function fluxDecryption(
   projectRoot: string,
-  env: NodeJS.ProcessEnv = process.env,
+  env: NodeJS.ProcessEnv,
 ): Promise<{ decryption: FluxDecryption; identities: string[] } | undefined> {
   const configPath = await findSopsConfig(projectRoot);
   if (configPath === undefined) return undefined;
