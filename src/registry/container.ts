@@ -16,7 +16,7 @@ import { REGISTRY_CONFIG_PATH, REGISTRY_DATA_DIR } from "./image-paths.js";
 
 export const DEFAULT_REGISTRY_NAME = "ksail-registry";
 export const DEFAULT_REGISTRY_IMAGE = PINNED_REGISTRY_IMAGE;
-export const DEFAULT_REGISTRY_PORT = 5000;
+export const DEFAULT_REGISTRY_PORT = 5001;
 
 /** Labels on everything ksail creates in the engine. */
 export const LABEL_MANAGED = "dev.ksail.managed";
