@@ -22,7 +22,7 @@ export function defaultConfig(name: string): KsailConfig {
       gitOpsEngine: "None",
       connection: { timeout: "5m" },
       options: {
-        localRegistry: { hostPort: 5000, name: "ksail-registry", image: "registry:3" },
+        localRegistry: { hostPort: 5001, name: "ksail-registry", image: "registry:3" },
         mirrorRegistries: [],
         flux: { interval: "1m", namespace: "flux-system" },
         signing: {},

@@ -72,7 +72,7 @@ export const ksailConfigSchema = z
             localRegistry: z
               .object({
                 hostPort: port
-                  .default(5000)
+                  .default(5001)
                   .describe("port on 127.0.0.1 the registry is published at"),
                 name: projectName.default("ksail-registry"),
                 image: z.string().min(1).default("registry:3"),

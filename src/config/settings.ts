@@ -90,7 +90,7 @@ export const CONFIG_SETTINGS = {
     value: "port",
     env: "KSAIL_REGISTRY_PORT",
     path: ["spec", "options", "localRegistry", "hostPort"],
-    default: "5000",
+    default: "5001",
     numeric: true,
   },
   fluxInterval: {

@@ -2,6 +2,7 @@
  * The Flux step of `ksail up` (FR-001): install Flux (or leave an existing one as
  * installFlux decides), then apply the project's OCIRepository and Kustomization.
  */
+import { count } from "../util/plural.js";
 import { parseDuration } from "../util/duration.js";
 import type { KsailConfig } from "../config/schema.js";
 import { KubeClient } from "../k8s/client.js";
@@ -49,7 +50,7 @@ export async function bootstrapFlux(
     (p) =>
       p.state === "absent"
         ? "No kube-proxy DaemonSet to wait for"
-        : `kube-proxy ready on ${p.pods} node(s)`,
+        : `kube-proxy ready on ${count(p.pods, "node")}`,
   );
   const result = await installFlux(
     kube,

@@ -21,6 +21,7 @@
  * gets a warning (it will never be applied), not an error. Files a kustomization uses as data
  * (generator inputs) get only the byte-level checks; patches and schemas also the YAML syntax check.
  */
+import { count } from "../util/plural.js";
 import { posix } from "node:path";
 import { load } from "js-yaml";
 import type { Node } from "yaml";
@@ -334,7 +335,7 @@ async function unreachedWarnings(
     {
       file: ".",
       rule: "not-applied",
-      message: `${rest} more file(s) that Flux never applies`,
+      message: `${count(rest, "more file")} that Flux never applies`,
     },
   ];
 }

@@ -13,12 +13,13 @@ import {
   addTargetOptions,
   examples,
   outputOption,
+  wideOutputOption,
   settingOption,
   type FlagsOf,
 } from "../options.js";
 import { leaf } from "../seam.js";
 
-export const push = (workload: CommandUnknownOpts) =>
+export const push = (workload: CommandUnknownOpts, name = "workload push") =>
   examples(
     addPathOption(
       addTargetOptions(
@@ -67,14 +68,11 @@ export const push = (workload: CommandUnknownOpts) =>
       )
       .addOption(outputOption()),
     [
-      ["ksail workload push", "the next patch version (0.0.1, 0.0.2, …) of spec.sourceDirectory"],
-      ["ksail workload push --bump minor", "the next minor version instead"],
+      [`ksail ${name}`, "the next patch version (0.0.1, 0.0.2, …) of spec.sourceDirectory"],
+      [`ksail ${name} --bump minor`, "the next minor version instead"],
+      [`ksail ${name} --version 1.0.0 --path ./deploy`, "an exact version of another directory"],
       [
-        "ksail workload push --version 1.0.0 --path ./deploy",
-        "an exact version of another directory",
-      ],
-      [
-        "ksail workload push --registry oci://ghcr.io/my-org/my-app",
+        `ksail ${name} --registry oci://ghcr.io/my-org/my-app`,
         "to a remote repository (credentials from ~/.docker/config.json)",
       ],
     ],
@@ -90,9 +88,10 @@ export const versions = (workload: CommandUnknownOpts) =>
         "--key <path>",
         "check each version's signature with this public key (cosign.pub); without it SIGNED says a signature exists",
       )
-      .addOption(outputOption()),
+      .addOption(wideOutputOption()),
     [
-      ["ksail workload versions", "every version with digest, creation time, size and source"],
+      ["ksail workload versions", "every version with its digest, age, size and signature"],
+      ["ksail workload versions -o wide", "with creation time, source and revision too"],
       ["ksail workload versions -o json | jq -r '.items[].version'", "just the version numbers"],
     ],
   );
@@ -115,7 +114,7 @@ export const pull = (workload: CommandUnknownOpts) =>
   );
 export type PullFlags = FlagsOf<typeof pull>;
 
-export const diff = (workload: CommandUnknownOpts) =>
+export const diff = (workload: CommandUnknownOpts, name = "workload diff") =>
   examples(
     addKubeOptions(
       addPathOption(
@@ -141,10 +140,10 @@ Exit codes: 0 no differences, 1 differences, 2 --cluster cannot build this kusto
 generators, name prefixes… — use flux diff kustomization for those).`,
       ),
     [
-      ["ksail workload diff", "directory vs the latest pushed version, file by file"],
-      ["ksail workload diff 0.0.3", "directory vs version 0.0.3"],
+      [`ksail ${name}`, "directory vs the latest pushed version, file by file"],
+      [`ksail ${name} 0.0.3`, "directory vs version 0.0.3"],
       [
-        "ksail workload diff --cluster",
+        `ksail ${name} --cluster`,
         "directory vs the cluster, as flux diff kustomization shows it (► drifted, created, deleted)",
       ],
     ],
@@ -199,7 +198,7 @@ export const genFlux = (gen: CommandUnknownOpts) =>
   );
 export type GenFluxFlags = FlagsOf<typeof genFlux>;
 
-export const reconcile = (workload: CommandUnknownOpts) =>
+export const reconcile = (workload: CommandUnknownOpts, name = "workload reconcile") =>
   examples(
     addKubeOptions(
       addPathOption(
@@ -226,14 +225,14 @@ export const reconcile = (workload: CommandUnknownOpts) =>
       .option("--timeout <duration>", "how long to wait for Flux", "2m")
       .addOption(outputOption()),
     [
-      ["ksail workload reconcile", "make Flux fetch and apply the latest version now, and wait"],
-      ["ksail workload reconcile --push", "push the directory first"],
-      ["ksail workload reconcile --timeout 5m -o json", "wait longer; the result as JSON"],
+      [`ksail ${name}`, "make Flux fetch and apply the latest version now, and wait"],
+      [`ksail ${name} --push`, "push the directory first"],
+      [`ksail ${name} --timeout 5m -o json`, "wait longer; the result as JSON"],
     ],
   );
 export type ReconcileFlags = FlagsOf<typeof reconcile>;
 
-export const watch = (workload: CommandUnknownOpts) =>
+export const watch = (workload: CommandUnknownOpts, name = "workload watch") =>
   examples(
     addKubeOptions(
       addPathOption(
@@ -266,10 +265,10 @@ push, fetch, apply, total from save). An invalid save pushes nothing; Flux's fai
 unreachable registry or cluster are reported and the loop goes on. Ctrl-C exits 0.`,
       ),
     [
-      ["ksail workload watch", "push + reconcile every save of spec.sourceDirectory"],
-      ["ksail workload watch --no-reconcile", "push only, no cluster needed"],
-      ["ksail workload watch --prune-keep 10", "keep the registry to the newest 10 versions"],
-      ["ksail workload watch -o json | jq -c .", "one JSON object per cycle on stdout"],
+      [`ksail ${name}`, "push + reconcile every save of spec.sourceDirectory"],
+      [`ksail ${name} --no-reconcile`, "push only, no cluster needed"],
+      [`ksail ${name} --prune-keep 10`, "keep the registry to the newest 10 versions"],
+      [`ksail ${name} -o json | jq -c .`, "one JSON object per cycle on stdout"],
     ],
   );
 export type WatchFlags = FlagsOf<typeof watch>;
@@ -313,17 +312,14 @@ export const verify = (workload: CommandUnknownOpts) =>
   );
 export type VerifyFlags = FlagsOf<typeof verify>;
 
-export const status = (workload: CommandUnknownOpts) =>
+export const status = (workload: CommandUnknownOpts, name = "workload status") =>
   examples(
     addKubeOptions(
       workload.command("status").description("show the OCIRepository and Kustomization state"),
     ).addOption(outputOption()),
     [
-      [
-        "ksail workload status",
-        "Ready, revision and message of the OCIRepository and Kustomization",
-      ],
-      ["ksail workload status -o json", 'as {"items": [...]} with "ready": true|false'],
+      [`ksail ${name}`, "Ready, revision and message of the OCIRepository and Kustomization"],
+      [`ksail ${name} -o json`, 'as {"items": [...]} with "ready": true|false'],
     ],
   );
 export type StatusFlags = FlagsOf<typeof status>;
