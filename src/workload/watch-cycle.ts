@@ -11,6 +11,7 @@ import type { KubeClient } from "../k8s/client.js";
 import type { RegistryClient } from "../oci/client.js";
 import { formatRepository, type RepositoryRef } from "../oci/reference.js";
 import type { Progress } from "../progress.js";
+import type { SecretsPolicy } from "../validate/secrets.js";
 import type { SigningKey } from "../sign/keys.js";
 import type { ValidationCache } from "../validate/cache.js";
 import { pruneWorkload } from "./prune.js";
@@ -70,6 +71,7 @@ export interface CycleContext {
   reconcile?: ReconcileTarget & { timeoutMs: number };
   pruneKeep?: number;
   signingKey?: SigningKey;
+  secrets?: SecretsPolicy;
   signal: AbortSignal;
   /** Resolves once `signal` aborts. */
   aborted: Promise<typeof ABANDONED>;
@@ -203,6 +205,7 @@ export class CycleRunner {
         sourceDir: ctx.sourceDir,
         ignore: ctx.ignore,
         ...(ctx.signingKey ? { signingKey: ctx.signingKey } : {}),
+        ...(ctx.secrets ? { secrets: ctx.secrets } : {}),
       },
       cycle.clock,
     );

@@ -18,6 +18,7 @@ import type { ReconcileTarget } from "../flux/reconcile.js";
 import type { KubeClient } from "../k8s/client.js";
 import type { RegistryClient } from "../oci/client.js";
 import { formatRepository, type RepositoryRef } from "../oci/reference.js";
+import type { SecretsPolicy } from "../validate/secrets.js";
 import type { SigningKey } from "../sign/keys.js";
 import type { ValidationCache } from "../validate/cache.js";
 import { ABANDONED, CycleRunner, type CycleReport } from "./watch-cycle.js";
@@ -56,6 +57,8 @@ export interface WatchInput {
   pruneKeep?: number;
   /** Sign every pushed version (an unchanged one too, if unsigned) before Flux fetches it. */
   signingKey?: SigningKey;
+  /** The secrets guard's policy, as `workload push` takes it (validate/secrets.ts). */
+  secrets?: SecretsPolicy;
   /** Ends the loop (Ctrl-C). */
   signal: AbortSignal;
   /** How long an abort waits for a running push before abandoning it. Default 5 s. */
@@ -288,6 +291,7 @@ export async function watchWorkload(
     ...(options.reconcile ? { reconcile: options.reconcile } : {}),
     ...(options.pruneKeep === undefined ? {} : { pruneKeep: options.pruneKeep }),
     ...(options.signingKey ? { signingKey: options.signingKey } : {}),
+    ...(options.secrets ? { secrets: options.secrets } : {}),
     signal,
     aborted,
     abortGraceMs: options.abortGraceMs ?? 5000,
