@@ -493,3 +493,33 @@ describe("conventions a kubectl or flux user expects", () => {
     assert.ok(options.includes("--bump <part>"));
   });
 });
+
+describe("the schema within reach", () => {
+  it("an unknown field is reported at its own line, with the field it likely means", async () => {
+    const dir = await tempDir();
+    assert.equal((await runKsail(["init", "--name", "typo"], { cwd: dir })).code, 0);
+    const text = await readFile(join(dir, "ksail.yaml"), "utf8");
+    await writeFile(
+      join(dir, "ksail.yaml"),
+      text
+        .replace("  sourceDirectory: k8s", "  sourceDir: k8s")
+        .replace("    timeout: 5m", "    timeout: 5m\n    contxt: x"),
+    );
+    const lines = (await readFile(join(dir, "ksail.yaml"), "utf8")).split("\n");
+    const at = (needle: string) => lines.findIndex((l) => l.includes(needle)) + 1;
+    const run = await runKsail(["workload", "versions"], { cwd: dir });
+    assert.equal(run.code, 8, run.stderr);
+    assert.match(
+      run.stderr,
+      new RegExp(
+        `ksail\\.yaml:${at("sourceDir:")}:3: spec\\.sourceDir: unknown field; did you mean sourceDirectory\\?`,
+      ),
+    );
+    assert.match(
+      run.stderr,
+      new RegExp(
+        `ksail\\.yaml:${at("contxt:")}:5: spec\\.connection\\.contxt: unknown field; did you mean context\\?`,
+      ),
+    );
+  });
+});
