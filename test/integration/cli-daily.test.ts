@@ -523,3 +523,56 @@ describe("the schema within reach", () => {
     );
   });
 });
+
+describe("a remote repository without retyping", () => {
+  it("spec.registry in ksail.yaml, or KSAIL_REGISTRY, names the repository every workload command uses", async () => {
+    const project = await tempDir();
+    assert.equal((await runKsail(["init", "--name", "remote-app"], { cwd: project })).code, 0);
+    const path = join(project, "ksail.yaml");
+    await writeFile(
+      path,
+      (await readFile(path, "utf8")).replace(
+        "  gitOpsEngine: Flux\n",
+        `  gitOpsEngine: Flux\n  registry: oci://${lab.registry}/team/remote-app # the shared one\n`,
+      ),
+    );
+    await writeFile(join(project, "k8s", "cm.yaml"), CONFIGMAP);
+    const push = await runKsail(["push", "-o", "json"], { cwd: project });
+    assert.equal(push.code, 0, push.stderr);
+    assert.equal(
+      (JSON.parse(push.stdout) as { repository: string }).repository,
+      `${lab.registry}/team/remote-app`,
+    );
+    const versions = await runKsail(["workload", "versions"], { cwd: project });
+    assert.match(versions.stdout, /^0\.0\.1 \(latest\) /m);
+    // gen flux follows it too (an HTTPS registry in real use; this loopback one is plain HTTP).
+    const gen = await runKsail(["workload", "gen", "flux"], { cwd: project });
+    assert.equal(gen.code, 0, gen.stderr);
+    assert.match(gen.stdout, new RegExp(`url: oci://${lab.registry}/team/remote-app`));
+
+    // KSAIL_REGISTRY wins over the file, as every KSAIL_* does.
+    const env = { KSAIL_REGISTRY: `oci://${lab.registry}/team/from-env` };
+    const fromEnv = await runKsail(["push", "-o", "json"], { cwd: project, env });
+    assert.equal(fromEnv.code, 0, fromEnv.stderr);
+    assert.equal(
+      (JSON.parse(fromEnv.stdout) as { repository: string }).repository,
+      `${lab.registry}/team/from-env`,
+    );
+  });
+
+  it("without a ksail.yaml: KSAIL_REGISTRY plus --path works, and the error says so", async () => {
+    const dir = await manifests();
+    const bare = await runKsail(["push", "--path", dir], { cwd: dir });
+    assert.equal(bare.code, 8, bare.stderr);
+    assert.match(
+      bare.stderr,
+      /--registry oci:\/\/HOST\/REPOSITORY \(or KSAIL_REGISTRY\) and --path DIR/,
+    );
+    const env = { KSAIL_REGISTRY: `oci://${lab.registry}/bare` };
+    const push = await runKsail(["push", "--path", dir], { cwd: dir, env });
+    assert.equal(push.code, 0, push.stderr);
+    const versions = await runKsail(["workload", "versions", "-o", "json"], { cwd: dir, env });
+    assert.equal(versions.code, 0, versions.stderr);
+    assert.equal((JSON.parse(versions.stdout) as { items: unknown[] }).items.length, 1);
+  });
+});
