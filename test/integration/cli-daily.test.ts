@@ -474,6 +474,22 @@ describe("conventions a kubectl or flux user expects", () => {
     assert.match(run.stdout, /^Usage: ksail \[options\] \[command\]/);
   });
 
+  it("validation positions are relative to the working directory (k8s/bad.yaml:3:1)", async () => {
+    const project = await tempDir();
+    assert.equal((await runKsail(["init", "--name", "positions"], { cwd: project })).code, 0);
+    await writeFile(
+      join(project, "k8s", "bad.yaml"),
+      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  namespace: x\ndata:\n  a: b\n",
+    );
+    const registry = `oci://${lab.registry}/positions`;
+    const run = await runKsail(["push", "--registry", registry], { cwd: project });
+    assert.equal(run.code, 3, run.stderr);
+    assert.match(run.stderr, /^ {2}k8s\/bad\.yaml:3:1: missing metadata\.name$/m);
+    // From inside k8s/ the file is just bad.yaml.
+    const inside = await runKsail(["push", "--registry", registry], { cwd: join(project, "k8s") });
+    assert.match(inside.stderr, /^ {2}bad\.yaml:3:1: missing metadata\.name$/m);
+  });
+
   it("global flags have their own help section, not a leaf's options", async () => {
     const dir = await tempDir();
     const run = await runKsail(["workload", "push", "--help"], { cwd: dir });

@@ -1,4 +1,5 @@
 /** `ksail workload reconcile [--push]`: Flux fetches and applies now; prints both revisions. */
+import { relative } from "node:path";
 import { checkReconcileTarget, reconcileWorkload } from "../../../flux/reconcile.js";
 import { formatElapsed } from "../../../ui/output.js";
 import { KsailError } from "../../../errors.js";
@@ -44,7 +45,11 @@ export async function run({ ctx, flags, globals }: Invocation<ReconcileFlags>): 
     const { pushInSession } = await import("../../../workload/push-session.js");
     pushed = await pushInSession(
       { client, env: ctx.env },
-      { repository: target.repository, sourceDir: target.sourceDir },
+      {
+        repository: target.repository,
+        sourceDir: target.sourceDir,
+        displayDir: relative(ctx.cwd, target.sourceDir) || ".",
+      },
       out,
     );
     if (signingKey) {
