@@ -26,6 +26,7 @@ export function defaultConfig(name: string): KsailConfig {
         mirrorRegistries: [],
         flux: { interval: "1m", namespace: "flux-system" },
         signing: {},
+        secrets: { allowPlaintext: false },
       },
       localRegistry: "Disabled",
       distributionConfig: "kind.yaml",

@@ -143,6 +143,17 @@ export const ksailConfigSchema = z
               })
               .strict()
               .prefault({}),
+            secrets: z
+              .object({
+                allowPlaintext: z
+                  .boolean()
+                  .default(false)
+                  .describe(
+                    "let push, reconcile --push and watch send Secrets that are not SOPS-encrypted and files holding private keys (a warning each time) — for throwaway clusters only",
+                  ),
+              })
+              .strict()
+              .prefault({}),
           })
           .strict()
           .prefault({}),

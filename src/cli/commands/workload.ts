@@ -60,6 +60,12 @@ export const push = (workload: CommandUnknownOpts, name = "workload push") =>
           "sign the pushed version with this cosign private key (default: spec.options.signing.key; password from COSIGN_PASSWORD)",
         ),
       )
+      .addOption(
+        new Option(
+          CONFIG_SETTINGS.allowPlaintextSecrets.flag,
+          "push Secrets that are not SOPS-encrypted and files holding private keys anyway, with a warning (default: spec.options.secrets.allowPlaintext)",
+        ),
+      )
       .addOption(outputOption()),
     [
       [`ksail ${name}`, "the next patch version (0.0.1, 0.0.2, …) of spec.sourceDirectory"],
@@ -210,6 +216,12 @@ export const reconcile = (workload: CommandUnknownOpts, name = "workload reconci
           "with --push: sign the pushed version with this cosign private key (default: spec.options.signing.key)",
         ),
       )
+      .addOption(
+        new Option(
+          CONFIG_SETTINGS.allowPlaintextSecrets.flag,
+          "with --push: push Secrets that are not SOPS-encrypted and private keys anyway, with a warning",
+        ),
+      )
       .option("--timeout <duration>", "how long to wait for Flux", "2m")
       .addOption(outputOption()),
     [
@@ -312,6 +324,71 @@ export const status = (workload: CommandUnknownOpts, name = "workload status") =
   );
 export type StatusFlags = FlagsOf<typeof status>;
 
+const SECRET_FILES = "SOPS YAML files (the creation rule of .sops.yaml decides the recipients)";
+
+export const secretsKeygen = (secrets: CommandUnknownOpts) =>
+  examples(
+    secrets
+      .command("keygen")
+      .description(
+        "add an age key where sops looks for it ($SOPS_AGE_KEY_FILE or ~/.config/sops/age/keys.txt) and a .sops.yaml for the source directory; prints the public key only",
+      )
+      .addOption(outputOption()),
+    [
+      [
+        "ksail workload secrets keygen",
+        "age1… and .sops.yaml (unless one exists: the rule to add)",
+      ],
+    ],
+  );
+export type SecretsKeygenFlags = FlagsOf<typeof secretsKeygen>;
+
+export const secretsEncrypt = (secrets: CommandUnknownOpts) =>
+  examples(
+    secrets
+      .command("encrypt")
+      .argument("<files...>", SECRET_FILES)
+      .description("encrypt files in place with SOPS (age), as `sops -e -i` does")
+      .addOption(outputOption()),
+    [["ksail workload secrets encrypt k8s/db-secret.yaml", "data and stringData become ENC[…]"]],
+  );
+export type SecretsEncryptFlags = FlagsOf<typeof secretsEncrypt>;
+
+export const secretsDecrypt = (secrets: CommandUnknownOpts) =>
+  examples(
+    secrets
+      .command("decrypt")
+      .argument("<file>", "a SOPS YAML file")
+      .description("print the decrypted file (MAC checked), as `sops -d` does"),
+    [["ksail workload secrets decrypt k8s/db-secret.yaml | less", "read it"]],
+  );
+export type SecretsDecryptFlags = FlagsOf<typeof secretsDecrypt>;
+
+export const secretsEdit = (secrets: CommandUnknownOpts) =>
+  examples(
+    secrets
+      .command("edit")
+      .argument("<file>", "a SOPS YAML file")
+      .description(
+        "open the decrypted file in $SOPS_EDITOR or $EDITOR and encrypt it again on save (nothing written when the editor fails or the YAML is invalid)",
+      ),
+    [["EDITOR=nano ksail workload secrets edit k8s/db-secret.yaml", "change a value"]],
+  );
+export type SecretsEditFlags = FlagsOf<typeof secretsEdit>;
+
+export const secretsRotate = (secrets: CommandUnknownOpts) =>
+  examples(
+    secrets
+      .command("rotate")
+      .argument("<files...>", SECRET_FILES)
+      .description(
+        "encrypt files again with a new data key for the recipients .sops.yaml names now (add or retire keys)",
+      )
+      .addOption(outputOption()),
+    [["ksail workload secrets rotate k8s/*.yaml", "after changing the age recipients"]],
+  );
+export type SecretsRotateFlags = FlagsOf<typeof secretsRotate>;
+
 export function registerWorkload(program: CommandUnknownOpts, ctx: CliContext): void {
   const workload = examples(
     program
@@ -337,4 +414,19 @@ export function registerWorkload(program: CommandUnknownOpts, ctx: CliContext): 
   leaf(keygen(workload), ctx, () => import("../handlers/workload/keygen.js"));
   leaf(verify(workload), ctx, () => import("../handlers/workload/verify.js"));
   leaf(status(workload), ctx, () => import("../handlers/workload/status.js"));
+  const secrets = examples(
+    workload
+      .command("secrets")
+      .description("SOPS-encrypted Secrets that Flux decrypts: age keys, encrypt, decrypt, edit"),
+    [
+      ["ksail workload secrets keygen", "once per machine and project"],
+      ["ksail workload secrets encrypt k8s/db-secret.yaml", "before the first push"],
+    ],
+  );
+  const handler = () => import("../handlers/workload/secrets.js");
+  leaf(secretsKeygen(secrets), ctx, async () => ({ run: (await handler()).keygen }));
+  leaf(secretsEncrypt(secrets), ctx, async () => ({ run: (await handler()).encrypt }));
+  leaf(secretsDecrypt(secrets), ctx, async () => ({ run: (await handler()).decrypt }));
+  leaf(secretsEdit(secrets), ctx, async () => ({ run: (await handler()).edit }));
+  leaf(secretsRotate(secrets), ctx, async () => ({ run: (await handler()).rotate }));
 }
