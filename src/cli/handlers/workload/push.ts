@@ -1,4 +1,5 @@
 /** `ksail workload push`. */
+import { relative } from "node:path";
 import { KsailError } from "../../../errors.js";
 import { publishVersion } from "../../../workload/publish.js";
 import { openPushSession } from "../../../workload/push-session.js";
@@ -40,6 +41,8 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
     {
       repository: target.repository,
       sourceDir: target.sourceDir,
+      // Positions relative to where ksail runs: `k8s/cm.yaml:6:12`, clickable in a terminal.
+      displayDir: relative(ctx.cwd, target.sourceDir) || ".",
       ...(flags.version === undefined ? {} : { version: flags.version }),
       ...(flags.bump === undefined ? {} : { bump: flags.bump }),
       ...(flags.source === undefined ? {} : { source: flags.source }),
