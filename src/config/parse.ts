@@ -4,7 +4,7 @@
  * Loaded by loadConfig (load.ts) only when there is something to parse.
  */
 import { isAbsolute, resolve } from "node:path";
-import { isMap, isScalar, LineCounter, parseDocument, type Document } from "yaml";
+import { isMap, isScalar, LineCounter, parseDocument, visit, type Document } from "yaml";
 import type { z } from "zod/v4";
 import { KsailError } from "../errors.js";
 import { CONFIG_FILE } from "./defaults.js";
@@ -39,8 +39,12 @@ export function parseConfig({
   resolvePaths,
 }: ConfigSource): KsailConfig {
   const lineCounter = new LineCounter();
+  // uniqueKeys: the yaml library compares each key with every earlier one (quadratic: a file of
+  // 40,000 keys took 11 s); duplicateKey below does the same check with a set.
   const doc =
-    text === undefined ? undefined : parseDocument(text, { lineCounter, prettyErrors: false });
+    text === undefined
+      ? undefined
+      : parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
   if (doc && doc.errors.length > 0) {
     const first = doc.errors[0]!;
     const at = lineCounter.linePos(first.pos[0]);
@@ -52,10 +56,19 @@ export function parseConfig({
       },
     );
   }
+  const duplicate = doc && duplicateKey(doc);
+  if (duplicate) {
+    const at = lineCounter.linePos(duplicate.offset);
+    throw new KsailError(
+      "config",
+      `${displayPath}:${at.line}:${at.col}: duplicate key "${duplicate.key}"`,
+      { hint: "Keep one of the two keys: YAML mappings have unique keys." },
+    );
+  }
   const raw: Record<string, unknown> =
     doc === undefined
       ? structuredClone(base)
-      : ((doc.toJS() as Record<string, unknown> | null) ?? {});
+      : ((toJS(doc, displayPath) as Record<string, unknown> | null) ?? {});
   if (typeof raw !== "object" || Array.isArray(raw)) {
     throw new KsailError(
       "config",
@@ -114,6 +127,48 @@ export function parseConfig({
   return config;
 }
 
+/** The first key that repeats in a mapping, in one pass over the document. */
+function duplicateKey(doc: Document): { key: string; offset: number } | undefined {
+  let found: { key: string; offset: number } | undefined;
+  visit(doc, {
+    Map(_, map) {
+      const seen = new Set<unknown>();
+      for (const pair of map.items) {
+        const key = isScalar(pair.key) ? pair.key.value : pair.key;
+        if (seen.has(key)) {
+          found = {
+            key: String(key),
+            offset: isScalar(pair.key) ? (pair.key.range?.[0] ?? 0) : 0,
+          };
+          return visit.BREAK;
+        }
+        seen.add(key);
+      }
+      return undefined;
+    },
+  });
+  return found;
+}
+
+/**
+ * The document as plain values. Aliases expand here, and the yaml library stops a document whose
+ * aliases expand beyond a bound (a "billion laughs"): a config error, not a crash.
+ */
+function toJS(doc: Document, displayPath: string): unknown {
+  try {
+    return doc.toJS();
+  } catch (error) {
+    if (error instanceof ReferenceError) {
+      throw new KsailError(
+        "config",
+        `${displayPath}: ${error.message} (YAML aliases that expand too much)`,
+        { hint: `A ${CONFIG_FILE} needs no aliases (&name / *name): write the values out.` },
+      );
+    }
+    throw error;
+  }
+}
+
 /** "kind" → "Kind": the closed sets are matched without regard to case. */
 function normalizeChoice(raw: Record<string, unknown>, setting: Setting): void {
   let node: unknown = raw;
@@ -154,6 +209,9 @@ function setIn(target: Record<string, unknown>, path: readonly string[], value: 
   node[path[path.length - 1]!] = value;
 }
 
+/** Unknown fields named in one message; a file of thousands gets "and N more". */
+const MAX_KEYS_NAMED = 10;
+
 function describeIssue(
   issue: z.core.$ZodIssue,
   displayPath: string,
@@ -165,7 +223,14 @@ function describeIssue(
   const field = path.join(".") || "(root)";
   const message =
     issue.code === "unrecognized_keys"
-      ? `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(", ")}`
+      ? `unknown field(s) ${issue.keys
+          .slice(0, MAX_KEYS_NAMED)
+          .map((k) => `"${k}"`)
+          .join(", ")}${
+          issue.keys.length > MAX_KEYS_NAMED
+            ? ` and ${issue.keys.length - MAX_KEYS_NAMED} more`
+            : ""
+        }`
       : issue.message;
   for (let i = path.length; i > 0; i--) {
     const origin = origins.get(path.slice(0, i).join("."));
