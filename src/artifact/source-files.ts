@@ -5,6 +5,7 @@
  */
 import { lstat, readFile, readdir, stat } from "node:fs/promises";
 import { closeSync, openSync, readFile as readFileCallback, readFileSync, readSync } from "node:fs";
+import { isUtf8 } from "node:buffer";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import ignore, { type Ignore } from "ignore";
@@ -129,6 +130,8 @@ export async function listSourceFiles(
 
   const files: SourceFile[] = [];
   const skipped: SkippedEntry[] = [];
+  /** Entries whose names are not UTF-8 (as `ls -b` shows them): refused below. */
+  const undecodable: string[] = [];
 
   async function matcherFor(dirAbs: string, base: string, isRoot: boolean) {
     const [gitignore, sourceignore] = await Promise.all([
@@ -151,8 +154,21 @@ export async function listSourceFiles(
     const entries = await readdir(dirAbs, { withFileTypes: true });
     const subdirs: [string, string][] = [];
     const regular: [string, string][] = [];
+    let notUtf8: Map<string, Buffer> | undefined;
     for (const entry of entries) {
       const rel = dirRel === "" ? entry.name : `${dirRel}/${entry.name}`;
+      // Node decodes a name that is not UTF-8 with U+FFFD in place of the bad bytes, a name no
+      // file has: such an entry cannot be opened by that name (nor packaged as a tar path).
+      if (entry.name.includes("\uFFFD")) {
+        notUtf8 ??= await namesNotUtf8(dirAbs);
+        const raw = notUtf8.get(entry.name);
+        if (raw !== undefined) {
+          if (!isIgnored(matchers, rel, entry.isDirectory())) {
+            undecodable.push(dirRel === "" ? escapeName(raw) : `${dirRel}/${escapeName(raw)}`);
+          }
+          continue;
+        }
+      }
       if (entry.isDirectory()) {
         if (!isIgnored(matchers, rel, true)) subdirs.push([join(dirAbs, entry.name), rel]);
       } else if (isIgnored(matchers, rel, false)) {
@@ -179,9 +195,38 @@ export async function listSourceFiles(
   }
 
   await walk(absRoot, "", []);
+  if (undecodable.length > 0) {
+    undecodable.sort();
+    throw new KsailError(
+      "validation",
+      `${undecodable.length} name(s) in ${absRoot} are not valid UTF-8; nothing was pushed`,
+      {
+        details: undecodable.map((name) => `${name}: the name is not UTF-8 (bad bytes as \\xNN)`),
+        hint: "Rename them (an artifact's paths are UTF-8, as Flux and kustomize read them), or add them to .sourceignore.",
+      },
+    );
+  }
   sortByBytes(files, (f) => f.path);
   sortByBytes(skipped, (s) => s.path);
   return { files, skipped };
+}
+
+/** The names in `dir` that are not UTF-8, keyed by the lossy string Node lists them under. */
+async function namesNotUtf8(dir: string): Promise<Map<string, Buffer>> {
+  const names = await readdir(dir, { encoding: "buffer" });
+  return new Map(names.filter((name) => !isUtf8(name)).map((name) => [name.toString(), name]));
+}
+
+/** A name as `ls -b` shows it: printable ASCII as is, every other byte as \xNN. */
+function escapeName(name: Buffer): string {
+  let shown = "";
+  for (const byte of name) {
+    shown +=
+      byte >= 0x20 && byte < 0x7f && byte !== 0x5c
+        ? String.fromCharCode(byte)
+        : `\\x${byte.toString(16).padStart(2, "0")}`;
+  }
+  return shown;
 }
 
 /** fs.readFile with a callback: a single read for small files, ~2.5× faster than fs/promises'. */
