@@ -1,4 +1,5 @@
 /** `ksail workload push`. */
+import { assertCreatedTime } from "../../../artifact/created-time.js";
 import { KsailError } from "../../../errors.js";
 import type { Bump } from "../../../workload/versions.js";
 import { pushInSession } from "../../../workload/push-session.js";
@@ -24,8 +25,6 @@ export interface PushFlags extends TargetFlags {
   signKey?: string;
 }
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
-
 export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promise<void> {
   if (flags.version !== undefined && flags.bump !== undefined) {
     throw new KsailError("usage", "--version and --bump cannot be used together");
@@ -35,13 +34,7 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
   if (flags.created !== undefined && flags.reproducible) {
     throw new KsailError("usage", "--created and --reproducible cannot be used together");
   }
-  const created = flags.created;
-  if (created !== undefined && !RFC3339.test(created)) {
-    throw new KsailError(
-      "usage",
-      `--created must be an RFC 3339 time such as 2026-01-31T12:00:00Z, got "${created}"`,
-    );
-  }
+  const created = flags.created === undefined ? undefined : assertCreatedTime(flags.created);
   // The key is read and decrypted before anything is pushed: a wrong password pushes nothing.
   const signKeyPath = keyPath(ctx, target.loaded, flags.signKey, "key");
   const signer =

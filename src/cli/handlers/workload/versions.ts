@@ -14,6 +14,17 @@ export interface VersionsFlags extends TargetFlags {
   key?: string;
 }
 
+/** A version's signature as `-o json` reports it. */
+type SignatureState = "none" | "unverified" | "valid" | "invalid";
+
+/** The SIGNED column: yes (a signature, not checked), verified, INVALID or no. */
+const SIGNED_COLUMN: Record<SignatureState, string> = {
+  none: "no",
+  unverified: "yes",
+  valid: "verified",
+  invalid: "INVALID",
+};
+
 export async function run({ ctx, flags, globals }: Invocation<VersionsFlags>): Promise<void> {
   const out = createOutput(ctx, globals, flags.output);
   const { target, client } = await openTarget(ctx, globals, flags, out, false);
@@ -38,9 +49,18 @@ export async function run({ ctx, flags, globals }: Invocation<VersionsFlags>): P
   const rows = versions.map((v) => {
     const check = checked?.get(v.digest);
     const hasTag = signatureTags.has(v.digest);
+    // With --key: valid, invalid (with the reason) or none; without: unverified (a signature
+    // exists, not checked) or none.
+    const signature: SignatureState = check?.ok
+      ? "valid"
+      : !hasTag
+        ? "none"
+        : check === undefined
+          ? "unverified"
+          : "invalid";
     return {
       ...v,
-      signed: check ? check.ok : hasTag,
+      signature,
       ...(check && !check.ok && hasTag ? { signatureProblem: check.reason } : {}),
     };
   });
@@ -54,7 +74,7 @@ export async function run({ ctx, flags, globals }: Invocation<VersionsFlags>): P
             v.digest.slice(0, 19),
             v.created ?? "-",
             formatBytes(v.size),
-            v.signed ? (publicKey ? "verified" : "yes") : v.signatureProblem ? "INVALID" : "no",
+            SIGNED_COLUMN[v.signature],
             v.source ?? "-",
             v.revision ?? "-",
           ]),
