@@ -103,7 +103,6 @@ describe("ksail reliability, third pass (issue 22)", () => {
           `--path=${dir}`,
           "--source=https://example.com/other-tool",
           "--revision=main@sha1:0000000000000000000000000000000000000000",
-          "--insecure-registry",
         ],
         { env: { PATH: process.env.PATH, HOME: dir, DOCKER_CONFIG: dir }, timeout: 60_000 },
       );
