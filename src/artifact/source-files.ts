@@ -3,13 +3,14 @@
  * file) and `.gitignore` files at any level, extra patterns and a default ignore list; never
  * follows symlinks (they are reported as skipped, like Flux's tar writer skips them).
  */
-import { lstat, readFile, readdir, stat } from "node:fs/promises";
+import { lstat, readdir, stat } from "node:fs/promises";
 import { closeSync, openSync, readFile as readFileCallback, readFileSync, readSync } from "node:fs";
 import { isUtf8 } from "node:buffer";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import ignore, { type Ignore } from "ignore";
 import { KsailError } from "../errors.js";
+import { readBoundedFile } from "../util/bounded-read.js";
 import { mapLimit } from "../util/map-limit.js";
 
 export interface SourceFile {
@@ -68,12 +69,25 @@ interface ScopedMatcher {
   matcher: Ignore;
 }
 
+/** Ignore files this big are not ignore files. */
+const MAX_IGNORE_FILE_SIZE = 4 * 1024 * 1024;
+
+/**
+ * A .gitignore/.sourceignore's text; undefined when there is none (or a directory has the name).
+ * Read bounded: a FIFO or device with that name is refused at once (exit 8), never waited on.
+ */
 async function readIgnoreFile(path: string): Promise<string | undefined> {
   try {
-    return await readFile(path, "utf8");
+    if ((await stat(path)).isDirectory()) return undefined;
+    const bytes = await readBoundedFile(path, {
+      maxBytes: MAX_IGNORE_FILE_SIZE,
+      what: "ignore file",
+      hint: "Ignore files hold gitignore patterns: replace it with a text file, or remove it.",
+    });
+    return bytes.toString("utf8");
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR" || code === "EISDIR") return undefined;
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
     throw error;
   }
 }

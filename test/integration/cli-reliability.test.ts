@@ -202,6 +202,14 @@ describe("ksail reliability, third pass (issue 22)", () => {
       }
     });
 
+    it("a .sourceignore that is a FIFO in the source directory", async () => {
+      const tree = await source("ignore");
+      execFileSync("mkfifo", [join(tree, ".sourceignore")]);
+      const run = await push(tree, "bounded");
+      expectConfigError(run, join(tree, ".sourceignore"));
+      assert.match(run.stderr, /ignore file .* is a named pipe \(FIFO\), not a file/);
+    });
+
     it("a 10 MB ksail.yaml in a parent directory", async () => {
       const parent = await tempDir();
       const child = join(parent, "k8s");
