@@ -11,6 +11,7 @@ import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { cacheDirectory } from "../util/cache-dir.js";
+import { markPassive } from "../util/signals.js";
 
 const live = new Set<string>();
 let installed = false;
@@ -27,7 +28,7 @@ function removeAllNow(): void {
   live.clear();
 }
 
-function onSignal(signal: NodeJS.Signals): void {
+const onSignal = markPassive((signal: NodeJS.Signals): void => {
   // Someone else handles it (`workload watch` finishes its running push first): the process
   // goes on, and the exit handler removes what is left.
   if (process.listenerCount(signal) > 1) return;
@@ -35,7 +36,7 @@ function onSignal(signal: NodeJS.Signals): void {
   uninstall();
   // Behave like Node's default: end the process by this signal.
   process.kill(process.pid, signal);
-}
+});
 
 function install(): void {
   if (installed) return;

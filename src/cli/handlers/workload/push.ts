@@ -9,6 +9,7 @@ import { createOutput, type CliContext } from "../../context.js";
 import type { PushFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
 import { keyFile } from "../../../config/load.js";
+import { secretsPolicy } from "../secrets-policy.js";
 import { openTarget } from "./target.js";
 
 export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promise<void> {
@@ -40,6 +41,7 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
       ...(flags.reproducible ? { reproducible: true } : {}),
       ...(flags.ignore === undefined ? {} : { ignore: flags.ignore }),
       tagLatest: flags.latest !== false,
+      secrets: secretsPolicy(flags.allowPlaintextSecrets, target.loaded.config, ctx.env),
     },
     out,
   );
