@@ -4,7 +4,7 @@
  * Loaded by loadConfig (load.ts) only when there is something to parse.
  */
 import { isAbsolute, resolve } from "node:path";
-import { isMap, isScalar, LineCounter, parseDocument, type Document } from "yaml";
+import { isMap, isScalar, LineCounter, parseDocument, visit, type Document } from "yaml";
 import type { z } from "zod/v4";
 import { KsailError } from "../errors.js";
 import { CONFIG_FILE } from "./defaults.js";
@@ -44,8 +44,12 @@ export function parseConfig({
   resolvePaths,
 }: ConfigSource): KsailConfig {
   const lineCounter = new LineCounter();
+  // uniqueKeys: the yaml library compares each key with every earlier one (quadratic: a file of
+  // 40,000 keys took 11 s); duplicateKey below does the same check with a set.
   const doc =
-    text === undefined ? undefined : parseDocument(text, { lineCounter, prettyErrors: false });
+    text === undefined
+      ? undefined
+      : parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
   if (doc && doc.errors.length > 0) {
     const first = doc.errors[0]!;
     const at = lineCounter.linePos(first.pos[0]);
@@ -57,10 +61,19 @@ export function parseConfig({
       },
     );
   }
+  const duplicate = doc && duplicateKey(doc);
+  if (duplicate) {
+    const at = lineCounter.linePos(duplicate.offset);
+    throw new KsailError(
+      "config",
+      `${displayPath}:${at.line}:${at.col}: duplicate key "${duplicate.key}"`,
+      { hint: "Keep one of the two keys: YAML mappings have unique keys." },
+    );
+  }
   const raw: Record<string, unknown> =
     doc === undefined
       ? structuredClone(base)
-      : ((doc.toJS() as Record<string, unknown> | null) ?? {});
+      : ((toJS(doc, displayPath) as Record<string, unknown> | null) ?? {});
   if (typeof raw !== "object" || Array.isArray(raw)) {
     throw new KsailError(
       "config",
@@ -119,6 +132,48 @@ export function parseConfig({
   return config;
 }
 
+/** The first key that repeats in a mapping, in one pass over the document. */
+function duplicateKey(doc: Document): { key: string; offset: number } | undefined {
+  let found: { key: string; offset: number } | undefined;
+  visit(doc, {
+    Map(_, map) {
+      const seen = new Set<unknown>();
+      for (const pair of map.items) {
+        const key = isScalar(pair.key) ? pair.key.value : pair.key;
+        if (seen.has(key)) {
+          found = {
+            key: String(key),
+            offset: isScalar(pair.key) ? (pair.key.range?.[0] ?? 0) : 0,
+          };
+          return visit.BREAK;
+        }
+        seen.add(key);
+      }
+      return undefined;
+    },
+  });
+  return found;
+}
+
+/**
+ * The document as plain values. Aliases expand here, and the yaml library stops a document whose
+ * aliases expand beyond a bound (a "billion laughs"): a config error, not a crash.
+ */
+function toJS(doc: Document, displayPath: string): unknown {
+  try {
+    return doc.toJS();
+  } catch (error) {
+    if (error instanceof ReferenceError) {
+      throw new KsailError(
+        "config",
+        `${displayPath}: ${error.message} (YAML aliases that expand too much)`,
+        { hint: `A ${CONFIG_FILE} needs no aliases (&name / *name): write the values out.` },
+      );
+    }
+    throw error;
+  }
+}
+
 /**
  * A flag's value checked by the schema's own check of the field it sets (`flag` as the command
  * spells it, e.g. the registry commands' --port for spec.options.localRegistry.hostPort); a bad
@@ -171,6 +226,9 @@ function setIn(target: Record<string, unknown>, path: readonly string[], value: 
   node[path[path.length - 1]!] = value;
 }
 
+/** Unknown fields reported one by one; a file of thousands gets "… and N more". */
+const MAX_KEYS_NAMED = 10;
+
 function describeIssue(
   issue: z.core.$ZodIssue,
   displayPath: string,
@@ -183,9 +241,12 @@ function describeIssue(
   if (issue.code === "unrecognized_keys") {
     // One issue per key (splitUnknownKeys), reported at the key's own line.
     const key = issue.keys[0]!;
-    const suggestion = closest(key, knownFields(path));
     const where = locate(displayPath, doc, lineCounter, [...path, key], true);
     const name = [...path, key].join(".");
+    // The rest of a file of thousands (splitUnknownKeys): counted, not listed.
+    if (issue.keys.length > 1)
+      return `${where}: ${name} and ${issue.keys.length - 1} more unknown fields`;
+    const suggestion = closest(key, knownFields(path));
     return `${where}: ${name}: unknown field${suggestion ? `; did you mean ${suggestion}?` : ""}`;
   }
   const message = issue.message;
@@ -197,10 +258,15 @@ function describeIssue(
   return `${locate(displayPath, doc, lineCounter, path)}: ${field}: ${message}`;
 }
 
-/** An unrecognized_keys issue for several keys as one issue per key. */
+/**
+ * An unrecognized_keys issue for several keys as one issue per key, for the first
+ * MAX_KEYS_NAMED of them; the rest stay together as one more issue.
+ */
 function splitUnknownKeys(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
   if (issue.code !== "unrecognized_keys" || issue.keys.length <= 1) return [issue];
-  return issue.keys.map((key) => ({ ...issue, keys: [key] }));
+  const named = issue.keys.slice(0, MAX_KEYS_NAMED).map((key) => ({ ...issue, keys: [key] }));
+  const rest = issue.keys.slice(MAX_KEYS_NAMED);
+  return rest.length > 0 ? [...named, { ...issue, keys: rest }] : named;
 }
 
 /** The fields the schema allows at `path` (an object's keys), for "did you mean". */
