@@ -3,7 +3,8 @@
 # cache outside the repo. Idempotent: a binary that is already in the cache is not rebuilt.
 #
 #   lab/go-tools.sh                 build (or reuse) every tool, print where each one is
-#   lab/go-tools.sh NAME...         only these tools (crane, oras, registry, kind, flux, cosign)
+#   lab/go-tools.sh NAME...         only these tools (crane, oras, registry, kind, flux, cosign,
+#                                        cosign3)
 #   lab/go-tools.sh --print-path NAME
 #                                        print the cached binary path of NAME (exit 1 if absent)
 #   lab/go-tools.sh --list          print "name version path" for every tool
@@ -33,6 +34,9 @@ TOOLS=(
   # The cosign CLI, the peer of ksail's artifact signing (src/sign, test/integration/sign-cosign.test.ts):
   # it signs and verifies in the same key-based format. A big build (~1 GB of modules).
   "cosign|github.com/sigstore/cosign/v2/cmd/cosign|v2.6.5"
+  # cosign v3, what users install today: it signs in the Sigstore bundle format attached through
+  # the OCI 1.1 referrers API (test/integration/sign-cosign-v3.test.ts). Same module size as v2.
+  "cosign3|github.com/sigstore/cosign/v3/cmd/cosign|v3.1.3"
 )
 
 tmp_build=""
@@ -48,7 +52,7 @@ lookup() { # NAME -> "name|pkg|version" or fail
       return 0
     fi
   done
-  log "unknown tool '$1' (known: crane oras registry kind flux cosign)"
+  log "unknown tool '$1' (known: crane oras registry kind flux cosign cosign3)"
   return 1
 }
 
@@ -138,7 +142,7 @@ case "${1:-}" in
     exit 0
     ;;
   -h | --help)
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
 esac

@@ -27,6 +27,7 @@ import type { Progress } from "../progress.js";
 import { pruneWorkload } from "./prune.js";
 import { pushWorkload, type PushResult } from "./push.js";
 import { signArtifact } from "./sign.js";
+import type { SignatureFormat } from "./verify.js";
 import type { SigningKey } from "../sign/keys.js";
 import {
   EDITOR_TEMP_PATTERNS,
@@ -104,8 +105,11 @@ export interface CycleReport {
   };
   /** Versions deleted by --prune-keep after this cycle. */
   pruned?: string[];
-  /** The signature tag of the pushed version, with a signing key. */
+  /** The signature tag of the pushed version, with a signing key (legacy format). */
   signatureTag?: string;
+  /** Where the pushed version's signature is: the .sig tag or the bundle's referrer digest. */
+  signature?: string;
+  signatureFormat?: SignatureFormat;
 }
 
 export interface WatchReporter {
@@ -292,7 +296,9 @@ export async function watchWorkload(
           { repository: options.repository, digest: result.digest, key: options.signingKey },
           clock,
         );
-        report.signatureTag = signed.signatureTag;
+        report.signature = signed.signature;
+        report.signatureFormat = signed.format;
+        if (signed.format === "legacy") report.signatureTag = signed.signature;
       } catch (error) {
         return failure(error, "push");
       }

@@ -72,7 +72,11 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
         ? `${result.repository}:${result.version} unchanged`
         : `${result.repository}:${result.version}`,
       `digest: ${result.digest}`,
-      ...(signed ? [`signature: ${signed.signature.signatureTag}`] : []),
+      ...(signed
+        ? [
+            `signature: ${signed.signature.signature}${signed.signature.format === "bundle" ? " (cosign bundle)" : ""}`,
+          ]
+        : []),
     ].join("\n"),
   );
 }

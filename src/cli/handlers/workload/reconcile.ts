@@ -87,7 +87,11 @@ export async function run({ ctx, flags, globals }: Invocation<ReconcileFlags>): 
               `pushed   ${pushed.repository}:${pushed.version}${pushed.unchanged ? " (unchanged)" : ""}`,
             ]
           : []),
-        ...(signature ? [`signed   ${signature.signatureTag}`] : []),
+        ...(signature
+          ? [
+              `signed   ${signature.signature}${signature.format === "bundle" ? " (cosign bundle)" : ""}`,
+            ]
+          : []),
         ...result.steps.map(
           (s) =>
             `${s.kind === "OCIRepository" ? "fetched " : "applied "} ${s.revision ?? "-"}  (${s.kind} ${s.namespace}/${s.name})`,

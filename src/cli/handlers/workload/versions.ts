@@ -2,7 +2,7 @@
 import { resolve } from "node:path";
 import { formatBytes, formatTable } from "../../../ui/output.js";
 import { readPublicKey } from "../../../workload/sign.js";
-import { signatureTagsByDigest, verifyDigests } from "../../../workload/verify.js";
+import { signatureFormats, verifyDigests } from "../../../workload/verify.js";
 import { listVersions } from "../../../workload/versions.js";
 import { createOutput } from "../../context.js";
 import type { TargetFlags } from "../../options.js";
@@ -25,7 +25,12 @@ export async function run({ ctx, flags, globals }: Invocation<VersionsFlags>): P
     listVersions({ client }, { repository }),
     client.listTags(repository),
   ]);
-  const signatureTags = signatureTagsByDigest(tags);
+  const formats = await signatureFormats(
+    client,
+    repository,
+    versions.map((v) => v.digest),
+    tags,
+  );
   const checked = publicKey
     ? await verifyDigests(
         client,
@@ -37,11 +42,13 @@ export async function run({ ctx, flags, globals }: Invocation<VersionsFlags>): P
     : undefined;
   const rows = versions.map((v) => {
     const check = checked?.get(v.digest);
-    const hasTag = signatureTags.has(v.digest);
+    const found = formats.get(v.digest) ?? [];
+    const hasSignature = found.length > 0;
     return {
       ...v,
-      signed: check ? check.ok : hasTag,
-      ...(check && !check.ok && hasTag ? { signatureProblem: check.reason } : {}),
+      signed: check ? check.ok : hasSignature,
+      signatureFormats: found,
+      ...(check && !check.ok && hasSignature ? { signatureProblem: check.reason } : {}),
     };
   });
   out.list(rows, () =>
