@@ -96,10 +96,6 @@ export function signatureJson(signature: SignResult) {
   };
 }
 
-export interface VerifyKeyFlags {
-  verifyKey?: string;
-}
-
 /** `verifyPublicKey` for syncSpecFromConfig from --verify-key or spec.options.signing.publicKey. */
 export async function verifyKeyOverride(
   ctx: CliContext,
