@@ -180,6 +180,7 @@ for (const target of registries) {
       assert.match(!ours.ok ? ours.reason : "", new RegExp(`it signs ${digests[0]}, not`));
       const peer = await cosignVerify(theirs.pub, digests[1]!);
       assert.notEqual(peer.code, 0, show(peer));
+      assert.match(peer.stderr, /provided artifact digest does not match any digest in statement/);
     });
 
     it("ksail and cosign v3 refuse cosign's bundle with one flipped signature bit", async () => {
@@ -211,6 +212,7 @@ for (const target of registries) {
       assert.match(!ours.ok ? ours.reason : "", /the signature does not verify/);
       const peer = await cosignVerify(theirs.pub, digests[2]!);
       assert.notEqual(peer.code, 0, show(peer));
+      assert.match(peer.stderr, /accepted signatures do not match threshold/);
     });
 
     it("cosign v3 verifies ksail's bundle (ksail's key and cosign's key); not with the other key", async () => {
@@ -231,6 +233,7 @@ for (const target of registries) {
         assert.equal(verified[0]!.critical.type, "https://sigstore.dev/cosign/sign/v1");
         const wrong = await cosignVerify(other.pub, digest);
         assert.notEqual(wrong.code, 0, show(wrong));
+        assert.match(wrong.stderr, /accepted signatures do not match threshold/);
       }
     });
 
@@ -240,6 +243,7 @@ for (const target of registries) {
       assert.equal(ok.code, 0, show(ok));
       const wrong = await cosignVerify(theirs.pub, digests[5]!);
       assert.notEqual(wrong.code, 0, show(wrong));
+      assert.match(wrong.stderr, /no matching signatures/);
     });
   });
 }
