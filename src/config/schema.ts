@@ -126,6 +126,12 @@ export const ksailConfigSchema = z
                   .describe(
                     "public key Flux verifies the artifact's cosign signature with (cosign.pub; relative to ksail.yaml): flux sync sets spec.verify",
                   ),
+                format: z
+                  .enum(["bundle", "legacy"])
+                  .optional()
+                  .describe(
+                    "how signatures are stored: bundle (cosign v3's Sigstore bundle attached as an OCI referrer; the default, what Flux 2.9 and cosign v3 verify) or legacy (cosign v2's sha256-<hex>.sig tag, for an older Flux)",
+                  ),
               })
               .strict()
               .prefault({}),

@@ -178,7 +178,7 @@ export interface SignOptions {
 }
 
 /** What ksail signs in unless told otherwise: what cosign v3 writes and Flux 2.9 verifies. */
-export const DEFAULT_SIGNATURE_FORMAT: SignatureFormat = "legacy";
+export const DEFAULT_SIGNATURE_FORMAT: SignatureFormat = "bundle";
 
 export interface SignResult {
   repository: string;

@@ -61,6 +61,8 @@ export interface WatchInput {
   pruneKeep?: number;
   /** Sign every pushed version (an unchanged one too, if unsigned) before Flux fetches it. */
   signingKey?: SigningKey;
+  /** The signing key's format (default: the signer's, "bundle"). */
+  signatureFormat?: SignatureFormat | undefined;
   /** Ends the loop (Ctrl-C). */
   signal: AbortSignal;
   /** How long an abort waits for a running push before abandoning it. Default 5 s. */
@@ -293,7 +295,12 @@ export async function watchWorkload(
       try {
         const signed = await signArtifact(
           { client },
-          { repository: options.repository, digest: result.digest, key: options.signingKey },
+          {
+            repository: options.repository,
+            digest: result.digest,
+            key: options.signingKey,
+            ...(options.signatureFormat ? { format: options.signatureFormat } : {}),
+          },
           clock,
         );
         report.signature = signed.signature;

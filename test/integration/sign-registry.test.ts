@@ -85,7 +85,7 @@ describe("signing artifacts in a real registry", () => {
   it("stores cosign's signature manifest under sha256-<hex>.sig and it verifies", async () => {
     const signed = await signArtifact(
       { client },
-      { repository: repository(), digest: digests[0]!, key: alice.key },
+      { repository: repository(), digest: digests[0]!, key: alice.key, format: "legacy" },
       silentProgress,
     );
     assert.equal(signed.format, "legacy");
@@ -129,14 +129,14 @@ describe("signing artifacts in a real registry", () => {
   it("signing again with the same key writes nothing; another key's signature is added", async () => {
     const again = await signArtifact(
       { client },
-      { repository: repository(), digest: "0.0.1", key: alice.key },
+      { repository: repository(), digest: "0.0.1", key: alice.key, format: "legacy" },
       silentProgress,
     );
     assert.equal(again.unchanged, true);
     assert.equal(again.digest, digests[0]);
     const second = await signArtifact(
       { client },
-      { repository: repository(), digest: digests[0]!, key: bob.key },
+      { repository: repository(), digest: digests[0]!, key: bob.key, format: "legacy" },
       silentProgress,
     );
     assert.equal(second.unchanged, false);
@@ -174,7 +174,7 @@ describe("signing artifacts in a real registry", () => {
 
     await signArtifact(
       { client },
-      { repository: repository(), digest: digests[1]!, key: bob.key },
+      { repository: repository(), digest: digests[1]!, key: bob.key, format: "legacy" },
       silentProgress,
     );
     const other = await verifyArtifact(
@@ -233,7 +233,7 @@ describe("signing artifacts in a real registry", () => {
     await assert.rejects(
       signArtifact(
         { client },
-        { repository: repository(), digest: missing, key: alice.key },
+        { repository: repository(), digest: missing, key: alice.key, format: "legacy" },
         silentProgress,
       ),
       (error: unknown) =>

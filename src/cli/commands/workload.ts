@@ -16,6 +16,13 @@ import {
 } from "../options.js";
 import { leaf } from "../seam.js";
 
+/** --signature-format for the commands that sign (push, reconcile --push, watch). */
+const signatureFormatOption = () =>
+  new Option(
+    "--signature-format <format>",
+    "with a signing key: bundle (cosign v3's Sigstore bundle as an OCI referrer; what Flux 2.9 verifies) or legacy (cosign v2's .sig tag) (default: spec.options.signing.format, else bundle)",
+  ).choices(["bundle", "legacy"] as const);
+
 export const push = (workload: CommandUnknownOpts) =>
   examples(
     addPathOption(
@@ -55,6 +62,7 @@ export const push = (workload: CommandUnknownOpts) =>
         "--sign-key <path>",
         "sign the pushed version with this cosign private key (default: spec.options.signing.key; password from COSIGN_PASSWORD)",
       )
+      .addOption(signatureFormatOption())
       .addOption(outputOption()),
     [
       ["ksail workload push", "the next patch version (0.0.1, 0.0.2, …) of spec.sourceDirectory"],
@@ -203,6 +211,7 @@ export const reconcile = (workload: CommandUnknownOpts) =>
         "--sign-key <path>",
         "with --push: sign the pushed version with this cosign private key (default: spec.options.signing.key)",
       )
+      .addOption(signatureFormatOption())
       .option("--timeout <duration>", "how long to wait for Flux", "2m")
       .addOption(outputOption()),
     [
@@ -235,6 +244,7 @@ export const watch = (workload: CommandUnknownOpts) =>
         "--sign-key <path>",
         "sign every pushed version with this cosign private key (default: spec.options.signing.key)",
       )
+      .addOption(signatureFormatOption())
       .addOption(outputOption())
       .addHelpText(
         "after",

@@ -7,6 +7,17 @@ import { isAbsolute, resolve } from "node:path";
 import type { LoadedConfig } from "../../config/load.js";
 import type { CliContext } from "../context.js";
 
+/**
+ * The signature format: --signature-format, else spec.options.signing.format, else undefined
+ * (the signer's default, "bundle").
+ */
+export function signatureFormat(
+  loaded: LoadedConfig | undefined,
+  flag: "bundle" | "legacy" | undefined,
+): "bundle" | "legacy" | undefined {
+  return flag ?? loaded?.config.spec.options.signing.format;
+}
+
 /** The key file `flag` names (relative to cwd), else the configured one (relative to ksail.yaml). */
 export function keyPath(
   ctx: CliContext,

@@ -7,7 +7,7 @@ import type { Output } from "../../../ui/output.js";
 import { createOutput, type CliContext } from "../../context.js";
 import type { PushFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
-import { keyPath } from "../key-path.js";
+import { keyPath, signatureFormat } from "../key-path.js";
 import { openTarget } from "./target.js";
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
@@ -33,7 +33,12 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
   const signer =
     signKeyPath === undefined
       ? undefined
-      : await openSigner(ctx, signKeyPath, { client, repository: target.repository, out });
+      : await openSigner(ctx, signKeyPath, {
+          client,
+          repository: target.repository,
+          out,
+          format: signatureFormat(target.loaded, flags.signatureFormat),
+        });
   const result = await pushInSession(
     { client, env: ctx.env },
     {
@@ -71,7 +76,12 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
 async function openSigner(
   ctx: CliContext,
   path: string,
-  target: { client: RegistryClient; repository: RepositoryRef; out: Output },
+  target: {
+    client: RegistryClient;
+    repository: RepositoryRef;
+    out: Output;
+    format: "bundle" | "legacy" | undefined;
+  },
 ) {
   const [{ loadKeyForSigning, signatureJson }, { signArtifact }] = await Promise.all([
     import("../signing.js"),
@@ -80,8 +90,12 @@ async function openSigner(
   const key = await loadKeyForSigning(ctx, path);
   return {
     async sign(digest: string) {
-      const { client, repository, out } = target;
-      const signature = await signArtifact({ client }, { repository, digest, key }, out);
+      const { client, repository, out, format } = target;
+      const signature = await signArtifact(
+        { client },
+        { repository, digest, key, ...(format === undefined ? {} : { format }) },
+        out,
+      );
       return { signature, json: signatureJson(signature) };
     },
   };

@@ -9,7 +9,7 @@ import type { ReconcileFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
 import { connectKube } from "../kube.js";
 import { parseTimeout } from "../project.js";
-import { keyPath } from "../key-path.js";
+import { keyPath, signatureFormat } from "../key-path.js";
 import { loadKeyForSigning, signatureJson } from "../signing.js";
 import { openTarget } from "./target.js";
 
@@ -49,10 +49,15 @@ export async function run({ ctx, flags, globals }: Invocation<ReconcileFlags>): 
     );
     if (signingKey) {
       // Signed before Flux is asked to fetch it, so an OCIRepository with spec.verify accepts it.
-      const { signArtifact } = await import("../../../workload/sign.js");
+      const { signArtifact, DEFAULT_SIGNATURE_FORMAT } = await import("../../../workload/sign.js");
       signature = await signArtifact(
         { client },
-        { repository: target.repository, digest: pushed.digest, key: signingKey },
+        {
+          repository: target.repository,
+          digest: pushed.digest,
+          key: signingKey,
+          format: signatureFormat(target.loaded, flags.signatureFormat) ?? DEFAULT_SIGNATURE_FORMAT,
+        },
         out,
       );
     }

@@ -11,7 +11,7 @@ import type { WatchFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
 import { connectKube } from "../kube.js";
 import { parseTimeout } from "../project.js";
-import { keyPath } from "../key-path.js";
+import { keyPath, signatureFormat } from "../key-path.js";
 import { loadKeyForSigning } from "../signing.js";
 import { openTarget } from "./target.js";
 
@@ -67,6 +67,9 @@ export async function run({ ctx, flags, globals }: Invocation<WatchFlags>): Prom
         ...(reconcile ? { reconcile } : {}),
         ...(pruneKeep === undefined ? {} : { pruneKeep }),
         ...(signingKey ? { signingKey } : {}),
+        ...(signingKey
+          ? { signatureFormat: signatureFormat(target.loaded, flags.signatureFormat) }
+          : {}),
       },
       {
         cycle: (report) => {
