@@ -252,7 +252,10 @@ describe("ksail workload keygen / push --sign-key / verify / versions / prune (r
     assert.equal(unsignedPush.version, "0.0.4");
     const unsigned = await ksail(["workload", "verify", "0.0.4", "--key", "keys/cosign.pub"]);
     assert.equal(unsigned.code, 1, unsigned.stderr);
-    assert.match(unsigned.stderr, /0\.0\.4 \(sha256:[a-f0-9]{64}\) is not signed: no signature bundle among its referrers \(tag sha256-[a-f0-9]{64}\) and no tag sha256-/);
+    assert.match(
+      unsigned.stderr,
+      /0\.0\.4 \(sha256:[a-f0-9]{64}\) is not signed: no signature bundle among its referrers \(tag sha256-[a-f0-9]{64}\) and no tag sha256-/,
+    );
     assert.equal(unsigned.stdout, "");
 
     const other = await ksail(["workload", "verify", "0.0.1", "--key", "other-keys/cosign.pub"]);
