@@ -4,7 +4,7 @@
 #
 #   lab/go-tools.sh                 build (or reuse) every tool, print where each one is
 #   lab/go-tools.sh NAME...         only these tools (crane, oras, registry, kind, flux, cosign,
-#                                        cosign3, referrers-registry)
+#                                        cosign3, sops, referrers-registry)
 #   lab/go-tools.sh --print-path NAME
 #                                        print the cached binary path of NAME (exit 1 if absent)
 #   lab/go-tools.sh --list          print "name version path" for every tool
@@ -34,6 +34,9 @@ TOOLS=(
   # The cosign CLI, the peer of ksail's artifact signing (src/sign, test/integration/sign-cosign.test.ts):
   # it signs and verifies in the same key-based format. A big build (~1 GB of modules).
   "cosign|github.com/sigstore/cosign/v2/cmd/cosign|v2.6.5"
+  # The sops CLI, the oracle of ksail's SOPS format (src/secrets, test/integration/secrets-sops.test.ts):
+  # each decrypts what the other encrypted.
+  "sops|github.com/getsops/sops/v3/cmd/sops|v3.13.3"
   # cosign v3, what users install today: it signs in the Sigstore bundle format attached through
   # the OCI 1.1 referrers API (test/integration/sign-cosign-v3.test.ts). Same module size as v2.
   "cosign3|github.com/sigstore/cosign/v3/cmd/cosign|v3.1.3"
@@ -56,7 +59,7 @@ lookup() { # NAME -> "name|pkg|version" or fail
       return 0
     fi
   done
-  log "unknown tool '$1' (known: crane oras registry kind flux cosign cosign3 referrers-registry)"
+  log "unknown tool '$1' (known: crane oras registry kind flux cosign cosign3 sops referrers-registry)"
   return 1
 }
 
