@@ -186,6 +186,13 @@ describe("Flux verifies ksail's cosign bundles (process lab)", () => {
         );
         const ready = status?.conditions?.find((c) => c.type === "Ready");
         assert.equal(ready?.reason, "VerificationError", context);
+        // Flux's wording is the same for all three; the digest is the refused version's.
+        assert.ok(
+          error.message.includes(
+            `no matching signatures were found for '${t.registry}/${t.name}@${digests.get(key(t.name, version))}'`,
+          ),
+          `${error.message}${context}`,
+        );
       }
     });
   }
