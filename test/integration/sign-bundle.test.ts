@@ -1,6 +1,6 @@
 /**
- * cosign v3's signature format (issue 27) on two real registries: the Debian distribution 2.8
- * registry, which has no referrers API (bundles are found through the `sha256-<hex>` fallback
+ * cosign v3's signature format (issue 27) on two real registries: the distribution registry
+ * (Debian's 2.8, or distribution v3 with KSAIL_REGISTRY_BIN), which has no referrers API (bundles are found through the `sha256-<hex>` fallback
  * tag), and go-containerregistry's registry with the referrers API on (lab/referrers-registry).
  * What ksail stores, what verifies and what does not (unsigned, another key, a broken
  * signature, a genuine bundle re-attached to another digest, a legacy signature hidden by a
@@ -59,7 +59,8 @@ async function newPair(): Promise<Pair> {
 
 const registries = [
   {
-    name: "Debian distribution 2.8 (no referrers API: the sha256-<hex> tag)",
+    // Debian's 2.8, or distribution v3 with KSAIL_REGISTRY_BIN: neither has the referrers API.
+    name: "the distribution registry (no referrers API: the sha256-<hex> tag)",
     via: "tag" as const,
     start: () => startRegistry(),
   },
