@@ -72,7 +72,7 @@ export const ksailConfigSchema = z
             localRegistry: z
               .object({
                 hostPort: port
-                  .default(5000)
+                  .default(5001)
                   .describe("port on 127.0.0.1 the registry is published at"),
                 name: projectName.default("ksail-registry"),
                 image: z.string().min(1).default("registry:3"),
@@ -136,6 +136,17 @@ export const ksailConfigSchema = z
                   .optional()
                   .describe(
                     "how signatures are stored: bundle (cosign v3's Sigstore bundle attached as an OCI referrer; the default, what Flux 2.9 and cosign v3 verify) or legacy (cosign v2's sha256-<hex>.sig tag, for an older Flux)",
+                  ),
+              })
+              .strict()
+              .prefault({}),
+            secrets: z
+              .object({
+                allowPlaintext: z
+                  .boolean()
+                  .default(false)
+                  .describe(
+                    "let push, reconcile --push and watch send Secrets that are not SOPS-encrypted and files holding private keys (a warning each time) — for throwaway clusters only",
                   ),
               })
               .strict()

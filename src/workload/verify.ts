@@ -21,6 +21,7 @@ import { signatureTag, signedDigestOfTag } from "../sign/cosign-format.js";
 import { parseReferrer } from "../sign/bundle-format.js";
 import { checkSignatures, readSignatures } from "../sign/signature.js";
 import { mapLimit } from "../util/map-limit.js";
+import { versionNotFound } from "./versions.js";
 
 /** "legacy": cosign v2's `.sig` tag; "bundle": cosign v3's Sigstore bundle referrer. */
 export type SignatureFormat = "legacy" | "bundle";
@@ -61,6 +62,9 @@ export async function verifyArtifact(
 ): Promise<VerifyResult> {
   const { repository, reference, publicKey } = options;
   const found = await client.resolve(repository, reference);
+  if (found === undefined && !isDigest(reference)) {
+    throw await versionNotFound(client, repository, reference);
+  }
   if (found === undefined) {
     throw new KsailError(
       "not-found",

@@ -8,6 +8,7 @@ import { createOutput, type CliContext } from "../../context.js";
 import type { PushFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
 import { keyFile, signatureFormat } from "../../../config/load.js";
+import { secretsPolicy } from "../secrets-policy.js";
 import { openTarget } from "./target.js";
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
@@ -52,6 +53,7 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
       ...(flags.reproducible ? { reproducible: true } : {}),
       ...(flags.ignore === undefined ? {} : { ignore: flags.ignore }),
       tagLatest: flags.latest !== false,
+      secrets: secretsPolicy(flags.allowPlaintextSecrets, target.loaded.config, ctx.env),
     },
     out,
   );

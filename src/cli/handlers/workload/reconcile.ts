@@ -10,6 +10,7 @@ import type { Invocation } from "../../seam.js";
 import { connectKube } from "../kube.js";
 import { parseTimeout } from "../project.js";
 import { keyFile, signatureFormat } from "../../../config/load.js";
+import { secretsPolicy } from "../secrets-policy.js";
 import { loadKeyForSigning, signatureJson } from "../signing.js";
 import { openTarget } from "./target.js";
 
@@ -44,7 +45,11 @@ export async function run({ ctx, flags, globals }: Invocation<ReconcileFlags>): 
     const { pushInSession } = await import("../../../workload/push-session.js");
     pushed = await pushInSession(
       { client, env: ctx.env },
-      { repository: target.repository, sourceDir: target.sourceDir },
+      {
+        repository: target.repository,
+        sourceDir: target.sourceDir,
+        secrets: secretsPolicy(flags.allowPlaintextSecrets, target.loaded.config, ctx.env),
+      },
       out,
     );
     if (signingKey) {
