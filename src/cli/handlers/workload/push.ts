@@ -1,10 +1,8 @@
 /** `ksail workload push`. */
 import { KsailError } from "../../../errors.js";
-import { pushInSession } from "../../../workload/push-session.js";
-import type { RegistryClient } from "../../../oci/client.js";
-import type { RepositoryRef } from "../../../oci/reference.js";
-import type { Output } from "../../../ui/output.js";
-import { createOutput, type CliContext } from "../../context.js";
+import { publishVersion } from "../../../workload/publish.js";
+import { openPushSession } from "../../../workload/push-session.js";
+import { createOutput } from "../../context.js";
 import type { PushFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
 import { keyFile, signatureFormat } from "../../../config/load.js";
@@ -31,17 +29,14 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
   }
   // The key is read and decrypted before anything is pushed: a wrong password pushes nothing.
   const signKeyPath = keyFile(target.loaded, flags.signKey, "key", ctx.cwd);
-  const signer =
-    signKeyPath === undefined
-      ? undefined
-      : await openSigner(ctx, signKeyPath, {
-          client,
-          repository: target.repository,
-          out,
-          format: signatureFormat(target.loaded, flags.signatureFormat),
-        });
-  const result = await pushInSession(
-    { client, env: ctx.env },
+  // The signing code loads only for a push that signs.
+  const signing = signKeyPath === undefined ? undefined : await import("../signing.js");
+  const signingKey =
+    signing && signKeyPath !== undefined
+      ? await signing.loadKeyForSigning(ctx, signKeyPath)
+      : undefined;
+  const { pushed: result, signature } = await publishVersion(
+    { client, ...(await openPushSession(ctx.env, out)) },
     {
       repository: target.repository,
       sourceDir: target.sourceDir,
@@ -54,51 +49,25 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
       ...(flags.ignore === undefined ? {} : { ignore: flags.ignore }),
       tagLatest: flags.latest !== false,
       secrets: secretsPolicy(flags.allowPlaintextSecrets, target.loaded.config, ctx.env),
+      ...(signingKey
+        ? { signingKey, signatureFormat: signatureFormat(target.loaded, flags.signatureFormat) }
+        : {}),
     },
     out,
   );
-  // An unchanged push is signed too when it is not yet (signing is idempotent).
-  const signed = signer ? await signer.sign(result.digest) : undefined;
-  out.result(signed ? { ...result, signature: signed.json } : result, () =>
-    [
-      result.unchanged
-        ? `${result.repository}:${result.version} unchanged`
-        : `${result.repository}:${result.version}`,
-      `digest: ${result.digest}`,
-      ...(signed
-        ? [
-            `signature: ${signed.signature.signature}${signed.signature.format === "bundle" ? " (cosign bundle)" : ""}`,
-          ]
-        : []),
-    ].join("\n"),
+  out.result(
+    signature && signing ? { ...result, signature: signing.signatureJson(signature) } : result,
+    () =>
+      [
+        result.unchanged
+          ? `${result.repository}:${result.version} unchanged`
+          : `${result.repository}:${result.version}`,
+        `digest: ${result.digest}`,
+        ...(signature
+          ? [
+              `signature: ${signature.signature}${signature.format === "bundle" ? " (cosign bundle)" : ""}`,
+            ]
+          : []),
+      ].join("\n"),
   );
-}
-
-/** The signing code (loaded only for a push that signs) with the key in `path`, read now. */
-async function openSigner(
-  ctx: CliContext,
-  path: string,
-  target: {
-    client: RegistryClient;
-    repository: RepositoryRef;
-    out: Output;
-    format: "bundle" | "legacy" | undefined;
-  },
-) {
-  const [{ loadKeyForSigning, signatureJson }, { signArtifact }] = await Promise.all([
-    import("../signing.js"),
-    import("../../../workload/sign.js"),
-  ]);
-  const key = await loadKeyForSigning(ctx, path);
-  return {
-    async sign(digest: string) {
-      const { client, repository, out, format } = target;
-      const signature = await signArtifact(
-        { client },
-        { repository, digest, key, ...(format === undefined ? {} : { format }) },
-        out,
-      );
-      return { signature, json: signatureJson(signature) };
-    },
-  };
 }

@@ -41,31 +41,25 @@ export async function run({ ctx, flags, globals }: Invocation<ReconcileFlags>): 
     const signKeyPath = keyFile(target.loaded, flags.signKey, "key", ctx.cwd);
     const signingKey =
       signKeyPath === undefined ? undefined : await loadKeyForSigning(ctx, signKeyPath);
-    // Loaded only with --push: validation and the layer builder are not needed otherwise.
-    const { pushInSession } = await import("../../../workload/push-session.js");
-    pushed = await pushInSession(
-      { client, env: ctx.env },
+    // Loaded only with --push: validation and the layer builder are not needed otherwise. The
+    // version is signed before Flux is asked to fetch it, so an OCIRepository with spec.verify
+    // accepts it.
+    const [{ publishVersion }, { openPushSession }] = await Promise.all([
+      import("../../../workload/publish.js"),
+      import("../../../workload/push-session.js"),
+    ]);
+    ({ pushed, signature } = await publishVersion(
+      { client, ...(await openPushSession(ctx.env, out)) },
       {
         repository: target.repository,
         sourceDir: target.sourceDir,
         secrets: secretsPolicy(flags.allowPlaintextSecrets, target.loaded.config, ctx.env),
+        ...(signingKey
+          ? { signingKey, signatureFormat: signatureFormat(target.loaded, flags.signatureFormat) }
+          : {}),
       },
       out,
-    );
-    if (signingKey) {
-      // Signed before Flux is asked to fetch it, so an OCIRepository with spec.verify accepts it.
-      const { signArtifact, DEFAULT_SIGNATURE_FORMAT } = await import("../../../workload/sign.js");
-      signature = await signArtifact(
-        { client },
-        {
-          repository: target.repository,
-          digest: pushed.digest,
-          key: signingKey,
-          format: signatureFormat(target.loaded, flags.signatureFormat) ?? DEFAULT_SIGNATURE_FORMAT,
-        },
-        out,
-      );
-    }
+    ));
   }
   const result = await reconcileWorkload(
     { kube },
