@@ -3,7 +3,8 @@
 # cache outside the repo. Idempotent: a binary that is already in the cache is not rebuilt.
 #
 #   lab/go-tools.sh                 build (or reuse) every tool, print where each one is
-#   lab/go-tools.sh NAME...         only these tools (crane, oras, registry, kind, flux, cosign, sops)
+#   lab/go-tools.sh NAME...         only these tools (crane, oras, registry, kind, flux, cosign,
+#                                        cosign3, sops, referrers-registry)
 #   lab/go-tools.sh --print-path NAME
 #                                        print the cached binary path of NAME (exit 1 if absent)
 #   lab/go-tools.sh --list          print "name version path" for every tool
@@ -36,6 +37,13 @@ TOOLS=(
   # The sops CLI, the oracle of ksail's SOPS format (src/secrets, test/integration/secrets-sops.test.ts):
   # each decrypts what the other encrypted.
   "sops|github.com/getsops/sops/v3/cmd/sops|v3.13.3"
+  # cosign v3, what users install today: it signs in the Sigstore bundle format attached through
+  # the OCI 1.1 referrers API (test/integration/sign-cosign-v3.test.ts). Same module size as v2.
+  "cosign3|github.com/sigstore/cosign/v3/cmd/cosign|v3.1.3"
+  # go-containerregistry's registry with its OCI 1.1 referrers API on (distribution has none):
+  # a small main package in this repo (lab/referrers-registry); "local" versions are named after
+  # the hash of its sources, so an edit rebuilds it.
+  "referrers-registry|lab/referrers-registry|local"
 )
 
 tmp_build=""
@@ -51,12 +59,23 @@ lookup() { # NAME -> "name|pkg|version" or fail
       return 0
     fi
   done
-  log "unknown tool '$1' (known: crane oras registry kind flux cosign sops)"
+  log "unknown tool '$1' (known: crane oras registry kind flux cosign cosign3 sops referrers-registry)"
   return 1
 }
 
 target_path() { # NAME VERSION
   printf '%s/%s-%s\n' "$BIN" "$1" "$2"
+}
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# "local" -> local-<first 12 hex of the sources' sha256> for a package in this repo.
+resolve_version() { # PKG VERSION
+  if [[ "$2" == local ]]; then
+    printf 'local-%s\n' "$(cd "$REPO_ROOT/$1" && cat go.mod go.sum ./*.go | sha256sum | cut -c1-12)"
+  else
+    printf '%s\n' "$2"
+  fi
 }
 
 # Builds PKG from a copy of MODULE@VERSION (for modules with replace directives, as in LAB.md):
@@ -82,8 +101,10 @@ build_from_copy() { # NAME PKG VERSION MODULE OUT
 }
 
 build_one() { # "name|pkg|version[|module]"
-  local name pkg version module target
+  local name pkg version module target local_dir=""
   IFS='|' read -r name pkg version module <<<"$1"
+  [[ "$version" == local ]] && local_dir="$REPO_ROOT/$pkg"
+  version="$(resolve_version "$pkg" "$version")"
   target="$(target_path "$name" "$version")"
   if [[ -x "$target" ]]; then
     log "$name $version: cached at $target"
@@ -99,7 +120,10 @@ build_one() { # "name|pkg|version[|module]"
     start=$SECONDS
     # go install puts the binary under GOBIN with the package's base name; build into a private
     # GOBIN so that a concurrent or interrupted run never leaves a half-written cached binary.
-    if [[ -n "$module" ]]; then
+    if [[ -n "$local_dir" ]]; then
+      (cd "$local_dir" && CGO_ENABLED=0 GOFLAGS="${GOFLAGS:--buildvcs=false}" \
+        nice -n 10 go build -trimpath -ldflags='-s -w' -o "$tmp/$(basename "$pkg")" .)
+    elif [[ -n "$module" ]]; then
       build_from_copy "$name" "$pkg" "$version" "$module" "$tmp/$(basename "$pkg")"
     else
       CGO_ENABLED=0 GOBIN="$tmp" GOFLAGS="${GOFLAGS:--buildvcs=false}" \
@@ -124,7 +148,8 @@ case "${1:-}" in
       exit 2
     }
     t="$(lookup "$2")" || exit 2
-    IFS='|' read -r name _ version _ <<<"$t"
+    IFS='|' read -r name pkg version _ <<<"$t"
+    version="$(resolve_version "$pkg" "$version")"
     p="$(target_path "$name" "$version")"
     [[ -x "$p" ]] || {
       log "$name $version is not built yet (run $0 $name)"
@@ -135,13 +160,14 @@ case "${1:-}" in
     ;;
   --list)
     for t in "${TOOLS[@]}"; do
-      IFS='|' read -r name _ version _ <<<"$t"
+      IFS='|' read -r name pkg version _ <<<"$t"
+      version="$(resolve_version "$pkg" "$version")"
       printf '%s %s %s\n' "$name" "$version" "$(target_path "$name" "$version")"
     done
     exit 0
     ;;
   -h | --help)
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
 esac
@@ -162,7 +188,8 @@ for t in "${selected[@]}"; do
   build_one "$t" || rc=1
 done
 for t in "${selected[@]}"; do
-  IFS='|' read -r name _ version _ <<<"$t"
+  IFS='|' read -r name pkg version _ <<<"$t"
+  version="$(resolve_version "$pkg" "$version")"
   p="$(target_path "$name" "$version")"
   [[ -x "$p" ]] && printf '%s %s %s\n' "$name" "$version" "$p"
 done

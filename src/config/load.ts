@@ -224,6 +224,17 @@ function parseRequestTimeout(text: string, flag: string | undefined): number {
 }
 
 /**
+ * The signature format a signing command writes: --signature-format, else
+ * spec.options.signing.format, else undefined (the signer's default, "bundle").
+ */
+export function signatureFormat(
+  loaded: LoadedConfig | undefined,
+  flag: "bundle" | "legacy" | undefined,
+): "bundle" | "legacy" | undefined {
+  return flag ?? loaded?.config.spec.options.signing.format;
+}
+
+/**
  * The key file a signing command uses: its flag (relative to the working directory), else
  * spec.options.signing.key or .publicKey in ksail.yaml (relative to that file).
  */

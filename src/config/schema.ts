@@ -5,7 +5,7 @@
 import * as z from "zod/v4";
 import { API_VERSION, KIND } from "./defaults.js";
 import { DURATION } from "../util/duration.js";
-import { DISTRIBUTIONS, GITOPS_ENGINES, TOGGLES } from "./enums.js";
+import { DISTRIBUTIONS, GITOPS_ENGINES, SIGNATURE_FORMATS, TOGGLES } from "./enums.js";
 
 export { API_VERSION, KIND };
 
@@ -139,6 +139,12 @@ export const ksailConfigSchema = z
                   .optional()
                   .describe(
                     "public key Flux verifies the artifact's cosign signature with (cosign.pub; relative to ksail.yaml): flux sync sets spec.verify",
+                  ),
+                format: z
+                  .enum(SIGNATURE_FORMATS)
+                  .optional()
+                  .describe(
+                    "how signatures are stored: bundle (cosign v3's Sigstore bundle attached as an OCI referrer; the default, what Flux 2.9 and cosign v3 verify) or legacy (cosign v2's sha256-<hex>.sig tag, for an older Flux)",
                   ),
               })
               .strict()

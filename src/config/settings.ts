@@ -9,7 +9,7 @@
  * imports nothing but the enums and the duration parser.
  */
 import { parseDuration } from "../util/duration.js";
-import { DISTRIBUTIONS, GITOPS_ENGINES, TOGGLES } from "./enums.js";
+import { DISTRIBUTIONS, GITOPS_ENGINES, SIGNATURE_FORMATS, TOGGLES } from "./enums.js";
 
 export interface Setting {
   /** The key flag values are passed under: commander's camelCase key of `flag`. */
@@ -162,6 +162,14 @@ export const CONFIG_SETTINGS = {
     path: ["spec", "options", "signing", "key"],
     default: "none (no signature)",
   },
+  signatureFormat: {
+    key: "signatureFormat",
+    flag: "--signature-format",
+    value: "format",
+    path: ["spec", "options", "signing", "format"],
+    default: "bundle",
+    choices: SIGNATURE_FORMATS,
+  },
   signingPublicKey: {
     key: "verifyKey",
     flag: "--verify-key",
@@ -208,12 +216,15 @@ export const RUNTIME_SETTINGS = {
 
 /**
  * The ksail.yaml settings that KSAIL_* and flags merge into the file before the schema checks it
- * (parse.ts). The key files, --flux-version and --allow-plaintext-secrets are resolved by the
- * commands that take them (load.ts keyFile; a relative key path in the file means next to
- * ksail.yaml; cli/handlers/secrets-policy.ts).
+ * (parse.ts). The key files, --signature-format, --flux-version and --allow-plaintext-secrets
+ * are resolved by the commands that take them (load.ts keyFile and signatureFormat; a relative
+ * key path in the file means next to ksail.yaml; cli/handlers/secrets-policy.ts).
  */
 export const SETTINGS: readonly ConfigSetting[] = Object.values(CONFIG_SETTINGS).filter(
-  (s) => !["fluxVersion", "signKey", "verifyKey", "allowPlaintextSecrets"].includes(s.key),
+  (s) =>
+    !["fluxVersion", "signKey", "verifyKey", "signatureFormat", "allowPlaintextSecrets"].includes(
+      s.key,
+    ),
 );
 
 /** Registry requests may go this long without data before they are retried (30 s). */

@@ -21,6 +21,7 @@ import {
   resolveManifest,
 } from "./manifests.js";
 import type { RepositoryRef } from "./reference.js";
+import { listReferrers, pushReferrer, type Referrers } from "./referrers.js";
 import { DEFAULT_RETRY_POLICY } from "./retry.js";
 import type { RetryPolicy } from "./retry.js";
 import { RegistrySession } from "./session.js";
@@ -32,6 +33,7 @@ export type { RetryPolicy } from "./retry.js";
 export type { RegistryEvent } from "./session.js";
 export { MEDIA_TYPES } from "./manifests.js";
 export { parseLinkNext } from "./pagination.js";
+export type { ReferrerDescriptor, Referrers } from "./referrers.js";
 export { DEFAULT_REQUEST_TIMEOUT_MS };
 
 export interface RegistryClientOptions {
@@ -167,6 +169,27 @@ export class RegistryClient {
    */
   async tagDigest(repo: RepositoryRef, tag: string): Promise<string | undefined> {
     return (await resolveManifest(this.session, repo, tag))?.digest;
+  }
+
+  /**
+   * The manifests whose subject is `digest`: from the referrers API, or from the
+   * `sha256-<hex>` fallback index on registries without it. At most MAX_REFERRERS.
+   */
+  referrers(repo: RepositoryRef, digest: string): Promise<Referrers> {
+    return listReferrers(this.session, repo, digest);
+  }
+
+  /**
+   * Pushes a manifest with a `subject` by its digest and, on registries without the referrers
+   * API, lists it in the subject's `sha256-<hex>` fallback index.
+   */
+  pushReferrer(
+    repo: RepositoryRef,
+    subjectDigest: string,
+    manifest: Buffer,
+    descriptor: { artifactType: string },
+  ): Promise<{ digest: string; via: "api" | "tag" }> {
+    return pushReferrer(this.session, repo, subjectDigest, manifest, descriptor);
   }
 
   catalog(registry: string, options: { pageSize?: number } = {}): Promise<string[]> {

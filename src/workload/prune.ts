@@ -9,7 +9,7 @@ import type { RegistryClient } from "../oci/client.js";
 import { formatRepository, type RepositoryRef } from "../oci/reference.js";
 import { KsailError } from "../errors.js";
 import { mapLimit } from "../util/map-limit.js";
-import { pruneSignatures } from "./verify.js";
+import { pruneReferrers, pruneSignatures, type ReferrerToDelete } from "./verify.js";
 import { silentProgress, type Progress } from "../progress.js";
 import {
   LATEST_TAG,
@@ -62,6 +62,11 @@ export interface PruneResult extends PrunePlan {
   repository: string;
   /** Cosign signatures (sha256-<hex>.sig) of the deleted versions, deleted with them. */
   signatures: { digest: string; tag: string }[];
+  /**
+   * Referrers of the deleted versions (cosign v3 signature bundles, other tools' attestations)
+   * and their `sha256-<hex>` fallback indexes, deleted with them.
+   */
+  referrers: ReferrerToDelete[];
   dryRun: boolean;
   garbageCollection: "ran" | "skipped" | "registry-managed";
   garbageCollectionOutput?: string;
@@ -183,11 +188,13 @@ export async function pruneWorkload(
     repository: name,
     dryRun: options.dryRun ?? false,
     signatures: [],
+    referrers: [],
     garbageCollection: "skipped",
   };
   if (plan.digests.length === 0) return result;
   if (options.dryRun) {
     result.signatures = await signaturesFor(client, repository, result, true);
+    result.referrers = await referrersFor(client, repository, result, true);
     return result;
   }
 
@@ -220,6 +227,12 @@ export async function pruneWorkload(
     "Delete signatures of deleted versions",
     () => signaturesFor(client, repository, result, false),
     (s) => `Deleted ${count(s.length, "signature")} of deleted versions`,
+  );
+  result.referrers = await progress.step(
+    "Delete referrers of deleted versions",
+    () => referrersFor(client, repository, result, false),
+    (r) =>
+      `Deleted ${r.filter((x) => x.kind !== "index").length} referrer(s) of deleted versions (${r.filter((x) => x.kind === "bundle").length} signature bundle(s))`,
   );
   if (garbageCollect) {
     result.garbageCollectionOutput = await progress.step(
@@ -256,6 +269,24 @@ async function signaturesFor(
     },
   );
   return pruned.deleted.map(({ digest, tag }) => ({ digest, tag }));
+}
+
+/** The referrers (bundles, …) of `result`'s deleted versions (see pruneReferrers). */
+function referrersFor(
+  client: RegistryClient,
+  repository: RepositoryRef,
+  result: PruneResult,
+  dryRun: boolean,
+): Promise<ReferrerToDelete[]> {
+  return pruneReferrers(
+    { client },
+    {
+      repository,
+      deletedDigests: result.digests,
+      keptDigests: result.kept.map((k) => k.digest),
+      dryRun,
+    },
+  );
 }
 
 /** Digests of the tags that are neither versions nor `latest` (another tool's, e.g. "stable"). */

@@ -8,10 +8,13 @@ import type { Progress } from "../progress.js";
 import type { SigningKey } from "../sign/keys.js";
 import { pushWorkload, type PushDeps, type PushInput, type PushResult } from "./push.js";
 import type { SignResult } from "./sign.js";
+import type { SignatureFormat } from "./verify.js";
 
 export interface PublishInput extends PushInput {
   /** Sign the pushed digest with this key (cosign's key-based format). */
   signingKey?: SigningKey;
+  /** The signature format (default: the signer's, "bundle"). */
+  signatureFormat?: SignatureFormat | undefined;
 }
 
 export interface Published {
@@ -25,13 +28,18 @@ export async function publishVersion(
   input: PublishInput,
   progress: Progress,
 ): Promise<Published> {
-  const { signingKey, ...push } = input;
+  const { signingKey, signatureFormat, ...push } = input;
   const pushed = await pushWorkload(deps, push, progress);
   if (signingKey === undefined) return { pushed };
   const { signArtifact } = await import("./sign.js");
   const signature = await signArtifact(
     { client: deps.client },
-    { repository: input.repository, digest: pushed.digest, key: signingKey },
+    {
+      repository: input.repository,
+      digest: pushed.digest,
+      key: signingKey,
+      ...(signatureFormat ? { format: signatureFormat } : {}),
+    },
     progress,
   );
   return { pushed, signature };

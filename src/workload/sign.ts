@@ -1,7 +1,8 @@
 /**
  * Signing workload artifacts (issue 14): `ksail workload keygen` writes a cosign key pair, and
  * push signs the manifest digest it pushed (`--sign-key`, spec.options.signing.key) in cosign's
- * key-based format, offline (no transparency log).
+ * key-based formats (issue 27: cosign v3's bundle, or the legacy .sig tag), offline (no
+ * transparency log).
  */
 import { randomBytes } from "node:crypto";
 import { access, link, lstat, mkdir, rename, unlink, writeFile } from "node:fs/promises";
@@ -11,7 +12,9 @@ import type { RegistryClient } from "../oci/client.js";
 import { isDigest } from "../oci/digest.js";
 import { formatRepository, type RepositoryRef } from "../oci/reference.js";
 import { createKeyPair, loadPublicKey, loadSigningKey, type SigningKey } from "../sign/keys.js";
+import { attachBundle } from "../sign/bundle-signature.js";
 import { attachSignature } from "../sign/signature.js";
+import type { SignatureFormat } from "./verify.js";
 import type { KeyObject } from "node:crypto";
 import type { Progress } from "../progress.js";
 import { readBoundedFile } from "../util/bounded-read.js";
@@ -219,16 +222,27 @@ export interface SignOptions {
   /** The manifest digest to sign (what push returned), or a version/tag to resolve first. */
   digest: string;
   key: SigningKey;
+  /** "bundle" (cosign v3, the default) or "legacy" (cosign v2's .sig tag). */
+  format?: SignatureFormat;
 }
+
+/** What ksail signs in unless told otherwise: what cosign v3 writes and Flux 2.9 verifies. */
+export const DEFAULT_SIGNATURE_FORMAT: SignatureFormat = "bundle";
 
 export interface SignResult {
   repository: string;
   /** The signed manifest digest. */
   digest: string;
-  /** The tag the signature is stored under: sha256-<hex>.sig. */
-  signatureTag: string;
-  /** Digest of the signature manifest. */
+  format: SignatureFormat;
+  /**
+   * Where the signature is: the tag sha256-<hex>.sig (legacy), or the digest of the bundle's
+   * referrer manifest (bundle).
+   */
+  signature: string;
+  /** Digest of the signature manifest (legacy) or of the referrer manifest (bundle). */
   signatureDigest: string;
+  /** bundle: how verifiers find it — the referrers API or the sha256-<hex> fallback tag. */
+  via?: "api" | "tag";
   /** True when this key had already signed this digest (nothing was written). */
   unchanged: boolean;
 }
@@ -254,18 +268,40 @@ export async function signArtifact(
     }
     return found.digest;
   });
+  const format = options.format ?? DEFAULT_SIGNATURE_FORMAT;
+  const short = `${digest.slice(0, 19)}…`;
+  if (format === "bundle") {
+    const attached = await progress.step(
+      `Sign ${short} (cosign bundle)`,
+      () => attachBundle(client, repository, digest, key),
+      (r) =>
+        r.unchanged
+          ? `${short} already had a bundle signed with this key (${r.referrerDigest.slice(0, 19)}…)`
+          : `Signed ${short} (bundle ${r.referrerDigest.slice(0, 19)}…, ${r.via === "api" ? "referrers API" : "referrers tag"})`,
+    );
+    return {
+      repository: name,
+      digest,
+      format,
+      signature: attached.referrerDigest,
+      signatureDigest: attached.referrerDigest,
+      via: attached.via,
+      unchanged: attached.unchanged,
+    };
+  }
   const attached = await progress.step(
-    `Sign ${digest.slice(0, 19)}…`,
+    `Sign ${short}`,
     () => attachSignature(client, repository, digest, key),
     (r: { unchanged: boolean; tag: string }) =>
       r.unchanged
-        ? `${digest.slice(0, 19)}… was already signed with this key (${r.tag})`
-        : `Signed ${digest.slice(0, 19)}… (${r.tag})`,
+        ? `${short} was already signed with this key (${r.tag})`
+        : `Signed ${short} (${r.tag})`,
   );
   return {
     repository: name,
     digest,
-    signatureTag: attached.tag,
+    format,
+    signature: attached.tag,
     signatureDigest: attached.manifestDigest,
     unchanged: attached.unchanged,
   };

@@ -1,19 +1,31 @@
 /**
- * Checking signatures of workload artifacts (issue 14): `ksail workload verify [VERSION] --key`,
- * the signed column of `versions`, and the signature tags `prune` removes with their versions.
- * The check is what Flux's source-controller does with a public key (cosign, key-based, no
- * transparency log): a layer of the digest's `.sig` manifest whose payload verifies with the
- * key and names the digest.
+ * Checking signatures of workload artifacts (issues 14 and 27): `ksail workload verify [VERSION]
+ * --key`, the signed column of `versions`, and the signatures `prune` removes with their
+ * versions. Two formats, checked as Flux's source-controller (v1.9.1) and `cosign verify` (v3)
+ * check them with a public key and no transparency log:
+ *
+ * - "bundle": cosign v3's Sigstore bundles, found as OCI referrers of the digest (the referrers
+ *   API, or the `sha256-<hex>` fallback tag). When a digest has any, only they count — the
+ *   peers do not fall back to the legacy format then;
+ * - "legacy": cosign v2's `sha256-<hex>.sig` tag, a layer whose simple-signing payload verifies
+ *   with the key and names the digest.
  */
 import type { KeyObject } from "node:crypto";
 import { KsailError } from "../errors.js";
 import type { RegistryClient } from "../oci/client.js";
 import { isDigest } from "../oci/digest.js";
+import { digestOfReferrersTag, referrersTag } from "../oci/referrers.js";
 import { formatRepository, type RepositoryRef } from "../oci/reference.js";
+import { checkBundles, readBundles } from "../sign/bundle-signature.js";
 import { signatureTag, signedDigestOfTag } from "../sign/cosign-format.js";
+import { parseReferrer } from "../sign/bundle-format.js";
 import { checkSignatures, readSignatures } from "../sign/signature.js";
 import { mapLimit } from "../util/map-limit.js";
 import { versionNotFound } from "./versions.js";
+
+/** "legacy": cosign v2's `.sig` tag; "bundle": cosign v3's Sigstore bundle referrer. */
+export type SignatureFormat = "legacy" | "bundle";
+export const SIGNATURE_FORMATS: readonly SignatureFormat[] = ["legacy", "bundle"];
 
 export interface VerifyOptions {
   repository: RepositoryRef;
@@ -23,8 +35,22 @@ export interface VerifyOptions {
 }
 
 export type VerifyResult =
-  | { ok: true; reference: string; digest: string; signatureTag: string }
-  | { ok: false; reference: string; digest: string; signatureTag: string; reason: string };
+  | {
+      ok: true;
+      reference: string;
+      digest: string;
+      format: SignatureFormat;
+      /** Where the signature that verified is: the `.sig` tag, or the bundle's referrer digest. */
+      signature: string;
+    }
+  | {
+      ok: false;
+      reference: string;
+      digest: string;
+      /** The format that was checked, when the digest has a signature at all. */
+      format?: SignatureFormat;
+      reason: string;
+    };
 
 /**
  * Verifies the artifact `reference` in `repository` with `publicKey`. A missing or bad
@@ -56,17 +82,42 @@ async function verifyDigest(
   digest: string,
   publicKey: KeyObject,
 ): Promise<VerifyResult> {
-  const tag = signatureTag(digest);
-  const base = { reference, digest, signatureTag: tag };
-  const stored = await readSignatures(client, repository, digest);
-  if (stored === undefined) {
-    return { ...base, ok: false, reason: `${reference} (${digest}) is not signed: no tag ${tag}` };
+  const base = { reference, digest };
+  const [stored, legacy] = await Promise.all([
+    readBundles(client, repository, digest),
+    readSignatures(client, repository, digest),
+  ]);
+  if (stored.bundles.length > 0) {
+    const check = await checkBundles(client, repository, digest, stored.bundles, publicKey);
+    if (check.ok) {
+      const attached = stored.bundles.find((b) => b.subjectDigest === digest);
+      return { ...base, ok: true, format: "bundle", signature: attached!.referrerDigest };
+    }
+    const legacyNote =
+      legacy === undefined
+        ? ""
+        : ` (the legacy signature ${legacy.tag} is not checked: Flux and cosign v3 check only the bundles when a digest has any)`;
+    return {
+      ...base,
+      ok: false,
+      format: "bundle",
+      reason: `no signature bundle of ${reference} (${digest}) verifies with the given key: ${check.reasons.join("; ")}${legacyNote}`,
+    };
   }
-  const check = await checkSignatures(client, repository, digest, stored, publicKey);
-  if (check.ok) return { ...base, ok: true };
+  const tag = signatureTag(digest);
+  if (legacy === undefined) {
+    return {
+      ...base,
+      ok: false,
+      reason: `${reference} (${digest}) is not signed: no signature bundle among its referrers (${stored.via === "api" ? "referrers API" : `tag ${referrersTag(digest)}`}) and no tag ${tag}`,
+    };
+  }
+  const check = await checkSignatures(client, repository, digest, legacy, publicKey);
+  if (check.ok) return { ...base, ok: true, format: "legacy", signature: tag };
   return {
     ...base,
     ok: false,
+    format: "legacy",
     reason: `no signature of ${reference} (${digest}) verifies with the given key: ${check.reasons.join("; ")}`,
   };
 }
@@ -93,9 +144,61 @@ export async function listSignedDigests(
 }
 
 /**
+ * Whether the registry answers the referrers API, from one request about `digest`: when it does
+ * not, the tag list alone tells which digests have referrers (their `sha256-<hex>` tags).
+ */
+async function hasReferrersApi(
+  client: RegistryClient,
+  repository: RepositoryRef,
+  digest: string | undefined,
+): Promise<boolean> {
+  if (digest === undefined) return false;
+  return (await client.referrers(repository, digest)).via === "api";
+}
+
+/** Digests that have a referrers-schema tag (`sha256-<hex>`) in `tags`. */
+export function referrersTagDigests(tags: readonly string[]): Set<string> {
+  const out = new Set<string>();
+  for (const tag of tags) {
+    const digest = digestOfReferrersTag(tag);
+    if (digest !== undefined) out.add(digest);
+  }
+  return out;
+}
+
+/**
+ * The signature formats each digest has, without a key (the SIGNED column of `versions`): says
+ * a signature exists, not that it is valid. Legacy signatures come from the tag list; bundles
+ * from each digest's referrers — one request per digest on registries with the referrers API,
+ * only for digests with a `sha256-<hex>` tag on the others.
+ */
+export async function signatureFormats(
+  client: RegistryClient,
+  repository: RepositoryRef,
+  digests: readonly string[],
+  tags: readonly string[],
+  options: { concurrency?: number } = {},
+): Promise<Map<string, SignatureFormat[]>> {
+  const unique = [...new Set(digests)];
+  const legacy = signatureTagsByDigest(tags);
+  const withIndex = referrersTagDigests(tags);
+  const api = await hasReferrersApi(client, repository, unique[0]);
+  const formats = await mapLimit(unique, options.concurrency ?? 8, async (digest) => {
+    const found: SignatureFormat[] = [];
+    if (api || withIndex.has(digest)) {
+      const { bundles } = await readBundles(client, repository, digest);
+      if (bundles.some((b) => b.subjectDigest === digest)) found.push("bundle");
+    }
+    if (legacy.has(digest)) found.push("legacy");
+    return found;
+  });
+  return new Map(unique.map((digest, i) => [digest, formats[i]!]));
+}
+
+/**
  * Verifies many digests with one key (the signed column of `versions --key`), at most
- * `concurrency` at a time. Digests without a signature tag are answered without a request
- * when `tags` (the repository's tag list) is given.
+ * `concurrency` at a time. With `tags` (the repository's tag list) and a registry without the
+ * referrers API, digests that have neither signature tag are answered without a request.
  */
 export async function verifyDigests(
   client: RegistryClient,
@@ -104,17 +207,19 @@ export async function verifyDigests(
   publicKey: KeyObject,
   options: { tags?: readonly string[]; concurrency?: number } = {},
 ): Promise<Map<string, VerifyResult>> {
-  const signed = options.tags ? signatureTagsByDigest(options.tags) : undefined;
   const unique = [...new Set(digests)];
+  const tags = options.tags;
+  const skippable =
+    tags !== undefined && !(await hasReferrersApi(client, repository, unique[0]))
+      ? new Set([...signatureTagsByDigest(tags).keys(), ...referrersTagDigests(tags)])
+      : undefined;
   const results = await mapLimit(unique, options.concurrency ?? 8, async (digest) => {
-    if (signed !== undefined && !signed.has(digest)) {
-      const tag = signatureTag(digest);
+    if (skippable !== undefined && !skippable.has(digest)) {
       const result: VerifyResult = {
         ok: false,
         reference: digest,
         digest,
-        signatureTag: tag,
-        reason: `${digest} is not signed: no tag ${tag}`,
+        reason: `${digest} is not signed: no tag ${signatureTag(digest)} or ${referrersTag(digest)}`,
       };
       return result;
     }
@@ -195,4 +300,68 @@ export async function pruneSignatures(
     client.deleteManifest(repository, digest, { missingOk: true }),
   );
   return result;
+}
+
+export interface ReferrerToDelete {
+  /** The deleted version's digest the referrer is attached to. */
+  digest: string;
+  /** The referrer manifest (a signature bundle, an SBOM, …) or the fallback index. */
+  manifestDigest: string;
+  /** "bundle": a Sigstore bundle; "referrer": another tool's; "index": the `sha256-<hex>` tag. */
+  kind: "bundle" | "referrer" | "index";
+  /** The fallback tag, for kind "index". */
+  tag?: string;
+}
+
+/**
+ * For prune: deletes the referrers of `deletedDigests` (their signature bundles and whatever
+ * else is attached to them) and their `sha256-<hex>` fallback indexes. A referrer is deleted
+ * only when its own `subject` names the deleted digest, so a bundle copied into another
+ * digest's index is never removed from under a kept version.
+ */
+export async function pruneReferrers(
+  { client }: { client: RegistryClient },
+  input: {
+    repository: RepositoryRef;
+    deletedDigests: readonly string[];
+    keptDigests: readonly string[];
+    dryRun?: boolean;
+    concurrency?: number;
+  },
+): Promise<ReferrerToDelete[]> {
+  const { repository } = input;
+  const concurrency = input.concurrency ?? 8;
+  const kept = new Set(input.keptDigests);
+  const doomed = [...new Set(input.deletedDigests)].filter((d) => !kept.has(d));
+  const perDigest = await mapLimit(doomed, concurrency, async (digest) => {
+    const out: ReferrerToDelete[] = [];
+    const { descriptors, via } = await client.referrers(repository, digest);
+    for (const d of descriptors) {
+      const manifest = await client.fetchManifest(repository, d.digest).catch((error: unknown) => {
+        if (error instanceof KsailError && error.kind === "not-found") return undefined;
+        throw error;
+      });
+      if (manifest === undefined) continue;
+      const parsed = parseReferrer(manifest.bytes);
+      if (parsed?.subjectDigest !== digest) continue;
+      out.push({
+        digest,
+        manifestDigest: d.digest,
+        kind: parsed.bundleLayer === undefined ? "referrer" : "bundle",
+      });
+    }
+    if (via === "tag") {
+      const tag = referrersTag(digest);
+      const index = await client.resolve(repository, tag);
+      if (index !== undefined)
+        out.push({ digest, manifestDigest: index.digest, kind: "index", tag });
+    }
+    return out;
+  });
+  const deleting = perDigest.flat();
+  if (input.dryRun) return deleting;
+  await mapLimit(deleting, concurrency, (r) =>
+    client.deleteManifest(repository, r.manifestDigest, { missingOk: true }),
+  );
+  return deleting;
 }

@@ -17,6 +17,7 @@ import type { ValidationCache } from "../validate/cache.js";
 import { pruneWorkload } from "./prune.js";
 import { publishVersion, type Published } from "./publish.js";
 import type { PushResult } from "./push.js";
+import type { SignatureFormat } from "./verify.js";
 
 export type CycleOutcome =
   | "applied" // pushed (or already pushed) and applied by Flux
@@ -54,8 +55,11 @@ export interface CycleReport {
   };
   /** Versions deleted by --prune-keep after this cycle. */
   pruned?: string[];
-  /** The signature tag of the pushed version, with a signing key. */
+  /** The signature tag of the pushed version, with a signing key (legacy format). */
   signatureTag?: string;
+  /** Where the pushed version's signature is: the .sig tag or the bundle's referrer digest. */
+  signature?: string;
+  signatureFormat?: SignatureFormat;
 }
 
 /** What a cycle talks to and what it is asked to do (fixed for the whole watch). */
@@ -72,6 +76,8 @@ export interface CycleContext {
   pruneKeep?: number;
   signingKey?: SigningKey;
   secrets?: SecretsPolicy;
+  /** The signing key's format (default: the signer's, "bundle"). */
+  signatureFormat?: SignatureFormat;
   signal: AbortSignal;
   /** Resolves once `signal` aborts. */
   aborted: Promise<typeof ABANDONED>;
@@ -206,6 +212,7 @@ export class CycleRunner {
         ignore: ctx.ignore,
         ...(ctx.signingKey ? { signingKey: ctx.signingKey } : {}),
         ...(ctx.secrets ? { secrets: ctx.secrets } : {}),
+        ...(ctx.signatureFormat ? { signatureFormat: ctx.signatureFormat } : {}),
       },
       cycle.clock,
     );
@@ -220,7 +227,11 @@ export class CycleRunner {
     const { pushed, signature } = result;
     cycle.report.version = pushed.version;
     cycle.report.digest = pushed.digest;
-    if (signature) cycle.report.signatureTag = signature.signatureTag;
+    if (signature) {
+      cycle.report.signature = signature.signature;
+      cycle.report.signatureFormat = signature.format;
+      if (signature.format === "legacy") cycle.report.signatureTag = signature.signature;
+    }
     this.lastVersion = pushed.version;
     if (!pushed.unchanged) this.pushed++;
     return pushed;

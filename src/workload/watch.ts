@@ -20,6 +20,7 @@ import type { RegistryClient } from "../oci/client.js";
 import { formatRepository, type RepositoryRef } from "../oci/reference.js";
 import type { SecretsPolicy } from "../validate/secrets.js";
 import type { SigningKey } from "../sign/keys.js";
+import type { SignatureFormat } from "./verify.js";
 import type { ValidationCache } from "../validate/cache.js";
 import { ABANDONED, CycleRunner, type CycleReport } from "./watch-cycle.js";
 import {
@@ -59,6 +60,8 @@ export interface WatchInput {
   signingKey?: SigningKey;
   /** The secrets guard's policy, as `workload push` takes it (validate/secrets.ts). */
   secrets?: SecretsPolicy;
+  /** The signing key's format (default: the signer's, "bundle"). */
+  signatureFormat?: SignatureFormat | undefined;
   /** Ends the loop (Ctrl-C). */
   signal: AbortSignal;
   /** How long an abort waits for a running push before abandoning it. Default 5 s. */
@@ -292,6 +295,7 @@ export async function watchWorkload(
     ...(options.pruneKeep === undefined ? {} : { pruneKeep: options.pruneKeep }),
     ...(options.signingKey ? { signingKey: options.signingKey } : {}),
     ...(options.secrets ? { secrets: options.secrets } : {}),
+    ...(options.signatureFormat ? { signatureFormat: options.signatureFormat } : {}),
     signal,
     aborted,
     abortGraceMs: options.abortGraceMs ?? 5000,

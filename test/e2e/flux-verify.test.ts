@@ -114,7 +114,7 @@ describe("Flux verifies cosign signatures made by ksail (process lab)", () => {
   const sign = (version: string, key: SigningKey) =>
     signArtifact(
       { client },
-      { repository: repository(), digest: digests.get(version)!, key },
+      { repository: repository(), digest: digests.get(version)!, key, format: "legacy" },
       silentProgress,
     );
 
@@ -315,6 +315,8 @@ describe("Flux verifies cosign signatures made by ksail (process lab)", () => {
       "--push",
       "--sign-key",
       "keys/cosign.key",
+      "--signature-format",
+      "legacy", // this suite is the legacy format's; flux-verify-bundle.test.ts has the default
       "--timeout",
       "60s",
       "-o",

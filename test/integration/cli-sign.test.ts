@@ -39,8 +39,12 @@ describe("ksail workload keygen / push --sign-key / verify / versions / prune (r
   let cosign: string;
   const client = new RegistryClient();
   const repo = () => ({ registry: lab.registry, repository: "signed" });
+  // This suite checks the legacy format (cosign v2's .sig tag) end to end; the default bundle
+  // format has its own suite (cli-sign-bundle.test.ts).
+  const legacy = (args: string[]) =>
+    args.includes("--sign-key") ? [...args, "--signature-format", "legacy"] : args;
   const ksail = (args: string[], env: NodeJS.ProcessEnv = {}, cwd = project) =>
-    runKsail(args, { cwd, env });
+    runKsail(legacy(args), { cwd, env });
   const withPassword = { COSIGN_PASSWORD: PASSWORD };
   const push = async (
     value: string,
@@ -175,7 +179,10 @@ describe("ksail workload keygen / push --sign-key / verify / versions / prune (r
     const text = await readFile(config, "utf8");
     await writeFile(
       config,
-      text.replace(/\n {2}options:\n/, "\n  options:\n    signing:\n      key: keys/cosign.key\n"),
+      text.replace(
+        /\n {2}options:\n/,
+        "\n  options:\n    signing:\n      key: keys/cosign.key\n      format: legacy\n",
+      ),
     );
     assert.match(await readFile(config, "utf8"), /signing:\n {6}key: keys\/cosign\.key/);
     await writeFile(join(project, "k8s", "cm.yaml"), configMap("3"));
@@ -230,7 +237,7 @@ describe("ksail workload keygen / push --sign-key / verify / versions / prune (r
     assert.equal(latest.code, 0, latest.stderr);
     assert.equal(
       latest.stdout.trim(),
-      `verified 0.0.3 (latest) (${pushes[2]!.digest}) with ${pub}: signature ${signatureTag(pushes[2]!.digest)}`,
+      `verified 0.0.3 (latest) (${pushes[2]!.digest}) with ${pub}: legacy signature ${signatureTag(pushes[2]!.digest)}`,
     );
     const asJson = json<{ ok: boolean; digest: string; key: string; version: string }>(
       await ksail(["workload", "verify", "0.0.1", "--key", "keys/cosign.pub", "-o", "json"]),
@@ -245,7 +252,10 @@ describe("ksail workload keygen / push --sign-key / verify / versions / prune (r
     assert.equal(unsignedPush.version, "0.0.4");
     const unsigned = await ksail(["workload", "verify", "0.0.4", "--key", "keys/cosign.pub"]);
     assert.equal(unsigned.code, 1, unsigned.stderr);
-    assert.match(unsigned.stderr, /0\.0\.4 \(sha256:[a-f0-9]{64}\) is not signed: no tag sha256-/);
+    assert.match(
+      unsigned.stderr,
+      /0\.0\.4 \(sha256:[a-f0-9]{64}\) is not signed: no signature bundle among its referrers \(tag sha256-[a-f0-9]{64}\) and no tag sha256-/,
+    );
     assert.equal(unsigned.stdout, "");
 
     const other = await ksail(["workload", "verify", "0.0.1", "--key", "other-keys/cosign.pub"]);
@@ -391,7 +401,7 @@ describe("ksail workload keygen / push --sign-key / verify / versions / prune (r
     assert.match(wrong.stderr, /the password is wrong/);
     const watch = startWatch({
       project,
-      args: ["--no-reconcile", "--sign-key", "keys/cosign.key"],
+      args: legacy(["--no-reconcile", "--sign-key", "keys/cosign.key"]),
       env: withPassword,
     });
     try {
@@ -461,7 +471,7 @@ describe("ksail workload keygen / push --sign-key / verify / versions / prune (r
     await assert.rejects(stat(join(project, "tty-keys-2", "cosign.key")), { code: "ENOENT" });
 
     const pushed = await answers(
-      ["workload", "push", "--sign-key", "tty-keys/cosign.key", "-o", "json"],
+      legacy(["workload", "push", "--sign-key", "tty-keys/cosign.key", "-o", "json"]),
       ["tty secret"],
     );
     assert.equal(pushed.code, 0, pushed.output);

@@ -81,7 +81,12 @@ describe("interoperability with the cosign CLI", () => {
   const ksailSign = async (key: string, digest: string) =>
     signArtifact(
       { client },
-      { repository: repository(), digest, key: await readSigningKey(key, PASSWORD) },
+      {
+        repository: repository(),
+        digest,
+        key: await readSigningKey(key, PASSWORD),
+        format: "legacy",
+      },
       silentProgress,
     );
   const show = (run: CosignRun) => `exit ${run.code}\n${run.stdout}\n${run.stderr}`;

@@ -85,12 +85,13 @@ describe("signing artifacts in a real registry", () => {
   it("stores cosign's signature manifest under sha256-<hex>.sig and it verifies", async () => {
     const signed = await signArtifact(
       { client },
-      { repository: repository(), digest: digests[0]!, key: alice.key },
+      { repository: repository(), digest: digests[0]!, key: alice.key, format: "legacy" },
       silentProgress,
     );
-    assert.equal(signed.signatureTag, signatureTag(digests[0]!));
+    assert.equal(signed.format, "legacy");
+    assert.equal(signed.signature, signatureTag(digests[0]!));
     assert.equal(signed.unchanged, false);
-    const { bytes, mediaType } = await client.fetchManifest(repository(), signed.signatureTag);
+    const { bytes, mediaType } = await client.fetchManifest(repository(), signed.signature);
     assert.equal(mediaType, "application/vnd.oci.image.manifest.v1+json");
     const manifest = JSON.parse(bytes.toString()) as {
       config: { mediaType: string; digest: string };
@@ -115,7 +116,8 @@ describe("signing artifacts in a real registry", () => {
       ok: true,
       reference: "0.0.1",
       digest: digests[0],
-      signatureTag: signed.signatureTag,
+      format: "legacy",
+      signature: signed.signature,
     });
     // The .sig tag is not a version.
     assert.deepEqual(
@@ -127,19 +129,19 @@ describe("signing artifacts in a real registry", () => {
   it("signing again with the same key writes nothing; another key's signature is added", async () => {
     const again = await signArtifact(
       { client },
-      { repository: repository(), digest: "0.0.1", key: alice.key },
+      { repository: repository(), digest: "0.0.1", key: alice.key, format: "legacy" },
       silentProgress,
     );
     assert.equal(again.unchanged, true);
     assert.equal(again.digest, digests[0]);
     const second = await signArtifact(
       { client },
-      { repository: repository(), digest: digests[0]!, key: bob.key },
+      { repository: repository(), digest: digests[0]!, key: bob.key, format: "legacy" },
       silentProgress,
     );
     assert.equal(second.unchanged, false);
     const manifest = JSON.parse(
-      (await client.fetchManifest(repository(), second.signatureTag)).bytes.toString(),
+      (await client.fetchManifest(repository(), second.signature)).bytes.toString(),
     ) as { layers: unknown[] };
     assert.equal(manifest.layers.length, 2);
     for (const pair of [alice, bob]) {
@@ -167,12 +169,12 @@ describe("signing artifacts in a real registry", () => {
     assert.equal(unsigned.ok, false);
     assert.match(
       !unsigned.ok ? unsigned.reason : "",
-      /0\.0\.2 \(sha256:[a-f0-9]{64}\) is not signed: no tag sha256-[a-f0-9]{64}\.sig/,
+      /0\.0\.2 \(sha256:[a-f0-9]{64}\) is not signed: no signature bundle among its referrers \(tag sha256-[a-f0-9]{64}\) and no tag sha256-[a-f0-9]{64}\.sig/,
     );
 
     await signArtifact(
       { client },
-      { repository: repository(), digest: digests[1]!, key: bob.key },
+      { repository: repository(), digest: digests[1]!, key: bob.key, format: "legacy" },
       silentProgress,
     );
     const other = await verifyArtifact(
@@ -231,7 +233,7 @@ describe("signing artifacts in a real registry", () => {
     await assert.rejects(
       signArtifact(
         { client },
-        { repository: repository(), digest: missing, key: alice.key },
+        { repository: repository(), digest: missing, key: alice.key, format: "legacy" },
         silentProgress,
       ),
       (error: unknown) =>

@@ -13,11 +13,19 @@ import {
   addTargetOptions,
   examples,
   outputOption,
+  settingChoice,
   wideOutputOption,
   settingOption,
   type FlagsOf,
 } from "../options.js";
 import { leaf } from "../seam.js";
+
+/** --signature-format for the commands that sign (push, reconcile --push, watch). */
+const signatureFormatOption = () =>
+  settingChoice(
+    CONFIG_SETTINGS.signatureFormat,
+    "with a signing key: bundle (cosign v3's Sigstore bundle as an OCI referrer; what Flux 2.9 verifies) or legacy (cosign v2's .sig tag) (default: spec.options.signing.format, else bundle)",
+  );
 
 export const push = (workload: CommandUnknownOpts, name = "workload push") =>
   examples(
@@ -60,6 +68,7 @@ export const push = (workload: CommandUnknownOpts, name = "workload push") =>
           "sign the pushed version with this cosign private key (default: spec.options.signing.key; password from COSIGN_PASSWORD)",
         ),
       )
+      .addOption(signatureFormatOption())
       .addOption(
         new Option(
           CONFIG_SETTINGS.allowPlaintextSecrets.flag,
@@ -216,6 +225,7 @@ export const reconcile = (workload: CommandUnknownOpts, name = "workload reconci
           "with --push: sign the pushed version with this cosign private key (default: spec.options.signing.key)",
         ),
       )
+      .addOption(signatureFormatOption())
       .addOption(
         new Option(
           CONFIG_SETTINGS.allowPlaintextSecrets.flag,
@@ -262,6 +272,7 @@ export const watch = (workload: CommandUnknownOpts, name = "workload watch") =>
           "push Secrets that are not SOPS-encrypted and private keys anyway, with a warning (default: spec.options.secrets.allowPlaintext)",
         ),
       )
+      .addOption(signatureFormatOption())
       .addOption(outputOption())
       .addHelpText(
         "after",

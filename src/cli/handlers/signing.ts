@@ -87,7 +87,10 @@ function promptHidden(ctx: CliContext, prompt: string): Promise<string> {
 /** What -o json says about a signature (never the key path or password). */
 export function signatureJson(signature: SignResult) {
   return {
-    tag: signature.signatureTag,
+    format: signature.format,
+    ...(signature.format === "legacy"
+      ? { tag: signature.signature }
+      : { referrer: signature.signature, via: signature.via }),
     digest: signature.signatureDigest,
     unchanged: signature.unchanged,
   };

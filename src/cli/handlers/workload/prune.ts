@@ -55,6 +55,13 @@ export async function run({ ctx, flags, globals }: Invocation<PruneFlags>): Prom
     const lines = result.deleted.map((v) => `${verb} ${v.version} (${v.digest.slice(0, 19)})`);
     lines.push(...result.kept.map((k) => `kept    ${k.version} (${k.reason})`));
     lines.push(...result.signatures.map((s) => `${verb} signature ${s.tag}`));
+    lines.push(
+      ...result.referrers.map((r) =>
+        r.kind === "index"
+          ? `${verb} referrers index ${r.tag}`
+          : `${verb} ${r.kind === "bundle" ? "signature bundle" : "referrer"} ${r.manifestDigest} of ${r.digest.slice(0, 19)}`,
+      ),
+    );
     const total = count(result.deleted.length, "version");
     lines.push(
       `${total} ${result.dryRun ? "would be deleted" : "deleted"}, ${formatBytes(result.bytes)}`,

@@ -7,7 +7,7 @@ import { openPushSession } from "../../../workload/push-session.js";
 import { createOutput } from "../../context.js";
 import type { PushFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
-import { keyFile } from "../../../config/load.js";
+import { keyFile, signatureFormat } from "../../../config/load.js";
 import { secretsPolicy } from "../secrets-policy.js";
 import { openTarget } from "./target.js";
 
@@ -45,7 +45,9 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
       ...(flags.ignore === undefined ? {} : { ignore: flags.ignore }),
       tagLatest: flags.latest !== false,
       secrets: secretsPolicy(flags.allowPlaintextSecrets, target.loaded.config, ctx.env),
-      ...(signingKey ? { signingKey } : {}),
+      ...(signingKey
+        ? { signingKey, signatureFormat: signatureFormat(target.loaded, flags.signatureFormat) }
+        : {}),
     },
     out,
   );
@@ -57,7 +59,11 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
           ? `${result.repository}:${result.version} unchanged`
           : `${result.repository}:${result.version}`,
         `digest: ${result.digest}`,
-        ...(signature ? [`signature: ${signature.signatureTag}`] : []),
+        ...(signature
+          ? [
+              `signature: ${signature.signature}${signature.format === "bundle" ? " (cosign bundle)" : ""}`,
+            ]
+          : []),
       ].join("\n"),
   );
 }

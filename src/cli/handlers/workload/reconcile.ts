@@ -10,7 +10,7 @@ import type { ReconcileFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
 import { connectKube } from "../kube.js";
 import { parseTimeout } from "../project.js";
-import { keyFile } from "../../../config/load.js";
+import { keyFile, signatureFormat } from "../../../config/load.js";
 import { secretsPolicy } from "../secrets-policy.js";
 import { loadKeyForSigning, signatureJson } from "../signing.js";
 import { openTarget } from "./target.js";
@@ -56,7 +56,9 @@ export async function run({ ctx, flags, globals }: Invocation<ReconcileFlags>): 
         sourceDir: target.sourceDir,
         displayDir: relative(ctx.cwd, target.sourceDir) || ".",
         secrets: secretsPolicy(flags.allowPlaintextSecrets, target.loaded.config, ctx.env),
-        ...(signingKey ? { signingKey } : {}),
+        ...(signingKey
+          ? { signingKey, signatureFormat: signatureFormat(target.loaded, flags.signatureFormat) }
+          : {}),
       },
       out,
     ));
@@ -85,7 +87,11 @@ export async function run({ ctx, flags, globals }: Invocation<ReconcileFlags>): 
               `pushed   ${pushed.repository}:${pushed.version}${pushed.unchanged ? " (unchanged)" : ""}`,
             ]
           : []),
-        ...(signature ? [`signed   ${signature.signatureTag}`] : []),
+        ...(signature
+          ? [
+              `signed   ${signature.signature}${signature.format === "bundle" ? " (cosign bundle)" : ""}`,
+            ]
+          : []),
         ...result.steps.map(
           (s) =>
             `${s.kind === "OCIRepository" ? "fetched " : "applied "} ${s.revision ?? "-"}  (${s.kind} ${s.namespace}/${s.name})`,

@@ -41,7 +41,11 @@ export async function run({ ctx, flags, globals, args }: Invocation<VerifyFlags>
   }
   out.result(report, () =>
     result.ok
-      ? `verified ${version} (${result.digest}) with ${path}: signature ${result.signatureTag}`
+      ? `verified ${version} (${result.digest}) with ${path}: ${
+          result.format === "bundle"
+            ? `cosign bundle ${result.signature}`
+            : `legacy signature ${result.signature}`
+        }`
       : "",
   );
 }

@@ -2,7 +2,7 @@
 import { resolve } from "node:path";
 import { formatAge, formatBytes, formatTable } from "../../../ui/output.js";
 import { readPublicKey } from "../../../workload/sign.js";
-import { signatureTagsByDigest, verifyDigests } from "../../../workload/verify.js";
+import { signatureFormats, verifyDigests } from "../../../workload/verify.js";
 import { listVersions } from "../../../workload/versions.js";
 import { createOutput } from "../../context.js";
 import type { VersionsFlags } from "../../commands/workload.js";
@@ -32,7 +32,12 @@ export async function run({ ctx, flags, globals }: Invocation<VersionsFlags>): P
     listVersions({ client }, { repository }),
     client.listTags(repository),
   ]);
-  const signatureTags = signatureTagsByDigest(tags);
+  const formats = await signatureFormats(
+    client,
+    repository,
+    versions.map((v) => v.digest),
+    tags,
+  );
   const checked = publicKey
     ? await verifyDigests(
         client,
@@ -44,12 +49,13 @@ export async function run({ ctx, flags, globals }: Invocation<VersionsFlags>): P
     : undefined;
   const rows = versions.map((v) => {
     const check = checked?.get(v.digest);
-    const hasTag = signatureTags.has(v.digest);
+    const found = formats.get(v.digest) ?? [];
+    const hasSignature = found.length > 0;
     // With --key: valid, invalid (with the reason) or none; without: unverified (a signature
-    // exists, not checked) or none.
+    // exists in either format, not checked) or none.
     const signature: SignatureState = check?.ok
       ? "valid"
-      : !hasTag
+      : !hasSignature
         ? "none"
         : check === undefined
           ? "unverified"
@@ -57,7 +63,8 @@ export async function run({ ctx, flags, globals }: Invocation<VersionsFlags>): P
     return {
       ...v,
       signature,
-      ...(check && !check.ok && hasTag ? { signatureProblem: check.reason } : {}),
+      signatureFormats: found,
+      ...(check && !check.ok && hasSignature ? { signatureProblem: check.reason } : {}),
     };
   });
   // `latest` below the highest version: --no-latest, an interrupted push, or a rollback.

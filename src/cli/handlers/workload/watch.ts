@@ -11,8 +11,8 @@ import type { WatchFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
 import { connectKube } from "../kube.js";
 import { parseTimeout } from "../project.js";
-import { keyFile } from "../../../config/load.js";
 import { secretsPolicy } from "../secrets-policy.js";
+import { keyFile, signatureFormat } from "../../../config/load.js";
 import { loadKeyForSigning } from "../signing.js";
 import { openTarget } from "./target.js";
 
@@ -69,6 +69,9 @@ export async function run({ ctx, flags, globals }: Invocation<WatchFlags>): Prom
         ...(pruneKeep === undefined ? {} : { pruneKeep }),
         ...(signingKey ? { signingKey } : {}),
         secrets: secretsPolicy(flags.allowPlaintextSecrets, target.loaded.config, ctx.env),
+        ...(signingKey
+          ? { signatureFormat: signatureFormat(target.loaded, flags.signatureFormat) }
+          : {}),
       },
       {
         cycle: (report) => {
