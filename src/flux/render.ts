@@ -20,6 +20,7 @@ import {
   isKustomizeConfig,
   isRemoteReference,
 } from "../validate/kustomization.js";
+import { transform } from "../validate/identity.js";
 
 export type KubeObject = Record<string, unknown> & {
   apiVersion: string;
@@ -43,10 +44,18 @@ export interface RenderOptions {
   path?: string;
   /** The Kustomization's spec.targetNamespace. */
   targetNamespace?: string;
+  /**
+   * Also render kustomizations with `namePrefix` / `nameSuffix`: the objects are renamed as
+   * kustomize renames them (./validate/identity.ts), but the references to them inside other
+   * objects (a Deployment's configMapRef…) are left as written. Right for identities and for
+   * comparing two sources with each other, not for a server-side dry run.
+   */
+  nameTransforms?: boolean;
 }
 
 /** The kustomization fields this renderer handles exactly as kustomize does. */
 const SUPPORTED_FIELDS = new Set(["apiVersion", "kind", "metadata", "resources", "namespace"]);
+const NAME_FIELDS = ["namePrefix", "nameSuffix"];
 
 /**
  * Kinds kustomize's namespace transformer leaves alone (cluster-scoped in its built-in OpenAPI
@@ -204,6 +213,7 @@ function renderKustomization(
   file: string,
   files: ReadonlyMap<string, Buffer>,
   seen: Set<string>,
+  nameTransforms: boolean,
 ): RenderedObject[] {
   if (seen.has(file)) throw new KsailError("validation", `${file}: kustomizations include a cycle`);
   seen.add(file);
@@ -211,7 +221,9 @@ function renderKustomization(
   const first = Array.isArray(docs) ? docs[0] : docs;
   const spec: unknown = first?.toJS() ?? {};
   if (!isObject(spec)) throw new KsailError("validation", `${file} is not a mapping`);
-  const unsupported = Object.keys(spec).filter((key) => !SUPPORTED_FIELDS.has(key));
+  const unsupported = Object.keys(spec).filter(
+    (key) => !SUPPORTED_FIELDS.has(key) && !(nameTransforms && NAME_FIELDS.includes(key)),
+  );
   if (unsupported.length > 0) {
     throw unsupportedBuild(file, `uses ${unsupported.join(", ")}`);
   }
@@ -243,7 +255,7 @@ function renderKustomization(
           `${file}: resource ${entry} is a directory without a kustomization file (kustomize cannot build it)`,
         );
       }
-      rendered.push(...renderKustomization(nested, files, seen));
+      rendered.push(...renderKustomization(nested, files, seen, nameTransforms));
     } else {
       throw new KsailError(
         "validation",
@@ -257,7 +269,27 @@ function renderKustomization(
       throw new KsailError("validation", `${file}: namespace is not a string`);
     setNamespace(rendered, spec.namespace, file);
   }
+  if (nameTransforms) renameObjects(rendered, spec, file);
   return rendered;
+}
+
+/** kustomize's prefix/suffix transformer, on the object names only (see nameTransforms). */
+function renameObjects(rendered: RenderedObject[], spec: Record<string, unknown>, file: string) {
+  const { namePrefix, nameSuffix } = spec;
+  if (namePrefix === undefined && nameSuffix === undefined) return;
+  for (const [field, value] of Object.entries({ namePrefix, nameSuffix })) {
+    if (value !== undefined && typeof value !== "string")
+      throw new KsailError("validation", `${file}: ${field} is not a string`);
+  }
+  const t = {
+    ...(typeof namePrefix === "string" ? { namePrefix } : {}),
+    ...(typeof nameSuffix === "string" ? { nameSuffix } : {}),
+  };
+  for (const { object } of rendered) {
+    const { apiVersion, kind, metadata } = object;
+    const group = apiVersion.includes("/") ? apiVersion.slice(0, apiVersion.lastIndexOf("/")) : "";
+    metadata.name = transform({ group, kind, namespace: "", name: metadata.name }, t).name;
+  }
 }
 
 function isInside(path: string, root: string): boolean {
@@ -279,7 +311,7 @@ export function renderObjects(
   let rendered: RenderedObject[];
   const top = kustomizationIn(root, files);
   if (top) {
-    rendered = renderKustomization(top, files, new Set());
+    rendered = renderKustomization(top, files, new Set(), options.nameTransforms ?? false);
   } else {
     // Flux's generator: every .yaml/.yml file under the path; a sub-directory with its own
     // kustomization is one resource and is not descended into.
@@ -299,7 +331,14 @@ export function renderObjects(
       if (unit !== undefined) {
         if (!units.has(unit)) {
           units.add(unit);
-          rendered.push(...renderKustomization(kustomizationIn(unit, files)!, files, new Set()));
+          rendered.push(
+            ...renderKustomization(
+              kustomizationIn(unit, files)!,
+              files,
+              new Set(),
+              options.nameTransforms ?? false,
+            ),
+          );
         }
         continue;
       }

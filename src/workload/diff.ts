@@ -1,13 +1,18 @@
-/** `ksail workload diff`: the local source directory against a pushed version, file by file. */
+/**
+ * `ksail workload diff`: two sources — pushed versions (or `latest`) and the local directory —
+ * compared object by object (./object-diff.ts) or, with --files, file by file.
+ */
 import { readFile } from "node:fs/promises";
 import { createTwoFilesPatch, FILE_HEADERS_ONLY } from "diff";
 import { readLayerFiles } from "../artifact/extract.js";
-import { listSourceFiles } from "../artifact/source-files.js";
+import { listSourceFiles, readSourceFiles } from "../artifact/source-files.js";
 import type { RegistryClient } from "../oci/client.js";
 import type { RepositoryRef } from "../oci/reference.js";
 import { mapLimit } from "../util/map-limit.js";
 import { fetchArtifact } from "./artifact-source.js";
 import { silentProgress, type Progress } from "../progress.js";
+import { diffObjects, sourceObjects, type ObjectDiff } from "./object-diff.js";
+import { defaultReference, resolveVersion } from "./versions.js";
 
 export interface FileChange {
   path: string;
@@ -91,4 +96,87 @@ export function diffFileSets(
 
 function isText(content: Buffer | undefined): boolean {
   return content === undefined || !content.includes(0);
+}
+
+/**
+ * One side of a comparison: a pushed version or tag (undefined: `latest`, else the highest
+ * version), or a local directory.
+ */
+export type DiffSide = { version: string | undefined } | { directory: string };
+
+export interface LoadedSide {
+  /** `0.0.7`, `latest`, or the directory as given. */
+  label: string;
+  /** The manifest digest of a version. */
+  digest?: string;
+  files: Map<string, Buffer>;
+}
+
+export async function loadSide(
+  deps: { client: RegistryClient },
+  input: { repository: RepositoryRef; side: DiffSide; ignore?: string[] },
+  progress: Progress = silentProgress,
+): Promise<LoadedSide> {
+  const { side, repository } = input;
+  if ("directory" in side) {
+    return progress.step(
+      `Read ${side.directory}`,
+      async () => {
+        const { files } = await listSourceFiles(side.directory, { ignore: input.ignore ?? [] });
+        const contents = await readSourceFiles(files);
+        return {
+          label: side.directory,
+          files: new Map(files.map((file, i) => [file.path, contents[i]!] as const)),
+        };
+      },
+      (loaded) => `Read ${loaded.files.size} files from ${side.directory}`,
+    );
+  }
+  return progress.step(
+    `Fetch ${side.version ?? "the latest version"}`,
+    async () => {
+      const version = side.version ?? (await defaultReference(deps.client, repository));
+      // Resolved first, so a missing version names the nearest ones (exit 6).
+      await resolveVersion(deps.client, repository, version);
+      const artifact = await fetchArtifact(deps.client, repository, version);
+      return {
+        label: version,
+        digest: artifact.digest,
+        files: await readLayerFiles(artifact.layer),
+      };
+    },
+    (loaded) =>
+      `Fetched ${loaded.label} (${loaded.digest!.slice(0, 19)}…, ${loaded.files.size} files)`,
+  );
+}
+
+export interface SourcesDiff extends ObjectDiff {
+  from: { label: string; digest?: string };
+  to: { label: string; digest?: string };
+  /** Byte-equal file sets (then no object can differ). */
+  identical: boolean;
+}
+
+/** The objects of `from` against those of `to` (before → after). */
+export async function diffSources(
+  deps: { client: RegistryClient },
+  input: { repository: RepositoryRef; from: DiffSide; to: DiffSide; ignore?: string[] },
+  progress: Progress = silentProgress,
+): Promise<SourcesDiff> {
+  const [from, to] = await Promise.all(
+    [input.from, input.to].map((side) => loadSide(deps, { ...input, side }, progress)),
+  );
+  return compareLoaded(from!, to!);
+}
+
+export function compareLoaded(from: LoadedSide, to: LoadedSide): SourcesDiff {
+  const ends = {
+    from: { label: from.label, ...(from.digest ? { digest: from.digest } : {}) },
+    to: { label: to.label, ...(to.digest ? { digest: to.digest } : {}) },
+  };
+  const identical =
+    from.files.size === to.files.size &&
+    [...from.files].every(([path, content]) => to.files.get(path)?.equals(content) === true);
+  const diff = diffObjects(sourceObjects(from.files), sourceObjects(to.files));
+  return { ...ends, identical, ...diff };
 }

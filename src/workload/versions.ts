@@ -134,3 +134,43 @@ export async function defaultReference(
     },
   );
 }
+
+/** Up to `count` versions nearest to `wanted` (by semver order; the highest when it is no version). */
+export function nearestVersions(versions: readonly string[], wanted: string, count = 4): string[] {
+  const sorted = semverTags(versions);
+  if (valid(wanted) === null) return sorted.slice(-count);
+  const at = sorted.findIndex((v) => compare(v, wanted) > 0);
+  const split = at < 0 ? sorted.length : at;
+  const start = Math.max(0, Math.min(split - Math.ceil(count / 2), sorted.length - count));
+  return sorted.slice(start, start + count);
+}
+
+/** The error for a version that is not (or no longer) in the repository, naming the nearest. */
+export function versionNotFound(
+  repository: RepositoryRef,
+  version: string,
+  tags: readonly string[],
+): KsailError {
+  const near = nearestVersions(tags, version);
+  return new KsailError(
+    "not-found",
+    `version ${version} does not exist in ${repository.registry}/${repository.repository}${near.length === 0 ? " (it holds no versions)" : `; nearest: ${near.join(", ")}`}`,
+    {
+      hint:
+        near.length === 0
+          ? "Push one with `ksail workload push`."
+          : "`ksail workload versions` lists them all; pruned versions are gone for good.",
+    },
+  );
+}
+
+/** The digest a version (or `latest`) points at; not-found names the nearest versions. */
+export async function resolveVersion(
+  client: RegistryClient,
+  repository: RepositoryRef,
+  version: string,
+): Promise<string> {
+  const found = await client.resolve(repository, version);
+  if (found) return found.digest;
+  throw versionNotFound(repository, version, await client.listTags(repository));
+}
