@@ -28,7 +28,7 @@ import type { RegistryClient } from "../oci/client.js";
 import { formatRepository, type RepositoryRef } from "../oci/reference.js";
 import { silentProgress, type Progress } from "../progress.js";
 import { appliedMismatch, checkApplied, revisionVersion, type AppliedCheck } from "./applied.js";
-import { PINNED_TAG, versionsOf } from "./pin-tag.js";
+import { PINNED_TAG, tagPinned, untagPinned, versionsOf } from "./pin-tag.js";
 import { verifyArtifact } from "./verify.js";
 import { listVersions, resolveVersion, semverTags, versionNotFound } from "./versions.js";
 
@@ -53,8 +53,6 @@ export interface RollbackResult {
   verified: boolean;
   reconcile: ReconcileResult;
   applied: AppliedCheck;
-  /** A note when the registry could not take the ksail-pinned tag. */
-  warning?: string;
 }
 
 export async function rollbackWorkload(
@@ -123,7 +121,9 @@ export async function rollbackWorkload(
     }
     verified = true;
   }
-  const warning = await pinTag(client, repository, digest, progress);
+  await progress.step(`Tag ${digest.slice(0, 19)}… ${PINNED_TAG}`, () =>
+    tagPinned(client, repository, digest),
+  );
   await progress.step(
     `Pin OCIRepository ${target.namespace}/${target.name} to ${version}`,
     () => pinOciRepository(kube, target, { digest, version }),
@@ -155,21 +155,7 @@ export async function rollbackWorkload(
     verified,
     reconcile,
     applied,
-    ...(warning ? { warning } : {}),
   };
-}
-
-async function pinTag(
-  client: RegistryClient,
-  repository: RepositoryRef,
-  digest: string,
-  progress: Progress,
-): Promise<string | undefined> {
-  return progress.step(`Tag ${digest.slice(0, 19)}… ${PINNED_TAG}`, async () => {
-    const { bytes, mediaType } = await client.fetchManifest(repository, digest);
-    await client.pushManifest(repository, PINNED_TAG, bytes, mediaType);
-    return undefined;
-  });
 }
 
 export interface ResumeResult {
@@ -177,7 +163,6 @@ export interface ResumeResult {
   pinned?: string;
   reconcile: ReconcileResult;
   applied: AppliedCheck;
-  warning?: string;
 }
 
 export async function resumeWorkload(
@@ -205,7 +190,7 @@ export async function resumeWorkload(
       () => `OCIRepository ${target.namespace}/${target.name} follows the newest version again`,
     );
   }
-  const warning = await removePinTag(client, repository, progress);
+  await untagPinned(client, repository, progress);
   const reconcile = await reconcileWorkload(
     { kube },
     {
@@ -222,26 +207,7 @@ export async function resumeWorkload(
     ...(pin?.version ? { pinned: pin.version } : {}),
     reconcile,
     applied,
-    ...(warning ? { warning } : {}),
   };
-}
-
-async function removePinTag(
-  client: RegistryClient,
-  repository: RepositoryRef,
-  progress: Progress,
-): Promise<string | undefined> {
-  if ((await client.tagDigest(repository, PINNED_TAG)) === undefined) return undefined;
-  return progress.step(`Remove tag ${PINNED_TAG}`, async () => {
-    try {
-      await client.deleteTag(repository, PINNED_TAG);
-      return undefined;
-    } catch (error) {
-      // A registry without tag deletion (distribution 2.x): deleting the manifest by digest
-      // would delete the version itself. The tag stays; prune keeps that version meanwhile.
-      return `the registry kept the tag ${PINNED_TAG} (${(error as Error).message}); \`ksail workload prune\` keeps its version until the tag is gone`;
-    }
-  });
 }
 
 export interface RunningVersion {
