@@ -159,3 +159,19 @@ export function appliedMismatch(check: AppliedCheck): KsailError | undefined {
     },
   );
 }
+
+/**
+ * checkApplied, then the mismatch as an error (exit 1): what `reconcile`, `rollback` and `watch`
+ * run after Flux reports the version applied. Returns the check when the inventory matches (or
+ * could not be compared: `skipped` says why).
+ */
+export async function proveApplied(
+  deps: { kube: KubeClient; client: RegistryClient },
+  input: { target: ReconcileTarget; repository: RepositoryRef; expectDigest?: string },
+  progress: Progress = silentProgress,
+): Promise<AppliedCheck> {
+  const check = await checkApplied(deps, input, progress);
+  const mismatch = appliedMismatch(check);
+  if (mismatch) throw mismatch;
+  return check;
+}

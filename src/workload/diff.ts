@@ -69,6 +69,7 @@ export function diffFileSets(
   pushed: ReadonlyMap<string, Buffer>,
   local: ReadonlyMap<string, Buffer>,
   label: string,
+  afterLabel = "local",
 ): FileChange[] {
   const paths = [...new Set([...pushed.keys(), ...local.keys()])].sort();
   const changes: FileChange[] = [];
@@ -85,7 +86,7 @@ export function diffFileSets(
         before?.toString("utf8") ?? "",
         after?.toString("utf8") ?? "",
         before ? label : "",
-        after ? "local" : "",
+        after ? afterLabel : "",
         { headerOptions: FILE_HEADERS_ONLY },
       );
     }

@@ -27,7 +27,7 @@ import type { KubeClient } from "../k8s/client.js";
 import type { RegistryClient } from "../oci/client.js";
 import { formatRepository, type RepositoryRef } from "../oci/reference.js";
 import { silentProgress, type Progress } from "../progress.js";
-import { appliedMismatch, checkApplied, revisionVersion, type AppliedCheck } from "./applied.js";
+import { proveApplied, revisionVersion, type AppliedCheck } from "./applied.js";
 import { PINNED_TAG, tagPinned, untagPinned, versionsOf } from "./pin-tag.js";
 import { verifyArtifact } from "./verify.js";
 import { listVersions, resolveVersion, semverTags, versionNotFound } from "./versions.js";
@@ -139,13 +139,11 @@ export async function rollbackWorkload(
     },
     progress,
   );
-  const applied = await checkApplied(
+  const applied = await proveApplied(
     { kube, client },
     { target, repository, expectDigest: digest },
     progress,
   );
-  const mismatch = appliedMismatch(applied);
-  if (mismatch) throw mismatch;
   const latest = versions.at(-1)?.version;
   return {
     ...(from ? { from } : {}),
@@ -200,9 +198,7 @@ export async function resumeWorkload(
     },
     progress,
   );
-  const applied = await checkApplied({ kube, client }, { target, repository }, progress);
-  const mismatch = appliedMismatch(applied);
-  if (mismatch) throw mismatch;
+  const applied = await proveApplied({ kube, client }, { target, repository }, progress);
   return {
     ...(pin?.version ? { pinned: pin.version } : {}),
     reconcile,

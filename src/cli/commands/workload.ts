@@ -1,4 +1,4 @@
-/** `ksail workload push | versions | pull | diff | prune | gen flux | reconcile | watch | keygen | verify | status`. */
+/** `ksail workload push | versions | pull | diff | rollback | prune | gen flux | reconcile | watch | keygen | verify | status`. */
 import { Option, type Command } from "commander";
 import type { CliContext } from "../context.js";
 import { addKubeOptions, addSyncOptions, addTargetOptions, outputOption } from "../options.js";
@@ -74,13 +74,16 @@ export function registerWorkload(program: Command, ctx: CliContext): void {
     addTargetOptions(
       workload
         .command("diff")
-        .argument("[version]", "pushed version to compare with (default: latest)")
+        .argument("[from]", "version or tag to compare from (default: latest)")
+        .argument("[to]", "version or tag to compare to (default: the manifest directory)")
         .description(
-          "compare the manifest directory with a pushed version, or with --cluster with what Flux applied (exit 1 when they differ)",
+          "compare two versions, a version and the manifest directory, or with --cluster the directory and the cluster, object by object (exit 1 when they differ)",
         ),
       true,
     ),
   )
+    .option("--brief", "name the added, removed and changed objects only, no field diff")
+    .option("--files", "compare file by file (unified diff of each changed file)")
     .option(
       "--cluster",
       "show what applying the directory would change in the cluster, object by object (server-side dry run as kustomize-controller)",
@@ -89,10 +92,53 @@ export function registerWorkload(program: Command, ctx: CliContext): void {
     .addHelpText(
       "after",
       `
+Objects are built as Flux builds them (kustomization resources, namespace, namePrefix/nameSuffix)
+and compared field by field: key order, comments, file layout and moves are no change. Secret
+values are masked. -o json|yaml: {"items":[{"kind","namespace","name","change","fields":[…]}]}.
+
+Examples:
+  ksail workload diff                  # latest → the manifest directory
+  ksail workload diff 0.0.7 0.0.9      # what changed between two versions
+  ksail workload diff 0.0.7 --brief    # names only
+  ksail workload diff --files          # file by file, as a unified diff
+
 Exit codes: 0 no differences, 1 differences, 2 --cluster cannot build this kustomization (patches,
-generators, name prefixes… — use flux diff kustomization for those).`,
+generators, name prefixes… — use flux diff kustomization for those), 6 no such version.`,
     )
     .action(lazy(ctx, () => import("../handlers/workload/diff.js")));
+
+  addKubeOptions(
+    addTargetOptions(
+      workload
+        .command("rollback")
+        .argument(
+          "[version]",
+          "version to apply (default: the version before the one the cluster runs)",
+        )
+        .description(
+          "pin the cluster to one pushed version now (by digest), reconcile and check what is applied; --resume follows the newest again",
+        ),
+      false,
+    ),
+  )
+    .option("--resume", "unpin: follow the newest version again, reconcile and check")
+    .option(
+      "--key <path>",
+      "verify the version's cosign signature with this public key first (default: spec.options.signing.publicKey)",
+    )
+    .option("--timeout <duration>", "how long to wait for Flux", "2m")
+    .addOption(outputOption())
+    .addHelpText(
+      "after",
+      `
+While pinned, \`push\`, \`reconcile --push\` and \`watch\` warn that Flux will not apply new versions,
+\`status\` says "pinned to 0.0.7 (latest is 0.0.9)" and \`prune\` keeps the pinned version.
+
+Exit codes: 0 applied and the inventory holds exactly the version's objects, 1 Flux failed or the
+inventory differs (missing/unexpected objects named), 6 no such version (the nearest are listed),
+10 timed out.`,
+    )
+    .action(lazy(ctx, () => import("../handlers/workload/rollback.js")));
 
   addTargetOptions(
     workload.command("prune").description("delete old versions and reclaim registry space"),

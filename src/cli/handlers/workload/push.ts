@@ -66,6 +66,7 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
   );
   // An unchanged push is signed too when it is not yet (signing is idempotent).
   const signed = signer ? await signer.sign(result.digest) : undefined;
+  await warnIfPinned(client, target.repository, result.version, out);
   out.result(signed ? { ...result, signature: signed.json } : result, () =>
     [
       result.unchanged
@@ -95,4 +96,17 @@ async function openSigner(
       return { signature, json: signatureJson(signature) };
     },
   };
+}
+
+/** After `workload rollback`, a push reaches the registry but not the cluster: say so. */
+async function warnIfPinned(
+  client: RegistryClient,
+  repository: RepositoryRef,
+  version: string,
+  out: Output,
+): Promise<void> {
+  const { pinnedVersion, pinnedWarning } = await import("../../../workload/pin-tag.js");
+  // One HEAD request; a registry that cannot answer it has already been reported by the push.
+  const pinned = await pinnedVersion(client, repository).catch(() => undefined);
+  if (pinned) out.warn(pinnedWarning(pinned.versions.at(-1) ?? pinned.digest, version));
 }
