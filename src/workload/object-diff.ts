@@ -159,6 +159,11 @@ function byName(list: unknown[]): Map<string, Record<string, unknown>> | undefin
 }
 
 function diffValue(a: unknown, b: unknown, path: Segment[], out: RawChange[]): void {
+  if (a === b || (Number.isNaN(a) && Number.isNaN(b))) return;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) {
+    out.push({ path, before: a, after: b });
+    return;
+  }
   if (isPlainObject(a) && isPlainObject(b)) {
     const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort(compareText);
     for (const key of keys) {
