@@ -60,6 +60,7 @@ import {
   type ValidationIssue,
 } from "../validate/manifests.js";
 import type { ValidationCache } from "../validate/cache.js";
+import type { SecretsPolicy } from "../validate/secrets.js";
 import { silentProgress, type Progress } from "../progress.js";
 import { assertVersion, LATEST_TAG, nextVersion, semverTags, type Bump } from "./versions.js";
 
@@ -100,6 +101,8 @@ export interface PushInput {
   maxFileSize?: number;
   /** Move the `latest` tag too (default true). */
   tagLatest?: boolean;
+  /** The secrets guard's policy (validate/secrets.ts); default: refuse plaintext, check MACs. */
+  secrets?: SecretsPolicy;
 }
 
 export interface PushResult {
@@ -188,6 +191,7 @@ export async function pushWorkload(
             warnings,
             firstRead: forValidation,
             ...(validationCache ? { cache: validationCache } : {}),
+            ...(options.secrets ? { secrets: options.secrets } : {}),
           }).finally(() => forValidation.finish());
           for (const w of warnings) progress.warn(formatIssue(w));
           await validationCache?.save();

@@ -11,15 +11,9 @@ import { KsailError } from "../../../errors.js";
 import { diffFileSets, loadSide, compareLoaded, type DiffSide } from "../../../workload/diff.js";
 import { formatObjectDiff, summarize } from "../../../workload/object-diff.js";
 import { createOutput } from "../../context.js";
-import type { KubeFlags, TargetFlags } from "../../options.js";
+import type { DiffFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
 import { openTarget } from "./target.js";
-
-export interface DiffFlags extends TargetFlags, KubeFlags {
-  cluster?: boolean;
-  files?: boolean;
-  brief?: boolean;
-}
 
 export async function run(invocation: Invocation<DiffFlags>): Promise<void> {
   const { ctx, flags, globals, args } = invocation;

@@ -6,19 +6,13 @@
 import { KsailError } from "../../../errors.js";
 import { formatElapsed } from "../../../ui/output.js";
 import { createOutput } from "../../context.js";
-import type { KubeFlags, TargetFlags } from "../../options.js";
+import type { RollbackFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
 import { connectKube } from "../kube.js";
 import { parseTimeout } from "../project.js";
 import { keyPath } from "../key-path.js";
 import { inventoryLine } from "./applied.js";
 import { openTarget } from "./target.js";
-
-export interface RollbackFlags extends TargetFlags, KubeFlags {
-  resume?: boolean;
-  key?: string;
-  timeout: string;
-}
 
 export async function run({ ctx, flags, globals, args }: Invocation<RollbackFlags>): Promise<void> {
   const out = createOutput(ctx, globals, flags.output);

@@ -1,12 +1,12 @@
 /** `ksail workload status`: exit 1 unless both objects are Ready; which version runs, pinned or not. */
 import { workloadStatus } from "../../../flux/sync.js";
 import { formatTable } from "../../../ui/output.js";
-import type { KubeFlags, OutputFlags } from "../../options.js";
+import type { StatusFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
 import { openKube } from "../kube.js";
 import { openTarget } from "./target.js";
 
-export async function run(invocation: Invocation<KubeFlags & OutputFlags>): Promise<void> {
+export async function run(invocation: Invocation<StatusFlags>): Promise<void> {
   const { ctx, globals, flags } = invocation;
   const { out, loaded, kube } = await openKube(invocation);
   const target = {
