@@ -130,7 +130,7 @@ export async function loadSide(
           files: new Map(files.map((file, i) => [file.path, contents[i]!] as const)),
         };
       },
-      (loaded) => `Read ${loaded.files.size} files from ${side.directory}`,
+      (loaded) => `Read ${loaded.files.size} file(s) from ${side.directory}`,
     );
   }
   return progress.step(
@@ -147,7 +147,7 @@ export async function loadSide(
       };
     },
     (loaded) =>
-      `Fetched ${loaded.label} (${loaded.digest!.slice(0, 19)}…, ${loaded.files.size} files)`,
+      `Fetched ${loaded.label} (${loaded.digest!.slice(0, 19)}…, ${loaded.files.size} file(s))`,
   );
 }
 
