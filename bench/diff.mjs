@@ -12,7 +12,7 @@ import os from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { mustRun, timed, timedRss, median } from "./lib/proc.mjs";
+import { mustRun, rotate, timed, timedRss, median } from "./lib/proc.mjs";
 import { startRegistry } from "./lib/registry.mjs";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -155,29 +155,42 @@ async function main() {
       "--files": ["diff", "0.0.1", "--files", "--path", join(work, "v2")],
       "0.0.2 vs directory (no change)": ["diff", "0.0.2", "--path", join(work, "v2")],
     };
-    const rows = [];
-    for (const [label, args] of Object.entries(cases)) {
-      const ms = [];
-      const rss = [];
-      let summary = "";
-      for (let rep = 0; rep < REPS; rep++) {
+    // The order of the cases rotates on every repetition, so that a noisy moment on a shared
+    // machine does not land on one case only.
+    const samples = Object.fromEntries(
+      Object.keys(cases).map((label) => [label, { ms: [], rss: [] }]),
+    );
+    let summary = "";
+    for (let rep = 0; rep < REPS; rep++) {
+      for (const [label, args] of rotate(Object.entries(cases), rep)) {
         const r = await timedRss(process.execPath, ksail(...args), { env, cwd: work });
         const expected = label.includes("no change") ? 0 : 1;
         if (r.code !== expected)
           throw new Error(`${label}: exit ${r.code}, expected ${expected}\n${r.stderr}`);
-        ms.push(r.ms);
-        rss.push(r.peakRssKiB);
-        if (label === "objects -o json") {
+        samples[label].ms.push(r.ms);
+        samples[label].rss.push(r.peakRssKiB);
+        if (label === "objects -o json" && summary === "") {
           const items = JSON.parse(r.stdout).items;
           const by = (c) => items.filter((i) => i.change === c).length;
           summary = `${by("added")} added, ${by("removed")} removed, ${by("changed")} changed`;
         }
       }
-      rows.push([label, fmt(median(ms)), mib(median(rss))]);
-      if (summary) log(`json: ${summary}`);
     }
+    log(`json: ${summary}`);
+    const rows = Object.entries(samples).map(([label, { ms, rss }]) => [
+      label,
+      fmt(median(ms)),
+      fmt(Math.min(...ms)),
+      mib(median(rss)),
+    ]);
     console.log(`\nksail workload diff, ${OBJECTS} objects, median of ${REPS}:`);
-    console.log(`| case | time | peak RSS |\n|---|---|---|`);
+    console.log(
+      `load average at the end: ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(" ")}`,
+    );
+    console.log(`| case | median | fastest | peak RSS (median) |\n|---|---|---|---|`);
     for (const row of rows) console.log(`| ${row.join(" | ")} |`);
   } finally {
     await registry.stop();

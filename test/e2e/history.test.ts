@@ -132,6 +132,34 @@ describe("history: rollback, resume and the inventory check on a real API server
     assert.equal(oci.running?.pinned, undefined);
   });
 
+  it("with a public key, rollback verifies the version first: unsigned → exit 1, nothing pinned; signed → pinned", async () => {
+    const env = { COSIGN_PASSWORD: "history-e2e" };
+    const keygen = await runKsail(["workload", "keygen"], { cwd: project, env });
+    assert.equal(keygen.code, 0, keygen.stderr);
+    const unsigned = await ksail("workload", "rollback", "0.0.3", "--key", "cosign.pub");
+    assert.equal(unsigned.code, 1, unsigned.stderr);
+    assert.match(unsigned.stderr, /0\.0\.3 does not verify: .*is not signed/);
+    const oci = (await kubeRequest(lab, "GET", ociRepositoryPath)).json as {
+      spec: { ref: { digest?: string } };
+    };
+    assert.equal(oci.spec.ref.digest, undefined);
+    // An unchanged push signs the version it finds (0.0.4).
+    const sign = await runKsail(["workload", "push", "--sign-key", "cosign.key"], {
+      cwd: project,
+      env,
+    });
+    assert.equal(sign.code, 0, sign.stderr);
+    const signed = await ksail("workload", "rollback", "0.0.4", "--key", "cosign.pub");
+    assert.equal(signed.code, 0, signed.stderr);
+    assert.match(
+      signed.stdout,
+      /rolled back 0\.0\.4 → 0\.0\.4 .*signature verified with .*cosign\.pub/,
+    );
+    const resume = await ksail("workload", "rollback", "--resume", "--timeout", "90s");
+    assert.equal(resume.code, 0, resume.stderr);
+    assert.equal(await greeting(), "fourth");
+  });
+
   it("rollback to a pruned version exits 6 naming the nearest versions; the cluster stays", async () => {
     const prune = await ksail("workload", "prune", "--keep", "2");
     assert.equal(prune.code, 0, prune.stderr);
