@@ -11,7 +11,7 @@ import type { RepositoryRef } from "../oci/reference.js";
 import { mapLimit } from "../util/map-limit.js";
 import { fetchArtifact } from "./artifact-source.js";
 import { silentProgress, type Progress } from "../progress.js";
-import { diffObjects, sourceObjects, type ObjectDiff } from "./object-diff.js";
+import { decryptWhereKeyed, diffObjects, sourceObjects, type ObjectDiff } from "./object-diff.js";
 import { defaultReference, resolveVersion } from "./versions.js";
 
 export interface FileChange {
@@ -161,16 +161,32 @@ export interface SourcesDiff extends ObjectDiff {
 /** The objects of `from` against those of `to` (before → after). */
 export async function diffSources(
   deps: { client: RegistryClient },
-  input: { repository: RepositoryRef; from: DiffSide; to: DiffSide; ignore?: string[] },
+  input: {
+    repository: RepositoryRef;
+    from: DiffSide;
+    to: DiffSide;
+    ignore?: string[];
+    /** The age identities for SOPS files (default: none, so they compare encrypted). */
+    identities?: () => Promise<readonly string[]>;
+  },
   progress: Progress = silentProgress,
-): Promise<SourcesDiff> {
+): Promise<SourcesDiff & { encrypted: string[] }> {
   const [from, to] = await Promise.all(
     [input.from, input.to].map((side) => loadSide(deps, { ...input, side }, progress)),
   );
-  return compareLoaded(from!, to!);
+  return compareLoaded(from!, to!, input.identities);
 }
 
-export function compareLoaded(from: LoadedSide, to: LoadedSide): SourcesDiff {
+/**
+ * The comparison of two loaded sides. SOPS-encrypted objects are decrypted where one of
+ * `identities` opens them (see decryptWhereKeyed); `encrypted` lists the files compared by their
+ * encrypted content.
+ */
+export async function compareLoaded(
+  from: LoadedSide,
+  to: LoadedSide,
+  identities: () => Promise<readonly string[]> = async () => [],
+): Promise<SourcesDiff & { encrypted: string[] }> {
   const ends = {
     from: { label: from.label, ...(from.digest ? { digest: from.digest } : {}) },
     to: { label: to.label, ...(to.digest ? { digest: to.digest } : {}) },
@@ -178,6 +194,15 @@ export function compareLoaded(from: LoadedSide, to: LoadedSide): SourcesDiff {
   const identical =
     from.files.size === to.files.size &&
     [...from.files].every(([path, content]) => to.files.get(path)?.equals(content) === true);
-  const diff = diffObjects(sourceObjects(from.files), sourceObjects(to.files));
-  return { ...ends, identical, ...diff };
+  const [before, after] = [sourceObjects(from.files), sourceObjects(to.files)];
+  const encrypted: string[] = [];
+  const hasSops = [...before.values(), ...after.values()].some(
+    (o) => (o.object as { sops?: unknown }).sops,
+  );
+  if (hasSops) {
+    const keys = await identities();
+    for (const objects of [before, after])
+      encrypted.push(...(await decryptWhereKeyed(objects, keys)).encrypted);
+  }
+  return { ...ends, identical, ...diffObjects(before, after), encrypted: [...new Set(encrypted)] };
 }

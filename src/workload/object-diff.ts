@@ -16,6 +16,7 @@ import { stringify } from "yaml";
 import { KsailError } from "../errors.js";
 import { normalize } from "../flux/normalize.js";
 import { renderObjects, type KubeObject, type RenderOptions } from "../flux/render.js";
+import { decryptResource, SopsError } from "../secrets/sops-file.js";
 import { identityKey, type ObjectId } from "../validate/identity.js";
 
 export interface SourceObject {
@@ -72,10 +73,42 @@ export function sourceObjects(
         { hint: "Run `ksail workload push` (it validates first) to see every issue." },
       );
     }
-    normalize(object);
+    // A SOPS object is normalised once decrypted (its encrypted values must stay as written).
+    if (!(object as { sops?: unknown }).sops) normalize(object);
     objects.set(key, { id, apiVersion, object, file });
   }
   return objects;
+}
+
+/**
+ * Decrypts, in place, the SOPS-encrypted objects that one of `identities` opens (as
+ * kustomize-controller would before applying them); the others stay as they are and are compared
+ * by their encrypted content. Returns how many were decrypted and the files left encrypted.
+ */
+export async function decryptWhereKeyed(
+  objects: Map<string, SourceObject>,
+  identities: readonly string[],
+): Promise<{ decrypted: number; encrypted: string[] }> {
+  let decrypted = 0;
+  const encrypted: string[] = [];
+  for (const entry of objects.values()) {
+    if (!(entry.object as { sops?: unknown }).sops) continue;
+    if (identities.length === 0) {
+      encrypted.push(entry.file);
+      continue;
+    }
+    try {
+      const plain = await decryptResource(entry.object, identities);
+      if (plain === undefined) continue;
+      entry.object = plain as KubeObject;
+      normalize(entry.object);
+      decrypted++;
+    } catch (error) {
+      if (!(error instanceof SopsError)) throw error;
+      encrypted.push(entry.file);
+    }
+  }
+  return { decrypted, encrypted };
 }
 
 /** `Kind namespace/name` (`Kind name` without a namespace). */
