@@ -102,11 +102,7 @@ export async function rollbackWorkload(
     version = previous.version;
   }
   if (!versions.some((v) => v.version === version)) {
-    throw versionNotFound(
-      repository,
-      version,
-      versions.map((v) => v.version),
-    );
+    throw await versionNotFound(client, repository, version);
   }
   const digest = await resolveVersion(client, repository, version);
   let verified = false;

@@ -117,6 +117,49 @@ export async function listVersionDetails(
   return found.filter((v) => v !== undefined);
 }
 
+/**
+ * The error for a version (or tag) the user named that the repository does not have: which
+ * version is newest instead, and where to see them all. `cause` is the registry's own answer.
+ */
+export async function versionNotFound(
+  client: RegistryClient,
+  repository: RepositoryRef,
+  reference: string,
+  cause?: unknown,
+): Promise<KsailError> {
+  const name = `${repository.registry}/${repository.repository}`;
+  const tags = await client.listTags(repository).catch(() => [] as string[]);
+  const highest = semverTags(tags).at(-1);
+  if (highest === undefined) {
+    return new KsailError(
+      "not-found",
+      `version ${reference} not found: ${name} has no versions yet`,
+      {
+        hint: "Push one with `ksail workload push`.",
+        cause,
+      },
+    );
+  }
+  const latest = tags.includes(LATEST_TAG)
+    ? await client.resolve(repository, LATEST_TAG).catch(() => undefined)
+    : undefined;
+  const head = latest
+    ? await client.resolve(repository, highest).catch(() => undefined)
+    : undefined;
+  const mark = latest !== undefined && latest.digest === head?.digest ? " (latest)" : "";
+  // The versions around the one asked for (a pruned one, a typo): what to pick instead.
+  const near = nearestVersions(tags, reference);
+  const nearest = near.length > 1 || near[0] !== highest ? `; nearest: ${near.join(", ")}` : "";
+  return new KsailError(
+    "not-found",
+    `version ${reference} not found in ${name}; newest: ${highest}${mark}${nearest}`,
+    {
+      hint: "See `ksail workload versions`.",
+      cause,
+    },
+  );
+}
+
 /** The tag to read when the user names no version: `latest`, else the highest version. */
 export async function defaultReference(
   client: RegistryClient,
@@ -145,25 +188,6 @@ export function nearestVersions(versions: readonly string[], wanted: string, cou
   return sorted.slice(start, start + count);
 }
 
-/** The error for a version that is not (or no longer) in the repository, naming the nearest. */
-export function versionNotFound(
-  repository: RepositoryRef,
-  version: string,
-  tags: readonly string[],
-): KsailError {
-  const near = nearestVersions(tags, version);
-  return new KsailError(
-    "not-found",
-    `version ${version} does not exist in ${repository.registry}/${repository.repository}${near.length === 0 ? " (it holds no versions)" : `; nearest: ${near.join(", ")}`}`,
-    {
-      hint:
-        near.length === 0
-          ? "Push one with `ksail workload push`."
-          : "`ksail workload versions` lists them all; pruned versions are gone for good.",
-    },
-  );
-}
-
 /** The digest a version (or `latest`) points at; not-found names the nearest versions. */
 export async function resolveVersion(
   client: RegistryClient,
@@ -172,5 +196,5 @@ export async function resolveVersion(
 ): Promise<string> {
   const found = await client.resolve(repository, version);
   if (found) return found.digest;
-  throw versionNotFound(repository, version, await client.listTags(repository));
+  throw await versionNotFound(client, repository, version);
 }

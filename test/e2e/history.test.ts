@@ -165,7 +165,10 @@ describe("history: rollback, resume and the inventory check on a real API server
     assert.equal(prune.code, 0, prune.stderr);
     const run = await ksail("workload", "rollback", "0.0.1");
     assert.equal(run.code, 6, run.stderr);
-    assert.match(run.stderr, /version 0\.0\.1 does not exist in .*; nearest: 0\.0\.3, 0\.0\.4/);
+    assert.match(
+      run.stderr,
+      /version 0\.0\.1 not found in .*; newest: 0\.0\.4 \(latest\); nearest: 0\.0\.3, 0\.0\.4/,
+    );
     assert.equal(await greeting(), "fourth");
   });
 

@@ -185,7 +185,7 @@ describe("artifact history on a real registry", () => {
       (error: unknown) =>
         error instanceof KsailError &&
         error.kind === "not-found" &&
-        /version 0\.0\.9 does not exist in .*\/history; nearest: 0\.0\.1, 0\.0\.2, 0\.0\.3/.test(
+        /version 0\.0\.9 not found in .*\/history; newest: 0\.0\.3 \(latest\); nearest: 0\.0\.1, 0\.0\.2, 0\.0\.3/.test(
           error.message,
         ),
     );

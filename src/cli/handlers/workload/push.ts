@@ -7,7 +7,8 @@ import type { Output } from "../../../ui/output.js";
 import { createOutput, type CliContext } from "../../context.js";
 import type { PushFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
-import { keyPath } from "../key-path.js";
+import { keyFile } from "../../../config/load.js";
+import { secretsPolicy } from "../secrets-policy.js";
 import { openTarget } from "./target.js";
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
@@ -29,7 +30,7 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
     );
   }
   // The key is read and decrypted before anything is pushed: a wrong password pushes nothing.
-  const signKeyPath = keyPath(ctx, target.loaded, flags.signKey, "key");
+  const signKeyPath = keyFile(target.loaded, flags.signKey, "key", ctx.cwd);
   const signer =
     signKeyPath === undefined
       ? undefined
@@ -47,6 +48,7 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
       ...(flags.reproducible ? { reproducible: true } : {}),
       ...(flags.ignore === undefined ? {} : { ignore: flags.ignore }),
       tagLatest: flags.latest !== false,
+      secrets: secretsPolicy(flags.allowPlaintextSecrets, target.loaded.config, ctx.env),
     },
     out,
   );

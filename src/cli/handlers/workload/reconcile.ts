@@ -11,7 +11,8 @@ import type { ReconcileFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
 import { connectKube } from "../kube.js";
 import { parseTimeout } from "../project.js";
-import { keyPath } from "../key-path.js";
+import { keyFile } from "../../../config/load.js";
+import { secretsPolicy } from "../secrets-policy.js";
 import { loadKeyForSigning, signatureJson } from "../signing.js";
 import { inventoryLine, proveAppliedOrWarn } from "./applied.js";
 import { openTarget } from "./target.js";
@@ -40,14 +41,18 @@ export async function run({ ctx, flags, globals }: Invocation<ReconcileFlags>): 
     kube.setDeadline(deadline);
     await checkReconcileTarget({ kube }, reconcileTarget, out);
     // Read and decrypt the key before pushing: a wrong password pushes nothing.
-    const signKeyPath = keyPath(ctx, target.loaded, flags.signKey, "key");
+    const signKeyPath = keyFile(target.loaded, flags.signKey, "key", ctx.cwd);
     const signingKey =
       signKeyPath === undefined ? undefined : await loadKeyForSigning(ctx, signKeyPath);
     // Loaded only with --push: validation and the layer builder are not needed otherwise.
     const { pushInSession } = await import("../../../workload/push-session.js");
     pushed = await pushInSession(
       { client, env: ctx.env },
-      { repository: target.repository, sourceDir: target.sourceDir },
+      {
+        repository: target.repository,
+        sourceDir: target.sourceDir,
+        secrets: secretsPolicy(flags.allowPlaintextSecrets, target.loaded.config, ctx.env),
+      },
       out,
     );
     if (signingKey) {

@@ -3,6 +3,7 @@
  * what the cluster runs), reconcile, wait and check the inventory; `--resume` follows the newest
  * version again. Output and exit codes as `reconcile`.
  */
+import { keyFile } from "../../../config/load.js";
 import { KsailError } from "../../../errors.js";
 import { formatElapsed } from "../../../ui/output.js";
 import { createOutput } from "../../context.js";
@@ -10,7 +11,6 @@ import type { RollbackFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
 import { connectKube } from "../kube.js";
 import { parseTimeout } from "../project.js";
-import { keyPath } from "../key-path.js";
 import { inventoryLine } from "./applied.js";
 import { openTarget } from "./target.js";
 
@@ -51,7 +51,7 @@ export async function run({ ctx, flags, globals, args }: Invocation<RollbackFlag
     );
     return;
   }
-  const path = keyPath(ctx, workload.loaded, flags.key, "publicKey");
+  const path = keyFile(workload.loaded, flags.key, "publicKey", ctx.cwd);
   let publicKey;
   if (path !== undefined) {
     const { readPublicKey } = await import("../../../workload/sign.js");
