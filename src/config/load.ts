@@ -134,7 +134,7 @@ async function readConfigText(
       {
         hint:
           named === undefined
-            ? "Run `ksail init` to create a project, or pass --config PATH (or set KSAIL_CONFIG)."
+            ? "Run `ksail init` to create a project, or pass --config PATH (or set KSAIL_CONFIG); workload commands also work without one given --registry oci://HOST/REPOSITORY (or KSAIL_REGISTRY) and --path DIR."
             : `Check ${named}, or run \`ksail init\` in ${dirname(path)}.`,
       },
     );

@@ -88,7 +88,7 @@ export function parseConfig({
 
   const result = ksailConfigSchema.safeParse(raw);
   if (!result.success) {
-    const issues = result.error.issues.map((issue) => ({
+    const issues = result.error.issues.flatMap(splitUnknownKeys).map((issue) => ({
       origin: originOf(issue, origins),
       text: describeIssue(issue, displayPath, doc, lineCounter, origins),
     }));
@@ -180,10 +180,15 @@ function describeIssue(
 ): string {
   const path = issue.path.map(String);
   const field = path.join(".") || "(root)";
-  const message =
-    issue.code === "unrecognized_keys"
-      ? `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(", ")}`
-      : issue.message;
+  if (issue.code === "unrecognized_keys") {
+    // One issue per key (splitUnknownKeys), reported at the key's own line.
+    const key = issue.keys[0]!;
+    const suggestion = closest(key, knownFields(path));
+    const where = locate(displayPath, doc, lineCounter, [...path, key], true);
+    const name = [...path, key].join(".");
+    return `${where}: ${name}: unknown field${suggestion ? `; did you mean ${suggestion}?` : ""}`;
+  }
+  const message = issue.message;
   for (let i = path.length; i > 0; i--) {
     const origin = origins.get(path.slice(0, i).join("."));
     if (origin)
@@ -192,12 +197,71 @@ function describeIssue(
   return `${locate(displayPath, doc, lineCounter, path)}: ${field}: ${message}`;
 }
 
-/** file:line:col of the deepest existing node on the path (the key itself when the value is missing). */
+/** An unrecognized_keys issue for several keys as one issue per key. */
+function splitUnknownKeys(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
+  if (issue.code !== "unrecognized_keys" || issue.keys.length <= 1) return [issue];
+  return issue.keys.map((key) => ({ ...issue, keys: [key] }));
+}
+
+/** The fields the schema allows at `path` (an object's keys), for "did you mean". */
+function knownFields(path: readonly string[]): string[] {
+  try {
+    let schema = fieldSchema(path);
+    while ("innerType" in schema.def) schema = schema.def.innerType as z.ZodType;
+    const shape = (schema as unknown as { shape?: Record<string, unknown> }).shape;
+    return shape ? Object.keys(shape) : [];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The known field a mistyped one most likely means: the same but for case, one that starts with
+ * it or it with one ("sourceDir" → sourceDirectory), or one at most a third of its letters away.
+ */
+export function closest(typed: string, known: readonly string[]): string | undefined {
+  const lower = typed.toLowerCase();
+  const exact = known.find((k) => k.toLowerCase() === lower);
+  if (exact) return exact;
+  const prefix = known.filter(
+    (k) =>
+      lower.length >= 3 && (k.toLowerCase().startsWith(lower) || lower.startsWith(k.toLowerCase())),
+  );
+  if (prefix.length === 1) return prefix[0];
+  let best: { key: string; distance: number } | undefined;
+  for (const key of known) {
+    const distance = editDistance(lower, key.toLowerCase());
+    if (!best || distance < best.distance) best = { key, distance };
+  }
+  return best && best.distance <= Math.max(1, Math.floor(typed.length / 3)) ? best.key : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(
+        previous[j]! + 1,
+        current[j - 1]! + 1,
+        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/**
+ * file:line:col of the deepest existing node on the path (the key itself when the value is
+ * missing, or always with `atKey`).
+ */
 function locate(
   displayPath: string,
   doc: Document | undefined,
   lineCounter: LineCounter,
   path: string[],
+  atKey = false,
 ): string {
   if (!doc) return displayPath;
   for (let i = path.length; i >= 0; i--) {
@@ -210,7 +274,7 @@ function locate(
         (item) => isScalar(item.key) && String(item.key.value) === path[i - 1],
       );
       if (pair && isScalar(pair.key) && pair.key.range)
-        offset = isScalar(pair.value) ? pair.value.range?.[0] : pair.key.range[0];
+        offset = isScalar(pair.value) && !atKey ? pair.value.range?.[0] : pair.key.range[0];
     }
     if (offset !== undefined) {
       const { line, col } = lineCounter.linePos(offset);

@@ -51,6 +51,15 @@ export const ksailConfigSchema = z
           .default("k8s")
           .describe("manifest directory pushed as the workload artifact"),
         gitOpsEngine: z.enum(GITOPS_ENGINES).default("None").describe("GitOps engine"),
+        registry: z
+          .string()
+          .regex(/^(oci:\/\/)?[A-Za-z0-9.-]+(:\d+)?\/[a-z0-9]+([._/-][a-z0-9]+)*$/, {
+            message: "must be oci://HOST[:PORT]/REPOSITORY, e.g. oci://ghcr.io/my-org/my-app",
+          })
+          .optional()
+          .describe(
+            "remote artifact repository (oci://HOST/REPOSITORY) the workload commands and Flux use instead of the local registry",
+          ),
         localRegistry: z
           .enum(TOGGLES)
           .optional()

@@ -11,7 +11,7 @@ import { KsailError, isKsailError } from "../errors.js";
 import { inventoryId, parseInventoryId } from "../flux/cluster-diff.js";
 import { revisionDigest } from "../flux/pin.js";
 import { kustomizationRef, type ReconcileTarget } from "../flux/reconcile.js";
-import { CLUSTER_SCOPED_KINDS } from "../flux/render.js";
+import { CLUSTER_SCOPED_KINDS } from "../validate/identity.js";
 import type { KubeClient } from "../k8s/client.js";
 import type { RegistryClient } from "../oci/client.js";
 import type { RepositoryRef } from "../oci/reference.js";

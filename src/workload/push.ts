@@ -99,6 +99,11 @@ export interface PushInput {
   reproducible?: boolean;
   /** Extra ignore patterns on top of .sourceignore/.gitignore and the defaults. */
   ignore?: string[];
+  /**
+   * How messages name the source directory, e.g. "k8s" (relative to where ksail runs), so that
+   * positions read `k8s/cm.yaml:6:12` and a terminal or IDE can open them. Default: none.
+   */
+  displayDir?: string;
   maxFileSize?: number;
   /** Move the `latest` tag too (default true). */
   tagLatest?: boolean;
@@ -166,7 +171,9 @@ export async function pushWorkload(
     (r) => `Read ${count(r.files.length, "file")} from ${sourceDir}`,
   );
   for (const entry of skipped)
-    progress.warn(`skipped ${entry.path}: ${entry.reason} (not packaged)`);
+    progress.warn(
+      `skipped ${shown(options.displayDir, entry.path)}: ${entry.reason} (not packaged)`,
+    );
 
   // git runs meanwhile (its errors surface below, after validation).
   const wantsCreated = options.created === undefined && options.reproducible !== true;
@@ -194,9 +201,9 @@ export async function pushWorkload(
             ...(validationCache ? { cache: validationCache } : {}),
             ...(options.secrets ? { secrets: options.secrets } : {}),
           }).finally(() => forValidation.finish());
-          for (const w of warnings) progress.warn(formatIssue(w));
+          for (const w of warnings) progress.warn(formatIssue(w, options.displayDir));
           await validationCache?.save();
-          if (found.length > 0) throw invalidSource(sourceDir, found);
+          if (found.length > 0) throw invalidSource(sourceDir, found, options.displayDir);
         },
         () => "Validated manifests",
       )
@@ -586,16 +593,28 @@ function versionTaken(
   );
 }
 
-function formatIssue(i: ValidationIssue): string {
-  return `${i.file}${i.line ? `:${i.line}` : ""}${i.column ? `:${i.column}` : ""}: ${i.message}`;
+/** A file of the source directory as messages name it: `k8s/cm.yaml` with displayDir "k8s". */
+function shown(displayDir: string | undefined, file: string): string {
+  return displayDir === undefined || displayDir === "." || file === "."
+    ? file
+    : `${displayDir}/${file}`;
 }
 
-function invalidSource(sourceDir: string, issues: ValidationIssue[]): KsailError {
+function formatIssue(i: ValidationIssue, displayDir?: string): string {
+  const at = `${i.line ? `:${i.line}` : ""}${i.column ? `:${i.column}` : ""}`;
+  return `${shown(displayDir, i.file)}${at}: ${i.message}`;
+}
+
+function invalidSource(
+  sourceDir: string,
+  issues: ValidationIssue[],
+  displayDir?: string,
+): KsailError {
   return new KsailError(
     "validation",
     `${count(issues.length, "problem")} in ${sourceDir}; nothing was pushed`,
     {
-      details: issues.map(formatIssue),
+      details: issues.map((i) => formatIssue(i, displayDir)),
       hint: "Fix the files above and push again.",
     },
   );

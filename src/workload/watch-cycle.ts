@@ -1,6 +1,6 @@
 /**
- * One cycle of `ksail workload watch`, as named steps: push the directory as the next version,
- * sign it, make Flux fetch and apply it, prune old versions. Each step either hands the cycle on
+ * One cycle of `ksail workload watch`, as named steps: publish the directory as the next version
+ * (push, then sign — publishVersion), make Flux fetch and apply it, prune old versions. Each step either hands the cycle on
  * or ends it with its outcome; the report carries what was done and how long each step took.
  * The only state kept between cycles is what Flux last applied (so an unchanged save after an
  * applied one needs no reconcile) and the summary's counts.
@@ -11,11 +11,12 @@ import type { KubeClient } from "../k8s/client.js";
 import type { RegistryClient } from "../oci/client.js";
 import { formatRepository, type RepositoryRef } from "../oci/reference.js";
 import type { Progress } from "../progress.js";
+import type { SecretsPolicy } from "../validate/secrets.js";
 import type { SigningKey } from "../sign/keys.js";
 import type { ValidationCache } from "../validate/cache.js";
 import { pruneWorkload } from "./prune.js";
-import { pushWorkload, type PushResult } from "./push.js";
-import { signArtifact } from "./sign.js";
+import { publishVersion, type Published } from "./publish.js";
+import type { PushResult } from "./push.js";
 
 export type CycleOutcome =
   | "applied" // pushed (or already pushed) and applied by Flux
@@ -70,6 +71,7 @@ export interface CycleContext {
   reconcile?: ReconcileTarget & { timeoutMs: number };
   pruneKeep?: number;
   signingKey?: SigningKey;
+  secrets?: SecretsPolicy;
   signal: AbortSignal;
   /** Resolves once `signal` aborts. */
   aborted: Promise<typeof ABANDONED>;
@@ -174,10 +176,8 @@ export class CycleRunner {
     startedAt: number,
   ): Promise<CycleReport> {
     const cycle = new Cycle(++this.cycles, trigger, changed, startedAt);
-    const pushed = await this.push(cycle);
+    const pushed = await this.publish(cycle);
     if ("outcome" in pushed) return pushed;
-    const signed = await this.sign(cycle, pushed);
-    if (signed) return signed;
     if (pushed.unchanged && (this.applied === pushed.digest || !this.ctx.reconcile)) {
       return cycle.end("unchanged");
     }
@@ -188,19 +188,28 @@ export class CycleRunner {
     return cycle.report;
   }
 
-  /** Validate and push; a push cut short by Ctrl-C is waited for up to the grace period. */
-  private async push(cycle: Cycle): Promise<PushResult | CycleReport> {
+  /**
+   * Validate, push and (with a key) sign — publishVersion, as `workload push` does. A push cut
+   * short by Ctrl-C is waited for up to the grace period.
+   */
+  private async publish(cycle: Cycle): Promise<PushResult | CycleReport> {
     const { ctx } = this;
-    const work = pushWorkload(
+    const work = publishVersion(
       {
         client: ctx.client,
         ...(ctx.validationCache ? { validationCache: ctx.validationCache } : {}),
         ...(ctx.exclusive ? { exclusive: ctx.exclusive } : {}),
       },
-      { repository: ctx.repository, sourceDir: ctx.sourceDir, ignore: ctx.ignore },
+      {
+        repository: ctx.repository,
+        sourceDir: ctx.sourceDir,
+        ignore: ctx.ignore,
+        ...(ctx.signingKey ? { signingKey: ctx.signingKey } : {}),
+        ...(ctx.secrets ? { secrets: ctx.secrets } : {}),
+      },
       cycle.clock,
     );
-    let result: PushResult | typeof ABANDONED;
+    let result: Published | typeof ABANDONED;
     try {
       result = await Promise.race([work, this.graceAfterAbort()]);
     } catch (error) {
@@ -208,11 +217,13 @@ export class CycleRunner {
     }
     if (result === ABANDONED) return cycle.end("abandoned");
     for (const line of cycle.clock.warnings) ctx.warn(line);
-    cycle.report.version = result.version;
-    cycle.report.digest = result.digest;
-    this.lastVersion = result.version;
-    if (!result.unchanged) this.pushed++;
-    return result;
+    const { pushed, signature } = result;
+    cycle.report.version = pushed.version;
+    cycle.report.digest = pushed.digest;
+    if (signature) cycle.report.signatureTag = signature.signatureTag;
+    this.lastVersion = pushed.version;
+    if (!pushed.unchanged) this.pushed++;
+    return pushed;
   }
 
   /** Resolves ABANDONED `abortGraceMs` after an abort; never before. */
@@ -223,23 +234,6 @@ export class CycleRunner {
           setTimeout(() => resolve(ABANDONED), this.ctx.abortGraceMs).unref(),
         ),
     );
-  }
-
-  /** Signs the version (an unchanged one too, if unsigned); a report only if that failed. */
-  private async sign(cycle: Cycle, pushed: PushResult): Promise<CycleReport | undefined> {
-    const { ctx } = this;
-    if (!ctx.signingKey) return undefined;
-    try {
-      const signed = await signArtifact(
-        { client: ctx.client },
-        { repository: ctx.repository, digest: pushed.digest, key: ctx.signingKey },
-        cycle.clock,
-      );
-      cycle.report.signatureTag = signed.signatureTag;
-      return undefined;
-    } catch (error) {
-      return cycle.fail(error, "push");
-    }
   }
 
   /** Makes Flux fetch and apply the version (without --no-reconcile); Ctrl-C stops the wait. */

@@ -18,6 +18,7 @@ import type { ReconcileTarget } from "../flux/reconcile.js";
 import type { KubeClient } from "../k8s/client.js";
 import type { RegistryClient } from "../oci/client.js";
 import { formatRepository, type RepositoryRef } from "../oci/reference.js";
+import type { SecretsPolicy } from "../validate/secrets.js";
 import type { SigningKey } from "../sign/keys.js";
 import type { ValidationCache } from "../validate/cache.js";
 import { ABANDONED, CycleRunner, type CycleReport } from "./watch-cycle.js";
@@ -56,6 +57,8 @@ export interface WatchInput {
   pruneKeep?: number;
   /** Sign every pushed version (an unchanged one too, if unsigned) before Flux fetches it. */
   signingKey?: SigningKey;
+  /** The secrets guard's policy, as `workload push` takes it (validate/secrets.ts). */
+  secrets?: SecretsPolicy;
   /** Ends the loop (Ctrl-C). */
   signal: AbortSignal;
   /** How long an abort waits for a running push before abandoning it. Default 5 s. */
@@ -105,6 +108,9 @@ function memoryCache(cache: ValidationCache): ValidationCache & { flush(): Promi
     flush: () => cache.save(),
   };
 }
+
+/** The error of a read whose file is gone (removed or renamed since it was listed). */
+const isVanished = (message: string | undefined) => /^ENOENT: /.test(message ?? "");
 
 /** A delay that an abort ends early. */
 function delay(ms: number, signal: AbortSignal): Promise<void> {
@@ -216,6 +222,11 @@ class WatchLoop {
 
   /** Reports a finished cycle and moves the state on; true if the cycle was abandoned. */
   private async settle(report: CycleReport): Promise<boolean> {
+    // A file went away while the push read it (a tool's temp file renamed over its target): the
+    // save is not over, and its events are waiting — the next cycle takes the directory as it is.
+    if (report.outcome === "failed" && this.changes.pending && isVanished(report.message)) {
+      return false;
+    }
     if (report.outcome === "abandoned") {
       this.reporter.cycle(report);
       return true;
@@ -280,6 +291,7 @@ export async function watchWorkload(
     ...(options.reconcile ? { reconcile: options.reconcile } : {}),
     ...(options.pruneKeep === undefined ? {} : { pruneKeep: options.pruneKeep }),
     ...(options.signingKey ? { signingKey: options.signingKey } : {}),
+    ...(options.secrets ? { secrets: options.secrets } : {}),
     signal,
     aborted,
     abortGraceMs: options.abortGraceMs ?? 5000,

@@ -1,14 +1,16 @@
 /** `ksail workload push`. */
+import { relative } from "node:path";
 import { KsailError } from "../../../errors.js";
-import { pushInSession } from "../../../workload/push-session.js";
-import type { RegistryClient } from "../../../oci/client.js";
-import type { RepositoryRef } from "../../../oci/reference.js";
-import type { Output } from "../../../ui/output.js";
-import { createOutput, type CliContext } from "../../context.js";
+import { publishVersion } from "../../../workload/publish.js";
+import { openPushSession } from "../../../workload/push-session.js";
+import { createOutput } from "../../context.js";
 import type { PushFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
 import { keyFile } from "../../../config/load.js";
 import { secretsPolicy } from "../secrets-policy.js";
+import type { RegistryClient } from "../../../oci/client.js";
+import type { RepositoryRef } from "../../../oci/reference.js";
+import type { Output } from "../../../ui/output.js";
 import { openTarget } from "./target.js";
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
@@ -31,15 +33,19 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
   }
   // The key is read and decrypted before anything is pushed: a wrong password pushes nothing.
   const signKeyPath = keyFile(target.loaded, flags.signKey, "key", ctx.cwd);
-  const signer =
-    signKeyPath === undefined
-      ? undefined
-      : await openSigner(ctx, signKeyPath, { client, repository: target.repository, out });
-  const result = await pushInSession(
-    { client, env: ctx.env },
+  // The signing code loads only for a push that signs.
+  const signing = signKeyPath === undefined ? undefined : await import("../signing.js");
+  const signingKey =
+    signing && signKeyPath !== undefined
+      ? await signing.loadKeyForSigning(ctx, signKeyPath)
+      : undefined;
+  const { pushed: result, signature } = await publishVersion(
+    { client, ...(await openPushSession(ctx.env, out)) },
     {
       repository: target.repository,
       sourceDir: target.sourceDir,
+      // Positions relative to where ksail runs: `k8s/cm.yaml:6:12`, clickable in a terminal.
+      displayDir: relative(ctx.cwd, target.sourceDir) || ".",
       ...(flags.version === undefined ? {} : { version: flags.version }),
       ...(flags.bump === undefined ? {} : { bump: flags.bump }),
       ...(flags.source === undefined ? {} : { source: flags.source }),
@@ -49,41 +55,22 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
       ...(flags.ignore === undefined ? {} : { ignore: flags.ignore }),
       tagLatest: flags.latest !== false,
       secrets: secretsPolicy(flags.allowPlaintextSecrets, target.loaded.config, ctx.env),
+      ...(signingKey ? { signingKey } : {}),
     },
     out,
   );
-  // An unchanged push is signed too when it is not yet (signing is idempotent).
-  const signed = signer ? await signer.sign(result.digest) : undefined;
   await warnIfPinned(client, target.repository, result.version, out);
-  out.result(signed ? { ...result, signature: signed.json } : result, () =>
-    [
-      result.unchanged
-        ? `${result.repository}:${result.version} unchanged`
-        : `${result.repository}:${result.version}`,
-      `digest: ${result.digest}`,
-      ...(signed ? [`signature: ${signed.signature.signatureTag}`] : []),
-    ].join("\n"),
+  out.result(
+    signature && signing ? { ...result, signature: signing.signatureJson(signature) } : result,
+    () =>
+      [
+        result.unchanged
+          ? `${result.repository}:${result.version} unchanged`
+          : `${result.repository}:${result.version}`,
+        `digest: ${result.digest}`,
+        ...(signature ? [`signature: ${signature.signatureTag}`] : []),
+      ].join("\n"),
   );
-}
-
-/** The signing code (loaded only for a push that signs) with the key in `path`, read now. */
-async function openSigner(
-  ctx: CliContext,
-  path: string,
-  target: { client: RegistryClient; repository: RepositoryRef; out: Output },
-) {
-  const [{ loadKeyForSigning, signatureJson }, { signArtifact }] = await Promise.all([
-    import("../signing.js"),
-    import("../../../workload/sign.js"),
-  ]);
-  const key = await loadKeyForSigning(ctx, path);
-  return {
-    async sign(digest: string) {
-      const { client, repository, out } = target;
-      const signature = await signArtifact({ client }, { repository, digest, key }, out);
-      return { signature, json: signatureJson(signature) };
-    },
-  };
 }
 
 /** After `workload rollback`, a push reaches the registry but not the cluster: say so. */

@@ -1,4 +1,5 @@
 /** `ksail workload reconcile [--push]`: Flux fetches and applies now; prints both revisions. */
+import { relative } from "node:path";
 import { readPin } from "../../../flux/pin.js";
 import { checkReconcileTarget, reconcileWorkload } from "../../../flux/reconcile.js";
 import { pinnedWarning } from "../../../workload/pin-tag.js";
@@ -44,26 +45,24 @@ export async function run({ ctx, flags, globals }: Invocation<ReconcileFlags>): 
     const signKeyPath = keyFile(target.loaded, flags.signKey, "key", ctx.cwd);
     const signingKey =
       signKeyPath === undefined ? undefined : await loadKeyForSigning(ctx, signKeyPath);
-    // Loaded only with --push: validation and the layer builder are not needed otherwise.
-    const { pushInSession } = await import("../../../workload/push-session.js");
-    pushed = await pushInSession(
-      { client, env: ctx.env },
+    // Loaded only with --push: validation and the layer builder are not needed otherwise. The
+    // version is signed before Flux is asked to fetch it, so an OCIRepository with spec.verify
+    // accepts it.
+    const [{ publishVersion }, { openPushSession }] = await Promise.all([
+      import("../../../workload/publish.js"),
+      import("../../../workload/push-session.js"),
+    ]);
+    ({ pushed, signature } = await publishVersion(
+      { client, ...(await openPushSession(ctx.env, out)) },
       {
         repository: target.repository,
         sourceDir: target.sourceDir,
+        displayDir: relative(ctx.cwd, target.sourceDir) || ".",
         secrets: secretsPolicy(flags.allowPlaintextSecrets, target.loaded.config, ctx.env),
+        ...(signingKey ? { signingKey } : {}),
       },
       out,
-    );
-    if (signingKey) {
-      // Signed before Flux is asked to fetch it, so an OCIRepository with spec.verify accepts it.
-      const { signArtifact } = await import("../../../workload/sign.js");
-      signature = await signArtifact(
-        { client },
-        { repository: target.repository, digest: pushed.digest, key: signingKey },
-        out,
-      );
-    }
+    ));
   }
   const pin = await readPin(kube, reconcileTarget);
   if (pin) out.warn(pinnedWarning(pin.version ?? pin.digest, pushed?.version));

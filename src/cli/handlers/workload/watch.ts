@@ -14,6 +14,7 @@ import type { Invocation } from "../../seam.js";
 import { connectKube } from "../kube.js";
 import { parseTimeout } from "../project.js";
 import { keyFile } from "../../../config/load.js";
+import { secretsPolicy } from "../secrets-policy.js";
 import { loadKeyForSigning } from "../signing.js";
 import { openTarget } from "./target.js";
 
@@ -72,6 +73,7 @@ export async function run({ ctx, flags, globals }: Invocation<WatchFlags>): Prom
         ...(reconcile ? { reconcile } : {}),
         ...(pruneKeep === undefined ? {} : { pruneKeep }),
         ...(signingKey ? { signingKey } : {}),
+        secrets: secretsPolicy(flags.allowPlaintextSecrets, target.loaded.config, ctx.env),
       },
       {
         cycle: (report) => {
