@@ -13,9 +13,10 @@
  * wrong, and a wrong diff is worse than none.
  */
 import { posix } from "node:path";
+import * as jsYaml from "js-yaml";
 import { parseAllDocuments, type ScalarTag } from "yaml";
 import { KsailError } from "../errors.js";
-import { CLUSTER_SCOPED_KINDS } from "../validate/identity.js";
+import { CLUSTER_SCOPED_KINDS, transform } from "../validate/identity.js";
 import {
   KUSTOMIZATION_FILE_NAMES,
   isKustomizeConfig,
@@ -44,10 +45,18 @@ export interface RenderOptions {
   path?: string;
   /** The Kustomization's spec.targetNamespace. */
   targetNamespace?: string;
+  /**
+   * Also render kustomizations with `namePrefix` / `nameSuffix`: the objects are renamed as
+   * kustomize renames them (./validate/identity.ts), but the references to them inside other
+   * objects (a Deployment's configMapRef…) are left as written. Right for identities and for
+   * comparing two sources with each other, not for a server-side dry run.
+   */
+  nameTransforms?: boolean;
 }
 
 /** The kustomization fields this renderer handles exactly as kustomize does. */
 const SUPPORTED_FIELDS = new Set(["apiVersion", "kind", "metadata", "resources", "namespace"]);
+const NAME_FIELDS = ["namePrefix", "nameSuffix"];
 
 /**
  * Where kustomize's namespace transformer also rewrites references (ServiceAccount subjects,
@@ -106,16 +115,65 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function parseObjects(file: string, data: Buffer): KubeObject[] {
-  const objects: KubeObject[] = [];
-  const docs = parseAllDocuments(data.toString("utf8").replace(/^\uFEFF/, ""), {
-    customTags: (tags) => [yaml11Octal, ...tags],
-  });
-  for (const doc of Array.isArray(docs) ? docs : [docs]) {
+/** js-yaml's int with the YAML 1.1 octal of yaml11Octal: the same values for plain files. */
+// js-yaml exports its built-in types; @types/js-yaml does not declare them.
+const jsYamlInt = (
+  jsYaml as unknown as {
+    types: {
+      int: {
+        resolve(text: string): boolean;
+        construct(text: string): unknown;
+        predicate?: (value: unknown) => boolean;
+      };
+    };
+  }
+).types.int;
+const JS_YAML_SCHEMA = jsYaml.CORE_SCHEMA.extend({
+  implicit: [
+    new jsYaml.Type("tag:yaml.org,2002:int", {
+      kind: "scalar",
+      resolve: (text: string) => yaml11Octal.test!.test(text) || jsYamlInt.resolve(text),
+      construct: (text: string) =>
+        yaml11Octal.test!.test(text) ? parseInt(text, 8) : jsYamlInt.construct(text),
+      ...(jsYamlInt.predicate ? { predicate: jsYamlInt.predicate } : {}),
+    }),
+  ],
+});
+
+function isPlainValue(value: unknown): boolean {
+  if (value === null || ["string", "number", "boolean"].includes(typeof value)) return true;
+  if (Array.isArray(value)) return value.every(isPlainValue);
+  if (typeof value !== "object" || Object.getPrototypeOf(value) !== Object.prototype) return false;
+  return Object.values(value as object).every(isPlainValue);
+}
+
+/**
+ * The documents' values. js-yaml first (several times faster, which a 2,000-object diff needs),
+ * for text without tags, anchors or merge keys, where both parsers' schemas agree; the exact
+ * `yaml` parser otherwise, and for the message of an invalid file.
+ */
+function documentValues(file: string, text: string): unknown[] {
+  if (!text.includes("!") && !text.includes("&") && !text.includes("<<")) {
+    try {
+      const values = jsYaml.loadAll(text, undefined, { schema: JS_YAML_SCHEMA });
+      if (values.every(isPlainValue)) return values;
+    } catch {
+      // The exact parser says what is wrong.
+    }
+  }
+  const docs = parseAllDocuments(text, { customTags: (tags) => [yaml11Octal, ...tags] });
+  return (Array.isArray(docs) ? docs : [docs]).map((doc) => {
     if (doc.errors.length > 0) {
       throw new KsailError("validation", `${file}: ${doc.errors[0]!.message.split("\n")[0]}`);
     }
-    const value: unknown = doc.toJS({ maxAliasCount: 100 });
+    return doc.toJS({ maxAliasCount: 100 }) as unknown;
+  });
+}
+
+function parseObjects(file: string, data: Buffer): KubeObject[] {
+  const objects: KubeObject[] = [];
+  const values = documentValues(file, data.toString("utf8").replace(/^\uFEFF/, ""));
+  for (const value of values) {
     if (value === null || value === undefined) continue;
     const add = (item: unknown, where: string) => {
       if (!isObject(item) || typeof item.kind !== "string" || typeof item.apiVersion !== "string")
@@ -170,6 +228,7 @@ function renderKustomization(
   file: string,
   files: ReadonlyMap<string, Buffer>,
   seen: Set<string>,
+  nameTransforms: boolean,
 ): RenderedObject[] {
   if (seen.has(file)) throw new KsailError("validation", `${file}: kustomizations include a cycle`);
   seen.add(file);
@@ -177,7 +236,9 @@ function renderKustomization(
   const first = Array.isArray(docs) ? docs[0] : docs;
   const spec: unknown = first?.toJS() ?? {};
   if (!isObject(spec)) throw new KsailError("validation", `${file} is not a mapping`);
-  const unsupported = Object.keys(spec).filter((key) => !SUPPORTED_FIELDS.has(key));
+  const unsupported = Object.keys(spec).filter(
+    (key) => !SUPPORTED_FIELDS.has(key) && !(nameTransforms && NAME_FIELDS.includes(key)),
+  );
   if (unsupported.length > 0) {
     throw unsupportedBuild(file, `uses ${unsupported.join(", ")}`);
   }
@@ -209,7 +270,7 @@ function renderKustomization(
           `${file}: resource ${entry} is a directory without a kustomization file (kustomize cannot build it)`,
         );
       }
-      rendered.push(...renderKustomization(nested, files, seen));
+      rendered.push(...renderKustomization(nested, files, seen, nameTransforms));
     } else {
       throw new KsailError(
         "validation",
@@ -223,7 +284,27 @@ function renderKustomization(
       throw new KsailError("validation", `${file}: namespace is not a string`);
     setNamespace(rendered, spec.namespace, file);
   }
+  if (nameTransforms) renameObjects(rendered, spec, file);
   return rendered;
+}
+
+/** kustomize's prefix/suffix transformer, on the object names only (see nameTransforms). */
+function renameObjects(rendered: RenderedObject[], spec: Record<string, unknown>, file: string) {
+  const { namePrefix, nameSuffix } = spec;
+  if (namePrefix === undefined && nameSuffix === undefined) return;
+  for (const [field, value] of Object.entries({ namePrefix, nameSuffix })) {
+    if (value !== undefined && typeof value !== "string")
+      throw new KsailError("validation", `${file}: ${field} is not a string`);
+  }
+  const t = {
+    ...(typeof namePrefix === "string" ? { namePrefix } : {}),
+    ...(typeof nameSuffix === "string" ? { nameSuffix } : {}),
+  };
+  for (const { object } of rendered) {
+    const { apiVersion, kind, metadata } = object;
+    const group = apiVersion.includes("/") ? apiVersion.slice(0, apiVersion.lastIndexOf("/")) : "";
+    metadata.name = transform({ group, kind, namespace: "", name: metadata.name }, t).name;
+  }
 }
 
 function isInside(path: string, root: string): boolean {
@@ -245,7 +326,7 @@ export function renderObjects(
   let rendered: RenderedObject[];
   const top = kustomizationIn(root, files);
   if (top) {
-    rendered = renderKustomization(top, files, new Set());
+    rendered = renderKustomization(top, files, new Set(), options.nameTransforms ?? false);
   } else {
     // Flux's generator: every .yaml/.yml file under the path; a sub-directory with its own
     // kustomization is one resource and is not descended into.
@@ -265,7 +346,14 @@ export function renderObjects(
       if (unit !== undefined) {
         if (!units.has(unit)) {
           units.add(unit);
-          rendered.push(...renderKustomization(kustomizationIn(unit, files)!, files, new Set()));
+          rendered.push(
+            ...renderKustomization(
+              kustomizationIn(unit, files)!,
+              files,
+              new Set(),
+              options.nameTransforms ?? false,
+            ),
+          );
         }
         continue;
       }

@@ -1,13 +1,18 @@
-/** `ksail workload diff`: the local source directory against a pushed version, file by file. */
+/**
+ * `ksail workload diff`: two sources — pushed versions (or `latest`) and the local directory —
+ * compared object by object (./object-diff.ts) or, with --files, file by file.
+ */
 import { readFile } from "node:fs/promises";
 import { createTwoFilesPatch, FILE_HEADERS_ONLY } from "diff";
 import { readLayerFiles } from "../artifact/extract.js";
-import { listSourceFiles } from "../artifact/source-files.js";
+import { listSourceFiles, readSourceFiles } from "../artifact/source-files.js";
 import type { RegistryClient } from "../oci/client.js";
 import type { RepositoryRef } from "../oci/reference.js";
 import { mapLimit } from "../util/map-limit.js";
 import { fetchArtifact } from "./artifact-source.js";
 import { silentProgress, type Progress } from "../progress.js";
+import { decryptWhereKeyed, diffObjects, sourceObjects, type ObjectDiff } from "./object-diff.js";
+import { defaultReference, resolveVersion } from "./versions.js";
 
 export interface FileChange {
   path: string;
@@ -64,6 +69,7 @@ export function diffFileSets(
   pushed: ReadonlyMap<string, Buffer>,
   local: ReadonlyMap<string, Buffer>,
   label: string,
+  afterLabel = "local",
 ): FileChange[] {
   const paths = [...new Set([...pushed.keys(), ...local.keys()])].sort();
   const changes: FileChange[] = [];
@@ -80,7 +86,7 @@ export function diffFileSets(
         before?.toString("utf8") ?? "",
         after?.toString("utf8") ?? "",
         before ? label : "",
-        after ? "local" : "",
+        after ? afterLabel : "",
         { headerOptions: FILE_HEADERS_ONLY },
       );
     }
@@ -91,4 +97,112 @@ export function diffFileSets(
 
 function isText(content: Buffer | undefined): boolean {
   return content === undefined || !content.includes(0);
+}
+
+/**
+ * One side of a comparison: a pushed version or tag (undefined: `latest`, else the highest
+ * version), or a local directory.
+ */
+export type DiffSide = { version: string | undefined } | { directory: string };
+
+export interface LoadedSide {
+  /** `0.0.7`, `latest`, or the directory as given. */
+  label: string;
+  /** The manifest digest of a version. */
+  digest?: string;
+  files: Map<string, Buffer>;
+}
+
+export async function loadSide(
+  deps: { client: RegistryClient },
+  input: { repository: RepositoryRef; side: DiffSide; ignore?: string[] },
+  progress: Progress = silentProgress,
+): Promise<LoadedSide> {
+  const { side, repository } = input;
+  if ("directory" in side) {
+    return progress.step(
+      `Read ${side.directory}`,
+      async () => {
+        const { files } = await listSourceFiles(side.directory, { ignore: input.ignore ?? [] });
+        const contents = await readSourceFiles(files);
+        return {
+          label: side.directory,
+          files: new Map(files.map((file, i) => [file.path, contents[i]!] as const)),
+        };
+      },
+      (loaded) => `Read ${loaded.files.size} file(s) from ${side.directory}`,
+    );
+  }
+  return progress.step(
+    `Fetch ${side.version ?? "the latest version"}`,
+    async () => {
+      const version = side.version ?? (await defaultReference(deps.client, repository));
+      // Resolved first, so a missing version names the nearest ones (exit 6).
+      await resolveVersion(deps.client, repository, version);
+      const artifact = await fetchArtifact(deps.client, repository, version);
+      return {
+        label: version,
+        digest: artifact.digest,
+        files: await readLayerFiles(artifact.layer),
+      };
+    },
+    (loaded) =>
+      `Fetched ${loaded.label} (${loaded.digest!.slice(0, 19)}…, ${loaded.files.size} file(s))`,
+  );
+}
+
+export interface SourcesDiff extends ObjectDiff {
+  from: { label: string; digest?: string };
+  to: { label: string; digest?: string };
+  /** Byte-equal file sets (then no object can differ). */
+  identical: boolean;
+}
+
+/** The objects of `from` against those of `to` (before → after). */
+export async function diffSources(
+  deps: { client: RegistryClient },
+  input: {
+    repository: RepositoryRef;
+    from: DiffSide;
+    to: DiffSide;
+    ignore?: string[];
+    /** The age identities for SOPS files (default: none, so they compare encrypted). */
+    identities?: () => Promise<readonly string[]>;
+  },
+  progress: Progress = silentProgress,
+): Promise<SourcesDiff & { encrypted: string[] }> {
+  const [from, to] = await Promise.all(
+    [input.from, input.to].map((side) => loadSide(deps, { ...input, side }, progress)),
+  );
+  return compareLoaded(from!, to!, input.identities);
+}
+
+/**
+ * The comparison of two loaded sides. SOPS-encrypted objects are decrypted where one of
+ * `identities` opens them (see decryptWhereKeyed); `encrypted` lists the files compared by their
+ * encrypted content.
+ */
+export async function compareLoaded(
+  from: LoadedSide,
+  to: LoadedSide,
+  identities: () => Promise<readonly string[]> = async () => [],
+): Promise<SourcesDiff & { encrypted: string[] }> {
+  const ends = {
+    from: { label: from.label, ...(from.digest ? { digest: from.digest } : {}) },
+    to: { label: to.label, ...(to.digest ? { digest: to.digest } : {}) },
+  };
+  const identical =
+    from.files.size === to.files.size &&
+    [...from.files].every(([path, content]) => to.files.get(path)?.equals(content) === true);
+  const [before, after] = [sourceObjects(from.files), sourceObjects(to.files)];
+  const encrypted: string[] = [];
+  const hasSops = [...before.values(), ...after.values()].some(
+    (o) => (o.object as { sops?: unknown }).sops,
+  );
+  if (hasSops) {
+    const keys = await identities();
+    for (const objects of [before, after])
+      encrypted.push(...(await decryptWhereKeyed(objects, keys)).encrypted);
+  }
+  return { ...ends, identical, ...diffObjects(before, after), encrypted: [...new Set(encrypted)] };
 }

@@ -9,6 +9,7 @@ import type { RegistryClient } from "../oci/client.js";
 import { formatRepository, type RepositoryRef } from "../oci/reference.js";
 import { KsailError } from "../errors.js";
 import { mapLimit } from "../util/map-limit.js";
+import { PINNED_TAG } from "./pin-tag.js";
 import { pruneReferrers, pruneSignatures, type ReferrerToDelete } from "./verify.js";
 import { silentProgress, type Progress } from "../progress.js";
 import {
@@ -29,6 +30,8 @@ export interface PruneOptions {
   now?: Date;
   /** Digests that tags other than versions point at (kept like latest's target). */
   taggedDigests?: ReadonlySet<string>;
+  /** The digest the cluster is pinned to (`ksail workload rollback`): never deleted. */
+  pinnedDigest?: string;
   /** Deletes in flight at once (default 8). */
   concurrency?: number;
 }
@@ -42,6 +45,8 @@ export interface KeptVersion {
     | "shares-digest-with-kept"
     | "newer-than-cutoff"
     | "no-created-time"
+    /** The cluster is pinned to it (`ksail workload rollback`). */
+    | "pinned"
     /** Another tag (pushed while prune ran, or not a version) points at its digest. */
     | "tagged-since-planning";
 }
@@ -92,6 +97,7 @@ export function planPrune(versions: readonly PlannedVersion[], options: PruneOpt
       kept.push({ version: version.version, digest: version.digest, reason });
     if (newest.has(version.version)) keep("newest");
     else if (version.latest) keep("latest");
+    else if (version.digest === options.pinnedDigest) keep("pinned");
     else if (options.olderThanMs !== undefined && version.created === undefined)
       keep("no-created-time");
     else if (
@@ -173,16 +179,21 @@ export async function pruneWorkload(
   const { client, garbageCollect, garbageCollectUnavailable } = deps;
   const { repository } = options;
   const name = formatRepository(repository);
-  const [versions, taggedDigests] = await progress.step(
+  const [versions, taggedDigests, pinnedDigest] = await progress.step(
     `List versions of ${name}`,
     () =>
       Promise.all([
         listVersionDetails({ client }, { repository }),
         otherTagDigests(client, repository),
+        client.tagDigest(repository, PINNED_TAG),
       ]),
     ([v]) => `Found ${v.length} versions of ${name}`,
   );
-  const plan = planPrune(versions, { ...options, taggedDigests });
+  const plan = planPrune(versions, {
+    ...options,
+    taggedDigests,
+    ...(pinnedDigest ? { pinnedDigest } : {}),
+  });
   const result: PruneResult = {
     ...plan,
     repository: name,

@@ -178,9 +178,12 @@ export async function versionNotFound(
     ? await client.resolve(repository, highest).catch(() => undefined)
     : undefined;
   const mark = latest !== undefined && latest.digest === head?.digest ? " (latest)" : "";
+  // The versions around the one asked for (a pruned one, a typo): what to pick instead.
+  const near = nearestVersions(tags, reference);
+  const nearest = near.length > 1 || near[0] !== highest ? `; nearest: ${near.join(", ")}` : "";
   return new KsailError(
     "not-found",
-    `version ${reference} not found in ${name}; newest: ${highest}${mark}`,
+    `version ${reference} not found in ${name}; newest: ${highest}${mark}${nearest}`,
     {
       hint: "See `ksail workload versions`.",
       cause,
@@ -204,4 +207,25 @@ export async function defaultReference(
       hint: "Push one with `ksail workload push`.",
     },
   );
+}
+
+/** Up to `count` versions nearest to `wanted` (by semver order; the highest when it is no version). */
+export function nearestVersions(versions: readonly string[], wanted: string, count = 4): string[] {
+  const sorted = semverTags(versions);
+  if (valid(wanted) === null) return sorted.slice(-count);
+  const at = sorted.findIndex((v) => compare(v, wanted) > 0);
+  const split = at < 0 ? sorted.length : at;
+  const start = Math.max(0, Math.min(split - Math.ceil(count / 2), sorted.length - count));
+  return sorted.slice(start, start + count);
+}
+
+/** The digest a version (or `latest`) points at; not-found names the nearest versions. */
+export async function resolveVersion(
+  client: RegistryClient,
+  repository: RepositoryRef,
+  version: string,
+): Promise<string> {
+  const found = await client.resolve(repository, version);
+  if (found) return found.digest;
+  throw await versionNotFound(client, repository, version);
 }

@@ -334,7 +334,7 @@ describe("the daily commands at the top", () => {
     await writeFile(join(dir, "cm.yaml"), CONFIGMAP.replace("a: b", "a: c"));
     const differs = await runKsail(["diff", "--registry", registry, "--path", dir], { cwd: dir });
     assert.equal(differs.code, 1, differs.stderr);
-    assert.match(differs.stdout, /\+ {2}a: c/);
+    assert.match(differs.stdout, /^\+ +a: c$/m);
     for (const name of ["push", "reconcile", "watch", "status", "diff"]) {
       const short = await runKsail([name, "--help"], { cwd: dir });
       const long = await runKsail(["workload", name, "--help"], { cwd: dir });

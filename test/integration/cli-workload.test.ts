@@ -190,11 +190,35 @@ describe("ksail init + workload push/versions/pull/diff against a real registry"
     assert.equal(await readFile(join(dest, "app.yaml"), "utf8"), configMap("app", "one"));
   });
 
-  it("diff exits 1 with a unified diff when the directory differs, 0 when it matches", async () => {
+  it("diff exits 1 naming the changed objects when the directory differs, 0 when it matches", async () => {
     const same = await ksail("workload", "diff");
     assert.equal(same.code, 0, same.stderr);
+    assert.match(same.stdout, /no object changes between latest and /);
+    const objects = await ksail("workload", "diff", "0.0.1");
+    assert.equal(objects.code, 1, objects.stderr);
+    assert.match(
+      objects.stdout,
+      /^ConfigMap app changed\n {4}data:\n- {5}value: one\n\+ {5}value: two$/m,
+    );
+    const asJson = await ksail("workload", "diff", "0.0.1", "-o", "json");
+    assert.equal(asJson.code, 1, asJson.stderr);
+    assert.deepEqual(json<{ items: unknown[] }>(asJson).items, [
+      {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        namespace: "",
+        name: "app",
+        change: "changed",
+        fields: [{ path: "data.value", before: "one", after: "two" }],
+      },
+    ]);
+  });
+
+  it("diff --files exits 1 with a unified diff per changed file", async () => {
+    const same = await ksail("workload", "diff", "--files");
+    assert.equal(same.code, 0, same.stderr);
     assert.match(same.stdout, /no differences/);
-    const old = await ksail("workload", "diff", "0.0.1");
+    const old = await ksail("workload", "diff", "0.0.1", "--files");
     assert.equal(old.code, 1, old.stderr);
     assert.match(
       old.stdout,

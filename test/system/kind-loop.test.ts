@@ -11,6 +11,7 @@
  *     the value (issue 23)
  *   kind load docker-image → a pod runs it with imagePullPolicy: Never
  *   ksail cluster stop / start → cluster state and the pushed artifact survive (FR-014)
+ *   ksail workload watch, then ksail workload rollback (pinned to 0.0.1) and --resume (issue 24)
  *   ksail down --delete-volumes → no node, registry container or volume is left (FR-015)
  *
  * Flux's release install.yaml cannot be downloaded here: the install manifests are the
@@ -637,6 +638,31 @@ test(
           const stopped = await watch.stop("SIGINT");
           assert.equal(stopped.exitCode, 0, watch.describe());
         }
+      },
+    );
+
+    await step(
+      "rollback",
+      "ksail workload rollback: the cluster goes back to 0.0.1 (pinned), --resume returns it to 0.0.2",
+      ["watch"],
+      async (st) => {
+        const greeting = async () =>
+          (await kube().core.readNamespacedConfigMap({ name: SETTINGS, namespace: "default" })).data
+            ?.greeting;
+        const back = await ksail("workload", "rollback", "--timeout", "4m", "-o", "json");
+        assert.equal(back.code, 0, `${output(back)}\n${await clusterState()}`);
+        const result = json<{ from: string; version: string; applied: { expected: number } }>(back);
+        assert.deepEqual([result.from, result.version], ["0.0.2", "0.0.1"]);
+        assert.equal(await greeting(), "pushed by ksail, applied by Flux");
+        const status = await ksail("workload", "status");
+        assert.match(status.stdout, /pinned to 0\.0\.1 \(latest is 0\.0\.2\)/, output(status));
+        const resume = await ksail("workload", "rollback", "--resume", "--timeout", "4m");
+        assert.equal(resume.code, 0, `${output(resume)}\n${await clusterState()}`);
+        assert.match(resume.stdout, /applied {2}0\.0\.2@sha256:/);
+        assert.equal(await greeting(), "edited while ksail workload watch runs");
+        st.diagnostic(
+          `rollback ${(back.ms / 1000).toFixed(1)} s (inventory: ${result.applied.expected} objects), resume ${(resume.ms / 1000).toFixed(1)} s`,
+        );
       },
     );
 

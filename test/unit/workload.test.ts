@@ -110,6 +110,22 @@ describe("prune plan", () => {
     );
   });
 
+  it("never deletes the version the cluster is pinned to (rollback)", () => {
+    const versions = ["0.0.1", "0.0.2", "0.0.3"].map((v, i) => version(v, `sha256:${i}`));
+    const plan = planPrune(versions, { keep: 1, now, pinnedDigest: "sha256:0" });
+    assert.deepEqual(
+      plan.deleted.map((v) => v.version),
+      ["0.0.2"],
+    );
+    assert.deepEqual(
+      plan.kept.map((k) => [k.version, k.reason]),
+      [
+        ["0.0.1", "pinned"],
+        ["0.0.3", "newest"],
+      ],
+    );
+  });
+
   it("with --older-than deletes only old versions and keeps those without a created time", () => {
     const versions = [
       version("0.0.1", "sha256:a", { created: new Date(now.getTime() - 10 * day).toISOString() }),

@@ -1,5 +1,5 @@
 /**
- * `ksail workload push | versions | pull | diff | prune | gen flux | reconcile | watch | keygen |
+ * `ksail workload push | versions | pull | diff | rollback | prune | gen flux | reconcile | watch | keygen |
  * verify | status`. Each leaf is declared once — flags, help and examples — and its handler takes
  * the declaration's type (`…Flags = FlagsOf<typeof …>`).
  */
@@ -130,13 +130,16 @@ export const diff = (workload: CommandUnknownOpts, name = "workload diff") =>
         addTargetOptions(
           workload
             .command("diff")
-            .argument("[version]", "pushed version to compare with (default: latest)")
+            .argument("[from]", "version or tag to compare from (default: latest)")
+            .argument("[to]", "version or tag to compare to (default: the manifest directory)")
             .description(
-              "compare the manifest directory with a pushed version, or with --cluster with what Flux applied (exit 1 when they differ)",
+              "compare two versions, a version and the manifest directory, or with --cluster the directory and the cluster, object by object (exit 1 when they differ)",
             ),
         ),
       ),
     )
+      .option("--brief", "name the added, removed and changed objects only, no field diff")
+      .option("--files", "compare file by file (a unified diff of each changed file)")
       .option(
         "--cluster",
         "show what applying the directory would change in the cluster, object by object (server-side dry run as kustomize-controller)",
@@ -145,12 +148,18 @@ export const diff = (workload: CommandUnknownOpts, name = "workload diff") =>
       .addHelpText(
         "after",
         `
-Exit codes: 0 no differences, 1 differences, 2 --cluster cannot build this kustomization (patches,
-generators, name prefixes… — use flux diff kustomization for those).`,
+Objects are built as Flux builds them (kustomization resources, namespace, namePrefix/nameSuffix)
+and compared field by field: key order, comments, file layout and moves are no change; Secret
+values are masked. -o json|yaml: {"items":[{"kind","namespace","name","change","fields":[…]}]}.
+
+Exit codes: 0 no differences, 1 differences, 2 cannot build this kustomization (patches,
+generators… — use --files, or flux diff kustomization for --cluster), 6 no such version.`,
       ),
     [
-      [`ksail ${name}`, "directory vs the latest pushed version, file by file"],
-      [`ksail ${name} 0.0.3`, "directory vs version 0.0.3"],
+      [`ksail ${name}`, "the latest version → the directory, object by object"],
+      [`ksail ${name} 0.0.7 0.0.9`, "what changed between two versions"],
+      [`ksail ${name} 0.0.7 --brief`, "version 0.0.7 → the directory, names only"],
+      [`ksail ${name} --files`, "the latest version → the directory, file by file"],
       [
         `ksail ${name} --cluster`,
         "directory vs the cluster, as flux diff kustomization shows it (► drifted, created, deleted)",
@@ -158,6 +167,46 @@ generators, name prefixes… — use flux diff kustomization for those).`,
     ],
   );
 export type DiffFlags = FlagsOf<typeof diff>;
+
+export const rollback = (workload: CommandUnknownOpts) =>
+  examples(
+    addKubeOptions(
+      addTargetOptions(
+        workload
+          .command("rollback")
+          .argument(
+            "[version]",
+            "version to apply (default: the version before the one the cluster runs)",
+          )
+          .description(
+            "pin the cluster to one pushed version now (by digest), reconcile and check what is applied; --resume follows the newest again",
+          ),
+      ),
+    )
+      .option("--resume", "unpin: follow the newest version again, reconcile and check")
+      .option(
+        "--key <path>",
+        "verify the version's cosign signature with this public key first (default: spec.options.signing.publicKey)",
+      )
+      .option("--timeout <duration>", "how long to wait for Flux", "2m")
+      .addOption(outputOption())
+      .addHelpText(
+        "after",
+        `
+While pinned, push, reconcile --push and watch warn that Flux will not apply new versions, status
+says "pinned to 0.0.7 (latest is 0.0.9)" and prune keeps the pinned version.
+
+Exit codes: 0 applied, and the inventory holds exactly the version's objects; 1 Flux failed or the
+inventory differs (missing and unexpected objects named); 6 no such version (the nearest are
+listed); 10 timed out.`,
+      ),
+    [
+      ["ksail workload rollback", "back to the version before the one the cluster runs"],
+      ["ksail workload rollback 0.0.7", "apply exactly 0.0.7 now, and stay there"],
+      ["ksail workload rollback --resume", "follow the newest version again"],
+    ],
+  );
+export type RollbackFlags = FlagsOf<typeof rollback>;
 
 export const prune = (workload: CommandUnknownOpts) =>
   examples(
@@ -421,6 +470,7 @@ export function registerWorkload(program: CommandUnknownOpts, ctx: CliContext): 
   leaf(versions(workload), ctx, () => import("../handlers/workload/versions.js"));
   leaf(pull(workload), ctx, () => import("../handlers/workload/pull.js"));
   leaf(diff(workload), ctx, () => import("../handlers/workload/diff.js"));
+  leaf(rollback(workload), ctx, () => import("../handlers/workload/rollback.js"));
   leaf(prune(workload), ctx, () => import("../handlers/workload/prune.js"));
   const gen = examples(workload.command("gen").description("generate objects for the workload"), [
     ["ksail workload gen flux", "the OCIRepository and Kustomization as YAML"],

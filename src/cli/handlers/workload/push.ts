@@ -9,6 +9,9 @@ import type { PushFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
 import { keyFile, signatureFormat } from "../../../config/load.js";
 import { secretsPolicy } from "../secrets-policy.js";
+import type { RegistryClient } from "../../../oci/client.js";
+import type { RepositoryRef } from "../../../oci/reference.js";
+import type { Output } from "../../../ui/output.js";
 import { openTarget } from "./target.js";
 
 export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promise<void> {
@@ -51,6 +54,7 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
     },
     out,
   );
+  await warnIfPinned(client, target.repository, result.version, out);
   out.result(
     signature && signing ? { ...result, signature: signing.signatureJson(signature) } : result,
     () =>
@@ -66,4 +70,17 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
           : []),
       ].join("\n"),
   );
+}
+
+/** After `workload rollback`, a push reaches the registry but not the cluster: say so. */
+async function warnIfPinned(
+  client: RegistryClient,
+  repository: RepositoryRef,
+  version: string,
+  out: Output,
+): Promise<void> {
+  const { pinnedVersion, pinnedWarning } = await import("../../../workload/pin-tag.js");
+  // One HEAD request; a registry that cannot answer it has already been reported by the push.
+  const pinned = await pinnedVersion(client, repository).catch(() => undefined);
+  if (pinned) out.warn(pinnedWarning(pinned.versions.at(-1) ?? pinned.digest, version));
 }

@@ -1,6 +1,8 @@
 /** `ksail workload reconcile [--push]`: Flux fetches and applies now; prints both revisions. */
 import { relative } from "node:path";
+import { readPin } from "../../../flux/pin.js";
 import { checkReconcileTarget, reconcileWorkload } from "../../../flux/reconcile.js";
+import { pinnedWarning } from "../../../workload/pin-tag.js";
 import { formatElapsed } from "../../../ui/output.js";
 import { KsailError } from "../../../errors.js";
 import type { PushResult } from "../../../workload/push.js";
@@ -13,6 +15,7 @@ import { parseTimeout } from "../project.js";
 import { keyFile, signatureFormat } from "../../../config/load.js";
 import { secretsPolicy } from "../secrets-policy.js";
 import { loadKeyForSigning, signatureJson } from "../signing.js";
+import { inventoryLine, proveAppliedOrWarn } from "./applied.js";
 import { openTarget } from "./target.js";
 
 export async function run({ ctx, flags, globals }: Invocation<ReconcileFlags>): Promise<void> {
@@ -33,11 +36,11 @@ export async function run({ ctx, flags, globals }: Invocation<ReconcileFlags>): 
     name: loaded.config.metadata.name,
     namespace: loaded.config.spec.options.flux.namespace,
   };
+  const { target, client } = await openTarget(ctx, globals, flags, out, flags.push === true);
   if (flags.push) {
     // The cluster first: a version pushed for a cluster that is not there helps nobody.
     kube.setDeadline(deadline);
     await checkReconcileTarget({ kube }, reconcileTarget, out);
-    const { target, client } = await openTarget(ctx, globals, flags, out, true);
     // Read and decrypt the key before pushing: a wrong password pushes nothing.
     const signKeyPath = keyFile(target.loaded, flags.signKey, "key", ctx.cwd);
     const signingKey =
@@ -63,6 +66,8 @@ export async function run({ ctx, flags, globals }: Invocation<ReconcileFlags>): 
       out,
     ));
   }
+  const pin = await readPin(kube, reconcileTarget);
+  if (pin) out.warn(pinnedWarning(pin.version ?? pin.digest, pushed?.version));
   const result = await reconcileWorkload(
     { kube },
     {
@@ -72,10 +77,22 @@ export async function run({ ctx, flags, globals }: Invocation<ReconcileFlags>): 
     },
     out,
   );
+  // Proof, not trust: the Kustomization's inventory holds the applied version's objects.
+  const applied = await proveAppliedOrWarn(
+    { kube, client },
+    {
+      target: reconcileTarget,
+      repository: target.repository,
+      ...(pin ? { expectDigest: pin.digest } : {}),
+    },
+    out,
+  );
   const ms = performance.now() - started;
   out.result(
     {
       ...result,
+      ...(applied ? { applied } : {}),
+      ...(pin ? { pinned: pin } : {}),
       ms,
       ...(pushed ? { pushed } : {}),
       ...(signature ? { signature: signatureJson(signature) } : {}),
@@ -96,6 +113,7 @@ export async function run({ ctx, flags, globals }: Invocation<ReconcileFlags>): 
           (s) =>
             `${s.kind === "OCIRepository" ? "fetched " : "applied "} ${s.revision ?? "-"}  (${s.kind} ${s.namespace}/${s.name})`,
         ),
+        ...inventoryLine(applied),
         `reconciled in ${formatElapsed(ms)}`,
       ].join("\n"),
   );
