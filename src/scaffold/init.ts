@@ -54,6 +54,7 @@ function ksailYaml(config: KsailConfig): string {
       sourceDirectory: spec.sourceDirectory,
       gitOpsEngine: spec.gitOpsEngine,
       localRegistry: spec.localRegistry,
+      ...(spec.images.length > 0 ? { images: spec.images } : {}),
       connection: {
         ...(spec.connection.kubeconfig ? { kubeconfig: spec.connection.kubeconfig } : {}),
         context: spec.connection.context ?? defaultContext(config),
@@ -62,8 +63,26 @@ function ksailYaml(config: KsailConfig): string {
       options: writtenOptions(spec.options),
     },
   };
-  return `# ksail project. Schema: schemas/ksail.schema.json in the ksail package.\n${stringify(document)}`;
+  const body = stringify(document);
+  return `# ksail project. Schema: schemas/ksail.schema.json in the ksail package.\n${body}${spec.images.length > 0 ? "" : IMAGES_EXAMPLE}`;
 }
+
+/**
+ * spec.images, documented but left out: the project's own images, built by `workload build`
+ * (and by push, reconcile --push and watch) and pinned by digest in every version. `spec` is
+ * the last key of the file, so these lines sit inside it.
+ */
+const IMAGES_EXAMPLE = `  # Your own container images (ksail workload build): each is built from its context,
+  # pushed to the registry as <registry>/<name>:<content hash>, and every pushed version
+  # pins it by digest wherever a manifest says \`image: <name>\`.
+  # images:
+  #   - name: web            # the image name the manifests use
+  #     context: ./web       # build context, relative to this file (.dockerignore applies)
+  #     dockerfile: Dockerfile
+  #     target: runtime      # optional build stage
+  #     buildArgs:
+  #       GO_VERSION: "1.26"
+`;
 
 /**
  * spec.options as ksail.yaml shows it: the registry port and Flux interval always (the values
