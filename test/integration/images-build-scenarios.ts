@@ -5,12 +5,13 @@
  * images-build-podman.test.ts on Podman.
  */
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { connectEngine, type Engine } from "../../src/engine/docker.js";
 import { KsailError } from "../../src/errors.js";
 import { buildImages, imageDestination, type BuiltImage } from "../../src/images/build.js";
+import { ImageRebuilder } from "../../src/images/rebuild.js";
 import { RegistryClient } from "../../src/oci/client.js";
 import type { Progress } from "../../src/progress.js";
 import { writeAppContext } from "../../lab/app-image.js";
@@ -173,6 +174,56 @@ export function imageBuildScenarios(
       assert.equal((error as Error).message, "interrupted");
       assert.deepEqual(await tagsOf(client, registry.registry, "slow"), []);
       assert.deepEqual(await imagesNamed(lab, `${registry.registry}/slow`), []);
+    });
+
+    test("watch: only the image whose context changed is rebuilt; ignored files and manifest saves build nothing", async () => {
+      const web = writeAppContext("web v1", { ".dockerignore": "*.md\n" });
+      const api = writeAppContext("api v1");
+      let engineCalls = 0;
+      const rebuilder = new ImageRebuilder(
+        {
+          client,
+          engine: () => {
+            engineCalls++;
+            return Promise.resolve(engine);
+          },
+        },
+        {
+          images: [
+            { name: "w", context: web },
+            { name: "a", context: api },
+          ],
+          destination: destination(),
+        },
+      );
+      const first = await rebuilder.build([]);
+      assert.deepEqual(first.checked, ["w", "a"]);
+      assert.deepEqual(
+        first.images.map((i) => i.built),
+        [true, true],
+      );
+      assert.equal(engineCalls, 2);
+
+      // A manifest save, an ignored file, the context's .git: nothing is checked.
+      writeFileSync(join(web, "NOTES.md"), "ignored\n");
+      mkdirSync(join(api, ".git"), { recursive: true });
+      writeFileSync(join(api, ".git", "index"), "git\n");
+      const quiet = await rebuilder.build([
+        "/elsewhere/k8s/deploy.yaml",
+        join(web, "NOTES.md"),
+        join(api, ".git", "index"),
+      ]);
+      assert.deepEqual(quiet.checked, []);
+      assert.deepEqual(quiet.images, first.images);
+      assert.equal(engineCalls, 2);
+
+      writeFileSync(join(api, "www", "index.html"), "api v2\n");
+      const second = await rebuilder.build([join(api, "www", "index.html")]);
+      assert.deepEqual(second.checked, ["a"]);
+      assert.equal(second.images[0], first.images[0]);
+      assert.equal(second.images[1]!.built, true);
+      assert.notEqual(second.images[1]!.digest, first.images[1]!.digest);
+      assert.equal(engineCalls, 3);
     });
 
     test("no engine: exit 6 saying what is needed (only when something must be built)", async () => {

@@ -44,11 +44,22 @@ export async function run({ ctx, flags, globals }: Invocation<VersionsFlags>): P
       ...(check && !check.ok && hasTag ? { signatureProblem: check.reason } : {}),
     };
   });
+  // The IMAGES column appears once any version pins images (spec.images).
+  const withImages = rows.some((v) => v.images !== undefined);
   out.list(rows, () =>
     rows.length === 0
       ? `no versions in ${repository.registry}/${repository.repository}`
       : formatTable(
-          ["VERSION", "DIGEST", "CREATED", "SIZE", "SIGNED", "SOURCE", "REVISION"],
+          [
+            "VERSION",
+            "DIGEST",
+            "CREATED",
+            "SIZE",
+            "SIGNED",
+            "SOURCE",
+            "REVISION",
+            ...(withImages ? ["IMAGES"] : []),
+          ],
           rows.map((v) => [
             v.latest ? `${v.version} (latest)` : v.version,
             v.digest.slice(0, 19),
@@ -57,7 +68,18 @@ export async function run({ ctx, flags, globals }: Invocation<VersionsFlags>): P
             v.signed ? (publicKey ? "verified" : "yes") : v.signatureProblem ? "INVALID" : "no",
             v.source ?? "-",
             v.revision ?? "-",
+            ...(withImages ? [formatImages(v.images)] : []),
           ]),
         ),
   );
+}
+
+/** `web@sha256:0123456789ab,api@sha256:…`: each image's name and short digest. */
+function formatImages(images: Record<string, string> | undefined): string {
+  if (images === undefined || Object.keys(images).length === 0) return "-";
+  return Object.entries(images)
+    .map(
+      ([name, image]) => `${name}@${image.slice(image.indexOf("@") + 1, image.indexOf("@") + 20)}`,
+    )
+    .join(",");
 }
