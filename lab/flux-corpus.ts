@@ -11,6 +11,8 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { parse as parseYamlText, stringify } from "yaml";
+import { generateX25519Identity, identityToRecipient } from "age-encryption";
+import { encryptYaml } from "../src/secrets/sops-file.js";
 
 export interface CorpusTree {
   name: string;
@@ -62,6 +64,12 @@ export const ALLOWLIST: Record<
     rule: "missing-field",
     reason:
       "Flux's build silently drops an object without apiVersion (its output is empty), so it would never be applied; ksail says so instead",
+  },
+  "plaintext-secret": {
+    ksail: "refuses",
+    rule: "plaintext-secret",
+    reason:
+      "the secrets guard: Flux builds and applies a plaintext Secret (or a secretGenerator's literals and plaintext files) as is, and every version in the registry would keep it; ksail refuses it unless --allow-plaintext-secrets",
   },
   "crds-content": {
     ksail: "accepts",
@@ -813,10 +821,14 @@ add("generator-configmap-missing-file", {
     configMapGenerator: [{ name: "settings", files: ["missing.properties"] }],
   }),
 });
-add("generator-secret-envs", {
-  "kustomization.yaml": kz({ secretGenerator: [{ name: "creds", envs: ["creds.env"] }] }),
-  "creds.env": "USER=admin\n",
-});
+add(
+  "generator-secret-envs",
+  {
+    "kustomization.yaml": kz({ secretGenerator: [{ name: "creds", envs: ["creds.env"] }] }),
+    "creds.env": "USER=admin\n",
+  },
+  { allow: "plaintext-secret" },
+);
 add("generator-secret-missing-env", {
   "kustomization.yaml": kz({ secretGenerator: [{ name: "creds", envs: ["missing.env"] }] }),
 });
@@ -854,6 +866,52 @@ add("flux-system-objects", {
   "flux-system/kustomization.yaml": kz({ resources: ["sync.yaml"] }),
   "flux-system/sync.yaml": docs(fluxKustomization("apps"), fluxKustomization("infra")),
 });
+
+// SOPS: Secrets encrypted by ksail (src/secrets) for a throwaway age key. Flux's build passes
+// them through (it masks SOPS data); plaintext Secrets are ksail's refusal (the secrets guard).
+const sopsRecipient = await identityToRecipient(await generateX25519Identity());
+const secret = (name: string, ns?: string) =>
+  object("v1", "Secret", name, ns, {
+    type: "Opaque",
+    data: { password: "aHVudGVyMg==", binary: "AAECA//+/f8=" },
+    stringData: { user: "admin" },
+  });
+const sops = (text: string) =>
+  encryptYaml(text, {
+    recipients: [sopsRecipient],
+    rules: { encryptedRegex: "^(data|stringData)$" },
+  });
+add("sops-secret-plain-dir", { "app.yaml": cm("a"), "secret.yaml": await sops(secret("db")) });
+add("sops-secret-in-kustomization-with-namespace", {
+  "kustomization.yaml": kz({ namespace: "demo", namePrefix: "p-", resources: ["base"] }),
+  "base/kustomization.yaml": kz({ resources: ["secret.yaml", "deploy.yaml"] }),
+  "base/secret.yaml": await sops(secret("db")),
+  "base/deploy.yaml": deployment("web"),
+});
+add("sops-secret-multi-document", {
+  "secrets.yaml": await sops(docs(secret("one", "demo"), secret("two", "demo"))),
+});
+add("sops-secret-mac-only-encrypted", {
+  "secret.yaml": await encryptYaml(secret("db"), {
+    recipients: [sopsRecipient],
+    rules: { encryptedRegex: "^(data|stringData)$", macOnlyEncrypted: true },
+  }),
+});
+add("plaintext-secret", { "secret.yaml": secret("db") }, { allow: "plaintext-secret" });
+add(
+  "plaintext-secret-nested-multi-doc",
+  {
+    "kustomization.yaml": kz({ resources: ["apps"] }),
+    "apps/kustomization.yaml": kz({ resources: ["app.yaml"] }),
+    "apps/app.yaml": docs(cm("a"), secret("db")),
+  },
+  { allow: "plaintext-secret" },
+);
+add(
+  "generator-secret-literals",
+  { "kustomization.yaml": kz({ secretGenerator: [{ name: "creds", literals: ["a=b"] }] }) },
+  { allow: "plaintext-secret" },
+);
 
 export const CORPUS: readonly CorpusTree[] = cases;
 

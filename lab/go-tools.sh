@@ -3,7 +3,7 @@
 # cache outside the repo. Idempotent: a binary that is already in the cache is not rebuilt.
 #
 #   lab/go-tools.sh                 build (or reuse) every tool, print where each one is
-#   lab/go-tools.sh NAME...         only these tools (crane, oras, registry, kind, flux, cosign)
+#   lab/go-tools.sh NAME...         only these tools (crane, oras, registry, kind, flux, cosign, sops)
 #   lab/go-tools.sh --print-path NAME
 #                                        print the cached binary path of NAME (exit 1 if absent)
 #   lab/go-tools.sh --list          print "name version path" for every tool
@@ -33,6 +33,9 @@ TOOLS=(
   # The cosign CLI, the peer of ksail's artifact signing (src/sign, test/integration/sign-cosign.test.ts):
   # it signs and verifies in the same key-based format. A big build (~1 GB of modules).
   "cosign|github.com/sigstore/cosign/v2/cmd/cosign|v2.6.5"
+  # The sops CLI, the oracle of ksail's SOPS format (src/secrets, test/integration/secrets-sops.test.ts):
+  # each decrypts what the other encrypted.
+  "sops|github.com/getsops/sops/v3/cmd/sops|v3.13.3"
 )
 
 tmp_build=""
@@ -48,7 +51,7 @@ lookup() { # NAME -> "name|pkg|version" or fail
       return 0
     fi
   done
-  log "unknown tool '$1' (known: crane oras registry kind flux cosign)"
+  log "unknown tool '$1' (known: crane oras registry kind flux cosign sops)"
   return 1
 }
 

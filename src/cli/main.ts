@@ -4,7 +4,8 @@
  * (seam.ts), so `ksail --help` loads commander and the declarations, nothing else.
  * main() never calls process.exit; bin/ksail.js sets the exit code.
  */
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, type CommandUnknownOpts } from "@commander-js/extra-typings";
+import type { Command as PlainCommand } from "commander";
 import packageJson from "../../package.json" with { type: "json" };
 import { EXIT_CODES } from "../errors.js";
 import { paintMark, colorEnabled } from "../ui/color.js";
@@ -17,11 +18,10 @@ import { registerFlux } from "./commands/flux.js";
 import { registerRegistry } from "./commands/registry.js";
 import { registerCluster } from "./commands/cluster.js";
 import { registerCompletion, registerVersion } from "./commands/version.js";
-import { applyExamples, FLUX_EXAMPLES, WORKLOAD_EXAMPLES } from "./commands/examples.js";
 
 export const VERSION: string = packageJson.version;
 
-type Register = (program: Command, ctx: CliContext) => void;
+type Register = (program: CommandUnknownOpts, ctx: CliContext) => void;
 
 /** The top-level words that select one group of commands (up and down are cluster's aliases). */
 const GROUPS: Record<string, Register> = {
@@ -41,7 +41,7 @@ const GROUPS: Record<string, Register> = {
  * else (no command, an unknown one, `help`, `completion`, which lists every command) gets the
  * whole table.
  */
-export function createProgram(ctx: CliContext, argv?: readonly string[]): Command {
+export function createProgram(ctx: CliContext, argv?: readonly string[]): PlainCommand {
   const program = new Command("ksail")
     .description(
       "A local Kubernetes GitOps loop: a Kind or K3d cluster, a local OCI registry, Flux, and your manifests pushed as versioned OCI artifacts.",
@@ -72,8 +72,6 @@ export function createProgram(ctx: CliContext, argv?: readonly string[]): Comman
         registerCompletion,
       ];
   for (const register of registers) register(program, ctx);
-  applyExamples(program, WORKLOAD_EXAMPLES);
-  applyExamples(program, FLUX_EXAMPLES);
   // The program's own examples show only in `ksail --help`, which builds the whole table.
   if (group === undefined) {
     examples(program, [
@@ -84,7 +82,8 @@ export function createProgram(ctx: CliContext, argv?: readonly string[]): Comman
     ]);
   }
   for (const command of program.commands) finish(command);
-  return program;
+  // The typed table (commander's extra typings) is commander's own Command object at run time.
+  return program as unknown as PlainCommand;
 }
 
 /** The first word of argv that is not a program option (nor the value of one), if any. */
@@ -104,7 +103,7 @@ function commandWord(argv: readonly string[]): string | undefined {
 }
 
 /** Every command exits through main(); leaf commands also take the common options. */
-function finish(command: Command): void {
+function finish(command: CommandUnknownOpts): void {
   command.exitOverride();
   if (command.commands.length === 0) {
     for (const [flags, description] of COMMON_OPTIONS) {

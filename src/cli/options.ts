@@ -1,9 +1,27 @@
 /**
- * Options more than one command takes, and their typed flag interfaces. Loaded at start-up with
- * the command table, so it imports nothing but commander and types.
+ * Options more than one command takes. A flag is written once: the declaration here (or beside
+ * its command in commands/) is also its type — `FlagsOf<typeof declaration>` — through
+ * commander's extra typings, so a handler never restates its flags. Loaded at start-up with the
+ * command table, so it imports nothing but commander and types.
  */
-import { InvalidArgumentError, Option, type Command } from "commander";
+import {
+  InvalidArgumentError,
+  Option,
+  type Command,
+  type CommandUnknownOpts,
+  type OptionValues,
+} from "@commander-js/extra-typings";
 import type { FluxSyncOverrides } from "../flux/resources.js";
+
+/** The flags a command declares, as its handler receives them (`Invocation<FlagsOf<…>>`). */
+export type FlagsOf<T> = T extends (...args: never[]) => infer C
+  ? FlagsOf<C>
+  : T extends { opts(): infer O }
+    ? O
+    : never;
+
+/** No options yet: what an option group is applied to when its own flags are typed. */
+export type None = Record<never, never>;
 
 /** The options every leaf command (and the program, before the subcommand) takes. */
 export interface GlobalOptions {
@@ -25,8 +43,12 @@ export const COMMON_OPTIONS: [string, string][] = [
  * An option with a closed set of values, matched without regard to case (`--distribution kind`
  * gives "Kind"); help still lists the values as written.
  */
-export function choiceOption(flags: string, description: string, choices: readonly string[]) {
-  return new Option(flags, description).choices(choices).argParser((value: string) => {
+export function choiceOption<const F extends string, const C extends readonly string[]>(
+  flags: F,
+  description: string,
+  choices: C,
+) {
+  return new Option(flags, description).choices(choices).argParser((value: string): C[number] => {
     const match = choices.find((c) => c.toLowerCase() === value.toLowerCase());
     if (match === undefined) {
       throw new InvalidArgumentError(`Allowed choices are ${choices.join(", ")}.`);
@@ -35,22 +57,17 @@ export function choiceOption(flags: string, description: string, choices: readon
   });
 }
 
-export interface OutputFlags {
-  output?: string;
-}
-
 /** `-o, --output human|json|yaml` (lists as `{ items: [...] }`; errors too, see README "Output"). */
 export const outputOption = () =>
   new Option("-o, --output <format>", "output format")
-    .choices(["human", "json", "yaml"])
-    .default("human");
+    .choices(["human", "json", "yaml"] as const)
+    .default("human" as const);
 
-export interface KubeFlags {
-  kubeconfig?: string;
-  context?: string;
-}
+export type OutputFlags = { output?: string };
 
-export function addKubeOptions(command: Command): Command {
+export function addKubeOptions<A extends unknown[], O extends OptionValues, G extends OptionValues>(
+  command: Command<A, O, G>,
+) {
   return command
     .option(
       "--kubeconfig <path>",
@@ -62,16 +79,15 @@ export function addKubeOptions(command: Command): Command {
     );
 }
 
-/** Which repository (and manifest directory) a workload command works on. */
-export interface TargetFlags extends OutputFlags {
-  registry?: string;
-  path?: string;
-  insecure?: boolean;
-  requestTimeout?: string;
-}
+export type KubeFlags = FlagsOf<typeof addKubeOptions<[], None, None>>;
 
-export function addTargetOptions(command: Command, withPath: boolean): Command {
-  command
+/** Which repository a workload command works on (addPathOption: and which manifest directory). */
+export function addTargetOptions<
+  A extends unknown[],
+  O extends OptionValues,
+  G extends OptionValues,
+>(command: Command<A, O, G>) {
+  return command
     .option(
       "--registry <oci-url>",
       "repository to use, e.g. oci://ghcr.io/org/app (default: the local registry from ksail.yaml)",
@@ -81,24 +97,23 @@ export function addTargetOptions(command: Command, withPath: boolean): Command {
       "--request-timeout <duration>",
       "how long a registry request may go without data before it is retried (default: $KSAIL_REQUEST_TIMEOUT, else 30s)",
     );
-  if (withPath)
-    command.option("--path <dir>", "manifest directory (default: spec.sourceDirectory)");
-  return command;
 }
+
+export function addPathOption<A extends unknown[], O extends OptionValues, G extends OptionValues>(
+  command: Command<A, O, G>,
+) {
+  return command.option("--path <dir>", "manifest directory (default: spec.sourceDirectory)");
+}
+
+export type TargetFlags = FlagsOf<typeof addTargetOptions<[], None, None>> & {
+  path?: string;
+  output?: string;
+};
 
 /** What the OCIRepository and Kustomization follow (`flux sync`, `workload gen flux`). */
-export interface SyncFlags {
-  registry?: string;
-  tag?: string;
-  semver?: string;
-  targetNamespace?: string;
-  provider?: "generic" | "aws" | "azure" | "gcp";
-  secretRef?: string;
-  insecure?: boolean;
-  timeout?: string;
-}
-
-export function addSyncOptions(command: Command): Command {
+export function addSyncOptions<A extends unknown[], O extends OptionValues, G extends OptionValues>(
+  command: Command<A, O, G>,
+) {
   return command
     .option(
       "--registry <oci-url>",
@@ -116,12 +131,14 @@ export function addSyncOptions(command: Command): Command {
         "aws",
         "azure",
         "gcp",
-      ]),
+      ] as const),
     )
     .option("--secret-ref <name>", "pull secret in the Flux namespace for a remote registry")
     .option("--insecure", "plain HTTP to the registry (default only for the local registry)")
     .option("--timeout <duration>", "Kustomization timeout for apply and health checks", "2m");
 }
+
+export type SyncFlags = FlagsOf<typeof addSyncOptions<[], None, None>>;
 
 export function syncOverrides(flags: SyncFlags): FluxSyncOverrides {
   return Object.fromEntries(
@@ -140,14 +157,15 @@ export function syncOverrides(flags: SyncFlags): FluxSyncOverrides {
 
 /**
  * Adds an `Examples:` block to a command's help, as flux and kubectl show it: each working
- * invocation under a comment that says what it does.
+ * invocation under a comment that says what it does. Written beside the command it shows.
  */
-export function examples(
-  command: Command,
+export function examples<C extends CommandUnknownOpts>(
+  command: C,
   entries: [invocation: string, comment: string][],
-): Command {
+): C {
   const text = entries
     .map(([invocation, comment]) => `  # ${comment}\n  ${invocation}`)
     .join("\n\n");
-  return command.addHelpText("after", `\nExamples:\n${text}\n`);
+  command.addHelpText("after", `\nExamples:\n${text}\n`);
+  return command;
 }

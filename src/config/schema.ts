@@ -4,7 +4,7 @@
  */
 import * as z from "zod/v4";
 import { API_VERSION, KIND } from "./defaults.js";
-import { DURATION } from "./duration.js";
+import { DURATION } from "../util/duration.js";
 import { DISTRIBUTIONS, GITOPS_ENGINES, TOGGLES } from "./enums.js";
 
 export { API_VERSION, KIND };

@@ -2,7 +2,7 @@
  * The Flux step of `ksail up` (FR-001): install Flux (or leave an existing one as
  * installFlux decides), then apply the project's OCIRepository and Kustomization.
  */
-import { parseDuration } from "../config/duration.js";
+import { parseDuration } from "../util/duration.js";
 import type { KsailConfig } from "../config/schema.js";
 import { KubeClient } from "../k8s/client.js";
 import { waitForKubeProxy } from "../k8s/kube-proxy.js";

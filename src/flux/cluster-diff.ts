@@ -13,6 +13,10 @@
  *
  * Unified diffs read live → merged, without managedFields, resourceVersion, uid, generation,
  * creationTimestamp and status; Secret values are masked.
+ *
+ * With `spec.decryption` (provider sops), SOPS-encrypted objects are decrypted locally with the
+ * local age identities, as kustomize-controller decrypts them before applying; their values
+ * are compared but, being Secrets, shown only masked.
  */
 import { createTwoFilesPatch, FILE_HEADERS_ONLY } from "diff";
 import { stringify } from "yaml";
@@ -21,6 +25,8 @@ import { KsailError, isKsailError } from "../errors.js";
 import type { KubeClient } from "../k8s/client.js";
 import { silentProgress, type Progress } from "../progress.js";
 import { mapLimit } from "../util/map-limit.js";
+import { loadIdentities } from "../secrets/age-keys.js";
+import { decryptResource, SopsError } from "../secrets/sops-file.js";
 import { renderObjects, unsupportedBuild, type KubeObject } from "./render.js";
 import { KUSTOMIZATION_API } from "./resources.js";
 
@@ -74,7 +80,6 @@ const UNSUPPORTED_SPEC_FIELDS = [
   "namePrefix",
   "nameSuffix",
   "postBuild",
-  "decryption",
   "kubeConfig",
   "ignore",
 ];
@@ -232,9 +237,40 @@ function metadataHas(object: KubeObject | undefined, key: string, value: string)
   return object?.metadata.labels?.[key] === value || object?.metadata.annotations?.[key] === value;
 }
 
+/** Decrypts the SOPS-encrypted objects in place (kustomize-controller's DecryptResource). */
+async function decryptObjects(
+  objects: { object: KubeObject; file: string }[],
+  identities: () => Promise<readonly string[]>,
+): Promise<void> {
+  const encrypted = objects.filter(({ object }) => (object as { sops?: unknown }).sops);
+  if (encrypted.length === 0) return;
+  const keys = await identities();
+  for (const entry of encrypted) {
+    try {
+      const plain = await decryptResource(entry.object as Record<string, unknown>, keys);
+      if (plain !== undefined) entry.object = plain as KubeObject;
+    } catch (error) {
+      if (!(error instanceof SopsError)) throw error;
+      throw new KsailError(
+        error.reason === "no-key" ? "auth" : "validation",
+        `cannot decrypt ${entry.file} for the comparison: ${error.message}`,
+        {
+          hint: "Put the age identity of a recipient in $SOPS_AGE_KEY_FILE (or the sops keys file), as for `ksail workload secrets decrypt`.",
+        },
+      );
+    }
+  }
+}
+
 export async function diffCluster(
   deps: { kube: KubeClient },
-  options: { sourceDir: string; ignore?: string[]; target: ClusterDiffTarget },
+  options: {
+    sourceDir: string;
+    ignore?: string[];
+    target: ClusterDiffTarget;
+    /** The age identities for SOPS files (spec.decryption); default: the local ones. */
+    identities?: () => Promise<readonly string[]>;
+  },
   progress: Progress = silentProgress,
 ): Promise<ClusterDiffResult> {
   const { kube } = deps;
@@ -274,6 +310,11 @@ export async function diffCluster(
     },
     (o) => `Built ${o.length} objects from ${options.sourceDir}`,
   );
+  if (spec.decryption !== undefined)
+    await decryptObjects(
+      objects,
+      options.identities ?? (async () => (await loadIdentities()).identities),
+    );
   for (const { object } of objects) {
     object.metadata.labels = {
       ...object.metadata.labels,

@@ -40,6 +40,12 @@ export interface FluxSyncSpec {
    * `spec.verify: { provider: cosign, secretRef }` and sync applies the Secret holding the key.
    */
   verify?: CosignVerifySpec;
+  /**
+   * SOPS decryption (issue 23): the Kustomization gets `spec.decryption: {provider: sops,
+   * secretRef: {name}}`; the Secret with the age identities is applied apart (applyFluxSync), so
+   * that this spec, which is printed, never holds a key.
+   */
+  decryption?: { secretName: string };
 }
 
 export interface CosignVerifySpec {
@@ -175,6 +181,9 @@ export function kustomization(spec: FluxSyncSpec): Record<string, unknown> {
       wait: true,
       timeout: spec.timeout,
       ...(spec.targetNamespace ? { targetNamespace: spec.targetNamespace } : {}),
+      ...(spec.decryption
+        ? { decryption: { provider: "sops", secretRef: { name: spec.decryption.secretName } } }
+        : {}),
     },
   };
 }

@@ -1,15 +1,20 @@
 /** Applying the generated OCIRepository + Kustomization, and reading their state back. */
 import type { KubeClient } from "../k8s/client.js";
 import type { Progress } from "../progress.js";
+import { sopsAgeSecret } from "../secrets/flux-decryption.js";
 import { cosignPublicKeySecret, fluxSyncObjects, type FluxSyncSpec } from "./resources.js";
 import { condition, readiness, type FluxObject } from "./readiness.js";
 import { kustomizationRef, ociRepositoryRef, type ReconcileTarget } from "./reconcile.js";
 
-/** Server-side apply: existing objects are updated in place and fields others own are kept. */
+/**
+ * Server-side apply: existing objects are updated in place and fields others own are kept.
+ * `ageIdentities`: the private keys for spec.decryption's Secret (applied first, never printed).
+ */
 export async function applyFluxSync(
   kube: KubeClient,
   spec: FluxSyncSpec,
   progress: Progress,
+  ageIdentities: readonly string[] = [],
 ): Promise<void> {
   await progress.step(
     "Apply OCIRepository and Kustomization",
@@ -17,6 +22,10 @@ export async function applyFluxSync(
       // The verify Secret first, so source-controller never sees spec.verify without its key.
       const secret = cosignPublicKeySecret(spec);
       if (secret !== undefined) await kube.apply(secret);
+      if (spec.decryption !== undefined && ageIdentities.length > 0)
+        await kube.apply(
+          sopsAgeSecret(spec.namespace, ageIdentities, { "app.kubernetes.io/managed-by": "ksail" }),
+        );
       for (const object of fluxSyncObjects(spec)) await kube.apply(object);
     },
     () => `Applied OCIRepository and Kustomization ${spec.namespace}/${spec.name} (${spec.url})`,

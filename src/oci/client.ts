@@ -7,7 +7,7 @@
  * blobs.ts, upload.ts, manifests.ts, tags.ts, catalog.ts, on top of session.ts (requests,
  * retries, scheme fallback, auth) and errors.ts (what a failure means to a person).
  */
-import { parseDuration } from "../config/duration.js";
+import { parseDuration } from "../util/duration.js";
 import { KsailError } from "../errors.js";
 import { blobExists, fetchBlob } from "./blobs.js";
 import { ping } from "./api-check.js";

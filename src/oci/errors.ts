@@ -8,7 +8,7 @@ import type { ErrorKind } from "../errors.js";
 import type { Credential } from "./credentials.js";
 import type { BodyTooLargeError, HttpResponse, NetworkError } from "./http.js";
 import { header } from "./http.js";
-import { formatDuration } from "../config/duration.js";
+import { formatDuration } from "../util/duration.js";
 import { splitHostPort } from "./reference.js";
 
 export interface ErrorContext {

@@ -6,7 +6,7 @@
 import http from "node:http";
 import type { IncomingHttpHeaders } from "node:http";
 import type { Agent as HttpsAgent, RequestOptions } from "node:https";
-import { formatDuration } from "../config/duration.js";
+import { formatDuration } from "../util/duration.js";
 
 /** Responses without a larger limit of their own (errors, upload answers, tokens): 4 MiB. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024;

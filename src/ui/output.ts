@@ -9,7 +9,7 @@
  */
 import type { Writable } from "node:stream";
 import { stringify } from "yaml";
-import { formatDuration } from "../config/duration.js";
+import { formatDuration } from "../util/duration.js";
 import { paintMark } from "./color.js";
 
 export type OutputFormat = "human" | "json" | "yaml";

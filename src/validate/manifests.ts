@@ -43,6 +43,8 @@ import { decode } from "./text.js";
 import { walkBuild, type BuildResult, type Collision } from "./build.js";
 import { displayId } from "./identity.js";
 import type { ObjectLocation } from "./objects.js";
+import { checkSecrets, mayHoldSecret, privateKeyIssue, type SecretsPolicy } from "./secrets.js";
+import { loadIdentities } from "../secrets/age-keys.js";
 
 export type { ParsedYaml, ValidationIssue } from "./issues.js";
 
@@ -63,7 +65,17 @@ export interface ValidateOptions {
   firstRead?: Pick<SharedReader, "take" | "release">;
   /** Receives warnings: findings that do not stop a push (e.g. a manifest Flux never applies). */
   warnings?: ValidationIssue[];
+  /**
+   * The secrets guard (./secrets.ts); by default plaintext Secrets and private keys are refused
+   * and SOPS MACs are checked with the local age identities (loadIdentities).
+   */
+  secrets?: SecretsPolicy;
 }
+
+/** The guard's default: refuse plaintext, check MACs with the identities sops would use. */
+export const defaultSecretsPolicy: SecretsPolicy = {
+  identities: async () => (await loadIdentities()).identities,
+};
 
 export const DEFAULT_MAX_FILE_SIZE = 1024 * 1024;
 /** Unreached manifests named one by one; the rest are counted in one more warning. */
@@ -118,6 +130,8 @@ interface Checked {
   files: Map<string, [number, string]>;
   /** Objects found by the fast path, read ahead for the walk. */
   fast: Map<string, ReadYaml>;
+  /** Files that may hold a Secret or sops metadata (the secrets guard parses those Flux reads). */
+  secretCandidates: Set<string>;
 }
 
 /**
@@ -131,10 +145,12 @@ async function checkAllBytes(
   maxFileSize: number,
   cache: ValidationCache,
   issues: ValidationIssue[],
+  /** Where private-key findings go (issues, or warnings when plaintext is allowed). */
+  keyFindings: ValidationIssue[],
   /** Called once the bytes of files[index] are no longer used. */
   release?: (index: number) => void,
 ): Promise<Checked> {
-  const checked: Checked = { files: new Map(), fast: new Map() };
+  const checked: Checked = { files: new Map(), fast: new Map(), secretCandidates: new Set() };
   await mapLimit(files, READ_CONCURRENCY, async (file, index) => {
     const data = await bytes(file, index);
     try {
@@ -153,6 +169,9 @@ async function checkAllBytes(
     }
     const digest = contentDigest(data!);
     checked.files.set(file.path, [index, digest]);
+    const key = privateKeyIssue(file.path, data!);
+    if (key !== undefined) keyFindings.push(key);
+    if (mayHoldSecret(data!)) checked.secretCandidates.add(file.path);
     if (!isObjectCandidate(file.path)) return;
     const objects = readFast(data!, digest, cache);
     if (objects !== undefined) checked.fast.set(file.path, { kind: "fast", objects });
@@ -343,14 +362,25 @@ export async function validateSource(
   await cache.scope(root);
 
   const { firstRead } = options;
+  const policy = options.secrets ?? defaultSecretsPolicy;
+  const warnings: ValidationIssue[] = [];
+  const keyFindings: ValidationIssue[] = [];
   const checked = await checkAllBytes(
     files,
     firstRead === undefined ? bytes : (_file, index) => firstRead.take(index),
     maxFileSize,
     cache,
     issues,
+    keyFindings,
     firstRead === undefined ? undefined : (index) => firstRead.release(index),
   );
+  for (const finding of keyFindings)
+    if (policy.allowPlaintext)
+      warnings.push({
+        ...finding,
+        message: `${finding.message} (allowed by --allow-plaintext-secrets / spec.options.secrets.allowPlaintext)`,
+      });
+    else issues.push(finding);
   const reread = rereader(files, bytes, checked);
   const fileSet = new Set(files.map((f) => f.path));
   const walk = (positions: boolean) =>
@@ -362,6 +392,22 @@ export async function validateSource(
     build = await walk(true);
   checked.fast.clear();
   issues.push(...build.errors, ...(await duplicateIssues(build.collisions, reread)));
-  options.warnings?.push(...build.warnings, ...(await unreachedWarnings(build, checked, reread)));
+  const reached = (path: string) =>
+    build.manifests.has(path) || (build.used.has(path) && isObjectCandidate(path));
+  await checkSecrets(
+    {
+      policy,
+      fileSet,
+      objectFiles: [...checked.secretCandidates].filter(reached).sort(),
+      kustomizations: [...build.kustomizations].sort(),
+      read: async (path) => (await reread(path))?.data,
+    },
+    { issues, warnings },
+  );
+  options.warnings?.push(
+    ...build.warnings,
+    ...finish(warnings),
+    ...(await unreachedWarnings(build, checked, reread)),
+  );
   return finish(issues);
 }

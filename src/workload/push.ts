@@ -67,6 +67,7 @@ import {
   type ValidationIssue,
 } from "../validate/manifests.js";
 import type { ValidationCache } from "../validate/cache.js";
+import type { SecretsPolicy } from "../validate/secrets.js";
 import { silentProgress, type Progress } from "../progress.js";
 import { assertVersion, LATEST_TAG, nextVersion, semverTags, type Bump } from "./versions.js";
 
@@ -112,6 +113,8 @@ export interface PushInput {
    * kustomization, and the `dev.ksail.images` annotation); see images/pin.ts.
    */
   images?: ImagePin[];
+  /** The secrets guard's policy (validate/secrets.ts); default: refuse plaintext, check MACs. */
+  secrets?: SecretsPolicy;
 }
 
 export interface PushResult {
@@ -228,6 +231,7 @@ async function packageAndPush(
             warnings,
             firstRead: forValidation,
             ...(validationCache ? { cache: validationCache } : {}),
+            ...(options.secrets ? { secrets: options.secrets } : {}),
           }).finally(() => forValidation.finish());
           for (const w of warnings) progress.warn(formatIssue(w));
           await validationCache?.save();

@@ -7,7 +7,7 @@ import { loadConfig, nameFromDirectory } from "../../src/config/load.js";
 import { API_VERSION, defaultConfig, KIND } from "../../src/config/defaults.js";
 import { ksailConfigSchema, resolveDerivedDefaults } from "../../src/config/schema.js";
 import { ksailJsonSchema } from "../../src/config/json-schema.js";
-import { formatDuration, parseDuration } from "../../src/config/duration.js";
+import { formatDuration, parseDuration } from "../../src/util/duration.js";
 import { KsailError } from "../../src/errors.js";
 
 async function project(yaml?: string): Promise<string> {

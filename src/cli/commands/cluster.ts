@@ -1,12 +1,22 @@
-/** `ksail cluster create | delete | start | stop | list | info`, and the aliases `ksail up` / `ksail down`. */
-import { Option, type Command } from "commander";
+/**
+ * `ksail cluster create | delete | start | stop | list | info`, and the aliases `ksail up` /
+ * `ksail down`, each declared once with its examples.
+ */
+import {
+  Option,
+  type Command,
+  type CommandUnknownOpts,
+  type OptionValues,
+} from "@commander-js/extra-typings";
 import type { CliContext } from "../context.js";
-import { choiceOption, examples, outputOption } from "../options.js";
-import { lazy } from "../seam.js";
+import { choiceOption, examples, outputOption, type FlagsOf, type None } from "../options.js";
+import { leaf } from "../seam.js";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-function addClusterOptions(command: Command): Command {
+function addClusterOptions<A extends unknown[], O extends OptionValues, G extends OptionValues>(
+  command: Command<A, O, G>,
+) {
   return command
     .addOption(
       choiceOption(
@@ -20,10 +30,17 @@ function addClusterOptions(command: Command): Command {
     .addOption(outputOption());
 }
 
-/** `cluster create` and `up`. */
-function addCreateOptions(command: Command, name: string): Command {
-  return examples(
-    addClusterOptions(command)
+export type ClusterFlags = FlagsOf<typeof addClusterOptions<[], None, None>>;
+
+/** `cluster create` and `up` (`name` is how the examples call it). */
+export const create = (
+  parent: CommandUnknownOpts,
+  word: string,
+  description: string,
+  name: string,
+) =>
+  examples(
+    addClusterOptions(parent.command(word).description(description))
       .option(
         "--flux-manifests <path|url>",
         "Flux install manifests for offline use (default: the pinned Flux release, downloaded once and cached)",
@@ -48,12 +65,17 @@ function addCreateOptions(command: Command, name: string): Command {
       ],
     ],
   );
-}
+export type CreateFlags = FlagsOf<typeof create>;
 
 /** `cluster delete` and `down`. */
-function addDeleteOptions(command: Command, name: string): Command {
-  return examples(
-    addClusterOptions(command).addOption(
+export const remove = (
+  parent: CommandUnknownOpts,
+  word: string,
+  description: string,
+  name: string,
+) =>
+  examples(
+    addClusterOptions(parent.command(word).description(description)).addOption(
       new Option("--delete-volumes", "also remove the registry's data volume"),
     ),
     [
@@ -61,50 +83,17 @@ function addDeleteOptions(command: Command, name: string): Command {
       [`ksail ${name} --delete-volumes`, "delete the registry's volume as well"],
     ],
   );
-}
+export type DeleteFlags = FlagsOf<typeof remove>;
 
-export function registerCluster(program: Command, ctx: CliContext): void {
-  const cluster = program
-    .command("cluster")
-    .description("create, delete, start, stop and inspect the project's cluster");
-  examples(cluster, [
-    ["ksail cluster create", "registry, cluster, wiring and Flux (same as ksail up)"],
-    ["ksail cluster list", "every Kind and K3d cluster on this machine"],
-  ]);
-  const create = lazy(ctx, () => import("../handlers/cluster/create.js"));
-  const remove = lazy(ctx, () => import("../handlers/cluster/delete.js"));
-
-  addCreateOptions(
-    cluster
-      .command("create")
-      .description("registry → cluster → wiring → Flux (idempotent; alias: ksail up)"),
-    "cluster create",
-  ).action(create);
-  addCreateOptions(
-    program.command("up").description("alias of `ksail cluster create`"),
-    "up",
-  ).action(create);
-
-  addDeleteOptions(
-    cluster
-      .command("delete")
-      .description(
-        "delete the cluster and, unless shared, the registry container (alias: ksail down)",
-      ),
-    "cluster delete",
-  ).action(remove);
-  addDeleteOptions(
-    program.command("down").description("alias of `ksail cluster delete`"),
-    "down",
-  ).action(remove);
-
+export const stop = (cluster: CommandUnknownOpts) =>
   examples(
     addClusterOptions(
       cluster.command("stop").description("stop the cluster and the registry; data is kept"),
     ),
     [["ksail cluster stop", "stop the nodes and the registry; start them again later"]],
-  ).action(lazy(ctx, () => import("../handlers/cluster/stop.js")));
+  );
 
+export const start = (cluster: CommandUnknownOpts) =>
   examples(
     addClusterOptions(
       cluster
@@ -112,8 +101,9 @@ export function registerCluster(program: Command, ctx: CliContext): void {
         .description("start the registry and the cluster, and restore the wiring"),
     ),
     [["ksail cluster start", "the registry, then the nodes, and their network connections"]],
-  ).action(lazy(ctx, () => import("../handlers/cluster/start.js")));
+  );
 
+export const list = (cluster: CommandUnknownOpts) =>
   examples(
     cluster
       .command("list")
@@ -123,8 +113,10 @@ export function registerCluster(program: Command, ctx: CliContext): void {
       ["ksail cluster list", "name, distribution and kubeconfig context of each"],
       ["ksail cluster list -o json", 'as {"items": [...]}'],
     ],
-  ).action(lazy(ctx, () => import("../handlers/cluster/list.js")));
+  );
+export type ListFlags = FlagsOf<typeof list>;
 
+export const info = (cluster: CommandUnknownOpts) =>
   examples(
     addClusterOptions(
       cluster
@@ -135,5 +127,29 @@ export function registerCluster(program: Command, ctx: CliContext): void {
       ["ksail cluster info", "distribution, context, nodes and registry addresses"],
       ["ksail cluster info -o yaml", "the same as YAML (or -o json)"],
     ],
-  ).action(lazy(ctx, () => import("../handlers/cluster/info.js")));
+  );
+
+export function registerCluster(program: CommandUnknownOpts, ctx: CliContext): void {
+  const cluster = examples(
+    program
+      .command("cluster")
+      .description("create, delete, start, stop and inspect the project's cluster"),
+    [
+      ["ksail cluster create", "registry, cluster, wiring and Flux (same as ksail up)"],
+      ["ksail cluster list", "every Kind and K3d cluster on this machine"],
+    ],
+  );
+  const createHandler = () => import("../handlers/cluster/create.js");
+  const deleteHandler = () => import("../handlers/cluster/delete.js");
+  const createText = "registry → cluster → wiring → Flux (idempotent; alias: ksail up)";
+  leaf(create(cluster, "create", createText, "cluster create"), ctx, createHandler);
+  leaf(create(program, "up", "alias of `ksail cluster create`", "up"), ctx, createHandler);
+  const deleteText =
+    "delete the cluster and, unless shared, the registry container (alias: ksail down)";
+  leaf(remove(cluster, "delete", deleteText, "cluster delete"), ctx, deleteHandler);
+  leaf(remove(program, "down", "alias of `ksail cluster delete`", "down"), ctx, deleteHandler);
+  leaf(stop(cluster), ctx, () => import("../handlers/cluster/stop.js"));
+  leaf(start(cluster), ctx, () => import("../handlers/cluster/start.js"));
+  leaf(list(cluster), ctx, () => import("../handlers/cluster/list.js"));
+  leaf(info(cluster), ctx, () => import("../handlers/cluster/info.js"));
 }

@@ -1,52 +1,64 @@
 /** `ksail init`. */
-import type { Command } from "commander";
+import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import type { CliContext } from "../context.js";
 import { DISTRIBUTIONS, GITOPS_ENGINES, TOGGLES } from "../../config/enums.js";
-import { choiceOption, examples, outputOption } from "../options.js";
-import { lazy } from "../seam.js";
+import { choiceOption, examples, outputOption, type FlagsOf } from "../options.js";
+import { leaf } from "../seam.js";
 
-export function registerInit(program: Command, ctx: CliContext): void {
-  const init = program
-    .command("init")
-    .description("write ksail.yaml, the Kind or K3d cluster config and k8s/kustomization.yaml")
-    .option(
-      "--name <name>",
-      "project name; also the artifact repository name (default: directory name)",
-    )
-    .addOption(
-      choiceOption("--distribution <distribution>", "Kubernetes distribution", DISTRIBUTIONS),
-    )
-    .option("--distribution-config <path>", "cluster config file (default: kind.yaml or k3d.yaml)")
-    .addOption(
-      choiceOption("--gitops-engine <engine>", "GitOps engine (default: Flux)", GITOPS_ENGINES),
-    )
-    .option("--source-directory <dir>", "manifest directory (default: k8s)")
-    .addOption(
-      choiceOption(
-        "--local-registry <state>",
-        "local OCI registry (default: Enabled with Flux)",
-        TOGGLES,
-      ),
-    )
-    .option(
-      "--registry-port <port>",
-      "host port of the local registry on 127.0.0.1 (default: 5000)",
-    )
-    .option("--flux-interval <duration>", "Flux reconcile interval (default: 1m)")
-    .option("--kubeconfig <path>", "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
-    .option("--context <name>", "kubeconfig context (default: kind-<name> or k3d-<name>)")
-    .option("-d, --directory <dir>", "project directory", ".")
-    .option(
-      "--force",
-      "rewrite ksail.yaml and the cluster config, keeping the values ksail.yaml sets unless flags change them; the manifest folder is never touched",
-    )
-    .addOption(outputOption());
-  examples(init, [
-    ["ksail init", "a Kind + Flux project with the local registry, named after this directory"],
+export const init = (program: CommandUnknownOpts) =>
+  examples(
+    program
+      .command("init")
+      .description("write ksail.yaml, the Kind or K3d cluster config and k8s/kustomization.yaml")
+      .option(
+        "--name <name>",
+        "project name; also the artifact repository name (default: directory name)",
+      )
+      .addOption(
+        choiceOption("--distribution <distribution>", "Kubernetes distribution", DISTRIBUTIONS),
+      )
+      .option(
+        "--distribution-config <path>",
+        "cluster config file (default: kind.yaml or k3d.yaml)",
+      )
+      .addOption(
+        choiceOption("--gitops-engine <engine>", "GitOps engine (default: Flux)", GITOPS_ENGINES),
+      )
+      .option("--source-directory <dir>", "manifest directory (default: k8s)")
+      .addOption(
+        choiceOption(
+          "--local-registry <state>",
+          "local OCI registry (default: Enabled with Flux)",
+          TOGGLES,
+        ),
+      )
+      .option(
+        "--registry-port <port>",
+        "host port of the local registry on 127.0.0.1 (default: 5000)",
+      )
+      .option("--flux-interval <duration>", "Flux reconcile interval (default: 1m)")
+      .option("--kubeconfig <path>", "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
+      .option("--context <name>", "kubeconfig context (default: kind-<name> or k3d-<name>)")
+      .option("-d, --directory <dir>", "project directory", ".")
+      .option(
+        "--force",
+        "rewrite ksail.yaml and the cluster config, keeping the values ksail.yaml sets unless flags change them; the manifest folder is never touched",
+      )
+      .addOption(outputOption()),
     [
-      "ksail init --name my-app --distribution k3d --registry-port 5001",
-      "a K3d project called my-app whose registry listens on 127.0.0.1:5001",
+      ["ksail init", "a Kind + Flux project with the local registry, named after this directory"],
+      [
+        "ksail init --name my-app --distribution k3d --registry-port 5001",
+        "a K3d project called my-app whose registry listens on 127.0.0.1:5001",
+      ],
+      [
+        "ksail init -d ./my-app --force",
+        "write ksail's generated files again, keeping your values",
+      ],
     ],
-    ["ksail init -d ./my-app --force", "write ksail's generated files again, keeping your values"],
-  ]).action(lazy(ctx, () => import("../handlers/init.js")));
+  );
+export type InitFlags = FlagsOf<typeof init>;
+
+export function registerInit(program: CommandUnknownOpts, ctx: CliContext): void {
+  leaf(init(program), ctx, () => import("../handlers/init.js"));
 }

@@ -1,10 +1,10 @@
-/** `ksail version` and `ksail completion bash|zsh|fish`. */
-import { Argument, type Command } from "commander";
+/** `ksail version` and `ksail completion bash|zsh|fish`, each declared once with its examples. */
+import { Argument, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import type { CliContext } from "../context.js";
-import { examples, outputOption } from "../options.js";
-import { lazy } from "../seam.js";
+import { examples, outputOption, type FlagsOf } from "../options.js";
+import { leaf } from "../seam.js";
 
-export function registerVersion(program: Command, ctx: CliContext): void {
+export const version = (program: CommandUnknownOpts) =>
   examples(
     program
       .command("version")
@@ -16,10 +16,10 @@ export function registerVersion(program: Command, ctx: CliContext): void {
       ["ksail version", "the version alone, e.g. ksail 0.1.0"],
       ["ksail version -o json", "ksail, Node, platform and the pinned component versions"],
     ],
-  ).action(lazy(ctx, () => import("../handlers/version.js")));
-}
+  );
+export type VersionFlags = FlagsOf<typeof version>;
 
-export function registerCompletion(program: Command, ctx: CliContext): void {
+export const completion = (program: CommandUnknownOpts) =>
   examples(
     program
       .command("completion")
@@ -34,5 +34,13 @@ export function registerCompletion(program: Command, ctx: CliContext): void {
       ['ksail completion zsh > "${fpath[1]}/_ksail"', "zsh (compinit loads it)"],
       ["ksail completion fish > ~/.config/fish/completions/ksail.fish", "fish"],
     ],
-  ).action(lazy(ctx, () => import("../handlers/completion.js")));
+  );
+export type CompletionFlags = FlagsOf<typeof completion>;
+
+export function registerVersion(program: CommandUnknownOpts, ctx: CliContext): void {
+  leaf(version(program), ctx, () => import("../handlers/version.js"));
+}
+
+export function registerCompletion(program: CommandUnknownOpts, ctx: CliContext): void {
+  leaf(completion(program), ctx, () => import("../handlers/completion.js"));
 }

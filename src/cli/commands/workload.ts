@@ -1,196 +1,334 @@
-/** `ksail workload push | versions | pull | diff | prune | gen flux | reconcile | watch | keygen | verify | status`. */
-import { Option, type Command } from "commander";
+/**
+ * `ksail workload push | versions | pull | diff | prune | gen flux | reconcile | watch | keygen |
+ * verify | status`. Each leaf is declared once — flags, help and examples — and its handler takes
+ * the declaration's type (`…Flags = FlagsOf<typeof …>`).
+ */
+import { Option, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import type { CliContext } from "../context.js";
-import { addKubeOptions, addSyncOptions, addTargetOptions, outputOption } from "../options.js";
-import { lazy } from "../seam.js";
+import {
+  addKubeOptions,
+  addPathOption,
+  addSyncOptions,
+  addTargetOptions,
+  examples,
+  outputOption,
+  type FlagsOf,
+} from "../options.js";
+import { leaf } from "../seam.js";
 
-export function registerWorkload(program: Command, ctx: CliContext): void {
-  const workload = program
-    .command("workload")
-    .description("package, push and inspect your manifests as versioned OCI artifacts");
+export const push = (workload: CommandUnknownOpts) =>
+  examples(
+    addPathOption(
+      addTargetOptions(
+        workload
+          .command("push")
+          .description("validate the manifest directory and push it as a new version"),
+      ),
+    )
+      .option("--version <semver>", "exact version to push (versions are immutable)")
+      .addOption(
+        new Option("--bump <part>", "which part of the highest version to increase").choices([
+          "patch",
+          "minor",
+          "major",
+        ] as const),
+      )
+      .option(
+        "--source <url>",
+        "org.opencontainers.image.source (default: git remote or directory path)",
+      )
+      .option(
+        "--revision <rev>",
+        "org.opencontainers.image.revision (default: <branch>@sha1:<commit> or content digest)",
+      )
+      .option(
+        "--created <time>",
+        "org.opencontainers.image.created (RFC 3339; default: the commit time of a clean git work tree, else now)",
+      )
+      .option(
+        "--reproducible",
+        "leave org.opencontainers.image.created out: the same directory always gives the same digest",
+      )
+      .option("--ignore <pattern...>", "extra .gitignore-style patterns to leave out")
+      .option("--no-latest", "do not move the latest tag")
+      .option(
+        "--sign-key <path>",
+        "sign the pushed version with this cosign private key (default: spec.options.signing.key; password from COSIGN_PASSWORD)",
+      )
+      .addOption(outputOption()),
+    [
+      ["ksail workload push", "the next patch version (0.0.1, 0.0.2, …) of spec.sourceDirectory"],
+      ["ksail workload push --bump minor", "the next minor version instead"],
+      [
+        "ksail workload push --version 1.0.0 --path ./deploy",
+        "an exact version of another directory",
+      ],
+      [
+        "ksail workload push --registry oci://ghcr.io/my-org/my-app",
+        "to a remote repository (credentials from ~/.docker/config.json)",
+      ],
+    ],
+  );
+export type PushFlags = FlagsOf<typeof push>;
 
-  addTargetOptions(
-    workload
-      .command("push")
-      .description("validate the manifest directory and push it as a new version"),
-    true,
-  )
-    .option("--version <semver>", "exact version to push (versions are immutable)")
-    .addOption(
-      new Option("--bump <part>", "which part of the highest version to increase").choices([
-        "patch",
-        "minor",
-        "major",
-      ]),
+export const versions = (workload: CommandUnknownOpts) =>
+  examples(
+    addTargetOptions(
+      workload.command("versions").description("list every pushed version with its metadata"),
     )
-    .option(
-      "--source <url>",
-      "org.opencontainers.image.source (default: git remote or directory path)",
-    )
-    .option(
-      "--revision <rev>",
-      "org.opencontainers.image.revision (default: <branch>@sha1:<commit> or content digest)",
-    )
-    .option(
-      "--created <time>",
-      "org.opencontainers.image.created (RFC 3339; default: the commit time of a clean git work tree, else now)",
-    )
-    .option(
-      "--reproducible",
-      "leave org.opencontainers.image.created out: the same directory always gives the same digest",
-    )
-    .option("--ignore <pattern...>", "extra .gitignore-style patterns to leave out")
-    .option("--no-latest", "do not move the latest tag")
-    .option(
-      "--sign-key <path>",
-      "sign the pushed version with this cosign private key (default: spec.options.signing.key; password from COSIGN_PASSWORD)",
-    )
-    .addOption(outputOption())
-    .action(lazy(ctx, () => import("../handlers/workload/push.js")));
+      .option(
+        "--key <path>",
+        "check each version's signature with this public key (cosign.pub); without it SIGNED says a signature exists",
+      )
+      .addOption(outputOption()),
+    [
+      ["ksail workload versions", "every version with digest, creation time, size and source"],
+      ["ksail workload versions -o json | jq -r '.items[].version'", "just the version numbers"],
+    ],
+  );
+export type VersionsFlags = FlagsOf<typeof versions>;
 
-  addTargetOptions(
-    workload.command("versions").description("list every pushed version with its metadata"),
-    false,
-  )
-    .option(
-      "--key <path>",
-      "check each version's signature with this public key (cosign.pub); without it SIGNED says a signature exists",
-    )
-    .addOption(outputOption())
-    .action(lazy(ctx, () => import("../handlers/workload/versions.js")));
-
-  addTargetOptions(
-    workload
-      .command("pull")
-      .argument("[version]", "version to pull (default: latest)")
-      .description("download a version into an empty directory"),
-    false,
-  )
-    .requiredOption("--dest <dir>", "directory to extract into (must be empty or absent)")
-    .addOption(outputOption())
-    .action(lazy(ctx, () => import("../handlers/workload/pull.js")));
-
-  addKubeOptions(
+export const pull = (workload: CommandUnknownOpts) =>
+  examples(
     addTargetOptions(
       workload
-        .command("diff")
-        .argument("[version]", "pushed version to compare with (default: latest)")
-        .description(
-          "compare the manifest directory with a pushed version, or with --cluster with what Flux applied (exit 1 when they differ)",
-        ),
-      true,
-    ),
-  )
-    .option(
-      "--cluster",
-      "show what applying the directory would change in the cluster, object by object (server-side dry run as kustomize-controller)",
+        .command("pull")
+        .argument("[version]", "version to pull (default: latest)")
+        .description("download a version into an empty directory"),
     )
-    .addOption(outputOption())
-    .addHelpText(
-      "after",
-      `
+      .requiredOption("--dest <dir>", "directory to extract into (must be empty or absent)")
+      .addOption(outputOption()),
+    [
+      ["ksail workload pull --dest ./out", "extract the latest version into ./out"],
+      ["ksail workload pull 0.0.3 --dest ./v3", "extract version 0.0.3"],
+    ],
+  );
+export type PullFlags = FlagsOf<typeof pull>;
+
+export const diff = (workload: CommandUnknownOpts) =>
+  examples(
+    addKubeOptions(
+      addPathOption(
+        addTargetOptions(
+          workload
+            .command("diff")
+            .argument("[version]", "pushed version to compare with (default: latest)")
+            .description(
+              "compare the manifest directory with a pushed version, or with --cluster with what Flux applied (exit 1 when they differ)",
+            ),
+        ),
+      ),
+    )
+      .option(
+        "--cluster",
+        "show what applying the directory would change in the cluster, object by object (server-side dry run as kustomize-controller)",
+      )
+      .addOption(outputOption())
+      .addHelpText(
+        "after",
+        `
 Exit codes: 0 no differences, 1 differences, 2 --cluster cannot build this kustomization (patches,
 generators, name prefixes… — use flux diff kustomization for those).`,
-    )
-    .action(lazy(ctx, () => import("../handlers/workload/diff.js")));
+      ),
+    [
+      ["ksail workload diff", "directory vs the latest pushed version, file by file"],
+      ["ksail workload diff 0.0.3", "directory vs version 0.0.3"],
+      [
+        "ksail workload diff --cluster",
+        "directory vs the cluster, as flux diff kustomization shows it (► drifted, created, deleted)",
+      ],
+    ],
+  );
+export type DiffFlags = FlagsOf<typeof diff>;
 
-  addTargetOptions(
-    workload.command("prune").description("delete old versions and reclaim registry space"),
-    false,
-  )
-    .requiredOption("--keep <n>", "number of newest versions to keep (≥ 1)")
-    .option(
-      "--older-than <duration>",
-      "only delete versions created longer ago than this, e.g. 168h",
+export const prune = (workload: CommandUnknownOpts) =>
+  examples(
+    addTargetOptions(
+      workload.command("prune").description("delete old versions and reclaim registry space"),
     )
-    .option("--dry-run", "show what would be deleted, delete nothing")
-    .addOption(outputOption())
-    .action(lazy(ctx, () => import("../handlers/workload/prune.js")));
+      .requiredOption("--keep <n>", "number of newest versions to keep (≥ 1)")
+      .option(
+        "--older-than <duration>",
+        "only delete versions created longer ago than this, e.g. 168h",
+      )
+      .option("--dry-run", "show what would be deleted, delete nothing")
+      .addOption(outputOption()),
+    [
+      ["ksail workload prune --keep 5 --dry-run", "what would be deleted, deleting nothing"],
+      [
+        "ksail workload prune --keep 5",
+        "delete all but the newest 5 versions and reclaim the space",
+      ],
+      [
+        "ksail workload prune --keep 3 --older-than 168h",
+        "keep 3, and delete only versions older than a week",
+      ],
+    ],
+  );
+export type PruneFlags = FlagsOf<typeof prune>;
 
-  const gen = workload.command("gen").description("generate objects for the workload");
-  addSyncOptions(
-    gen
-      .command("flux")
-      .description("print the OCIRepository and Kustomization that follow the artifact"),
-  )
-    .option(
+export const genFlux = (gen: CommandUnknownOpts) =>
+  examples(
+    addSyncOptions(
+      gen
+        .command("flux")
+        .description("print the OCIRepository and Kustomization that follow the artifact"),
+    ).option(
       "--verify-key <path>",
       "add spec.verify and the Secret with this cosign public key (default: spec.options.signing.publicKey)",
-    )
-    .action(lazy(ctx, () => import("../handlers/workload/gen-flux.js")));
-
-  addKubeOptions(
-    addTargetOptions(
-      workload
-        .command("reconcile")
-        .description("make Flux fetch and apply the workload now, wait, and report the result"),
-      true,
     ),
-  )
-    .option("--push", "push the manifest directory first (as `workload push` does)")
-    .option(
-      "--sign-key <path>",
-      "with --push: sign the pushed version with this cosign private key (default: spec.options.signing.key)",
-    )
-    .option("--timeout <duration>", "how long to wait for Flux", "2m")
-    .addOption(outputOption())
-    .action(lazy(ctx, () => import("../handlers/workload/reconcile.js")));
+    [
+      ["ksail workload gen flux", "the OCIRepository and Kustomization ksail applies, as YAML"],
+      [
+        "ksail workload gen flux --registry oci://ghcr.io/my-org/my-app --secret-ref ghcr-pull > flux-sync.yaml",
+        "for a cluster that pulls from a remote registry",
+      ],
+    ],
+  );
+export type GenFluxFlags = FlagsOf<typeof genFlux>;
 
-  addKubeOptions(
-    addTargetOptions(
-      workload
-        .command("watch")
-        .description(
-          "on every save: validate, push the next version and make Flux apply it, until Ctrl-C",
+export const reconcile = (workload: CommandUnknownOpts) =>
+  examples(
+    addKubeOptions(
+      addPathOption(
+        addTargetOptions(
+          workload
+            .command("reconcile")
+            .description("make Flux fetch and apply the workload now, wait, and report the result"),
         ),
-      true,
-    ),
-  )
-    .option("--ignore <pattern...>", "extra .gitignore-style patterns to leave out")
-    .option("--debounce <duration>", "wait this long after the last change of a burst", "75ms")
-    .option("--no-reconcile", "only push; no cluster needed")
-    .option("--timeout <duration>", "how long each cycle waits for Flux", "2m")
-    .option("--prune-keep <n>", "after each push, delete all but the newest N versions")
-    .option(
-      "--sign-key <path>",
-      "sign every pushed version with this cosign private key (default: spec.options.signing.key)",
+      ),
     )
-    .addOption(outputOption())
-    .addHelpText(
-      "after",
-      `
+      .option("--push", "push the manifest directory first (as `workload push` does)")
+      .option(
+        "--sign-key <path>",
+        "with --push: sign the pushed version with this cosign private key (default: spec.options.signing.key)",
+      )
+      .option("--timeout <duration>", "how long to wait for Flux", "2m")
+      .addOption(outputOption()),
+    [
+      ["ksail workload reconcile", "make Flux fetch and apply the latest version now, and wait"],
+      ["ksail workload reconcile --push", "push the directory first"],
+      ["ksail workload reconcile --timeout 5m -o json", "wait longer; the result as JSON"],
+    ],
+  );
+export type ReconcileFlags = FlagsOf<typeof reconcile>;
+
+export const watch = (workload: CommandUnknownOpts) =>
+  examples(
+    addKubeOptions(
+      addPathOption(
+        addTargetOptions(
+          workload
+            .command("watch")
+            .description(
+              "on every save: validate, push the next version and make Flux apply it, until Ctrl-C",
+            ),
+        ),
+      ),
+    )
+      .option("--ignore <pattern...>", "extra .gitignore-style patterns to leave out")
+      .option("--debounce <duration>", "wait this long after the last change of a burst", "75ms")
+      .option("--no-reconcile", "only push; no cluster needed")
+      .option("--timeout <duration>", "how long each cycle waits for Flux", "2m")
+      .option("--prune-keep <n>", "after each push, delete all but the newest N versions")
+      .option(
+        "--sign-key <path>",
+        "sign every pushed version with this cosign private key (default: spec.options.signing.key)",
+      )
+      .addOption(outputOption())
+      .addHelpText(
+        "after",
+        `
 Each cycle prints one line on stderr: the changed files, the version and the timings (validate,
 push, fetch, apply, total from save). An invalid save pushes nothing; Flux's failures and an
 unreachable registry or cluster are reported and the loop goes on. Ctrl-C exits 0.`,
-    )
-    .action(lazy(ctx, () => import("../handlers/workload/watch.js")));
-
-  workload
-    .command("keygen")
-    .description(
-      "write a cosign key pair (cosign.key encrypted with COSIGN_PASSWORD, cosign.pub) for signing versions",
-    )
-    .option("--output-dir <dir>", "directory for cosign.key and cosign.pub", ".")
-    .option("--force", "replace existing cosign.key and cosign.pub")
-    .addOption(outputOption())
-    .action(lazy(ctx, () => import("../handlers/workload/keygen.js")));
-
-  addTargetOptions(
-    workload
-      .command("verify")
-      .argument("[version]", "version, tag or digest to verify (default: latest)")
-      .description(
-        "check a pushed version's cosign signature with a public key (exit 1 when unsigned or it does not verify)",
       ),
-    false,
-  )
-    .option("--key <path>", "public key (cosign.pub; default: spec.options.signing.publicKey)")
-    .addOption(outputOption())
-    .action(lazy(ctx, () => import("../handlers/workload/verify.js")));
+    [
+      ["ksail workload watch", "push + reconcile every save of spec.sourceDirectory"],
+      ["ksail workload watch --no-reconcile", "push only, no cluster needed"],
+      ["ksail workload watch --prune-keep 10", "keep the registry to the newest 10 versions"],
+      ["ksail workload watch -o json | jq -c .", "one JSON object per cycle on stdout"],
+    ],
+  );
+export type WatchFlags = FlagsOf<typeof watch>;
 
-  addKubeOptions(
-    workload.command("status").description("show the OCIRepository and Kustomization state"),
-  )
-    .addOption(outputOption())
-    .action(lazy(ctx, () => import("../handlers/workload/status.js")));
+export const keygen = (workload: CommandUnknownOpts) =>
+  examples(
+    workload
+      .command("keygen")
+      .description(
+        "write a cosign key pair (cosign.key encrypted with COSIGN_PASSWORD, cosign.pub) for signing versions",
+      )
+      .option("--output-dir <dir>", "directory for cosign.key and cosign.pub", ".")
+      .option("--force", "replace existing cosign.key and cosign.pub")
+      .addOption(outputOption()),
+    [
+      [
+        "COSIGN_PASSWORD=… ksail workload keygen",
+        "cosign.key (encrypted with that password) and cosign.pub in this directory",
+      ],
+      ["ksail workload keygen --output-dir ~/.ksail/keys", "somewhere else"],
+    ],
+  );
+export type KeygenFlags = FlagsOf<typeof keygen>;
+
+export const verify = (workload: CommandUnknownOpts) =>
+  examples(
+    addTargetOptions(
+      workload
+        .command("verify")
+        .argument("[version]", "version, tag or digest to verify (default: latest)")
+        .description(
+          "check a pushed version's cosign signature with a public key (exit 1 when unsigned or it does not verify)",
+        ),
+    )
+      .option("--key <path>", "public key (cosign.pub; default: spec.options.signing.publicKey)")
+      .addOption(outputOption()),
+    [
+      ["ksail workload verify --key cosign.pub", "is the latest version signed with this key?"],
+      ["ksail workload verify 0.0.3 --key cosign.pub -o json", "version 0.0.3, as JSON"],
+    ],
+  );
+export type VerifyFlags = FlagsOf<typeof verify>;
+
+export const status = (workload: CommandUnknownOpts) =>
+  examples(
+    addKubeOptions(
+      workload.command("status").description("show the OCIRepository and Kustomization state"),
+    ).addOption(outputOption()),
+    [
+      [
+        "ksail workload status",
+        "Ready, revision and message of the OCIRepository and Kustomization",
+      ],
+      ["ksail workload status -o json", 'as {"items": [...]} with "ready": true|false'],
+    ],
+  );
+export type StatusFlags = FlagsOf<typeof status>;
+
+export function registerWorkload(program: CommandUnknownOpts, ctx: CliContext): void {
+  const workload = examples(
+    program
+      .command("workload")
+      .description("package, push and inspect your manifests as versioned OCI artifacts"),
+    [
+      ["ksail workload push", "validate spec.sourceDirectory and push it as the next version"],
+      ["ksail workload reconcile --push", "push, then make Flux apply it now and wait"],
+      ["ksail workload versions", "what is in the registry"],
+    ],
+  );
+  leaf(push(workload), ctx, () => import("../handlers/workload/push.js"));
+  leaf(versions(workload), ctx, () => import("../handlers/workload/versions.js"));
+  leaf(pull(workload), ctx, () => import("../handlers/workload/pull.js"));
+  leaf(diff(workload), ctx, () => import("../handlers/workload/diff.js"));
+  leaf(prune(workload), ctx, () => import("../handlers/workload/prune.js"));
+  const gen = examples(workload.command("gen").description("generate objects for the workload"), [
+    ["ksail workload gen flux", "the OCIRepository and Kustomization as YAML"],
+  ]);
+  leaf(genFlux(gen), ctx, () => import("../handlers/workload/gen-flux.js"));
+  leaf(reconcile(workload), ctx, () => import("../handlers/workload/reconcile.js"));
+  leaf(watch(workload), ctx, () => import("../handlers/workload/watch.js"));
+  leaf(keygen(workload), ctx, () => import("../handlers/workload/keygen.js"));
+  leaf(verify(workload), ctx, () => import("../handlers/workload/verify.js"));
+  leaf(status(workload), ctx, () => import("../handlers/workload/status.js"));
 }

@@ -1,9 +1,10 @@
 /** `ksail completion bash|zsh|fish`: the completion script on stdout. */
 import { KsailError } from "../../errors.js";
 import { completionScript, SHELLS, type Shell } from "../completion.js";
+import type { CompletionFlags } from "../commands/version.js";
 import type { Invocation } from "../seam.js";
 
-export async function run({ ctx, args, command }: Invocation<object>): Promise<void> {
+export async function run({ ctx, args, command }: Invocation<CompletionFlags>): Promise<void> {
   const shell = args[0];
   if (!(SHELLS as readonly (string | undefined)[]).includes(shell)) {
     throw new KsailError("usage", `unknown shell "${shell ?? ""}"`, {

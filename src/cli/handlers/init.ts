@@ -10,25 +10,10 @@ import { CONFIG_FILE, loadConfig, nameFromDirectory } from "../../config/load.js
 import { defaultContext, initProject, type InitResult } from "../../scaffold/init.js";
 import { KsailError } from "../../errors.js";
 import { createOutput } from "../context.js";
-import type { OutputFlags } from "../options.js";
+import type { InitFlags } from "../commands/init.js";
 import type { Invocation } from "../seam.js";
 
 /** The config settings as flags (config/load.ts SETTINGS keys), and where to write. */
-export interface InitFlags extends OutputFlags {
-  name?: string;
-  distribution?: string;
-  distributionConfig?: string;
-  gitopsEngine?: string;
-  sourceDirectory?: string;
-  localRegistry?: string;
-  registryPort?: string;
-  fluxInterval?: string;
-  kubeconfig?: string;
-  context?: string;
-  directory: string;
-  force?: boolean;
-}
-
 export async function run({ ctx, flags, globals }: Invocation<InitFlags>): Promise<void> {
   const out = createOutput(ctx, globals, flags.output);
   const directory = resolve(ctx.cwd, flags.directory);

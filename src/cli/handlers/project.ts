@@ -1,5 +1,5 @@
 /** The project a command works on: ksail.yaml merged with KSAIL_* and flags. */
-import { parseDuration } from "../../config/duration.js";
+import { parseDuration } from "../../util/duration.js";
 import { loadConfig, type LoadConfigOptions, type LoadedConfig } from "../../config/load.js";
 import { KsailError } from "../../errors.js";
 import type { CliContext } from "../context.js";

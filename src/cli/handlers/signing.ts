@@ -93,10 +93,6 @@ export function signatureJson(signature: SignResult) {
   };
 }
 
-export interface VerifyKeyFlags {
-  verifyKey?: string;
-}
-
 /** `verifyPublicKey` for syncSpecFromConfig from --verify-key or spec.options.signing.publicKey. */
 export async function verifyKeyOverride(
   ctx: CliContext,

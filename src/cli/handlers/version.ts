@@ -2,10 +2,10 @@
 import packageJson from "../../../package.json" with { type: "json" };
 import { PINNED_FLUX_VERSION, PINNED_REGISTRY_IMAGE } from "../../pins.js";
 import { createOutput } from "../context.js";
-import type { OutputFlags } from "../options.js";
+import type { VersionFlags } from "../commands/version.js";
 import type { Invocation } from "../seam.js";
 
-export async function run({ ctx, flags, globals }: Invocation<OutputFlags>): Promise<void> {
+export async function run({ ctx, flags, globals }: Invocation<VersionFlags>): Promise<void> {
   const out = createOutput(ctx, globals, flags.output);
   const info = {
     ksail: packageJson.version,

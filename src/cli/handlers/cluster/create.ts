@@ -3,12 +3,8 @@ import { createCluster } from "../../../cluster/lifecycle.js";
 import { fluxStep } from "../../../flux/bootstrap.js";
 import { parseMirrorSpecs } from "../../../registry/mirror.js";
 import type { Invocation } from "../../seam.js";
-import { openCluster, type ClusterFlags } from "./project.js";
-
-export interface CreateFlags extends ClusterFlags {
-  fluxManifests?: string;
-  mirrorRegistry?: string[];
-}
+import type { CreateFlags } from "../../commands/cluster.js";
+import { openCluster } from "./project.js";
 
 export async function run(invocation: Invocation<CreateFlags>): Promise<void> {
   const { ctx, flags } = invocation;

@@ -1,11 +1,8 @@
 /** `ksail cluster delete` / `ksail down`: the registry volume only with --delete-volumes. */
 import { deleteCluster } from "../../../cluster/lifecycle.js";
 import type { Invocation } from "../../seam.js";
-import { openCluster, type ClusterFlags } from "./project.js";
-
-export interface DeleteFlags extends ClusterFlags {
-  deleteVolumes?: boolean;
-}
+import type { DeleteFlags } from "../../commands/cluster.js";
+import { openCluster } from "./project.js";
 
 export async function run(invocation: Invocation<DeleteFlags>): Promise<void> {
   const { flags } = invocation;

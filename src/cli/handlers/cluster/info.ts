@@ -1,7 +1,8 @@
 /** `ksail cluster info`: distribution, context, nodes and registry of the project's cluster. */
 import { clusterInfo } from "../../../cluster/inventory.js";
 import type { Invocation } from "../../seam.js";
-import { openCluster, type ClusterFlags } from "./project.js";
+import type { ClusterFlags } from "../../commands/cluster.js";
+import { openCluster } from "./project.js";
 
 export async function run(invocation: Invocation<ClusterFlags>): Promise<void> {
   const { out, deps, input } = await openCluster(invocation);

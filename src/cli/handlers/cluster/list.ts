@@ -3,10 +3,10 @@ import { listClusters } from "../../../cluster/inventory.js";
 import { lazyEngine } from "../../../engine/docker.js";
 import { formatTable } from "../../../ui/output.js";
 import { createOutput } from "../../context.js";
-import type { OutputFlags } from "../../options.js";
+import type { ListFlags } from "../../commands/cluster.js";
 import type { Invocation } from "../../seam.js";
 
-export async function run({ ctx, flags, globals }: Invocation<OutputFlags>): Promise<void> {
+export async function run({ ctx, flags, globals }: Invocation<ListFlags>): Promise<void> {
   const out = createOutput(ctx, globals, flags.output);
   const rows = await listClusters({ env: ctx.env, engine: lazyEngine(ctx.env) }, {}, out);
   out.list(rows, () =>

@@ -4,13 +4,9 @@ import { createProvisioner } from "../../../cluster/provisioner.js";
 import { lazyEngine } from "../../../engine/docker.js";
 import type { Output } from "../../../ui/output.js";
 import { createOutput } from "../../context.js";
-import type { KubeFlags, OutputFlags } from "../../options.js";
+import type { ClusterFlags } from "../../commands/cluster.js";
 import type { Invocation } from "../../seam.js";
 import { loadProject } from "../project.js";
-
-export interface ClusterFlags extends KubeFlags, OutputFlags {
-  distribution?: "Kind" | "K3d" | "External";
-}
 
 export async function openCluster({
   ctx,

@@ -3,13 +3,8 @@ import { installFlux } from "../../../flux/install.js";
 import type { Invocation } from "../../seam.js";
 import { openKube } from "../kube.js";
 import { parseTimeout } from "../project.js";
-import { manifestsFor, type ManifestFlags } from "./manifests.js";
-
-export interface InstallFlags extends ManifestFlags {
-  /** false with --no-wait. */
-  wait: boolean;
-  timeout: string;
-}
+import type { InstallFlags } from "../../commands/flux.js";
+import { manifestsFor } from "./manifests.js";
 
 export async function run(invocation: Invocation<InstallFlags>): Promise<void> {
   const { ctx, flags } = invocation;

@@ -2,12 +2,7 @@
 import { loadInstallManifests } from "../../../flux/install.js";
 import { cacheDirectory } from "../../../util/cache-dir.js";
 import type { CliContext } from "../../context.js";
-import type { KubeFlags, OutputFlags } from "../../options.js";
-
-export interface ManifestFlags extends KubeFlags, OutputFlags {
-  manifests?: string;
-  fluxVersion?: string;
-}
+import type { ManifestFlags } from "../../commands/flux.js";
 
 /** --manifests, else the release --flux-version (or spec.options.flux.version) names. */
 export function manifestsFor(

@@ -1,11 +1,11 @@
 /** `ksail flux status`: exit 1 unless Flux is installed and every controller is ready. */
 import { fluxStatus } from "../../../flux/install.js";
 import { formatTable } from "../../../ui/output.js";
-import type { KubeFlags, OutputFlags } from "../../options.js";
+import type { StatusFlags } from "../../commands/flux.js";
 import type { Invocation } from "../../seam.js";
 import { openKube } from "../kube.js";
 
-export async function run(invocation: Invocation<KubeFlags & OutputFlags>): Promise<void> {
+export async function run(invocation: Invocation<StatusFlags>): Promise<void> {
   const { ctx } = invocation;
   const { out, loaded, kube } = await openKube(invocation);
   const status = await fluxStatus(kube, loaded.config.spec.options.flux.namespace);

@@ -2,14 +2,13 @@
 import { syncSpecFromConfig } from "../../../flux/resources.js";
 import { assertFluxServed } from "../../../flux/served.js";
 import { applyFluxSync } from "../../../flux/sync.js";
-import { syncOverrides, type KubeFlags, type OutputFlags, type SyncFlags } from "../../options.js";
+import type { SyncCommandFlags } from "../../commands/flux.js";
+import { syncOverrides } from "../../options.js";
 import type { Invocation } from "../../seam.js";
 import { openKube } from "../kube.js";
-import { verifyKeyOverride, type VerifyKeyFlags } from "../signing.js";
+import { verifyKeyOverride } from "../signing.js";
 
-export async function run(
-  invocation: Invocation<KubeFlags & SyncFlags & OutputFlags & VerifyKeyFlags>,
-): Promise<void> {
+export async function run(invocation: Invocation<SyncCommandFlags>): Promise<void> {
   const { ctx, flags } = invocation;
   const { out, loaded, kube } = await openKube(invocation);
   const spec = syncSpecFromConfig(loaded.config, {

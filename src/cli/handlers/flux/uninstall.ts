@@ -2,11 +2,8 @@
 import { uninstallFlux } from "../../../flux/install.js";
 import type { Invocation } from "../../seam.js";
 import { openKube } from "../kube.js";
-import { manifestsFor, type ManifestFlags } from "./manifests.js";
-
-export interface UninstallFlags extends ManifestFlags {
-  crds?: boolean;
-}
+import type { UninstallFlags } from "../../commands/flux.js";
+import { manifestsFor } from "./manifests.js";
 
 export async function run(invocation: Invocation<UninstallFlags>): Promise<void> {
   const { ctx, flags } = invocation;

@@ -1,7 +1,8 @@
 /** `ksail registry create` (idempotent). */
 import { ensureRegistry } from "../../../registry/container.js";
 import type { Invocation } from "../../seam.js";
-import { openRegistry, statusJson, type RegistryFlags } from "./spec.js";
+import { openRegistry, statusJson } from "./spec.js";
+import type { RegistryFlags } from "../../commands/registry.js";
 
 export async function run(invocation: Invocation<RegistryFlags>): Promise<void> {
   const { out, engine, spec } = await openRegistry(invocation);

@@ -1,11 +1,8 @@
 /** `ksail registry delete [--delete-volumes]`: the volume only when asked. */
 import { deleteRegistry } from "../../../registry/container.js";
 import type { Invocation } from "../../seam.js";
-import { openRegistry, type RegistryFlags } from "./spec.js";
-
-export interface DeleteFlags extends RegistryFlags {
-  deleteVolumes?: boolean;
-}
+import type { DeleteFlags } from "../../commands/registry.js";
+import { openRegistry } from "./spec.js";
 
 export async function run(invocation: Invocation<DeleteFlags>): Promise<void> {
   const { flags } = invocation;

@@ -1,7 +1,8 @@
 /** `ksail registry gc`: the registry's garbage collection, and how many blobs it freed. */
 import { collectGarbage } from "../../../registry/garbage-collect.js";
 import type { Invocation } from "../../seam.js";
-import { openRegistry, type RegistryFlags } from "./spec.js";
+import { openRegistry } from "./spec.js";
+import type { RegistryFlags } from "../../commands/registry.js";
 
 export async function run(invocation: Invocation<RegistryFlags>): Promise<void> {
   const { out, engine, spec } = await openRegistry(invocation);

@@ -8,15 +8,9 @@ import {
 } from "../../../registry/container.js";
 import type { Output } from "../../../ui/output.js";
 import { createOutput, parseInteger } from "../../context.js";
-import type { OutputFlags } from "../../options.js";
+import type { RegistryFlags } from "../../commands/registry.js";
 import type { Invocation } from "../../seam.js";
 import { loadProject } from "../project.js";
-
-export interface RegistryFlags extends OutputFlags {
-  port?: string;
-  name?: string;
-  image?: string;
-}
 
 /** --port/--name/--image over ksail.yaml's spec.options.localRegistry, and the engine. */
 export async function openRegistry({ ctx, flags, globals }: Invocation<RegistryFlags>): Promise<{

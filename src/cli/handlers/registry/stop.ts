@@ -1,7 +1,8 @@
 /** `ksail registry stop`: the data stays in the volume. */
 import { stopRegistry } from "../../../registry/container.js";
 import type { Invocation } from "../../seam.js";
-import { openRegistry, type RegistryFlags } from "./spec.js";
+import { openRegistry } from "./spec.js";
+import type { RegistryFlags } from "../../commands/registry.js";
 
 export async function run(invocation: Invocation<RegistryFlags>): Promise<void> {
   const { out, engine, spec } = await openRegistry(invocation);

@@ -2,13 +2,9 @@
 import { diffWorkload } from "../../../workload/diff.js";
 import { createOutput } from "../../context.js";
 import { KsailError } from "../../../errors.js";
-import type { KubeFlags, TargetFlags } from "../../options.js";
+import type { DiffFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
 import { openTarget } from "./target.js";
-
-export interface DiffFlags extends TargetFlags, KubeFlags {
-  cluster?: boolean;
-}
 
 export async function run(invocation: Invocation<DiffFlags>): Promise<void> {
   const { ctx, flags, globals, args } = invocation;

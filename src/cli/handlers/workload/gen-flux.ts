@@ -1,15 +1,12 @@
 /** `ksail workload gen flux`: the OCIRepository and Kustomization as YAML on stdout. */
 import { fluxSyncYaml, syncSpecFromConfig } from "../../../flux/resources.js";
-import { syncOverrides, type SyncFlags } from "../../options.js";
+import type { GenFluxFlags } from "../../commands/workload.js";
+import { syncOverrides } from "../../options.js";
 import type { Invocation } from "../../seam.js";
 import { loadProject } from "../project.js";
-import { verifyKeyOverride, type VerifyKeyFlags } from "../signing.js";
+import { verifyKeyOverride } from "../signing.js";
 
-export async function run({
-  ctx,
-  flags,
-  globals,
-}: Invocation<SyncFlags & VerifyKeyFlags>): Promise<void> {
+export async function run({ ctx, flags, globals }: Invocation<GenFluxFlags>): Promise<void> {
   const loaded = await loadProject(ctx, globals);
   const spec = syncSpecFromConfig(loaded.config, {
     ...syncOverrides(flags),

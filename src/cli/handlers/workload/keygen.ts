@@ -2,14 +2,9 @@
 import { resolve } from "node:path";
 import { generateKeyPair } from "../../../workload/sign.js";
 import { createOutput } from "../../context.js";
-import type { OutputFlags } from "../../options.js";
+import type { KeygenFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
 import { newKeyPassword } from "../signing.js";
-
-export interface KeygenFlags extends OutputFlags {
-  outputDir?: string;
-  force?: boolean;
-}
 
 export async function run({ ctx, flags, globals }: Invocation<KeygenFlags>): Promise<void> {
   const out = createOutput(ctx, globals, flags.output);

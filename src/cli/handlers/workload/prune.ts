@@ -1,20 +1,14 @@
 /** `ksail workload prune --keep N`: then the local registry's garbage collection, when it is ours. */
-import { parseDuration } from "../../../config/duration.js";
+import { parseDuration } from "../../../util/duration.js";
 import { KsailError } from "../../../errors.js";
 import { connectEngine, type Engine } from "../../../engine/docker.js";
 import { garbageCollect, restoreReadWriteContainer } from "../../../registry/garbage-collect.js";
 import { formatBytes } from "../../../ui/output.js";
 import { pruneWorkload } from "../../../workload/prune.js";
 import { createOutput, parseInteger } from "../../context.js";
-import type { TargetFlags } from "../../options.js";
+import type { PruneFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
 import { openTarget } from "./target.js";
-
-export interface PruneFlags extends TargetFlags {
-  keep: string;
-  olderThan?: string;
-  dryRun?: boolean;
-}
 
 export async function run({ ctx, flags, globals }: Invocation<PruneFlags>): Promise<void> {
   const keep = parseInteger(flags.keep, "--keep", 1);

@@ -2,13 +2,9 @@
 import { resolve } from "node:path";
 import { pullWorkload } from "../../../workload/pull.js";
 import { createOutput } from "../../context.js";
-import type { TargetFlags } from "../../options.js";
+import type { PullFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
 import { openTarget } from "./target.js";
-
-export interface PullFlags extends TargetFlags {
-  dest: string;
-}
 
 export async function run({ ctx, flags, globals, args }: Invocation<PullFlags>): Promise<void> {
   const out = createOutput(ctx, globals, flags.output);

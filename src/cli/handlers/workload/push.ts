@@ -1,28 +1,14 @@
 /** `ksail workload push`. */
 import { KsailError } from "../../../errors.js";
-import type { Bump } from "../../../workload/versions.js";
 import { pushInSession } from "../../../workload/push-session.js";
 import type { RegistryClient } from "../../../oci/client.js";
 import type { RepositoryRef } from "../../../oci/reference.js";
 import type { Output } from "../../../ui/output.js";
 import { createOutput, type CliContext } from "../../context.js";
-import type { TargetFlags } from "../../options.js";
+import type { PushFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
 import { keyPath } from "../key-path.js";
 import { openTarget } from "./target.js";
-
-export interface PushFlags extends TargetFlags {
-  version?: string;
-  bump?: Bump;
-  source?: string;
-  revision?: string;
-  created?: string;
-  reproducible?: boolean;
-  ignore?: string[];
-  /** false with --no-latest. */
-  latest: boolean;
-  signKey?: string;
-}
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 

@@ -5,19 +5,13 @@ import { KsailError } from "../../../errors.js";
 import type { PushResult } from "../../../workload/push.js";
 import type { SignResult } from "../../../workload/sign.js";
 import { createOutput } from "../../context.js";
-import type { KubeFlags, TargetFlags } from "../../options.js";
+import type { ReconcileFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
 import { connectKube } from "../kube.js";
 import { parseTimeout } from "../project.js";
 import { keyPath } from "../key-path.js";
 import { loadKeyForSigning, signatureJson } from "../signing.js";
 import { openTarget } from "./target.js";
-
-export interface ReconcileFlags extends TargetFlags, KubeFlags {
-  push?: boolean;
-  signKey?: string;
-  timeout: string;
-}
 
 export async function run({ ctx, flags, globals }: Invocation<ReconcileFlags>): Promise<void> {
   const out = createOutput(ctx, globals, flags.output);

@@ -1,11 +1,11 @@
 /** `ksail workload status`: exit 1 unless both objects are Ready. */
 import { workloadStatus } from "../../../flux/sync.js";
 import { formatTable } from "../../../ui/output.js";
-import type { KubeFlags, OutputFlags } from "../../options.js";
+import type { StatusFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
 import { openKube } from "../kube.js";
 
-export async function run(invocation: Invocation<KubeFlags & OutputFlags>): Promise<void> {
+export async function run(invocation: Invocation<StatusFlags>): Promise<void> {
   const { ctx } = invocation;
   const { out, loaded, kube } = await openKube(invocation);
   const status = await workloadStatus(kube, {

@@ -8,14 +8,10 @@ import { readPublicKey } from "../../../workload/sign.js";
 import { verifyArtifact } from "../../../workload/verify.js";
 import { defaultReference, LATEST_TAG, semverTags } from "../../../workload/versions.js";
 import { createOutput } from "../../context.js";
-import type { TargetFlags } from "../../options.js";
+import type { VerifyFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
 import { keyPath } from "../key-path.js";
 import { openTarget } from "./target.js";
-
-export interface VerifyFlags extends TargetFlags {
-  key?: string;
-}
 
 export async function run({ ctx, flags, globals, args }: Invocation<VerifyFlags>): Promise<void> {
   const out = createOutput(ctx, globals, flags.output);

@@ -5,14 +5,9 @@ import { readPublicKey } from "../../../workload/sign.js";
 import { signatureTagsByDigest, verifyDigests } from "../../../workload/verify.js";
 import { listVersions } from "../../../workload/versions.js";
 import { createOutput } from "../../context.js";
-import type { TargetFlags } from "../../options.js";
+import type { VersionsFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
 import { openTarget } from "./target.js";
-
-export interface VersionsFlags extends TargetFlags {
-  /** Public key: SIGNED then means "a signature verifies with it", not "a signature tag exists". */
-  key?: string;
-}
 
 export async function run({ ctx, flags, globals }: Invocation<VersionsFlags>): Promise<void> {
   const out = createOutput(ctx, globals, flags.output);

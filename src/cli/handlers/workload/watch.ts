@@ -7,23 +7,13 @@ import { openPushSession } from "../../../workload/push-session.js";
 import { watchWorkload, type WatchInput } from "../../../workload/watch.js";
 import { cycleJson, formatCycle } from "../../../workload/watch-format.js";
 import { createOutput, parseInteger } from "../../context.js";
-import type { KubeFlags, TargetFlags } from "../../options.js";
+import type { WatchFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
 import { connectKube } from "../kube.js";
 import { parseTimeout } from "../project.js";
 import { keyPath } from "../key-path.js";
 import { loadKeyForSigning } from "../signing.js";
 import { openTarget } from "./target.js";
-
-export interface WatchFlags extends TargetFlags, KubeFlags {
-  ignore?: string[];
-  debounce: string;
-  /** false with --no-reconcile. */
-  reconcile: boolean;
-  timeout: string;
-  pruneKeep?: string;
-  signKey?: string;
-}
 
 export async function run({ ctx, flags, globals }: Invocation<WatchFlags>): Promise<void> {
   const out = createOutput(ctx, globals, flags.output);
