@@ -2,12 +2,15 @@
 import { KsailError } from "../../../errors.js";
 import { pushInSession } from "../../../workload/push-session.js";
 import type { RegistryClient } from "../../../oci/client.js";
-import type { RepositoryRef } from "../../../oci/reference.js";
+import { parseRepository, type RepositoryRef } from "../../../oci/reference.js";
+import type { BuiltImage } from "../../../images/build.js";
+import { pinsOf } from "../../../images/pin.js";
 import type { Output } from "../../../ui/output.js";
 import { createOutput, type CliContext } from "../../context.js";
 import type { PushFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
 import { keyPath } from "../key-path.js";
+import { buildProjectImages } from "./images.js";
 import { openTarget } from "./target.js";
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
@@ -34,10 +37,13 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
     signKeyPath === undefined
       ? undefined
       : await openSigner(ctx, signKeyPath, { client, repository: target.repository, out });
+  // The project's images first: a version pins the digests it deploys.
+  const images = await buildProjectImages(ctx, target, client, out);
   const result = await pushInSession(
     { client, env: ctx.env },
     {
       repository: target.repository,
+      ...(images.length > 0 ? { images: pinsOf(images) } : {}),
       sourceDir: target.sourceDir,
       ...(flags.version === undefined ? {} : { version: flags.version }),
       ...(flags.bump === undefined ? {} : { bump: flags.bump }),
@@ -52,14 +58,26 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
   );
   // An unchanged push is signed too when it is not yet (signing is idempotent).
   const signed = signer ? await signer.sign(result.digest) : undefined;
-  out.result(signed ? { ...result, signature: signed.json } : result, () =>
-    [
-      result.unchanged
-        ? `${result.repository}:${result.version} unchanged`
-        : `${result.repository}:${result.version}`,
-      `digest: ${result.digest}`,
-      ...(signed ? [`signature: ${signed.signature.signatureTag}`] : []),
-    ].join("\n"),
+  // The images too, in the same format, when the version is signed.
+  const imageSignatures = [];
+  if (signer) for (const image of images) imageSignatures.push(await signer.signImage(image));
+  out.result(
+    {
+      ...result,
+      ...(signed ? { signature: signed.json } : {}),
+      ...(imageSignatures.length > 0
+        ? { imageSignatures: imageSignatures.map((s) => s.json) }
+        : {}),
+    },
+    () =>
+      [
+        result.unchanged
+          ? `${result.repository}:${result.version} unchanged`
+          : `${result.repository}:${result.version}`,
+        `digest: ${result.digest}`,
+        ...Object.entries(result.images ?? {}).map(([name, image]) => `image ${name}: ${image}`),
+        ...(signed ? [`signature: ${signed.signature.signatureTag}`] : []),
+      ].join("\n"),
   );
 }
 
@@ -78,6 +96,16 @@ async function openSigner(
     async sign(digest: string) {
       const { client, repository, out } = target;
       const signature = await signArtifact({ client }, { repository, digest, key }, out);
+      return { signature, json: signatureJson(signature) };
+    },
+    async signImage(image: BuiltImage) {
+      const { client, out } = target;
+      const repository = parseRepository(image.repository);
+      const signature = await signArtifact(
+        { client },
+        { repository, digest: image.digest, key },
+        out,
+      );
       return { signature, json: signatureJson(signature) };
     },
   };

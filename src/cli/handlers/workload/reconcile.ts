@@ -42,14 +42,30 @@ export async function run({ ctx, flags, globals }: Invocation<ReconcileFlags>): 
       signKeyPath === undefined ? undefined : await loadKeyForSigning(ctx, signKeyPath);
     // Loaded only with --push: validation and the layer builder are not needed otherwise.
     const { pushInSession } = await import("../../../workload/push-session.js");
+    // The project's images first (spec.images): the version pins their digests.
+    const { buildProjectImages } = await import("./images.js");
+    const { pinsOf } = await import("../../../images/pin.js");
+    const images = await buildProjectImages(ctx, target, client, out);
     pushed = await pushInSession(
       { client, env: ctx.env },
-      { repository: target.repository, sourceDir: target.sourceDir },
+      {
+        repository: target.repository,
+        sourceDir: target.sourceDir,
+        ...(images.length > 0 ? { images: pinsOf(images) } : {}),
+      },
       out,
     );
     if (signingKey) {
       // Signed before Flux is asked to fetch it, so an OCIRepository with spec.verify accepts it.
       const { signArtifact } = await import("../../../workload/sign.js");
+      const { parseRepository } = await import("../../../oci/reference.js");
+      for (const image of images) {
+        await signArtifact(
+          { client },
+          { repository: parseRepository(image.repository), digest: image.digest, key: signingKey },
+          out,
+        );
+      }
       signature = await signArtifact(
         { client },
         { repository: target.repository, digest: pushed.digest, key: signingKey },
@@ -79,6 +95,9 @@ export async function run({ ctx, flags, globals }: Invocation<ReconcileFlags>): 
         ...(pushed
           ? [
               `pushed   ${pushed.repository}:${pushed.version}${pushed.unchanged ? " (unchanged)" : ""}`,
+              ...Object.entries(pushed.images ?? {}).map(
+                ([name, image]) => `image    ${name} ${image}`,
+              ),
             ]
           : []),
         ...(signature ? [`signed   ${signature.signatureTag}`] : []),
