@@ -15,8 +15,9 @@ const result = await build({
   target: "node20",
   sourcemap: "linked",
   chunkNames: "chunks/[name]-[hash]",
-  // dockerode pulls in ssh2 / cpu-features native add-ons that cannot be bundled.
-  external: ["dockerode", "ssh2", "cpu-features"],
+  // dockerode pulls in ssh2 / cpu-features native add-ons that cannot be bundled; @parcel/watcher
+  // loads its prebuilt add-on (an optional dependency per platform) by a computed name.
+  external: ["dockerode", "ssh2", "cpu-features", "@parcel/watcher"],
   metafile: true,
   logLevel: "warning",
 });

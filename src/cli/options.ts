@@ -11,6 +11,7 @@ import {
   type CommandUnknownOpts,
   type OptionValues,
 } from "@commander-js/extra-typings";
+import { CONFIG_SETTINGS, RUNTIME_SETTINGS } from "../config/settings.js";
 import type { FluxSyncOverrides } from "../flux/resources.js";
 
 /** The flags a command declares, as its handler receives them (`Invocation<FlagsOf<…>>`). */
@@ -30,10 +31,11 @@ export interface GlobalOptions {
   verbose?: boolean;
 }
 
+const { config } = RUNTIME_SETTINGS;
 export const COMMON_OPTIONS: [string, string][] = [
   [
-    "--config <path>",
-    "path to ksail.yaml (default: $KSAIL_CONFIG, else ksail.yaml here or in the nearest parent directory)",
+    `${config.flag} <${config.value}>`,
+    `path to ksail.yaml (default: $${config.env}, else ${config.default})`,
   ],
   ["-q, --quiet", "print only results and errors, no progress lines"],
   ["--verbose", "print error causes"],
@@ -57,6 +59,29 @@ export function choiceOption<const F extends string, const C extends readonly st
   });
 }
 
+/**
+ * The flag of a setting (config/settings.ts), spelled there once: `--registry-port <port>`. A
+ * command that spells it otherwise (the registry commands' `--port`) passes `flag`.
+ */
+export function settingOption<
+  const S extends { flag: string; value: string },
+  const F extends string = S["flag"],
+>(setting: S, description: string, flag?: F) {
+  const usage = `${flag ?? setting.flag} <${setting.value}>` as `${F} <${S["value"]}>`;
+  return new Option(usage, description);
+}
+
+/** settingOption for a setting with a closed set of values (choiceOption). */
+export function settingChoice<
+  const S extends { flag: string; value: string; choices: readonly string[] },
+>(setting: S, description: string) {
+  return choiceOption(
+    `${setting.flag} <${setting.value}>` as `${S["flag"]} <${S["value"]}>`,
+    description,
+    setting.choices as S["choices"],
+  );
+}
+
 /** `-o, --output human|json|yaml` (lists as `{ items: [...] }`; errors too, see README "Output"). */
 export const outputOption = () =>
   new Option("-o, --output <format>", "output format")
@@ -68,14 +93,19 @@ export type OutputFlags = { output?: string };
 export function addKubeOptions<A extends unknown[], O extends OptionValues, G extends OptionValues>(
   command: Command<A, O, G>,
 ) {
+  const { kubeconfig, context } = CONFIG_SETTINGS;
   return command
-    .option(
-      "--kubeconfig <path>",
-      "kubeconfig file (default: spec.connection.kubeconfig, $KUBECONFIG, ~/.kube/config)",
+    .addOption(
+      settingOption(
+        kubeconfig,
+        "kubeconfig file (default: spec.connection.kubeconfig, $KUBECONFIG, ~/.kube/config)",
+      ),
     )
-    .option(
-      "--context <name>",
-      "kubeconfig context (default: spec.connection.context, else the current one)",
+    .addOption(
+      settingOption(
+        context,
+        "kubeconfig context (default: spec.connection.context, else the current one)",
+      ),
     );
 }
 
@@ -93,9 +123,11 @@ export function addTargetOptions<
       "repository to use, e.g. oci://ghcr.io/org/app (default: the local registry from ksail.yaml)",
     )
     .option("--insecure", "allow plain HTTP to a non-loopback registry")
-    .option(
-      "--request-timeout <duration>",
-      "how long a registry request may go without data before it is retried (default: $KSAIL_REQUEST_TIMEOUT, else 30s)",
+    .addOption(
+      settingOption(
+        RUNTIME_SETTINGS.requestTimeout,
+        `how long a registry request may go without data before it is retried (default: $${RUNTIME_SETTINGS.requestTimeout.env}, else ${RUNTIME_SETTINGS.requestTimeout.default})`,
+      ),
     );
 }
 

@@ -5,11 +5,13 @@
  * only when there is something to parse: a file, a KSAIL_* setting, a flag or a given base.
  */
 import { readFile, stat } from "node:fs/promises";
-import { basename, dirname, relative, resolve } from "node:path";
+import { homedir } from "node:os";
+import { basename, delimiter, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { KsailError } from "../errors.js";
 import { API_VERSION, CONFIG_FILE, defaultConfig, KIND } from "./defaults.js";
 import type { KsailConfig } from "./schema.js";
-import { SETTINGS } from "./settings.js";
+import { parseDuration } from "../util/duration.js";
+import { RUNTIME_SETTINGS, SETTINGS } from "./settings.js";
 
 export { CONFIG_FILE };
 export { SETTINGS, type Setting } from "./settings.js";
@@ -89,7 +91,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   const baseDir = text === undefined ? cwd : dirname(path);
   const flags = options.flags ?? {};
   const overridden = SETTINGS.some(
-    (s) => (env[s.env] !== undefined && env[s.env] !== "") || flags[s.key] !== undefined,
+    (s) => (s.env !== undefined && (env[s.env] ?? "") !== "") || flags[s.key] !== undefined,
   );
   if (text === undefined && options.base === undefined && !overridden) {
     return { config: defaultConfig(nameFromDirectory(baseDir)), path: undefined, baseDir };
@@ -148,4 +150,72 @@ export function nameFromDirectory(dir: string): string {
     .slice(0, 63)
     .replace(/-+$/, "");
   return name || "ksail";
+}
+
+/** The run-time settings (settings.ts RUNTIME_SETTINGS), resolved: what the services are given. */
+export interface Runtime {
+  /** The directory of docker's config.json: $DOCKER_CONFIG, else ~/.docker. */
+  dockerConfig: string;
+  /** $KUBECONFIG's files (empty when unset): the kubeconfig when no flag or field names one. */
+  kubeconfigFiles: string[];
+  /** Whether ksail runs in a pod (client-node's in-cluster configuration then applies). */
+  inCluster: boolean;
+}
+
+/** Resolves the run-time settings that cannot be wrong (paths) from the environment. */
+export function resolveRuntime(env: NodeJS.ProcessEnv): Runtime {
+  const { dockerConfig, kubeconfigFiles } = RUNTIME_SETTINGS;
+  return {
+    dockerConfig: env[dockerConfig.env] || join(homedir(), ".docker"),
+    kubeconfigFiles: (env[kubeconfigFiles.env] ?? "").split(delimiter).filter((p) => p !== ""),
+    inCluster: env.KUBERNETES_SERVICE_HOST !== undefined && env.KUBERNETES_SERVICE_HOST !== "",
+  };
+}
+
+/**
+ * --request-timeout, else $KSAIL_REQUEST_TIMEOUT, else 30 s, in milliseconds (for the commands
+ * that talk to a registry). A bad value is a usage error from the flag (exit 2) and a config error
+ * from the environment (exit 8), as for the ksail.yaml settings (parse.ts).
+ */
+export function resolveRequestTimeout(env: NodeJS.ProcessEnv, flag: string | undefined): number {
+  const { requestTimeout } = RUNTIME_SETTINGS;
+  return flag !== undefined
+    ? parseRequestTimeout(flag, requestTimeout.flag)
+    : parseRequestTimeout(env[requestTimeout.env]?.trim() || requestTimeout.default, undefined);
+}
+
+/** A positive duration; `flag` names the flag it came from, else it came from the environment. */
+function parseRequestTimeout(text: string, flag: string | undefined): number {
+  const ms = parseDuration(text);
+  if (ms !== undefined && ms > 0) return ms;
+  const { env, default: fallback } = RUNTIME_SETTINGS.requestTimeout;
+  if (flag !== undefined) {
+    throw new KsailError(
+      "usage",
+      `${flag} must be a duration such as 30s, 2m or 1h, got "${text}"`,
+    );
+  }
+  throw new KsailError(
+    "config",
+    `${env}="${text}" is not a duration; write it like 30s, 2m or 1m30s`,
+    {
+      hint: `Set ${env} to a positive duration (e.g. 2m), or unset it for ${fallback}.`,
+    },
+  );
+}
+
+/**
+ * The key file a signing command uses: its flag (relative to the working directory), else
+ * spec.options.signing.key or .publicKey in ksail.yaml (relative to that file).
+ */
+export function keyFile(
+  loaded: LoadedConfig | undefined,
+  flag: string | undefined,
+  field: "key" | "publicKey",
+  cwd: string,
+): string | undefined {
+  if (flag !== undefined) return resolve(cwd, flag);
+  const configured = loaded?.config.spec.options.signing[field];
+  if (configured === undefined) return undefined;
+  return isAbsolute(configured) ? configured : resolve(loaded!.baseDir, configured);
 }

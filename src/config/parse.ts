@@ -8,8 +8,13 @@ import { isMap, isScalar, LineCounter, parseDocument, type Document } from "yaml
 import type { z } from "zod/v4";
 import { KsailError } from "../errors.js";
 import { CONFIG_FILE } from "./defaults.js";
-import { ksailConfigSchema, resolveDerivedDefaults, type KsailConfig } from "./schema.js";
-import { SETTINGS, type Setting } from "./settings.js";
+import {
+  fieldSchema,
+  ksailConfigSchema,
+  resolveDerivedDefaults,
+  type KsailConfig,
+} from "./schema.js";
+import { SETTINGS, type ConfigSetting } from "./settings.js";
 
 type Origin = { kind: "env"; name: string } | { kind: "flag"; name: string };
 
@@ -65,8 +70,8 @@ export function parseConfig({
 
   const origins = new Map<string, Origin>();
   for (const setting of SETTINGS) {
-    const value = env[setting.env];
-    if (value !== undefined && value !== "") {
+    const value = setting.env === undefined ? undefined : env[setting.env];
+    if (setting.env !== undefined && value !== undefined && value !== "") {
       setIn(raw, setting.path, coerce(setting, value));
       origins.set(setting.path.join("."), { kind: "env", name: setting.env });
     }
@@ -114,8 +119,20 @@ export function parseConfig({
   return config;
 }
 
+/**
+ * A flag's value checked by the schema's own check of the field it sets (`flag` as the command
+ * spells it, e.g. the registry commands' --port for spec.options.localRegistry.hostPort); a bad
+ * value is a usage error naming the flag.
+ */
+export function checkFlag(setting: ConfigSetting, text: string, flag = setting.flag): unknown {
+  const value = coerce(setting, text);
+  const result = fieldSchema(setting.path).safeParse(value);
+  if (result.success) return result.data;
+  throw new KsailError("usage", `${flag} ${result.error.issues[0]!.message}, got "${text}"`);
+}
+
 /** "kind" → "Kind": the closed sets are matched without regard to case. */
-function normalizeChoice(raw: Record<string, unknown>, setting: Setting): void {
+function normalizeChoice(raw: Record<string, unknown>, setting: ConfigSetting): void {
   let node: unknown = raw;
   for (const key of setting.path.slice(0, -1)) {
     if (typeof node !== "object" || node === null) return;
@@ -138,7 +155,7 @@ function originOf(issue: z.core.$ZodIssue, origins: Map<string, Origin>): Origin
   return undefined;
 }
 
-function coerce(setting: Setting, value: string): unknown {
+function coerce(setting: ConfigSetting, value: string): unknown {
   if (!setting.numeric) return value;
   const number = Number(value);
   return Number.isFinite(number) && value.trim() !== "" ? number : value;

@@ -13,7 +13,12 @@ const duration = z
   .string()
   .regex(DURATION, { message: 'must be a duration such as "30s", "1m" or "1h30m"' });
 
-const port = z.number().int().min(1).max(65535);
+const PORT = "must be a port number from 1 to 65535";
+const port = z
+  .number({ message: PORT })
+  .int({ message: PORT })
+  .min(1, { message: PORT })
+  .max(65535, { message: PORT });
 
 /** DNS-1123 label: used for the project name, which becomes the artifact repository name. */
 const projectName = z
@@ -201,6 +206,26 @@ export type KsailConfig = Parsed & {
 
 export function defaultDistributionConfig(distribution: (typeof DISTRIBUTIONS)[number]): string {
   return distribution === "Kind" ? "kind.yaml" : "k3d.yaml";
+}
+
+/**
+ * The schema of one field (a setting's ksail.yaml path), so that a flag that sets it is checked
+ * exactly as the file's value is.
+ */
+export function fieldSchema(path: readonly string[]): z.ZodType {
+  let schema: z.ZodType = ksailConfigSchema;
+  for (const key of path) {
+    schema = unwrap(schema);
+    schema = (schema as z.ZodObject).shape[key] as z.ZodType;
+  }
+  return schema;
+}
+
+/** The schema inside .default()/.prefault()/.optional(). */
+function unwrap(schema: z.ZodType): z.ZodType {
+  let inner = schema;
+  while ("innerType" in inner.def) inner = inner.def.innerType as z.ZodType;
+  return inner;
 }
 
 /** Defaults that depend on other fields (applied after parsing). */

@@ -1,82 +1,198 @@
-/** The ksail.yaml values that KSAIL_* variables and flags can set too. */
+/**
+ * Every user-tunable value of ksail, declared once: its flag, environment variable, ksail.yaml
+ * field and default. load.ts resolves them (defaults < ksail.yaml < environment < flags) and the
+ * handlers pass the resolved values down; no service reads process.env. A setting with a `path`
+ * lives in ksail.yaml and is checked by the schema (schema.ts); one without is a run-time
+ * setting that load.ts resolves on its own (resolveRuntime).
+ *
+ * This file is loaded at start-up with the command table (flags take their help from it), so it
+ * imports nothing but the enums and the duration parser.
+ */
+import { parseDuration } from "../util/duration.js";
 import { DISTRIBUTIONS, GITOPS_ENGINES, TOGGLES } from "./enums.js";
 
-/** A config value that can also come from the environment or a flag. */
 export interface Setting {
-  /** commander's camelCase option key, e.g. "registryPort" for --registry-port. */
+  /** The key flag values are passed under: commander's camelCase key of `flag`. */
   key: string;
-  flag: string;
-  env: string;
-  path: readonly string[];
+  /** The flag, e.g. "--registry-port"; `value` names its argument in help. */
+  flag?: string;
+  value?: string;
+  env?: string;
+  /** Where it lives in ksail.yaml, if it does. */
+  path?: readonly string[];
+  /** The default as help and the README show it. */
+  default?: string;
+  /** Parsed as a number (a port). */
   numeric?: boolean;
   /** A closed set of values, matched without regard to case ("kind" → "Kind"). */
   choices?: readonly string[];
 }
 
-export const SETTINGS: readonly Setting[] = [
-  { key: "name", flag: "--name", env: "KSAIL_NAME", path: ["metadata", "name"] },
-  {
+/** A setting that lives in ksail.yaml and has a flag. */
+export type ConfigSetting = Setting & { flag: string; path: readonly string[] };
+
+/** ksail.yaml fields that KSAIL_* variables and flags can set too (`ksail init`, cluster commands). */
+export const CONFIG_SETTINGS = {
+  name: {
+    key: "name",
+    flag: "--name",
+    value: "name",
+    env: "KSAIL_NAME",
+    path: ["metadata", "name"],
+    default: "the directory name",
+  },
+  distribution: {
     key: "distribution",
     flag: "--distribution",
+    value: "distribution",
     env: "KSAIL_DISTRIBUTION",
     path: ["spec", "distribution"],
+    default: "Kind",
     choices: DISTRIBUTIONS,
   },
-  {
+  distributionConfig: {
     key: "distributionConfig",
     flag: "--distribution-config",
+    value: "path",
     env: "KSAIL_DISTRIBUTION_CONFIG",
     path: ["spec", "distributionConfig"],
+    default: "kind.yaml or k3d.yaml",
   },
-  {
+  sourceDirectory: {
     key: "sourceDirectory",
     flag: "--source-directory",
+    value: "dir",
     env: "KSAIL_SOURCE_DIRECTORY",
     path: ["spec", "sourceDirectory"],
+    default: "k8s",
   },
-  {
+  gitopsEngine: {
     key: "gitopsEngine",
     flag: "--gitops-engine",
+    value: "engine",
     env: "KSAIL_GITOPS_ENGINE",
     path: ["spec", "gitOpsEngine"],
+    default: "None (ksail init: Flux)",
     choices: GITOPS_ENGINES,
   },
-  {
+  localRegistry: {
     key: "localRegistry",
     flag: "--local-registry",
+    value: "state",
     env: "KSAIL_LOCAL_REGISTRY",
     path: ["spec", "localRegistry"],
+    default: "Enabled with Flux",
     choices: TOGGLES,
   },
-  {
+  registryPort: {
     key: "registryPort",
     flag: "--registry-port",
+    value: "port",
     env: "KSAIL_REGISTRY_PORT",
     path: ["spec", "options", "localRegistry", "hostPort"],
+    default: "5000",
     numeric: true,
   },
-  {
+  fluxInterval: {
     key: "fluxInterval",
     flag: "--flux-interval",
+    value: "duration",
     env: "KSAIL_FLUX_INTERVAL",
     path: ["spec", "options", "flux", "interval"],
+    default: "1m",
   },
-  {
+  kubeconfig: {
     key: "kubeconfig",
     flag: "--kubeconfig",
+    value: "path",
     env: "KSAIL_KUBECONFIG",
     path: ["spec", "connection", "kubeconfig"],
+    default: "$KUBECONFIG, then ~/.kube/config",
   },
-  {
+  context: {
     key: "context",
     flag: "--context",
+    value: "name",
     env: "KSAIL_CONTEXT",
     path: ["spec", "connection", "context"],
+    default: "the kubeconfig's current context",
   },
-  {
+  timeout: {
     key: "timeout",
     flag: "--timeout",
+    value: "duration",
     env: "KSAIL_TIMEOUT",
     path: ["spec", "connection", "timeout"],
+    default: "5m",
   },
-];
+  // The registry commands' --port, --name and --image (schema-checked like the file's values).
+  registryName: {
+    key: "registryName",
+    flag: "--name",
+    value: "name",
+    path: ["spec", "options", "localRegistry", "name"],
+    default: "ksail-registry",
+  },
+  registryImage: {
+    key: "registryImage",
+    flag: "--image",
+    value: "image",
+    path: ["spec", "options", "localRegistry", "image"],
+    default: "registry:3",
+  },
+  fluxVersion: {
+    key: "fluxVersion",
+    flag: "--flux-version",
+    value: "version",
+    path: ["spec", "options", "flux", "version"],
+    default: "the pinned Flux release",
+  },
+  signingKey: {
+    key: "signKey",
+    flag: "--sign-key",
+    value: "path",
+    path: ["spec", "options", "signing", "key"],
+    default: "none (no signature)",
+  },
+  signingPublicKey: {
+    key: "verifyKey",
+    flag: "--verify-key",
+    value: "path",
+    path: ["spec", "options", "signing", "publicKey"],
+    default: "none (no verification)",
+  },
+} as const satisfies Record<string, ConfigSetting>;
+
+/** Run-time settings: not in ksail.yaml, resolved by load.ts (resolveRuntime). */
+export const RUNTIME_SETTINGS = {
+  config: {
+    key: "config",
+    flag: "--config",
+    value: "path",
+    env: "KSAIL_CONFIG",
+    default: "ksail.yaml here or in the nearest parent directory",
+  },
+  requestTimeout: {
+    key: "requestTimeout",
+    flag: "--request-timeout",
+    value: "duration",
+    env: "KSAIL_REQUEST_TIMEOUT",
+    default: "30s",
+  },
+  dockerConfig: { key: "dockerConfig", env: "DOCKER_CONFIG", default: "~/.docker" },
+  kubeconfigFiles: { key: "kubeconfigFiles", env: "KUBECONFIG", default: "~/.kube/config" },
+  cosignPassword: { key: "cosignPassword", env: "COSIGN_PASSWORD", default: "asked on a terminal" },
+  cacheHome: { key: "cacheHome", env: "XDG_CACHE_HOME", default: "~/.cache" },
+} as const satisfies Record<string, Setting>;
+
+/**
+ * The ksail.yaml settings that KSAIL_* and flags merge into the file before the schema checks it
+ * (parse.ts). The key files and --flux-version are resolved by the commands that take them
+ * (load.ts keyFile; a relative key path in the file means next to ksail.yaml).
+ */
+export const SETTINGS: readonly ConfigSetting[] = Object.values(CONFIG_SETTINGS).filter(
+  (s) => !["fluxVersion", "signKey", "verifyKey"].includes(s.key),
+);
+
+/** Registry requests may go this long without data before they are retried (30 s). */
+export const DEFAULT_REQUEST_TIMEOUT_MS = parseDuration(RUNTIME_SETTINGS.requestTimeout.default)!;

@@ -347,7 +347,7 @@ export interface ConnectOptions {
  * connection or an engine that does not answer in time → KsailError("unreachable").
  */
 export async function connectEngine(
-  env: NodeJS.ProcessEnv = process.env,
+  env: NodeJS.ProcessEnv,
   options: ConnectOptions = {},
 ): Promise<Engine> {
   const endpoint = resolveEngineEndpoint(env);
@@ -379,7 +379,7 @@ export async function connectEngine(
 }
 
 /** Connects on first use and then reuses the connection (commands that may not need the engine). */
-export function lazyEngine(env: NodeJS.ProcessEnv = process.env): () => Promise<Engine> {
+export function lazyEngine(env: NodeJS.ProcessEnv): () => Promise<Engine> {
   let engine: Promise<Engine> | undefined;
   return () => (engine ??= connectEngine(env));
 }

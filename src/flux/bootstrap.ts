@@ -61,7 +61,12 @@ export async function bootstrapFlux(
  * The GitOps step `createCluster` runs (its installGitOps hook): connects to the new cluster's
  * kubeconfig context and bootstraps Flux there, within spec.connection.timeout (default 5m).
  */
-export function fluxStep(options: { env: NodeJS.ProcessEnv; manifests?: string | undefined }) {
+export function fluxStep(options: {
+  env: NodeJS.ProcessEnv;
+  manifests?: string | undefined;
+  /** $KUBECONFIG's files when ksail.yaml names no kubeconfig (config/load.ts resolveRuntime). */
+  kubeconfigFiles?: string[];
+}) {
   return async (context: {
     config: KsailConfig;
     kubeContext: string;
@@ -71,6 +76,7 @@ export function fluxStep(options: { env: NodeJS.ProcessEnv; manifests?: string |
     const { kubeconfig, timeout } = config.spec.connection;
     const kube = KubeClient.connect({
       ...(kubeconfig ? { kubeconfig } : {}),
+      ...(options.kubeconfigFiles ? { kubeconfigFiles: options.kubeconfigFiles } : {}),
       ...(kubeContext ? { context: kubeContext } : {}),
     });
     await bootstrapFlux(

@@ -44,7 +44,8 @@ export { cacheDirectory };
 export async function loadInstallManifests(options: {
   source?: string;
   version?: string;
-  cacheDir?: string;
+  /** ksail's cache directory (util/cache-dir.ts, from the caller's environment). */
+  cacheDir: string;
 }): Promise<InstallManifests> {
   const version = options.version ?? DEFAULT_FLUX_VERSION;
   let text: string;
@@ -56,7 +57,7 @@ export async function loadInstallManifests(options: {
     const url = options.source ?? releaseManifestUrl(version);
     const cacheFile = options.source
       ? undefined
-      : join(options.cacheDir ?? cacheDirectory(), "flux", version, "install.yaml");
+      : join(options.cacheDir, "flux", version, "install.yaml");
     const cached = cacheFile ? await readFile(cacheFile, "utf8").catch(() => undefined) : undefined;
     if (cached !== undefined && cacheFile) {
       text = cached;

@@ -33,8 +33,12 @@ export interface ObjectRef {
 }
 
 export interface ConnectionOptions extends RequestLimits {
-  /** Path to the kubeconfig; "~" is expanded. Default: KUBECONFIG / ~/.kube/config. */
+  /** Path to the kubeconfig; "~" is expanded. Default: `kubeconfigFiles`, else ~/.kube/config. */
   kubeconfig?: string;
+  /** $KUBECONFIG's files, merged as kubectl merges them (resolved by config/load.ts). */
+  kubeconfigFiles?: string[];
+  /** In a pod without a kubeconfig, client-node's in-cluster configuration applies. */
+  inCluster?: boolean;
   context?: string;
 }
 
@@ -158,10 +162,20 @@ export class KubeClient {
   static connect(options: ConnectionOptions = {}): KubeClient {
     const config = new KubeConfig();
     const path = options.kubeconfig?.replace(/^~(?=$|\/)/, homedir());
-    assertKubeconfigExists(path);
+    const files = options.kubeconfigFiles ?? [];
+    assertKubeconfigExists(path, files, options.inCluster === true);
     try {
       if (path) config.loadFromFile(path);
-      else config.loadFromDefault();
+      else if (files.length > 0) {
+        config.loadFromFile(files[0]!);
+        for (const file of files.slice(1)) {
+          const more = new KubeConfig();
+          more.loadFromFile(file);
+          config.mergeConfig(more);
+        }
+      } else if (existsSync(join(homedir(), ".kube", "config"))) {
+        config.loadFromFile(join(homedir(), ".kube", "config"));
+      } else config.loadFromCluster();
     } catch (error) {
       throw new KsailError(
         "config",
@@ -662,7 +676,11 @@ function parseBody(body: unknown): { message?: string; reason?: string } | undef
  * otherwise make up a "loaded-context" for http://localhost:8080. In a pod, client-node's
  * in-cluster configuration applies.
  */
-function assertKubeconfigExists(path: string | undefined): void {
+function assertKubeconfigExists(
+  path: string | undefined,
+  fromEnv: string[],
+  inCluster: boolean,
+): void {
   const hint =
     "Create a cluster with `ksail up` (it writes the kubeconfig), or point --kubeconfig, spec.connection.kubeconfig or KUBECONFIG at an existing one.";
   if (path !== undefined) {
@@ -675,8 +693,7 @@ function assertKubeconfigExists(path: string | undefined): void {
     }
     return;
   }
-  const fromEnv = process.env.KUBECONFIG?.split(delimiter).filter((p) => p !== "");
-  if (fromEnv !== undefined && fromEnv.length > 0) {
+  if (fromEnv.length > 0) {
     if (!fromEnv.some((p) => existsSync(p))) {
       throw new KsailError(
         "not-found",
@@ -687,7 +704,7 @@ function assertKubeconfigExists(path: string | undefined): void {
     return;
   }
   const home = join(homedir(), ".kube", "config");
-  if (!existsSync(home) && !process.env.KUBERNETES_SERVICE_HOST) {
+  if (!existsSync(home) && !inCluster) {
     throw new KsailError(
       "not-found",
       `no kubeconfig: ${home} does not exist (no --kubeconfig, spec.connection.kubeconfig or KUBECONFIG was given)`,

@@ -7,8 +7,7 @@
  * blobs.ts, upload.ts, manifests.ts, tags.ts, catalog.ts, on top of session.ts (requests,
  * retries, scheme fallback, auth) and errors.ts (what a failure means to a person).
  */
-import { parseDuration } from "../util/duration.js";
-import { KsailError } from "../errors.js";
+import { DEFAULT_REQUEST_TIMEOUT_MS } from "../config/settings.js";
 import { blobExists, fetchBlob } from "./blobs.js";
 import { ping } from "./api-check.js";
 import { catalog } from "./catalog.js";
@@ -33,6 +32,7 @@ export type { RetryPolicy } from "./retry.js";
 export type { RegistryEvent } from "./session.js";
 export { MEDIA_TYPES } from "./manifests.js";
 export { parseLinkNext } from "./pagination.js";
+export { DEFAULT_REQUEST_TIMEOUT_MS };
 
 export interface RegistryClientOptions {
   /** Hosts ("host[:port]") that may be reached over plain HTTP or with unverified TLS. */
@@ -44,11 +44,12 @@ export interface RegistryClientOptions {
   chunkSize?: number;
   /**
    * Inactivity allowed on a request (no bytes sent or received), not a limit on the whole
-   * transfer. Default: $KSAIL_REQUEST_TIMEOUT (a duration such as "30s", "2m"), else 30 s.
+   * transfer. The CLI passes the resolved --request-timeout / KSAIL_REQUEST_TIMEOUT
+   * (config/load.ts resolveRuntime); default 30 s.
    */
   requestTimeoutMs?: number;
-  /** Where KSAIL_REQUEST_TIMEOUT is read from; default process.env. */
-  env?: NodeJS.ProcessEnv;
+  /** The directory of docker's config.json for the default credentials (resolved $DOCKER_CONFIG). */
+  dockerConfig?: string;
   /** Time allowed to open a TCP connection. */
   connectTimeoutMs?: number;
   userAgent?: string;
@@ -59,7 +60,6 @@ export interface RegistryClientOptions {
 export const DEFAULT_MONOLITHIC_THRESHOLD = 5 * 1024 * 1024;
 /** 5 MiB: the S3 multipart minimum that S3-backed registries need; resumes lose at most this much. */
 export const DEFAULT_CHUNK_SIZE = 5 * 1024 * 1024;
-export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 3_000;
 
 export class RegistryClient {
@@ -68,13 +68,14 @@ export class RegistryClient {
   constructor(options: RegistryClientOptions = {}) {
     const policy = { ...DEFAULT_RETRY_POLICY, ...definedOnly(options.retry ?? {}) };
     if (policy.maxAttempts < 1) policy.maxAttempts = 1;
-    const requestTimeoutMs =
-      options.requestTimeoutMs ??
-      requestTimeoutFromEnv(options.env ?? process.env) ??
-      DEFAULT_REQUEST_TIMEOUT_MS;
+    const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.session = new RegistrySession({
       insecureRegistries: options.insecureRegistries ?? [],
-      credentials: options.credentials ?? dockerConfigCredentials(),
+      credentials:
+        options.credentials ??
+        dockerConfigCredentials(
+          options.dockerConfig === undefined ? {} : { configDir: options.dockerConfig },
+        ),
       policy,
       monolithicThreshold: options.monolithicThreshold ?? DEFAULT_MONOLITHIC_THRESHOLD,
       chunkSize: Math.max(1, options.chunkSize ?? DEFAULT_CHUNK_SIZE),
@@ -171,21 +172,6 @@ export class RegistryClient {
   catalog(registry: string, options: { pageSize?: number } = {}): Promise<string[]> {
     return catalog(this.session, registry, options);
   }
-}
-
-/** KSAIL_REQUEST_TIMEOUT as milliseconds; undefined when unset; KsailError("config") when invalid. */
-export function requestTimeoutFromEnv(env: NodeJS.ProcessEnv): number | undefined {
-  const raw = env.KSAIL_REQUEST_TIMEOUT?.trim();
-  if (raw === undefined || raw === "") return undefined;
-  const ms = parseDuration(raw);
-  if (ms === undefined || ms <= 0) {
-    throw new KsailError(
-      "config",
-      `KSAIL_REQUEST_TIMEOUT="${raw}" is not a duration; write it like 30s, 2m or 1m30s`,
-      { hint: "Set KSAIL_REQUEST_TIMEOUT to a positive duration (e.g. 2m), or unset it for 30s." },
-    );
-  }
-  return ms;
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {

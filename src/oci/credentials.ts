@@ -59,9 +59,9 @@ interface DockerConfigFile {
   credsStore?: string;
 }
 
-function defaultConfigPath(): string {
-  const dir = process.env.DOCKER_CONFIG;
-  return join(dir && dir !== "" ? dir : join(homedir(), ".docker"), "config.json");
+/** config.json in `dir` (the resolved $DOCKER_CONFIG, config/load.ts), else in ~/.docker. */
+function defaultConfigPath(dir: string | undefined): string {
+  return join(dir ?? join(homedir(), ".docker"), "config.json");
 }
 
 async function readConfig(path: string): Promise<DockerConfigFile | undefined> {
@@ -198,9 +198,11 @@ export async function runCredentialHelper(
  * `auths` entry when the store has nothing), else `auths`. The file is read on every call so
  * that a `docker login` in between is seen.
  */
-export function dockerConfigCredentials(options: { configPath?: string } = {}): CredentialProvider {
+export function dockerConfigCredentials(
+  options: { configPath?: string; configDir?: string } = {},
+): CredentialProvider {
   return async (registry) => {
-    const path = options.configPath ?? defaultConfigPath();
+    const path = options.configPath ?? defaultConfigPath(options.configDir);
     const config = await readConfig(path);
     if (!config) return undefined;
     const wanted = normalizeRegistryKey(registry);

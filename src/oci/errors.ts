@@ -8,6 +8,7 @@ import type { ErrorKind } from "../errors.js";
 import type { Credential } from "./credentials.js";
 import type { BodyTooLargeError, HttpResponse, NetworkError } from "./http.js";
 import { header } from "./http.js";
+import { DEFAULT_REQUEST_TIMEOUT_MS } from "../config/settings.js";
 import { formatDuration } from "../util/duration.js";
 import { splitHostPort } from "./reference.js";
 
@@ -187,7 +188,7 @@ export function networkFailure(
   registry: string,
   ctx: ErrorContext,
   attempts: number,
-  limits: { requestTimeoutMs: number } = { requestTimeoutMs: 30_000 },
+  limits: { requestTimeoutMs: number } = { requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS },
 ): KsailError {
   const { host } = splitHostPort(registry);
   const address = registry;

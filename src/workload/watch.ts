@@ -14,26 +14,22 @@
  */
 import { listSourceFiles } from "../artifact/source-files.js";
 import { KsailError, isKsailError } from "../errors.js";
-import {
-  reconcileWorkload,
-  type ReconcileResult,
-  type ReconcileTarget,
-} from "../flux/reconcile.js";
+import type { ReconcileTarget } from "../flux/reconcile.js";
 import type { KubeClient } from "../k8s/client.js";
 import type { RegistryClient } from "../oci/client.js";
 import { formatRepository, type RepositoryRef } from "../oci/reference.js";
-import type { ValidationCache } from "../validate/cache.js";
-import type { Progress } from "../progress.js";
-import { pruneWorkload } from "./prune.js";
-import { pushWorkload, type PushResult } from "./push.js";
-import { signArtifact } from "./sign.js";
 import type { SigningKey } from "../sign/keys.js";
+import type { ValidationCache } from "../validate/cache.js";
+import { ABANDONED, CycleRunner, type CycleReport } from "./watch-cycle.js";
 import {
   EDITOR_TEMP_PATTERNS,
   relevantChanges,
+  SeenFiles,
   watchChanges,
-  type ChangeBatch,
+  type ChangeQueue,
 } from "./watch-changes.js";
+
+export type { CycleOutcome, CycleReport } from "./watch-cycle.js";
 
 export const DEFAULT_DEBOUNCE_MS = 75;
 
@@ -68,50 +64,10 @@ export interface WatchInput {
   backoff?: { initialMs: number; maxMs: number };
 }
 
-export type CycleOutcome =
-  | "applied" // pushed (or already pushed) and applied by Flux
-  | "pushed" // pushed; no reconcile asked for
-  | "unchanged" // the packaged content equals the newest version, which is applied already
-  | "invalid" // validation failed; nothing pushed
-  | "flux-failed" // pushed, but Flux reported a failure
-  | "unreachable" // registry or API server down; retried with backoff
-  | "failed" // any other error; the next save tries again
-  | "abandoned"; // cut short by Ctrl-C
-
-export interface CycleReport {
-  cycle: number;
-  trigger: "start" | "change" | "retry";
-  /** Files of the artifact that changed (relative to the source directory). */
-  changed: string[];
-  outcome: CycleOutcome;
-  version?: string;
-  digest?: string;
-  /** Validation problems, as file:line:column: message. */
-  problems?: string[];
-  /** Flux's message, or the error, for the failed outcomes. */
-  message?: string;
-  hint?: string;
-  /** Milliseconds: validate, push (registry: list, upload, tag), fetch and apply (Flux), from save. */
-  timings: {
-    validateMs?: number;
-    pushMs?: number;
-    fetchMs?: number;
-    applyMs?: number;
-    /** First file event of the burst → tag written. */
-    savedToPushedMs?: number;
-    /** First file event of the burst (or the cycle's start) → end of the cycle. */
-    totalMs: number;
-  };
-  /** Versions deleted by --prune-keep after this cycle. */
-  pruned?: string[];
-  /** The signature tag of the pushed version, with a signing key. */
-  signatureTag?: string;
-}
-
 export interface WatchReporter {
   /** One finished cycle. */
   cycle(report: CycleReport): void;
-  /** Status lines: watching started, outage began / ended, stopping. */
+  /** Status lines: watching started, outage began / ended, directory gone / back, stopping. */
   notice(line: string): void;
   warn(line: string): void;
 }
@@ -124,32 +80,19 @@ export interface WatchSummary {
   abandoned: boolean;
 }
 
-const ABANDONED = Symbol("abandoned");
+/**
+ * Where the loop is: waiting for saves, or retrying through an outage (with the changes of the
+ * cycles that failed for it, carried into the retry).
+ */
+type LoopState =
+  { kind: "watching" } | { kind: "outage"; since: number; delayMs: number; carried: string[] };
 
-/** Runs steps without printing, remembering when each started and ended. */
-class StepClock implements Progress {
-  readonly steps: { label: string; start: number; end: number }[] = [];
-  readonly warnings: string[] = [];
-
-  async step<T>(label: string, run: () => Promise<T>): Promise<T> {
-    const start = performance.now();
-    try {
-      return await run();
-    } finally {
-      this.steps.push({ label, start, end: performance.now() });
-    }
-  }
-  info(): void {}
-  warn(line: string): void {
-    this.warnings.push(line);
-  }
-  find(prefix: string) {
-    return this.steps.find((s) => s.label.startsWith(prefix));
-  }
-  ms(prefix: string): number | undefined {
-    const step = this.find(prefix);
-    return step ? step.end - step.start : undefined;
-  }
+/** The work for the next cycle, or undefined when there is none (only ignored files changed). */
+interface Work {
+  trigger: CycleReport["trigger"];
+  changed: string[];
+  /** performance.now() of the save (the first event of the burst), or of the retry. */
+  startedAt: number;
 }
 
 /** The memo in memory only while watching: no cache file rewritten on every save. */
@@ -163,15 +106,145 @@ function memoryCache(cache: ValidationCache): ValidationCache & { flush(): Promi
   };
 }
 
-/**
- * An outage is retried with backoff: the registry or API server cannot be reached, or a registry
- * request timed out. A reconcile that times out is Flux's answer (reported, like a failure).
- */
-function isOutage(error: unknown, during: "push" | "reconcile"): error is KsailError {
-  return (
-    isKsailError(error) &&
-    (error.kind === "unreachable" || (error.kind === "timeout" && during === "push"))
-  );
+/** A delay that an abort ends early. */
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** The file side of the loop: which files the artifact takes, and which of them a batch changed. */
+class Selection {
+  private selected = new Set<string>();
+  private readonly seen: SeenFiles;
+
+  constructor(
+    private readonly sourceDir: string,
+    private readonly ignore: string[],
+  ) {
+    this.seen = new SeenFiles(sourceDir);
+  }
+
+  private async list(): Promise<Set<string>> {
+    const { files } = await listSourceFiles(this.sourceDir, { ignore: this.ignore });
+    return new Set(files.map((f) => f.path));
+  }
+
+  async start(): Promise<void> {
+    this.selected = await this.list();
+  }
+
+  /**
+   * The artifact's files the batch changed: none when only ignored files changed, or only the
+   * rest of a save the last cycle took already (see SeenFiles). Remembers what it hands out.
+   */
+  async changedBy(paths: Set<string>): Promise<string[]> {
+    const after = await this.list();
+    const relevant = relevantChanges({ paths, firstAt: 0 }, this.selected, after);
+    this.selected = after;
+    if (relevant.length === 0) return [];
+    if ((await this.seen.differing(relevant)).length === 0) return [];
+    await this.seen.take(relevant);
+    return relevant;
+  }
+}
+
+/** The loop: waits for work, runs a cycle, and keeps its state (watching / outage) in order. */
+class WatchLoop {
+  private state: LoopState = { kind: "watching" };
+
+  constructor(
+    private readonly changes: ChangeQueue,
+    private readonly selection: Selection,
+    private readonly cycles: CycleRunner,
+    private readonly reporter: WatchReporter,
+    private readonly signal: AbortSignal,
+    private readonly backoff: { initialMs: number; maxMs: number },
+    private readonly sourceDir: string,
+  ) {}
+
+  /** Runs until the signal aborts or the watcher ends; true if a cycle was cut short. */
+  async run(): Promise<boolean> {
+    // First cycle: bring the registry (and cluster) up to the directory as it is now.
+    await this.selection.start();
+    if (await this.settle(await this.cycles.run("start", [], performance.now()))) return true;
+    while (!this.signal.aborted) {
+      const work = this.state.kind === "outage" ? await this.retry() : await this.save();
+      if (work === "end") break;
+      if (!work) continue;
+      if (await this.settle(await this.cycles.run(work.trigger, work.changed, work.startedAt)))
+        return true;
+    }
+    return false;
+  }
+
+  /** Waits for the next save that changes the artifact. */
+  private async save(): Promise<Work | "end" | undefined> {
+    const batch = await this.changes.next();
+    if (!batch) return "end";
+    try {
+      const changed = await this.selection.changedBy(batch.paths);
+      return changed.length === 0
+        ? undefined
+        : { trigger: "change", changed, startedAt: batch.firstAt };
+    } catch (error) {
+      this.reporter.warn(`cannot read ${this.sourceDir}: ${(error as Error).message}`);
+      return undefined;
+    }
+  }
+
+  /** During an outage: waits out the backoff, then retries with the edits made meanwhile. */
+  private async retry(): Promise<Work | "end"> {
+    const outage = this.state as Extract<LoopState, { kind: "outage" }>;
+    await delay(outage.delayMs, this.signal);
+    if (this.signal.aborted) return "end";
+    const batch = this.changes.pending ? await this.changes.next() : undefined;
+    if (this.signal.aborted) return "end";
+    const changed = batch ? await this.selection.changedBy(batch.paths) : [];
+    return {
+      trigger: "retry",
+      changed: [...new Set([...outage.carried, ...changed])].sort(),
+      startedAt: batch?.firstAt ?? performance.now(),
+    };
+  }
+
+  /** Reports a finished cycle and moves the state on; true if the cycle was abandoned. */
+  private async settle(report: CycleReport): Promise<boolean> {
+    if (report.outcome === "abandoned") {
+      this.reporter.cycle(report);
+      return true;
+    }
+    if (report.outcome === "unreachable") {
+      const previous = this.state.kind === "outage" ? this.state : undefined;
+      if (!previous) {
+        this.reporter.cycle(report);
+        this.reporter.notice(`Retrying with backoff until it answers; edits keep being collected.`);
+      }
+      const delayMs = previous
+        ? Math.min(this.backoff.maxMs, previous.delayMs * 2)
+        : this.backoff.initialMs;
+      this.state = {
+        kind: "outage",
+        since: previous?.since ?? Date.now(),
+        delayMs,
+        carried: report.changed,
+      };
+      return false;
+    }
+    if (this.state.kind === "outage") {
+      const seconds = (Date.now() - this.state.since) / 1000;
+      this.reporter.notice(`Reachable again after ${seconds.toFixed(1)} s.`);
+    }
+    this.state = { kind: "watching" };
+    this.reporter.cycle(report);
+    return false;
+  }
 }
 
 export async function watchWorkload(
@@ -179,269 +252,68 @@ export async function watchWorkload(
   options: WatchInput,
   reporter: WatchReporter,
 ): Promise<WatchSummary> {
-  const { client } = deps;
   const { signal, sourceDir } = options;
   if (options.reconcile && !deps.kube) {
     throw new KsailError("usage", "watch: reconciling needs a cluster connection (deps.kube)");
   }
   const ignore = [...(options.ignore ?? []), ...EDITOR_TEMP_PATTERNS];
-  const backoff = options.backoff ?? { initialMs: 500, maxMs: 10_000 };
   const cache = deps.validationCache ? memoryCache(deps.validationCache) : undefined;
   const name = formatRepository(options.repository);
-  const summary: WatchSummary = { cycles: 0, pushed: 0, abandoned: false };
 
   let watcherError: Error | undefined;
-  const changes = watchChanges(sourceDir, {
+  const changes = await watchChanges(sourceDir, {
     debounceMs: options.debounceMs ?? DEFAULT_DEBOUNCE_MS,
     onError: (error) => (watcherError = error),
+    onNotice: (line) => reporter.notice(line),
   });
   const aborted = new Promise<typeof ABANDONED>((resolve) => {
     if (signal.aborted) resolve(ABANDONED);
     signal.addEventListener("abort", () => resolve(ABANDONED), { once: true });
   });
-  signal.addEventListener("abort", () => changes.close(), { once: true });
-
-  /** The selection the last cycle saw, to tell artifact files from ignored ones. */
-  let selected: Set<string>;
-  /** Digest Flux last applied (as far as this loop knows). */
-  let applied: string | undefined;
-  let outage: { what: string; since: number; delayMs: number } | undefined;
-  /** Changes of a cycle that failed for an outage, carried into the retry. */
-  let carried: string[] = [];
-
-  const list = async () =>
-    new Set((await listSourceFiles(sourceDir, { ignore })).files.map((f) => f.path));
-
-  /** Waits for the push to finish, but not longer than the grace period after an abort. */
-  const untilAbortGrace = <T>(work: Promise<T>): Promise<T | typeof ABANDONED> =>
-    Promise.race([
-      work,
-      aborted.then(
-        () =>
-          new Promise<typeof ABANDONED>((resolve) =>
-            setTimeout(() => resolve(ABANDONED), options.abortGraceMs ?? 5000).unref(),
-          ),
-      ),
-    ]);
-
-  const runCycle = async (
-    trigger: CycleReport["trigger"],
-    changed: string[],
-    startedAt: number,
-  ): Promise<CycleReport> => {
-    const clock = new StepClock();
-    const report: CycleReport = {
-      cycle: ++summary.cycles,
-      trigger,
-      changed,
-      outcome: "failed",
-      timings: { totalMs: 0 },
-    };
-    const finish = (outcome: CycleOutcome, extra: Partial<CycleReport> = {}): CycleReport => {
-      Object.assign(report, extra, { outcome });
-      report.timings.totalMs = performance.now() - startedAt;
-      const validate = clock.ms("Validate manifests");
-      if (validate !== undefined) report.timings.validateMs = validate;
-      const listed = clock.find("List versions");
-      const tagged = clock.find("Tag version");
-      if (listed) report.timings.pushMs = (tagged ?? listed).end - listed.start;
-      if (tagged) report.timings.savedToPushedMs = tagged.end - startedAt;
-      return report;
-    };
-    const failure = (error: unknown, during: "push" | "reconcile"): CycleReport => {
-      if (isKsailError(error) && error.kind === "validation" && during === "push") {
-        return finish("invalid", { problems: error.details, message: error.message });
-      }
-      const message = error instanceof Error ? error.message : String(error);
-      const hint = isKsailError(error) ? error.hint : undefined;
-      if (isOutage(error, during))
-        return finish("unreachable", { message, ...(hint ? { hint } : {}) });
-      if (during === "reconcile" && isKsailError(error) && error.kind === "failed") {
-        return finish("flux-failed", { message, ...(hint ? { hint } : {}) });
-      }
-      return finish("failed", { message, ...(hint ? { hint } : {}) });
-    };
-
-    let pushed: PushResult | typeof ABANDONED;
-    try {
-      pushed = await untilAbortGrace(
-        pushWorkload(
-          {
-            client,
-            ...(cache ? { validationCache: cache } : {}),
-            ...(deps.exclusive ? { exclusive: deps.exclusive } : {}),
-          },
-          { repository: options.repository, sourceDir, ignore },
-          clock,
-        ),
-      );
-    } catch (error) {
-      return failure(error, "push");
-    }
-    if (pushed === ABANDONED) return finish("abandoned");
-    for (const line of clock.warnings) reporter.warn(line);
-    const result = pushed;
-    report.version = result.version;
-    report.digest = result.digest;
-    summary.lastVersion = result.version;
-    if (!result.unchanged) summary.pushed++;
-    if (options.signingKey) {
-      try {
-        const signed = await signArtifact(
-          { client },
-          { repository: options.repository, digest: result.digest, key: options.signingKey },
-          clock,
-        );
-        report.signatureTag = signed.signatureTag;
-      } catch (error) {
-        return failure(error, "push");
-      }
-    }
-    if (result.unchanged && (applied === result.digest || !options.reconcile)) {
-      return finish("unchanged");
-    }
-    if (signal.aborted) return finish("abandoned");
-
-    if (options.reconcile) {
-      const { timeoutMs, ...target } = options.reconcile;
-      const kube = deps.kube as KubeClient;
-      let reconciled: ReconcileResult | typeof ABANDONED;
-      try {
-        reconciled = await Promise.race([
-          reconcileWorkload({ kube }, { ...target, timeoutMs }, clock),
-          aborted,
-        ]);
-      } catch (error) {
-        return failure(error, "reconcile");
-      }
-      if (reconciled === ABANDONED) return finish("abandoned");
-      const [fetch, apply] = reconciled.steps;
-      if (fetch) report.timings.fetchMs = fetch.ms;
-      if (apply) report.timings.applyMs = apply.ms;
-      // Flux may have fetched a newer version than ours (another push): say what it applied.
-      applied = apply?.revision?.endsWith(`@${result.digest}`) ? result.digest : undefined;
-      if (!applied) {
-        reporter.warn(
-          `Flux applied ${apply?.revision ?? "nothing"}, not ${result.version}@${result.digest} (another push meanwhile?)`,
-        );
-      }
-      finish("applied");
-    } else {
-      finish("pushed");
-    }
-
-    if (options.pruneKeep !== undefined && !result.unchanged && !signal.aborted) {
-      try {
-        const pruned = await pruneWorkload(
-          { client },
-          { repository: options.repository, keep: options.pruneKeep },
-          clock,
-        );
-        if (pruned.deleted.length > 0) report.pruned = pruned.deleted.map((v) => v.version);
-      } catch (error) {
-        reporter.warn(`pruning old versions of ${name} failed: ${(error as Error).message}`);
-      }
-    }
-    return report;
-  };
-
-  /** Runs one cycle and keeps the loop's state (outage, carried changes) in order. */
-  const cycle = async (
-    trigger: CycleReport["trigger"],
-    changed: string[],
-    startedAt: number,
-  ): Promise<void> => {
-    const report = await runCycle(trigger, changed, startedAt);
-    if (report.outcome === "abandoned") {
-      summary.abandoned = true;
-      reporter.cycle(report);
-      return;
-    }
-    if (report.outcome === "unreachable") {
-      carried = changed;
-      if (!outage) {
-        outage = { what: report.message ?? "unreachable", since: Date.now(), delayMs: 0 };
-        reporter.cycle(report);
-        reporter.notice(`Retrying with backoff until it answers; edits keep being collected.`);
-      }
-      outage.delayMs = Math.min(
-        backoff.maxMs,
-        outage.delayMs === 0 ? backoff.initialMs : outage.delayMs * 2,
-      );
-      return;
-    }
-    if (outage) {
-      reporter.notice(
-        `Reachable again after ${((Date.now() - outage.since) / 1000).toFixed(1)} s.`,
-      );
-      outage = undefined;
-    }
-    carried = [];
-    reporter.cycle(report);
-  };
-
-  const retryDelay = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      signal.addEventListener(
-        "abort",
-        () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        { once: true },
-      );
-    });
+  signal.addEventListener("abort", () => void changes.close(), { once: true });
+  const cycles = new CycleRunner({
+    ...deps,
+    ...(cache ? { validationCache: cache } : {}),
+    repository: options.repository,
+    sourceDir,
+    ignore,
+    ...(options.reconcile ? { reconcile: options.reconcile } : {}),
+    ...(options.pruneKeep === undefined ? {} : { pruneKeep: options.pruneKeep }),
+    ...(options.signingKey ? { signingKey: options.signingKey } : {}),
+    signal,
+    aborted,
+    abortGraceMs: options.abortGraceMs ?? 5000,
+    warn: (line) => reporter.warn(line),
+  });
+  const loop = new WatchLoop(
+    changes,
+    new Selection(sourceDir, ignore),
+    cycles,
+    reporter,
+    signal,
+    options.backoff ?? { initialMs: 500, maxMs: 10_000 },
+    sourceDir,
+  );
 
   try {
     reporter.notice(
       `Watching ${sourceDir} → ${name}${options.reconcile ? ` → Flux ${options.reconcile.namespace}/${options.reconcile.name}` : " (push only)"}; Ctrl-C to stop.`,
     );
-    // First cycle: bring the registry (and cluster) up to the directory as it is now.
-    selected = await list();
-    await cycle("start", [], performance.now());
-
-    while (!signal.aborted) {
-      let batch: ChangeBatch | undefined;
-      if (outage) {
-        await retryDelay(outage.delayMs);
-        if (signal.aborted) break;
-        // Edits made meanwhile join the retry.
-        batch = changes.pending ? await changes.next() : undefined;
-        if (signal.aborted) break;
-        const after = await list();
-        const changed = batch ? relevantChanges(batch, selected, after) : [];
-        selected = after;
-        await cycle(
-          "retry",
-          [...new Set([...carried, ...changed])].sort(),
-          batch?.firstAt ?? performance.now(),
-        );
-        continue;
-      }
-      batch = await changes.next();
-      if (!batch) break;
-      let after: Set<string>;
-      try {
-        after = await list();
-      } catch (error) {
-        reporter.warn(`cannot read ${sourceDir}: ${(error as Error).message}`);
-        continue;
-      }
-      const changed = relevantChanges(batch, selected, after);
-      selected = after;
-      if (changed.length === 0) continue; // only ignored files changed
-      await cycle("change", changed, batch.firstAt);
-    }
+    const abandoned = await loop.run();
+    if (isKsailError(watcherError) && !signal.aborted) throw watcherError;
     if (watcherError && !signal.aborted) {
       throw new KsailError("failed", `watching ${sourceDir} failed: ${watcherError.message}`, {
-        hint: "Is the directory still there? Start `ksail workload watch` again.",
         cause: watcherError,
       });
     }
-    return summary;
+    return {
+      cycles: cycles.cycles,
+      pushed: cycles.pushed,
+      ...(cycles.lastVersion ? { lastVersion: cycles.lastVersion } : {}),
+      abandoned,
+    };
   } finally {
-    changes.close();
+    await changes.close();
     await cache?.flush();
   }
 }

@@ -52,7 +52,7 @@ describe("ksail workload build / push with spec.images", { timeout: 600_000 }, (
 
   before(async () => {
     [lab, registry] = await Promise.all([startDockerEngine(), startRegistry()]);
-    client = new RegistryClient({ env: {} });
+    client = new RegistryClient();
     port = registry.registry.split(":")[1]!;
   });
   after(async () => {

@@ -57,7 +57,7 @@ export function imageBuildScenarios(
 
     before(async () => {
       [lab, registry] = await Promise.all([start(), startRegistry()]);
-      client = new RegistryClient({ env: {} });
+      client = new RegistryClient();
       engine = await connectEngine(lab.env);
     });
     after(async () => {

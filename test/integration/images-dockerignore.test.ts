@@ -95,7 +95,7 @@ describe(".dockerignore as the Docker CLI applies it", { timeout: 300_000 }, () 
         "the docker CLI is missing (the oracle here): run `apt-get install -y docker.io`",
       );
     [lab, registry] = await Promise.all([startDockerEngine(), startRegistry()]);
-    client = new RegistryClient({ env: {} });
+    client = new RegistryClient();
   });
   after(async () => {
     client?.close();

@@ -79,7 +79,7 @@ describe("push with spec.images", { timeout: 600_000 }, () => {
   before(async () => {
     flux = fluxBinary();
     [lab, registry] = await Promise.all([startDockerEngine(), startRegistry()]);
-    client = new RegistryClient({ env: {} });
+    client = new RegistryClient();
     engine = await connectEngine(lab.env);
   });
   after(async () => {

@@ -1,3 +1,4 @@
+import { resolveRequestTimeout } from "../../src/config/load.js";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
@@ -52,10 +53,10 @@ describe("a stalled registry answer (headers sent, then the body stops)", () => 
 
   it("that never recovers fails as a timeout (exit 10) naming the limit, --request-timeout and KSAIL_REQUEST_TIMEOUT", async () => {
     const proxy = await startFaultProxy({ target: lab.registry, stallAfterResponseBytes: 2000 });
-    // The limit comes from the environment, as the CLI's users set it.
+    // The limit comes from the environment, as the CLI's users set it (resolved by config/load.ts).
     const client = new RegistryClient({
       credentials: noCredentials,
-      env: { KSAIL_REQUEST_TIMEOUT: "1s" },
+      requestTimeoutMs: resolveRequestTimeout({ KSAIL_REQUEST_TIMEOUT: "1s" }, undefined),
     });
     try {
       const error = await rejectsKsail(
@@ -76,7 +77,7 @@ describe("a stalled registry answer (headers sent, then the body stops)", () => 
 
   it("KSAIL_REQUEST_TIMEOUT that is not a duration is a config error (exit 8)", () => {
     assert.throws(
-      () => new RegistryClient({ env: { KSAIL_REQUEST_TIMEOUT: "soon" } }),
+      () => resolveRequestTimeout({ KSAIL_REQUEST_TIMEOUT: "soon" }, undefined),
       (error: unknown) =>
         error instanceof KsailError &&
         error.kind === "config" &&

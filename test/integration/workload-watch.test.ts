@@ -4,10 +4,12 @@
  * successive saves become successive versions, an invalid save pushes nothing and the loop goes
  * on, ignored and editor temp files start no cycle, a registry outage is reported once and
  * retried until the registry is back, --prune-keep keeps the newest versions, and stopping
- * leaves every tag on a complete artifact.
+ * leaves every tag on a complete artifact. Every way of saving a file (in place, sed -i, rename,
+ * delete + create, git checkout / stash, directory moves, 100 saves a second) starts exactly one
+ * cycle; the watched directory going away, a symlink loop and a small inotify budget are told.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,10 +18,11 @@ import { parseFluxManifest } from "../../src/artifact/manifest.js";
 import { RegistryClient } from "../../src/oci/client.js";
 import { semverTags } from "../../src/workload/versions.js";
 import { startRegistry, type LabRegistry } from "../../lab/registry.js";
-import { startWatch } from "../../lab/watch.js";
+import { git, gitInit, SAVE_STYLES, startWatch } from "../../lab/watch.js";
+import { readLayerFiles } from "../../src/artifact/extract.js";
 
-const configMap = (value: string) =>
-  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: default\ndata:\n  greeting: "${value}"\n`;
+const configMap = (value: string, name = "settings") =>
+  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n  namespace: default\ndata:\n  greeting: "${value}"\n`;
 
 /** A TCP forwarder that can go down (connection refused) and come back on the same port. */
 async function switchableForwarder(target: string) {
@@ -71,6 +74,33 @@ function watchCli(work: string, dir: string, repository: string, ...args: string
     ],
   });
 }
+
+/** The text of `file` in the artifact tagged `version`. */
+async function fileIn(
+  client: RegistryClient,
+  registry: string,
+  repository: string,
+  version: string,
+  file: string,
+) {
+  const repo = { registry, repository };
+  const manifest = parseFluxManifest((await client.fetchManifest(repo, version)).bytes);
+  const files = await readLayerFiles(await client.fetchBlob(repo, manifest.layer.digest));
+  return (
+    files.get(file)?.toString() ?? `(no ${file} in ${version}: ${[...files.keys()].join(", ")})`
+  );
+}
+
+/** Runs `sh -c script` under a private inotify budget of `watches` (a user namespace of its own). */
+const inotifyBudget = (watches: number) => [
+  "unshare",
+  "--user",
+  "--map-root-user",
+  "sh",
+  "-c",
+  `echo ${watches} > /proc/sys/user/max_inotify_watches && exec "$@"`,
+  "sh",
+];
 
 /** Every semver tag resolves to a manifest whose config and layer blobs are in the registry. */
 async function assertCompleteTags(client: RegistryClient, registry: string, repository: string) {
@@ -223,5 +253,197 @@ describe("workload watch, push only (no cluster)", () => {
     const repo = { registry: registry.registry, repository: "pruned" };
     assert.deepEqual(semverTags(await client.listTags(repo)), ["0.0.3", "0.0.4"]);
     await assertCompleteTags(client, registry.registry, "pruned");
+  });
+
+  it("every way of saving starts exactly one cycle, and each saved state is pushed", async () => {
+    const project = join(work, "styles");
+    const dir = join(project, "k8s");
+    await mkdir(dir, { recursive: true });
+    const scratch = await mkdtemp(join(tmpdir(), "ksail-watch-scratch-"));
+    await writeFile(join(dir, "settings.yaml"), configMap("v0"));
+    const watch = watchCli(work, dir, `${registry.registry}/styles`);
+    let n = 1;
+    /** The next cycle is a push whose `file` says `value`; any other cycle is a miss or a double. */
+    const pushed = async (what: string, value: string, file = "settings.yaml") => {
+      n++;
+      const report = await watch.cycle(n, 30_000);
+      assert.equal(
+        report.outcome,
+        "pushed",
+        `${what}: ${JSON.stringify(report)}\n${watch.describe()}`,
+      );
+      const text = await fileIn(client, registry.registry, "styles", report.version!, file);
+      assert.match(text, new RegExp(`"${value}"`), `${what}: ${report.version}`);
+      return report;
+    };
+    try {
+      assert.equal((await watch.cycle(1)).outcome, "pushed", watch.describe());
+      for (const [i, style] of SAVE_STYLES.entries()) {
+        await style.save({ dir, file: "settings.yaml", scratch }, configMap(`style-${i}`));
+        await pushed(style.name, `style-${i}`);
+      }
+      const base = `style-${SAVE_STYLES.length - 1}`;
+
+      await gitInit(project);
+      await writeFile(join(dir, "settings.yaml"), configMap("git-1"));
+      await pushed("edit in a git work tree", "git-1");
+      await git(project, "checkout", "--", "k8s/settings.yaml");
+      await pushed("git checkout -- file", base);
+      await writeFile(join(dir, "settings.yaml"), configMap("git-2"));
+      await pushed("edit after git checkout", "git-2");
+      await git(project, "stash", "-q");
+      await pushed("git stash", base);
+      await git(project, "stash", "pop", "-q");
+      await pushed("git stash pop", "git-2");
+
+      await mkdir(join(dir, "apps"));
+      await writeFile(join(dir, "apps", "extra.yaml"), configMap("extra-1", "extra"));
+      await pushed("a new folder with a file", "extra-1", "apps/extra.yaml");
+      await rename(join(dir, "apps"), join(dir, "moved"));
+      const moved = await pushed("folder renamed", "extra-1", "moved/extra.yaml");
+      assert.deepEqual(moved.changed, ["apps/extra.yaml", "moved/extra.yaml"]);
+      await writeFile(join(dir, "moved", "extra.yaml"), configMap("extra-2", "extra"));
+      await pushed("edit in the renamed folder", "extra-2", "moved/extra.yaml");
+      await rm(join(dir, "moved"), { recursive: true });
+      await pushed("folder removed", "git-2");
+      await mkdir(join(dir, "moved"));
+      await writeFile(join(dir, "moved", "extra.yaml"), configMap("extra-3", "extra"));
+      await pushed("folder made again", "extra-3", "moved/extra.yaml");
+      await writeFile(join(dir, "moved", "extra.yaml"), configMap("extra-4", "extra"));
+      await pushed("edit in the folder made again", "extra-4", "moved/extra.yaml");
+
+      // 100 saves in one second, by turns in place and by rename: the last one is pushed, the
+      // ones before may share cycles, and nothing is pushed twice.
+      for (let i = 1; i <= 100; i++) {
+        await SAVE_STYLES[i % 2 === 0 ? 0 : 4]!.save(
+          { dir, file: "settings.yaml", scratch },
+          configMap(`burst-${i}`),
+        );
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      for (;;) {
+        n++;
+        const report = await watch.cycle(n, 30_000);
+        assert.equal(
+          report.outcome,
+          "pushed",
+          `burst: ${JSON.stringify(report)}\n${watch.describe()}`,
+        );
+        const text = await fileIn(
+          client,
+          registry.registry,
+          "styles",
+          report.version!,
+          "settings.yaml",
+        );
+        if (text.includes('"burst-100"')) break;
+      }
+      // Quiet now: no further cycle comes (a doubled one would be `unchanged`).
+      await writeFile(join(dir, "settings.yaml"), configMap("after-burst"));
+      await pushed("the save after the burst", "after-burst");
+    } finally {
+      assert.equal((await watch.stop()).exitCode, 0, watch.describe());
+      await rm(scratch, { recursive: true, force: true });
+    }
+    assert.equal(watch.reports.filter((r) => r.outcome !== "pushed").length, 0, watch.describe());
+  });
+
+  it("a symlink loop in the tree is skipped, as push skips it", async () => {
+    const dir = join(work, "loop-links");
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, "settings.yaml"), configMap("one"));
+    await symlink("c", join(dir, "b"));
+    await symlink("b", join(dir, "c"));
+    const watch = watchCli(work, dir, `${registry.registry}/links`);
+    try {
+      assert.equal((await watch.cycle(1)).outcome, "pushed", watch.describe());
+      await writeFile(join(dir, "settings.yaml"), configMap("two"));
+      const second = await watch.cycle(2, 30_000);
+      assert.equal(second.outcome, "pushed", watch.describe());
+      assert.match(
+        await fileIn(client, registry.registry, "links", "0.0.2", "settings.yaml"),
+        /two/,
+      );
+    } finally {
+      assert.equal((await watch.stop()).exitCode, 0, watch.describe());
+    }
+  });
+
+  it("the watched directory removed or renamed: says so, waits for it, and goes on when it is back", async () => {
+    const dir = join(work, "vanishing");
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, "settings.yaml"), configMap("one"));
+    const watch = watchCli(work, dir, `${registry.registry}/vanishing`);
+    try {
+      assert.equal((await watch.cycle(1)).outcome, "pushed", watch.describe());
+      await rm(dir, { recursive: true });
+      await watch.output(/vanishing was removed or renamed; waiting for it to come back/, 30_000);
+      await mkdir(dir);
+      await writeFile(join(dir, "settings.yaml"), configMap("two"));
+      const back = await watch.cycle(2, 30_000);
+      assert.equal(back.outcome, "pushed", watch.describe());
+      assert.match(
+        await fileIn(client, registry.registry, "vanishing", back.version!, "settings.yaml"),
+        /two/,
+      );
+
+      await rename(dir, `${dir}.moved`);
+      await watch.output(/(removed or renamed[^]*){2}/, 30_000);
+      await rename(`${dir}.moved`, dir);
+      await watch.cycle(3, 30_000);
+      await writeFile(join(dir, "settings.yaml"), configMap("three"));
+      const edited = await watch.cycle(4, 30_000);
+      assert.equal(edited.outcome, "pushed", watch.describe());
+      assert.match(
+        await fileIn(client, registry.registry, "vanishing", edited.version!, "settings.yaml"),
+        /three/,
+      );
+    } finally {
+      assert.equal((await watch.stop()).exitCode, 0, watch.describe());
+    }
+  });
+
+  it("an inotify budget smaller than the tree is told with the sysctl to raise, not watched in part", async () => {
+    const dir = join(work, "budget");
+    for (let i = 0; i < 12; i++) await mkdir(join(dir, `app-${i}`), { recursive: true });
+    await writeFile(join(dir, "settings.yaml"), configMap("one"));
+    const watch = startWatch({
+      project: work,
+      wrap: inotifyBudget(6),
+      args: ["--no-reconcile", "--registry", `oci://${registry.registry}/budget`, "--path", dir],
+    });
+    const { exitCode } = await watch.exited(60_000);
+    assert.equal(exitCode, 1, watch.describe());
+    assert.match(watch.describe(), /inotify watch limit/);
+    assert.match(watch.describe(), /sysctl fs\.inotify\.max_user_watches=/);
+    assert.equal(watch.reports.length, 0, watch.describe());
+  });
+
+  it("a folder made when the inotify budget is spent is told too", async () => {
+    const dir = join(work, "budget-later");
+    for (let i = 0; i < 3; i++) await mkdir(join(dir, `app-${i}`), { recursive: true });
+    await writeFile(join(dir, "settings.yaml"), configMap("one"));
+    const watch = startWatch({
+      project: work,
+      wrap: inotifyBudget(4),
+      args: [
+        "--no-reconcile",
+        "--registry",
+        `oci://${registry.registry}/budget-later`,
+        "--path",
+        dir,
+      ],
+    });
+    try {
+      assert.equal((await watch.cycle(1)).outcome, "pushed", watch.describe());
+      await mkdir(join(dir, "app-new"));
+      await writeFile(join(dir, "app-new", "more.yaml"), configMap("two"));
+      const { exitCode } = await watch.exited(60_000);
+      assert.equal(exitCode, 1, watch.describe());
+      assert.match(watch.describe(), /app-new/);
+      assert.match(watch.describe(), /sysctl fs\.inotify\.max_user_watches=/);
+    } finally {
+      await watch.stop();
+    }
   });
 });

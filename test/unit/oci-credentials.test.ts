@@ -1,3 +1,4 @@
+import { resolveRuntime } from "../../src/config/load.js";
 import assert from "node:assert/strict";
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -142,10 +143,10 @@ describe("docker config credentials", () => {
       join(sub, "config.json"),
       JSON.stringify({ auths: { "h:1": { auth: b64("x:y") } } }),
     );
-    process.env.DOCKER_CONFIG = sub;
-    assert.deepEqual(await dockerConfigCredentials()("h:1"), { username: "x", password: "y" });
-    process.env.DOCKER_CONFIG = join(dir, "nowhere");
-    assert.equal(await dockerConfigCredentials()("h:1"), undefined);
+    const fromEnv = (value: string) =>
+      dockerConfigCredentials({ configDir: resolveRuntime({ DOCKER_CONFIG: value }).dockerConfig });
+    assert.deepEqual(await fromEnv(sub)("h:1"), { username: "x", password: "y" });
+    assert.equal(await fromEnv(join(dir, "nowhere"))("h:1"), undefined);
   });
 
   it("invalid JSON or a bad auth value is a config error that does not print the file", async () => {

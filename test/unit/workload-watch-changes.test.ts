@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -77,7 +77,7 @@ describe("watchChanges on a real directory", () => {
   after(() => rm(dir, { recursive: true, force: true }));
 
   it("gathers a burst into one batch, sees subfolders, and skips editor temp files", async () => {
-    const queue = watchChanges(dir, { debounceMs: 100 });
+    const queue = await watchChanges(dir, { debounceMs: 100 });
     try {
       const next = queue.next();
       await writeFile(join(dir, "a.yaml"), "a: 1\n");
@@ -97,15 +97,56 @@ describe("watchChanges on a real directory", () => {
       await writeFile(join(dir, "late", "c.yaml"), "c: 1\n");
       assert.ok((await later)?.paths.has("late/c.yaml"));
     } finally {
-      queue.close();
+      await queue.close();
     }
     assert.equal(await queue.next(), undefined, "a closed queue answers undefined");
   });
 
+  it(
+    "sees files in folders made with their subfolders (mkdir -p) or moved in whole",
+    { timeout: 20_000 },
+    async () => {
+      const outside = await mkdtemp(join(tmpdir(), "ksail-watch-unit-outside-"));
+      const queue = await watchChanges(dir, { debounceMs: 50 });
+      /** Runs `act`, then drains batches until one names `path`. */
+      const seen = async (path: string, act: () => Promise<unknown>) => {
+        await act();
+        for (;;) {
+          const batch = await queue.next();
+          assert.ok(batch, `the queue closed before ${path} was seen`);
+          if (batch.paths.has(path)) return;
+        }
+      };
+      try {
+        await seen("deep", () => mkdir(join(dir, "deep", "a", "b"), { recursive: true }));
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        await seen("deep/a/b/x.yaml", () =>
+          writeFile(join(dir, "deep", "a", "b", "x.yaml"), "x: 1\n"),
+        );
+
+        await mkdir(join(outside, "tree", "sub"), { recursive: true });
+        await seen("tree", () => rename(join(outside, "tree"), join(dir, "tree")));
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        await seen("tree/sub/y.yaml", () =>
+          writeFile(join(dir, "tree", "sub", "y.yaml"), "y: 1\n"),
+        );
+
+        await seen("moved", () => rename(join(dir, "tree"), join(dir, "moved")));
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        await seen("moved/sub/y.yaml", () =>
+          writeFile(join(dir, "moved", "sub", "y.yaml"), "y: 2\n"),
+        );
+      } finally {
+        await queue.close();
+        await rm(outside, { recursive: true, force: true });
+      }
+    },
+  );
+
   it("close() releases a waiting next()", async () => {
-    const queue = watchChanges(dir, { debounceMs: 50 });
+    const queue = await watchChanges(dir, { debounceMs: 50 });
     const waiting = queue.next();
-    queue.close();
+    await queue.close();
     assert.equal(await waiting, undefined);
   });
 });

@@ -1,11 +1,13 @@
 /** `ksail flux install | uninstall | status | sync`, each declared once with its examples. */
 import type { Command, CommandUnknownOpts, OptionValues } from "@commander-js/extra-typings";
+import { CONFIG_SETTINGS } from "../../config/settings.js";
 import type { CliContext } from "../context.js";
 import {
   addKubeOptions,
   addSyncOptions,
   examples,
   outputOption,
+  settingOption,
   type FlagsOf,
   type None,
 } from "../options.js";
@@ -19,9 +21,11 @@ function addManifestOptions<A extends unknown[], O extends OptionValues, G exten
       "--manifests <path|url>",
       "Flux install manifests (file, directory or URL) — for offline and air-gapped use",
     )
-    .option(
-      "--flux-version <version>",
-      "Flux release whose install manifests to use (default: spec.options.flux.version or the pinned release)",
+    .addOption(
+      settingOption(
+        CONFIG_SETTINGS.fluxVersion,
+        "Flux release whose install manifests to use (default: spec.options.flux.version or the pinned release)",
+      ),
     );
 }
 
@@ -89,9 +93,11 @@ export const sync = (flux: CommandUnknownOpts) =>
         flux.command("sync").description("apply the project's OCIRepository and Kustomization"),
       ),
     )
-      .option(
-        "--verify-key <path>",
-        "make Flux verify cosign signatures with this public key (cosign.pub; default: spec.options.signing.publicKey)",
+      .addOption(
+        settingOption(
+          CONFIG_SETTINGS.signingPublicKey,
+          "make Flux verify cosign signatures with this public key (cosign.pub; default: spec.options.signing.publicKey)",
+        ),
       )
       .addOption(outputOption()),
     [

@@ -1,44 +1,42 @@
 /** `ksail init`. */
 import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import type { CliContext } from "../context.js";
-import { DISTRIBUTIONS, GITOPS_ENGINES, TOGGLES } from "../../config/enums.js";
-import { choiceOption, examples, outputOption, type FlagsOf } from "../options.js";
+import { CONFIG_SETTINGS } from "../../config/settings.js";
+import { examples, outputOption, settingChoice, settingOption, type FlagsOf } from "../options.js";
 import { leaf } from "../seam.js";
 
-export const init = (program: CommandUnknownOpts) =>
-  examples(
+export const init = (program: CommandUnknownOpts) => {
+  const s = CONFIG_SETTINGS;
+  return examples(
     program
       .command("init")
       .description("write ksail.yaml, the Kind or K3d cluster config and k8s/kustomization.yaml")
-      .option(
-        "--name <name>",
-        "project name; also the artifact repository name (default: directory name)",
-      )
       .addOption(
-        choiceOption("--distribution <distribution>", "Kubernetes distribution", DISTRIBUTIONS),
-      )
-      .option(
-        "--distribution-config <path>",
-        "cluster config file (default: kind.yaml or k3d.yaml)",
-      )
-      .addOption(
-        choiceOption("--gitops-engine <engine>", "GitOps engine (default: Flux)", GITOPS_ENGINES),
-      )
-      .option("--source-directory <dir>", "manifest directory (default: k8s)")
-      .addOption(
-        choiceOption(
-          "--local-registry <state>",
-          "local OCI registry (default: Enabled with Flux)",
-          TOGGLES,
+        settingOption(
+          s.name,
+          "project name; also the artifact repository name (default: directory name)",
         ),
       )
-      .option(
-        "--registry-port <port>",
-        "host port of the local registry on 127.0.0.1 (default: 5000)",
+      .addOption(settingChoice(s.distribution, "Kubernetes distribution"))
+      .addOption(
+        settingOption(s.distributionConfig, "cluster config file (default: kind.yaml or k3d.yaml)"),
       )
-      .option("--flux-interval <duration>", "Flux reconcile interval (default: 1m)")
-      .option("--kubeconfig <path>", "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
-      .option("--context <name>", "kubeconfig context (default: kind-<name> or k3d-<name>)")
+      .addOption(settingChoice(s.gitopsEngine, "GitOps engine (default: Flux)"))
+      .addOption(settingOption(s.sourceDirectory, "manifest directory (default: k8s)"))
+      .addOption(settingChoice(s.localRegistry, "local OCI registry (default: Enabled with Flux)"))
+      .addOption(
+        settingOption(
+          s.registryPort,
+          "host port of the local registry on 127.0.0.1 (default: 5000)",
+        ),
+      )
+      .addOption(settingOption(s.fluxInterval, "Flux reconcile interval (default: 1m)"))
+      .addOption(
+        settingOption(s.kubeconfig, "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)"),
+      )
+      .addOption(
+        settingOption(s.context, "kubeconfig context (default: kind-<name> or k3d-<name>)"),
+      )
       .option("-d, --directory <dir>", "project directory", ".")
       .option(
         "--force",
@@ -57,6 +55,7 @@ export const init = (program: CommandUnknownOpts) =>
       ],
     ],
   );
+};
 export type InitFlags = FlagsOf<typeof init>;
 
 export function registerInit(program: CommandUnknownOpts, ctx: CliContext): void {

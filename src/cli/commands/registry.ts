@@ -4,7 +4,8 @@
  */
 import type { Command, CommandUnknownOpts, OptionValues } from "@commander-js/extra-typings";
 import type { CliContext } from "../context.js";
-import { examples, outputOption, type FlagsOf, type None } from "../options.js";
+import { CONFIG_SETTINGS } from "../../config/settings.js";
+import { examples, outputOption, settingOption, type FlagsOf, type None } from "../options.js";
 import { leaf } from "../seam.js";
 
 /** --name (and -o) on every registry command. */
@@ -12,9 +13,11 @@ function addRegistryOptions<A extends unknown[], O extends OptionValues, G exten
   command: Command<A, O, G>,
 ) {
   return command
-    .option(
-      "--name <name>",
-      "container name (default: spec.options.localRegistry.name or ksail-registry)",
+    .addOption(
+      settingOption(
+        CONFIG_SETTINGS.registryName,
+        "container name (default: spec.options.localRegistry.name or ksail-registry)",
+      ),
     )
     .addOption(outputOption());
 }
@@ -25,13 +28,18 @@ export const create = (registry: CommandUnknownOpts) =>
       registry
         .command("create")
         .description("create and start the registry on 127.0.0.1 (idempotent)")
-        .option(
-          "--port <port>",
-          "host port on 127.0.0.1 (default: spec.options.localRegistry.hostPort or 5000)",
+        .addOption(
+          settingOption(
+            CONFIG_SETTINGS.registryPort,
+            "host port on 127.0.0.1 (default: spec.options.localRegistry.hostPort or 5000)",
+            "--port",
+          ),
         )
-        .option(
-          "--image <image>",
-          "registry image (default: spec.options.localRegistry.image or registry:3)",
+        .addOption(
+          settingOption(
+            CONFIG_SETTINGS.registryImage,
+            "registry image (default: spec.options.localRegistry.image or registry:3)",
+          ),
         ),
     ),
     [

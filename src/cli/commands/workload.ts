@@ -4,6 +4,7 @@
  * the declaration's type (`…Flags = FlagsOf<typeof …>`).
  */
 import { Option, type CommandUnknownOpts } from "@commander-js/extra-typings";
+import { CONFIG_SETTINGS } from "../../config/settings.js";
 import type { CliContext } from "../context.js";
 import {
   addKubeOptions,
@@ -12,6 +13,7 @@ import {
   addTargetOptions,
   examples,
   outputOption,
+  settingOption,
   type FlagsOf,
 } from "../options.js";
 import { leaf } from "../seam.js";
@@ -51,9 +53,11 @@ export const push = (workload: CommandUnknownOpts) =>
       )
       .option("--ignore <pattern...>", "extra .gitignore-style patterns to leave out")
       .option("--no-latest", "do not move the latest tag")
-      .option(
-        "--sign-key <path>",
-        "sign the pushed version with this cosign private key (default: spec.options.signing.key; password from COSIGN_PASSWORD)",
+      .addOption(
+        settingOption(
+          CONFIG_SETTINGS.signingKey,
+          "sign the pushed version with this cosign private key (default: spec.options.signing.key; password from COSIGN_PASSWORD)",
+        ),
       )
       .addOption(outputOption()),
     [
@@ -201,9 +205,11 @@ export const genFlux = (gen: CommandUnknownOpts) =>
       gen
         .command("flux")
         .description("print the OCIRepository and Kustomization that follow the artifact"),
-    ).option(
-      "--verify-key <path>",
-      "add spec.verify and the Secret with this cosign public key (default: spec.options.signing.publicKey)",
+    ).addOption(
+      settingOption(
+        CONFIG_SETTINGS.signingPublicKey,
+        "add spec.verify and the Secret with this cosign public key (default: spec.options.signing.publicKey)",
+      ),
     ),
     [
       ["ksail workload gen flux", "the OCIRepository and Kustomization ksail applies, as YAML"],
@@ -227,9 +233,11 @@ export const reconcile = (workload: CommandUnknownOpts) =>
       ),
     )
       .option("--push", "push the manifest directory first (as `workload push` does)")
-      .option(
-        "--sign-key <path>",
-        "with --push: sign the pushed version with this cosign private key (default: spec.options.signing.key)",
+      .addOption(
+        settingOption(
+          CONFIG_SETTINGS.signingKey,
+          "with --push: sign the pushed version with this cosign private key (default: spec.options.signing.key)",
+        ),
       )
       .option("--timeout <duration>", "how long to wait for Flux", "2m")
       .addOption(outputOption()),
@@ -259,9 +267,11 @@ export const watch = (workload: CommandUnknownOpts) =>
       .option("--no-reconcile", "only push; no cluster needed")
       .option("--timeout <duration>", "how long each cycle waits for Flux", "2m")
       .option("--prune-keep <n>", "after each push, delete all but the newest N versions")
-      .option(
-        "--sign-key <path>",
-        "sign every pushed version with this cosign private key (default: spec.options.signing.key)",
+      .addOption(
+        settingOption(
+          CONFIG_SETTINGS.signingKey,
+          "sign every pushed version with this cosign private key (default: spec.options.signing.key)",
+        ),
       )
       .addOption(outputOption())
       .addHelpText(

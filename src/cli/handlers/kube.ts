@@ -1,5 +1,5 @@
 /** Connecting a command to the cluster named by flags, KSAIL_* and ksail.yaml. */
-import type { LoadedConfig } from "../../config/load.js";
+import { resolveRuntime, type LoadedConfig } from "../../config/load.js";
 import { KubeClient } from "../../k8s/client.js";
 import type { Output } from "../../ui/output.js";
 import { createOutput, type CliContext } from "../context.js";
@@ -18,8 +18,11 @@ export async function connectKube(
     flags: { kubeconfig: flags.kubeconfig, context: flags.context },
   });
   const { connection } = loaded.config.spec;
+  const { kubeconfigFiles, inCluster } = resolveRuntime(ctx.env);
   const kube = KubeClient.connect({
     ...(connection.kubeconfig ? { kubeconfig: connection.kubeconfig } : {}),
+    kubeconfigFiles,
+    inCluster,
     ...(connection.context ? { context: connection.context } : {}),
     // A server that takes long to answer: say which one and what for.
     ...(out ? { onWaiting: (message: string) => out.info(message) } : {}),

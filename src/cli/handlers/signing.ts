@@ -9,7 +9,7 @@ import { KsailError } from "../../errors.js";
 import { decodePem, loadSigningKey, type SigningKey } from "../../sign/keys.js";
 import { PASSWORD_ENV, readKeyFile, readPublicKey, type SignResult } from "../../workload/sign.js";
 import type { CliContext } from "../context.js";
-import { keyPath } from "./key-path.js";
+import { keyFile } from "../../config/load.js";
 
 /**
  * Reads and decrypts the signing key in `path` before anything is pushed: a wrong password or
@@ -99,7 +99,7 @@ export async function verifyKeyOverride(
   loaded: LoadedConfig,
   flag: string | undefined,
 ): Promise<{ verifyPublicKey?: string }> {
-  const path = keyPath(ctx, loaded, flag, "publicKey");
+  const path = keyFile(loaded, flag, "publicKey", ctx.cwd);
   if (path === undefined) return {};
   return { verifyPublicKey: (await readPublicKey(path)).pem };
 }

@@ -1,5 +1,6 @@
 /** `ksail cluster create` / `ksail up`: registry → cluster → wiring → Flux. */
 import { createCluster } from "../../../cluster/lifecycle.js";
+import { resolveRuntime } from "../../../config/load.js";
 import { fluxStep } from "../../../flux/bootstrap.js";
 import { parseMirrorSpecs } from "../../../registry/mirror.js";
 import type { Invocation } from "../../seam.js";
@@ -15,7 +16,14 @@ export async function run(invocation: Invocation<CreateFlags>): Promise<void> {
     ...(flags.mirrorRegistry ?? []),
   ]);
   const result = await createCluster(
-    { ...deps, installGitOps: fluxStep({ env: ctx.env, manifests: flags.fluxManifests }) },
+    {
+      ...deps,
+      installGitOps: fluxStep({
+        env: ctx.env,
+        manifests: flags.fluxManifests,
+        kubeconfigFiles: resolveRuntime(ctx.env).kubeconfigFiles,
+      }),
+    },
     { ...input, mirrors },
     out,
   );

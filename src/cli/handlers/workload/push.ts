@@ -9,7 +9,7 @@ import type { Output } from "../../../ui/output.js";
 import { createOutput, type CliContext } from "../../context.js";
 import type { PushFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
-import { keyPath } from "../key-path.js";
+import { keyFile } from "../../../config/load.js";
 import { buildProjectImages } from "./images.js";
 import { openTarget } from "./target.js";
 
@@ -32,7 +32,7 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
     );
   }
   // The key is read and decrypted before anything is pushed: a wrong password pushes nothing.
-  const signKeyPath = keyPath(ctx, target.loaded, flags.signKey, "key");
+  const signKeyPath = keyFile(target.loaded, flags.signKey, "key", ctx.cwd);
   const signer =
     signKeyPath === undefined
       ? undefined

@@ -9,7 +9,7 @@ import type { ReconcileFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
 import { connectKube } from "../kube.js";
 import { parseTimeout } from "../project.js";
-import { keyPath } from "../key-path.js";
+import { keyFile } from "../../../config/load.js";
 import { loadKeyForSigning, signatureJson } from "../signing.js";
 import { openTarget } from "./target.js";
 
@@ -37,7 +37,7 @@ export async function run({ ctx, flags, globals }: Invocation<ReconcileFlags>): 
     await checkReconcileTarget({ kube }, reconcileTarget, out);
     const { target, client } = await openTarget(ctx, globals, flags, out, true);
     // Read and decrypt the key before pushing: a wrong password pushes nothing.
-    const signKeyPath = keyPath(ctx, target.loaded, flags.signKey, "key");
+    const signKeyPath = keyFile(target.loaded, flags.signKey, "key", ctx.cwd);
     const signingKey =
       signKeyPath === undefined ? undefined : await loadKeyForSigning(ctx, signKeyPath);
     // Loaded only with --push: validation and the layer builder are not needed otherwise.

@@ -4,7 +4,7 @@ import type { Output } from "../../../ui/output.js";
 import { resolveTarget, type WorkloadTarget } from "../../../workload/target.js";
 import type { CliContext } from "../../context.js";
 import type { GlobalOptions, TargetFlags } from "../../options.js";
-import { parseTimeout } from "../project.js";
+import { resolveRequestTimeout, resolveRuntime } from "../../../config/load.js";
 
 export async function openTarget(
   ctx: CliContext,
@@ -13,10 +13,8 @@ export async function openTarget(
   out: Output,
   needsSource: boolean,
 ): Promise<{ target: WorkloadTarget; client: RegistryClient }> {
-  const requestTimeoutMs =
-    flags.requestTimeout === undefined
-      ? undefined
-      : parseTimeout(flags.requestTimeout, "--request-timeout");
+  const requestTimeoutMs = resolveRequestTimeout(ctx.env, flags.requestTimeout);
+  const { dockerConfig } = resolveRuntime(ctx.env);
   const target = await resolveTarget({
     ...(flags.registry === undefined ? {} : { registry: flags.registry }),
     ...(flags.path === undefined ? {} : { path: flags.path }),
@@ -26,8 +24,8 @@ export async function openTarget(
     needsSource,
   });
   const client = new RegistryClient({
-    env: ctx.env,
-    ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs }),
+    requestTimeoutMs,
+    dockerConfig,
     insecureRegistries: flags.insecure ? [target.repository.registry] : [],
     onEvent: (event) => {
       if (event.type === "retry") {

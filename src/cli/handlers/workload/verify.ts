@@ -10,13 +10,13 @@ import { defaultReference, LATEST_TAG, semverTags } from "../../../workload/vers
 import { createOutput } from "../../context.js";
 import type { VerifyFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
-import { keyPath } from "../key-path.js";
+import { keyFile } from "../../../config/load.js";
 import { openTarget } from "./target.js";
 
 export async function run({ ctx, flags, globals, args }: Invocation<VerifyFlags>): Promise<void> {
   const out = createOutput(ctx, globals, flags.output);
   const { target, client } = await openTarget(ctx, globals, flags, out, false);
-  const path = keyPath(ctx, target.loaded, flags.key, "publicKey");
+  const path = keyFile(target.loaded, flags.key, "publicKey", ctx.cwd);
   if (path === undefined) {
     throw new KsailError("usage", "no public key to verify with", {
       hint: "Pass --key cosign.pub, or set spec.options.signing.publicKey in ksail.yaml.",

@@ -11,7 +11,7 @@ import type { WatchFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
 import { connectKube } from "../kube.js";
 import { parseTimeout } from "../project.js";
-import { keyPath } from "../key-path.js";
+import { keyFile } from "../../../config/load.js";
 import { loadKeyForSigning } from "../signing.js";
 import { openTarget } from "./target.js";
 
@@ -23,7 +23,7 @@ export async function run({ ctx, flags, globals }: Invocation<WatchFlags>): Prom
     flags.pruneKeep === undefined ? undefined : parseInteger(flags.pruneKeep, "--prune-keep", 1);
   const { target, client } = await openTarget(ctx, globals, flags, out, true);
   // Read and decrypt the key before the first push: a wrong password pushes nothing.
-  const signKeyPath = keyPath(ctx, target.loaded, flags.signKey, "key");
+  const signKeyPath = keyFile(target.loaded, flags.signKey, "key", ctx.cwd);
   const signingKey =
     signKeyPath === undefined ? undefined : await loadKeyForSigning(ctx, signKeyPath);
   const session = await openPushSession(ctx.env, out);

@@ -1,0 +1,290 @@
+/**
+ * One cycle of `ksail workload watch`, as named steps: push the directory as the next version,
+ * sign it, make Flux fetch and apply it, prune old versions. Each step either hands the cycle on
+ * or ends it with its outcome; the report carries what was done and how long each step took.
+ * The only state kept between cycles is what Flux last applied (so an unchanged save after an
+ * applied one needs no reconcile) and the summary's counts.
+ */
+import { isKsailError, type KsailError } from "../errors.js";
+import { reconcileWorkload, type ReconcileTarget } from "../flux/reconcile.js";
+import type { KubeClient } from "../k8s/client.js";
+import type { RegistryClient } from "../oci/client.js";
+import { formatRepository, type RepositoryRef } from "../oci/reference.js";
+import type { Progress } from "../progress.js";
+import type { SigningKey } from "../sign/keys.js";
+import type { ValidationCache } from "../validate/cache.js";
+import { pruneWorkload } from "./prune.js";
+import { pushWorkload, type PushResult } from "./push.js";
+import { signArtifact } from "./sign.js";
+
+export type CycleOutcome =
+  | "applied" // pushed (or already pushed) and applied by Flux
+  | "pushed" // pushed; no reconcile asked for
+  | "unchanged" // the packaged content equals the newest version, which is applied already
+  | "invalid" // validation failed; nothing pushed
+  | "flux-failed" // pushed, but Flux reported a failure
+  | "unreachable" // registry or API server down; retried with backoff
+  | "failed" // any other error; the next save tries again
+  | "abandoned"; // cut short by Ctrl-C
+
+export interface CycleReport {
+  cycle: number;
+  trigger: "start" | "change" | "retry";
+  /** Files of the artifact that changed (relative to the source directory). */
+  changed: string[];
+  outcome: CycleOutcome;
+  version?: string;
+  digest?: string;
+  /** Validation problems, as file:line:column: message. */
+  problems?: string[];
+  /** Flux's message, or the error, for the failed outcomes. */
+  message?: string;
+  hint?: string;
+  /** Milliseconds: validate, push (registry: list, upload, tag), fetch and apply (Flux), from save. */
+  timings: {
+    validateMs?: number;
+    pushMs?: number;
+    fetchMs?: number;
+    applyMs?: number;
+    /** First file event of the burst → tag written. */
+    savedToPushedMs?: number;
+    /** First file event of the burst (or the cycle's start) → end of the cycle. */
+    totalMs: number;
+  };
+  /** Versions deleted by --prune-keep after this cycle. */
+  pruned?: string[];
+  /** The signature tag of the pushed version, with a signing key. */
+  signatureTag?: string;
+}
+
+/** What a cycle talks to and what it is asked to do (fixed for the whole watch). */
+export interface CycleContext {
+  client: RegistryClient;
+  kube?: KubeClient;
+  validationCache?: ValidationCache;
+  exclusive?: <T>(repository: string, run: () => Promise<T>) => Promise<T>;
+  repository: RepositoryRef;
+  sourceDir: string;
+  /** Ignore patterns, editor temp files included. */
+  ignore: string[];
+  reconcile?: ReconcileTarget & { timeoutMs: number };
+  pruneKeep?: number;
+  signingKey?: SigningKey;
+  signal: AbortSignal;
+  /** Resolves once `signal` aborts. */
+  aborted: Promise<typeof ABANDONED>;
+  abortGraceMs: number;
+  warn(line: string): void;
+}
+
+export const ABANDONED = Symbol("abandoned");
+
+/** Runs steps without printing, remembering when each started and ended. */
+class StepClock implements Progress {
+  readonly steps: { label: string; start: number; end: number }[] = [];
+  readonly warnings: string[] = [];
+
+  async step<T>(label: string, run: () => Promise<T>): Promise<T> {
+    const start = performance.now();
+    try {
+      return await run();
+    } finally {
+      this.steps.push({ label, start, end: performance.now() });
+    }
+  }
+  info(): void {}
+  warn(line: string): void {
+    this.warnings.push(line);
+  }
+  find(prefix: string) {
+    return this.steps.find((s) => s.label.startsWith(prefix));
+  }
+  ms(prefix: string): number | undefined {
+    const step = this.find(prefix);
+    return step ? step.end - step.start : undefined;
+  }
+}
+
+/**
+ * An outage is retried with backoff: the registry or API server cannot be reached, or a registry
+ * request timed out. A reconcile that times out is Flux's answer (reported, like a failure).
+ */
+function isOutage(error: unknown, during: "push" | "reconcile"): error is KsailError {
+  return (
+    isKsailError(error) &&
+    (error.kind === "unreachable" || (error.kind === "timeout" && during === "push"))
+  );
+}
+
+/** One cycle in the making: its report, its clock, and how it ends. */
+class Cycle {
+  readonly clock = new StepClock();
+  readonly report: CycleReport;
+
+  constructor(
+    number: number,
+    trigger: CycleReport["trigger"],
+    changed: string[],
+    private readonly startedAt: number,
+  ) {
+    this.report = { cycle: number, trigger, changed, outcome: "failed", timings: { totalMs: 0 } };
+  }
+
+  end(outcome: CycleOutcome, extra: Partial<CycleReport> = {}): CycleReport {
+    const { report, clock } = this;
+    Object.assign(report, extra, { outcome });
+    report.timings.totalMs = performance.now() - this.startedAt;
+    const validate = clock.ms("Validate manifests");
+    if (validate !== undefined) report.timings.validateMs = validate;
+    const listed = clock.find("List versions");
+    const tagged = clock.find("Tag version");
+    if (listed) report.timings.pushMs = (tagged ?? listed).end - listed.start;
+    if (tagged) report.timings.savedToPushedMs = tagged.end - this.startedAt;
+    return report;
+  }
+
+  /** Ends the cycle for an error of `during`, with the outcome the error means. */
+  fail(error: unknown, during: "push" | "reconcile"): CycleReport {
+    if (isKsailError(error) && error.kind === "validation" && during === "push") {
+      return this.end("invalid", { problems: error.details, message: error.message });
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    const hint = isKsailError(error) && error.hint ? { hint: error.hint } : {};
+    if (isOutage(error, during)) return this.end("unreachable", { message, ...hint });
+    if (during === "reconcile" && isKsailError(error) && error.kind === "failed") {
+      return this.end("flux-failed", { message, ...hint });
+    }
+    return this.end("failed", { message, ...hint });
+  }
+}
+
+/** Runs cycles one after the other; remembers what Flux applied and counts the pushes. */
+export class CycleRunner {
+  /** Digest Flux last applied (as far as this loop knows). */
+  private applied: string | undefined;
+  cycles = 0;
+  pushed = 0;
+  lastVersion: string | undefined;
+
+  constructor(private readonly ctx: CycleContext) {}
+
+  async run(
+    trigger: CycleReport["trigger"],
+    changed: string[],
+    startedAt: number,
+  ): Promise<CycleReport> {
+    const cycle = new Cycle(++this.cycles, trigger, changed, startedAt);
+    const pushed = await this.push(cycle);
+    if ("outcome" in pushed) return pushed;
+    const signed = await this.sign(cycle, pushed);
+    if (signed) return signed;
+    if (pushed.unchanged && (this.applied === pushed.digest || !this.ctx.reconcile)) {
+      return cycle.end("unchanged");
+    }
+    if (this.ctx.signal.aborted) return cycle.end("abandoned");
+    const reconciled = await this.reconcile(cycle, pushed);
+    if (reconciled.outcome !== "applied" && reconciled.outcome !== "pushed") return reconciled;
+    if (!pushed.unchanged) await this.prune(cycle);
+    return cycle.report;
+  }
+
+  /** Validate and push; a push cut short by Ctrl-C is waited for up to the grace period. */
+  private async push(cycle: Cycle): Promise<PushResult | CycleReport> {
+    const { ctx } = this;
+    const work = pushWorkload(
+      {
+        client: ctx.client,
+        ...(ctx.validationCache ? { validationCache: ctx.validationCache } : {}),
+        ...(ctx.exclusive ? { exclusive: ctx.exclusive } : {}),
+      },
+      { repository: ctx.repository, sourceDir: ctx.sourceDir, ignore: ctx.ignore },
+      cycle.clock,
+    );
+    let result: PushResult | typeof ABANDONED;
+    try {
+      result = await Promise.race([work, this.graceAfterAbort()]);
+    } catch (error) {
+      return cycle.fail(error, "push");
+    }
+    if (result === ABANDONED) return cycle.end("abandoned");
+    for (const line of cycle.clock.warnings) ctx.warn(line);
+    cycle.report.version = result.version;
+    cycle.report.digest = result.digest;
+    this.lastVersion = result.version;
+    if (!result.unchanged) this.pushed++;
+    return result;
+  }
+
+  /** Resolves ABANDONED `abortGraceMs` after an abort; never before. */
+  private graceAfterAbort(): Promise<typeof ABANDONED> {
+    return this.ctx.aborted.then(
+      () =>
+        new Promise<typeof ABANDONED>((resolve) =>
+          setTimeout(() => resolve(ABANDONED), this.ctx.abortGraceMs).unref(),
+        ),
+    );
+  }
+
+  /** Signs the version (an unchanged one too, if unsigned); a report only if that failed. */
+  private async sign(cycle: Cycle, pushed: PushResult): Promise<CycleReport | undefined> {
+    const { ctx } = this;
+    if (!ctx.signingKey) return undefined;
+    try {
+      const signed = await signArtifact(
+        { client: ctx.client },
+        { repository: ctx.repository, digest: pushed.digest, key: ctx.signingKey },
+        cycle.clock,
+      );
+      cycle.report.signatureTag = signed.signatureTag;
+      return undefined;
+    } catch (error) {
+      return cycle.fail(error, "push");
+    }
+  }
+
+  /** Makes Flux fetch and apply the version (without --no-reconcile); Ctrl-C stops the wait. */
+  private async reconcile(cycle: Cycle, pushed: PushResult): Promise<CycleReport> {
+    const { ctx } = this;
+    if (!ctx.reconcile) return cycle.end("pushed");
+    const { timeoutMs, ...target } = ctx.reconcile;
+    let reconciled;
+    try {
+      reconciled = await Promise.race([
+        reconcileWorkload({ kube: ctx.kube as KubeClient }, { ...target, timeoutMs }, cycle.clock),
+        ctx.aborted,
+      ]);
+    } catch (error) {
+      return cycle.fail(error, "reconcile");
+    }
+    if (reconciled === ABANDONED) return cycle.end("abandoned");
+    const [fetch, apply] = reconciled.steps;
+    if (fetch) cycle.report.timings.fetchMs = fetch.ms;
+    if (apply) cycle.report.timings.applyMs = apply.ms;
+    // Flux may have fetched a newer version than ours (another push): say what it applied.
+    this.applied = apply?.revision?.endsWith(`@${pushed.digest}`) ? pushed.digest : undefined;
+    if (!this.applied) {
+      ctx.warn(
+        `Flux applied ${apply?.revision ?? "nothing"}, not ${pushed.version}@${pushed.digest} (another push meanwhile?)`,
+      );
+    }
+    return cycle.end("applied");
+  }
+
+  /** With --prune-keep, deletes all but the newest versions; a failure is only a warning. */
+  private async prune(cycle: Cycle): Promise<void> {
+    const { ctx } = this;
+    if (ctx.pruneKeep === undefined || ctx.signal.aborted) return;
+    try {
+      const pruned = await pruneWorkload(
+        { client: ctx.client },
+        { repository: ctx.repository, keep: ctx.pruneKeep },
+        cycle.clock,
+      );
+      if (pruned.deleted.length > 0) cycle.report.pruned = pruned.deleted.map((v) => v.version);
+    } catch (error) {
+      ctx.warn(
+        `pruning old versions of ${formatRepository(ctx.repository)} failed: ${(error as Error).message}`,
+      );
+    }
+  }
+}
