@@ -10,13 +10,14 @@ import dockerignoreModule from "@balena/dockerignore";
 import { silentProgress, type Progress } from "../progress.js";
 import {
   buildImages,
+  TAG_HASH_LENGTH,
   FileDigestCache,
   type BuildImagesDeps,
   type BuiltImage,
   type ImageDestination,
   type ImageSpec,
 } from "./build.js";
-import { DOCKERIGNORE_FILE, readDockerignore } from "./context.js";
+import { contextHash, DOCKERIGNORE_FILE, listBuildContext, readDockerignore } from "./context.js";
 
 const dockerignore = dockerignoreModule.default;
 
@@ -30,11 +31,18 @@ export interface RebuildResult {
 export class ImageRebuilder {
   private readonly digestCache = new FileDigestCache();
   private readonly known = new Map<string, BuiltImage>();
+  /** Images a failed call was to build: the next call builds them whatever changed. */
+  private readonly dirty = new Set<string>();
 
   constructor(
     private readonly deps: Omit<BuildImagesDeps, "digestCache">,
     private readonly input: { images: ImageSpec[]; destination: ImageDestination },
   ) {}
+
+  /** The build context directories (absolute). */
+  get contexts(): string[] {
+    return this.input.images.map((i) => resolve(i.context));
+  }
 
   /** The images whose context a changed path (absolute) belongs to, .dockerignore applied. */
   async affected(changedPaths: readonly string[]): Promise<ImageSpec[]> {
@@ -43,9 +51,14 @@ export class ImageRebuilder {
       const root = resolve(image.context);
       const inside = changedPaths
         .map((path) => relative(root, resolve(path)))
-        .filter((rel) => rel !== "" && !rel.startsWith("..") && !isAbsolute(rel))
+        .filter((rel) => !rel.startsWith("..") && !isAbsolute(rel))
         .map((rel) => rel.split(sep).join("/"));
       if (inside.length === 0) continue;
+      // The context itself (an event that named no file): anything in it may have changed.
+      if (inside.includes("")) {
+        out.push(image);
+        continue;
+      }
       const dockerfile = image.dockerfile ?? "Dockerfile";
       const matcher = dockerignore().add(await readDockerignore(root));
       const counts = (rel: string) =>
@@ -62,6 +75,29 @@ export class ImageRebuilder {
   }
 
   /**
+   * The images a batch of changed paths really changes: affected, and their context's content
+   * hash differs from the one last built (an editor's second event for a save already built
+   * changes nothing). File digests come from the cache, so unchanged files are not read.
+   */
+  async stale(changedPaths: readonly string[]): Promise<ImageSpec[]> {
+    const out: ImageSpec[] = [];
+    for (const image of await this.affected(changedPaths)) {
+      const known = this.known.get(image.name);
+      if (known === undefined || this.dirty.has(image.name)) {
+        out.push(image);
+        continue;
+      }
+      const hash = await contextHash(
+        await listBuildContext(image.context, image),
+        image,
+        this.digestCache,
+      );
+      if (hash.slice(0, TAG_HASH_LENGTH) !== known.tag) out.push(image);
+    }
+    return out;
+  }
+
+  /**
    * Builds what `changedPaths` touch (every image on the first call, or with "all"), and
    * returns every image's current result.
    */
@@ -72,7 +108,10 @@ export class ImageRebuilder {
   ): Promise<RebuildResult> {
     const missing = this.input.images.filter((i) => !this.known.has(i.name));
     const touched = changedPaths === "all" ? this.input.images : await this.affected(changedPaths);
-    const wanted = this.input.images.filter((i) => missing.includes(i) || touched.includes(i));
+    const wanted = this.input.images.filter(
+      (i) => missing.includes(i) || touched.includes(i) || this.dirty.has(i.name),
+    );
+    for (const image of wanted) this.dirty.add(image.name);
     if (wanted.length > 0) {
       const built = await buildImages(
         { ...this.deps, digestCache: this.digestCache },
@@ -84,7 +123,10 @@ export class ImageRebuilder {
         },
         progress,
       );
-      for (const image of built) this.known.set(image.name, image);
+      for (const image of built) {
+        this.known.set(image.name, image);
+        this.dirty.delete(image.name);
+      }
     }
     return {
       images: this.input.images.map((i) => this.known.get(i.name)!),

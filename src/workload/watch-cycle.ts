@@ -13,6 +13,8 @@ import { formatRepository, type RepositoryRef } from "../oci/reference.js";
 import type { Progress } from "../progress.js";
 import type { SigningKey } from "../sign/keys.js";
 import type { ValidationCache } from "../validate/cache.js";
+import type { ImageRebuilder } from "../images/rebuild.js";
+import { pinsOf, type ImagePin } from "../images/pin.js";
 import { pruneWorkload } from "./prune.js";
 import { pushWorkload, type PushResult } from "./push.js";
 import { signArtifact } from "./sign.js";
@@ -32,6 +34,8 @@ export interface CycleReport {
   trigger: "start" | "change" | "retry";
   /** Files of the artifact that changed (relative to the source directory). */
   changed: string[];
+  /** Images (spec.images) this cycle built because their context changed. */
+  built?: string[];
   outcome: CycleOutcome;
   version?: string;
   digest?: string;
@@ -42,6 +46,8 @@ export interface CycleReport {
   hint?: string;
   /** Milliseconds: validate, push (registry: list, upload, tag), fetch and apply (Flux), from save. */
   timings: {
+    /** Hashing, checking and building the images whose context changed. */
+    buildMs?: number;
     validateMs?: number;
     pushMs?: number;
     fetchMs?: number;
@@ -70,6 +76,8 @@ export interface CycleContext {
   reconcile?: ReconcileTarget & { timeoutMs: number };
   pruneKeep?: number;
   signingKey?: SigningKey;
+  /** spec.images: built before each push where their context changed, pinned in the version. */
+  images?: ImageRebuilder;
   signal: AbortSignal;
   /** Resolves once `signal` aborts. */
   aborted: Promise<typeof ABANDONED>;
@@ -172,9 +180,13 @@ export class CycleRunner {
     trigger: CycleReport["trigger"],
     changed: string[],
     startedAt: number,
+    /** Changed paths in image contexts (absolute). */
+    imagePaths: string[] = [],
   ): Promise<CycleReport> {
     const cycle = new Cycle(++this.cycles, trigger, changed, startedAt);
-    const pushed = await this.push(cycle);
+    const pins = await this.build(cycle, trigger, imagePaths);
+    if (pins !== undefined && !Array.isArray(pins)) return pins;
+    const pushed = await this.push(cycle, pins);
     if ("outcome" in pushed) return pushed;
     const signed = await this.sign(cycle, pushed);
     if (signed) return signed;
@@ -188,8 +200,38 @@ export class CycleRunner {
     return cycle.report;
   }
 
+  /**
+   * Builds the images whose context changed (all of them on the first cycle; again those a
+   * failed cycle left unbuilt); a manifest-only save builds nothing. The pins of every image.
+   */
+  private async build(
+    cycle: Cycle,
+    trigger: CycleReport["trigger"],
+    imagePaths: string[],
+  ): Promise<ImagePin[] | CycleReport | undefined> {
+    const { ctx } = this;
+    if (!ctx.images) return undefined;
+    const started = performance.now();
+    try {
+      const result = await ctx.images.build(
+        trigger === "start" ? "all" : imagePaths,
+        { signal: ctx.signal, streamOutput: false },
+        cycle.clock,
+      );
+      if (result.checked.length > 0) {
+        cycle.report.timings.buildMs = performance.now() - started;
+        const built = result.images.filter((i) => i.built && result.checked.includes(i.name));
+        if (built.length > 0) cycle.report.built = built.map((i) => i.name);
+      }
+      return pinsOf(result.images);
+    } catch (error) {
+      if (ctx.signal.aborted) return cycle.end("abandoned");
+      return cycle.fail(error, "push");
+    }
+  }
+
   /** Validate and push; a push cut short by Ctrl-C is waited for up to the grace period. */
-  private async push(cycle: Cycle): Promise<PushResult | CycleReport> {
+  private async push(cycle: Cycle, pins?: ImagePin[]): Promise<PushResult | CycleReport> {
     const { ctx } = this;
     const work = pushWorkload(
       {
@@ -197,7 +239,12 @@ export class CycleRunner {
         ...(ctx.validationCache ? { validationCache: ctx.validationCache } : {}),
         ...(ctx.exclusive ? { exclusive: ctx.exclusive } : {}),
       },
-      { repository: ctx.repository, sourceDir: ctx.sourceDir, ignore: ctx.ignore },
+      {
+        repository: ctx.repository,
+        sourceDir: ctx.sourceDir,
+        ignore: ctx.ignore,
+        ...(pins && pins.length > 0 ? { images: pins } : {}),
+      },
       cycle.clock,
     );
     let result: PushResult | typeof ABANDONED;

@@ -13,6 +13,9 @@ import { connectKube } from "../kube.js";
 import { parseTimeout } from "../project.js";
 import { keyFile } from "../../../config/load.js";
 import { loadKeyForSigning } from "../signing.js";
+import { lazyEngine } from "../../../engine/docker.js";
+import { workloadImages } from "../../../images/project.js";
+import { ImageRebuilder } from "../../../images/rebuild.js";
 import { openTarget } from "./target.js";
 
 export async function run({ ctx, flags, globals }: Invocation<WatchFlags>): Promise<void> {
@@ -27,6 +30,15 @@ export async function run({ ctx, flags, globals }: Invocation<WatchFlags>): Prom
   const signingKey =
     signKeyPath === undefined ? undefined : await loadKeyForSigning(ctx, signKeyPath);
   const session = await openPushSession(ctx.env, out);
+  // spec.images: rebuilt where their context changed, pinned in every version.
+  const { images: imageSpecs, destination } = workloadImages(target);
+  const images =
+    imageSpecs.length > 0
+      ? new ImageRebuilder(
+          { client, engine: lazyEngine(ctx.env) },
+          { images: imageSpecs, destination },
+        )
+      : undefined;
   let reconcile: WatchInput["reconcile"];
   let kube;
   if (flags.reconcile !== false) {
@@ -67,6 +79,7 @@ export async function run({ ctx, flags, globals }: Invocation<WatchFlags>): Prom
         ...(reconcile ? { reconcile } : {}),
         ...(pruneKeep === undefined ? {} : { pruneKeep }),
         ...(signingKey ? { signingKey } : {}),
+        ...(images ? { images } : {}),
       },
       {
         cycle: (report) => {
