@@ -1,6 +1,42 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
+/**
+ * The floors of src/: a folder may import its own floor and the ones below, never one above.
+ * `cli/` is the top (commands and handlers) and `ui/` the terminal; `workload/` composes the
+ * services; every other folder (a new one too) is a service or below. A breach fails
+ * `npm run lint`, for static imports, re-exports, type imports and dynamic `import()` alike.
+ */
+const FLOORS = [
+  { files: ["src/workload/**/*.ts"], above: ["cli", "ui"] },
+  {
+    files: ["src/**/*.ts"],
+    ignores: ["src/cli/**", "src/ui/**", "src/workload/**"],
+    above: ["cli", "ui", "workload"],
+  },
+];
+
+function boundary({ files, ignores = [], above }) {
+  const folders = `(${above.join("|")})`;
+  // The import string names a folder above: "../workload/push.js", "../../cli/options.js".
+  const regex = `^(\\.\\.?/)+(\\.\\./)*${folders}/`;
+  const message = `a lower floor of src/ must not import ${above.map((f) => `${f}/`).join(", ")} (see eslint.config.js FLOORS)`;
+  return {
+    files,
+    ignores,
+    rules: {
+      "no-restricted-imports": ["error", { patterns: [{ regex, message }] }],
+      "no-restricted-syntax": [
+        "error",
+        {
+          selector: `ImportExpression[source.value=/${regex.replaceAll("/", "\\/")}/]`,
+          message,
+        },
+      ],
+    },
+  };
+}
+
 export default tseslint.config(
   { ignores: ["dist/", "node_modules/", "test/fixtures/"] },
   js.configs.recommended,
@@ -35,4 +71,28 @@ export default tseslint.config(
       "@typescript-eslint/consistent-type-imports": "error",
     },
   },
+  // The async rules that matter in a CLI: a promise nobody awaits loses its error (and the exit
+  // code), one passed where a plain callback is expected is never awaited, and a switch over a
+  // union that misses a member falls through silently.
+  {
+    files: ["**/*.ts"],
+    languageOptions: { parserOptions: { projectService: true } },
+    rules: {
+      "@typescript-eslint/no-floating-promises": [
+        "error",
+        {
+          // node:test runs what describe/it/test return; nobody awaits them by design.
+          allowForKnownSafeCalls: [
+            { from: "package", package: "node:test", name: ["describe", "it", "test", "suite"] },
+          ],
+        },
+      ],
+      "@typescript-eslint/no-misused-promises": "error",
+      "@typescript-eslint/switch-exhaustiveness-check": [
+        "error",
+        { considerDefaultExhaustiveForUnions: true },
+      ],
+    },
+  },
+  ...FLOORS.map(boundary),
 );

@@ -3,6 +3,14 @@
 import module from "node:module";
 
 module.enableCompileCache?.();
+// Output into a closed pipe (`ksail --help | head -1`) ends the process quietly, as a Go or C
+// program ends by SIGPIPE: shells report 141 (128 + SIGPIPE), and no stack trace is printed.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (error) => {
+    if (error?.code !== "EPIPE") throw error;
+    process.exit(141);
+  });
+}
 const bundle = new URL("../dist/cli.js", import.meta.url);
 let main;
 try {

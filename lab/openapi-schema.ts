@@ -75,6 +75,9 @@ export function validateAgainstSchema(value: unknown, schema: Schema, path = "")
       if (schema.maximum !== undefined && value > schema.maximum)
         errors.push(`${at}: above ${schema.maximum}`);
       break;
+    case undefined:
+      // No type: any value (only an enum below applies).
+      break;
   }
   if (schema.enum && !schema.enum.includes(value))
     errors.push(`${at}: ${JSON.stringify(value)} is not one of ${JSON.stringify(schema.enum)}`);

@@ -9,6 +9,11 @@ export interface Progress {
   step<T>(label: string, run: () => Promise<T>, summary?: (result: T) => string): Promise<T>;
   info(line: string): void;
   warn(line: string): void;
+  /**
+   * What a Ctrl-C at this moment would leave half done (e.g. a version pushed whose `latest` was
+   * not moved yet), said if the user interrupts; undefined when nothing is. Optional.
+   */
+  atInterrupt?(note: string | undefined): void;
 }
 
 /** Runs steps silently (for library callers and tests that do not care). */

@@ -6,6 +6,7 @@
  */
 import { rmSync } from "node:fs";
 import { rm } from "node:fs/promises";
+import { markPassive } from "../util/signals.js";
 
 const live = new Set<string>();
 let installed = false;
@@ -21,7 +22,7 @@ function removeAllNow(): void {
   live.clear();
 }
 
-function onSignal(signal: NodeJS.Signals): void {
+const onSignal = markPassive((signal: NodeJS.Signals): void => {
   // Someone else handles it (`workload watch` finishes its running push first): the process
   // goes on, and the exit handler removes what is left.
   if (process.listenerCount(signal) > 1) return;
@@ -29,7 +30,7 @@ function onSignal(signal: NodeJS.Signals): void {
   uninstall();
   // Behave like Node's default: end the process by this signal.
   process.kill(process.pid, signal);
-}
+});
 
 function install(): void {
   if (installed) return;

@@ -4,7 +4,12 @@
  * (seam.ts), so `ksail --help` loads commander and the declarations, nothing else.
  * main() never calls process.exit; bin/ksail.js sets the exit code.
  */
-import { Command, CommanderError, type CommandUnknownOpts } from "@commander-js/extra-typings";
+import {
+  Command,
+  CommanderError,
+  Option,
+  type CommandUnknownOpts,
+} from "@commander-js/extra-typings";
 import type { Command as PlainCommand } from "commander";
 import packageJson from "../../package.json" with { type: "json" };
 import { EXIT_CODES } from "../errors.js";
@@ -18,6 +23,7 @@ import { registerFlux } from "./commands/flux.js";
 import { registerRegistry } from "./commands/registry.js";
 import { registerCluster } from "./commands/cluster.js";
 import { registerCompletion, registerVersion } from "./commands/version.js";
+import { registerShortcuts, SHORTCUTS } from "./commands/shortcuts.js";
 
 export const VERSION: string = packageJson.version;
 
@@ -33,6 +39,19 @@ const GROUPS: Record<string, Register> = {
   up: registerCluster,
   down: registerCluster,
   version: registerVersion,
+  ...Object.fromEntries(SHORTCUTS.map((name) => [name, registerShortcuts])),
+};
+
+/** The headings \`ksail --help\` lists the commands under: the daily ones first. */
+const HELP_GROUPS: Record<string, string> = {
+  init: "Getting started:",
+  up: "Getting started:",
+  down: "Getting started:",
+  ...Object.fromEntries(SHORTCUTS.map((name) => [name, "Daily (short for `ksail workload …`):"])),
+  workload: "Command groups:",
+  flux: "Command groups:",
+  registry: "Command groups:",
+  cluster: "Command groups:",
 };
 
 /**
@@ -47,7 +66,7 @@ export function createProgram(ctx: CliContext, argv?: readonly string[]): PlainC
       "A local Kubernetes GitOps loop: a Kind or K3d cluster, a local OCI registry, Flux, and your manifests pushed as versioned OCI artifacts.",
     )
     .version(VERSION, "--version", "print the ksail version")
-    .showHelpAfterError("(run with --help for usage)")
+    .showHelpAfterError("See 'ksail --help'.")
     .configureOutput({
       writeOut: (text) => ctx.stdout.write(text),
       writeErr: (text) => ctx.stderr.write(text),
@@ -55,8 +74,11 @@ export function createProgram(ctx: CliContext, argv?: readonly string[]): PlainC
     // Root options count only before the subcommand, so that `workload push --version 1.2.3`
     // reaches push; the common options are added to every leaf command by finish().
     .enablePositionalOptions()
+    .commandsGroup("Other commands:")
+    .helpCommand(true)
     .exitOverride();
-  for (const [flags, description] of COMMON_OPTIONS) program.option(flags, description);
+  for (const [flags, description] of COMMON_OPTIONS)
+    program.addOption(globalOption(flags, description));
 
   const word = argv === undefined ? undefined : commandWord(argv);
   const group = word === undefined || !Object.hasOwn(GROUPS, word) ? undefined : GROUPS[word];
@@ -64,6 +86,7 @@ export function createProgram(ctx: CliContext, argv?: readonly string[]): PlainC
     ? [group]
     : [
         registerInit,
+        registerShortcuts,
         registerWorkload,
         registerFlux,
         registerRegistry,
@@ -76,12 +99,15 @@ export function createProgram(ctx: CliContext, argv?: readonly string[]): PlainC
   if (group === undefined) {
     examples(program, [
       ["ksail init && ksail up", "a project, then its registry, Kind cluster and Flux"],
-      ["ksail workload reconcile --push", "push the manifests and make Flux apply them now"],
-      ["ksail workload watch", "push and apply on every save, until Ctrl-C"],
+      ["ksail reconcile --push", "push the manifests and make Flux apply them now"],
+      ["ksail watch", "push and apply on every save, until Ctrl-C"],
       ["ksail down --delete-volumes", "remove the cluster, the registry and its data"],
     ]);
   }
-  for (const command of program.commands) finish(command);
+  for (const command of program.commands) {
+    command.helpGroup(HELP_GROUPS[command.name()] ?? "Other commands:");
+    finish(command);
+  }
   // The typed table (commander's extra typings) is commander's own Command object at run time.
   return program as unknown as PlainCommand;
 }
@@ -105,13 +131,29 @@ function commandWord(argv: readonly string[]): string | undefined {
 /** Every command exits through main(); leaf commands also take the common options. */
 function finish(command: CommandUnknownOpts): void {
   command.exitOverride();
+  // A usage error names the help of the command it is about, as kubectl and docker do.
+  command.showHelpAfterError(`See '${commandPath(command)} --help'.`);
   if (command.commands.length === 0) {
     for (const [flags, description] of COMMON_OPTIONS) {
       const long = flags.split(/[ ,]+/).find((f) => f.startsWith("--"));
-      if (!command.options.some((o) => o.long === long)) command.option(flags, description);
+      if (!command.options.some((o) => o.long === long)) {
+        command.addOption(globalOption(flags, description));
+      }
     }
   }
   command.commands.forEach(finish);
+}
+
+/** An option every command takes, listed under its own heading in each help. */
+function globalOption(flags: string, description: string): Option {
+  return new Option(flags, description).helpGroup("Global options:");
+}
+
+/** "ksail workload push": the words that run `command`. */
+function commandPath(command: CommandUnknownOpts): string {
+  const words: string[] = [];
+  for (let c: CommandUnknownOpts | null = command; c; c = c.parent) words.unshift(c.name());
+  return words.join(" ");
 }
 
 export async function main(
@@ -125,6 +167,11 @@ export async function main(
   },
 ): Promise<number> {
   const program = createProgram(ctx, argv);
+  // `ksail` alone: the help, on stdout, as a successful answer (git, kubectl and flux do so).
+  if (argv.length === 0) {
+    program.outputHelp();
+    return 0;
+  }
   try {
     await program.parseAsync(argv, { from: "user" });
     return ctx.exitCode;

@@ -88,6 +88,12 @@ export const outputOption = () =>
     .choices(["human", "json", "yaml"] as const)
     .default("human" as const);
 
+/** `-o, --output human|wide|json|yaml`: `wide` is the human table with every column (kubectl's). */
+export const wideOutputOption = () =>
+  new Option("-o, --output <format>", "output format (wide: every column)")
+    .choices(["human", "wide", "json", "yaml"] as const)
+    .default("human" as const);
+
 export type OutputFlags = { output?: string };
 
 export function addKubeOptions<A extends unknown[], O extends OptionValues, G extends OptionValues>(

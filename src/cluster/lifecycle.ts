@@ -3,6 +3,7 @@
  * duration through a Progress: registry → cluster → wiring → GitOps engine. Every step checks
  * what exists first, so a second `create` finishes whatever a failed one left.
  */
+import { count } from "../util/plural.js";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -272,14 +273,15 @@ export async function wireRegistries(
       ...mirrors.map(mirrorHostsTomlFile),
     ];
     await progress.step(
-      `containerd mirrors on ${nodes.length} node(s)`,
+      `Write containerd mirrors on ${count(nodes.length, "node")}`,
       () =>
         writeHostsTomlFilesToNodes(
           engine,
           nodes.map((n) => n.name),
           files,
         ),
-      (count) => `containerd hosts.toml on ${nodes.length} node(s) (${count} file(s))`,
+      (written) =>
+        `Wrote containerd hosts.toml on ${count(nodes.length, "node")} (${count(written, "file")})`,
     );
   }
   if (!spec) return;

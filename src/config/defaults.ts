@@ -23,10 +23,11 @@ export function defaultConfig(name: string): KsailConfig {
       images: [],
       connection: { timeout: "5m" },
       options: {
-        localRegistry: { hostPort: 5000, name: "ksail-registry", image: "registry:3" },
+        localRegistry: { hostPort: 5001, name: "ksail-registry", image: "registry:3" },
         mirrorRegistries: [],
         flux: { interval: "1m", namespace: "flux-system" },
         signing: {},
+        secrets: { allowPlaintext: false },
       },
       localRegistry: "Disabled",
       distributionConfig: "kind.yaml",

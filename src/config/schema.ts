@@ -125,7 +125,7 @@ export const ksailConfigSchema = z
             localRegistry: z
               .object({
                 hostPort: port
-                  .default(5000)
+                  .default(5001)
                   .describe("port on 127.0.0.1 the registry is published at"),
                 name: projectName.default("ksail-registry"),
                 image: z.string().min(1).default("registry:3"),
@@ -183,6 +183,17 @@ export const ksailConfigSchema = z
                   .optional()
                   .describe(
                     "public key Flux verifies the artifact's cosign signature with (cosign.pub; relative to ksail.yaml): flux sync sets spec.verify",
+                  ),
+              })
+              .strict()
+              .prefault({}),
+            secrets: z
+              .object({
+                allowPlaintext: z
+                  .boolean()
+                  .default(false)
+                  .describe(
+                    "let push, reconcile --push and watch send Secrets that are not SOPS-encrypted and files holding private keys (a warning each time) — for throwaway clusters only",
                   ),
               })
               .strict()

@@ -90,7 +90,7 @@ export const CONFIG_SETTINGS = {
     value: "port",
     env: "KSAIL_REGISTRY_PORT",
     path: ["spec", "options", "localRegistry", "hostPort"],
-    default: "5000",
+    default: "5001",
     numeric: true,
   },
   fluxInterval: {
@@ -161,6 +161,12 @@ export const CONFIG_SETTINGS = {
     path: ["spec", "options", "signing", "publicKey"],
     default: "none (no verification)",
   },
+  allowPlaintextSecrets: {
+    key: "allowPlaintextSecrets",
+    flag: "--allow-plaintext-secrets",
+    path: ["spec", "options", "secrets", "allowPlaintext"],
+    default: "false (plaintext Secrets and private keys are refused)",
+  },
 } as const satisfies Record<string, ConfigSetting>;
 
 /** Run-time settings: not in ksail.yaml, resolved by load.ts (resolveRuntime). */
@@ -183,15 +189,23 @@ export const RUNTIME_SETTINGS = {
   kubeconfigFiles: { key: "kubeconfigFiles", env: "KUBECONFIG", default: "~/.kube/config" },
   cosignPassword: { key: "cosignPassword", env: "COSIGN_PASSWORD", default: "asked on a terminal" },
   cacheHome: { key: "cacheHome", env: "XDG_CACHE_HOME", default: "~/.cache" },
+  // The age identities of SOPS files, where the sops CLI finds them (secrets/age-keys.ts).
+  sopsAgeKey: { key: "sopsAgeKey", env: "SOPS_AGE_KEY", default: "unset" },
+  sopsAgeKeyFile: {
+    key: "sopsAgeKeyFile",
+    env: "SOPS_AGE_KEY_FILE",
+    default: "$XDG_CONFIG_HOME/sops/age/keys.txt (~/.config/sops/age/keys.txt)",
+  },
 } as const satisfies Record<string, Setting>;
 
 /**
  * The ksail.yaml settings that KSAIL_* and flags merge into the file before the schema checks it
- * (parse.ts). The key files and --flux-version are resolved by the commands that take them
- * (load.ts keyFile; a relative key path in the file means next to ksail.yaml).
+ * (parse.ts). The key files, --flux-version and --allow-plaintext-secrets are resolved by the
+ * commands that take them (load.ts keyFile; a relative key path in the file means next to
+ * ksail.yaml; cli/handlers/secrets-policy.ts).
  */
 export const SETTINGS: readonly ConfigSetting[] = Object.values(CONFIG_SETTINGS).filter(
-  (s) => !["fluxVersion", "signKey", "verifyKey"].includes(s.key),
+  (s) => !["fluxVersion", "signKey", "verifyKey", "allowPlaintextSecrets"].includes(s.key),
 );
 
 /** Registry requests may go this long without data before they are retried (30 s). */

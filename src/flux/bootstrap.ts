@@ -2,6 +2,7 @@
  * The Flux step of `ksail up` (FR-001): install Flux (or leave an existing one as
  * installFlux decides), then apply the project's OCIRepository and Kustomization.
  */
+import { count } from "../util/plural.js";
 import { parseDuration } from "../util/duration.js";
 import type { KsailConfig } from "../config/schema.js";
 import { KubeClient } from "../k8s/client.js";
@@ -11,6 +12,7 @@ import { cacheDirectory } from "../util/cache-dir.js";
 import { installFlux, loadInstallManifests, type InstallResult } from "./install.js";
 import { syncSpecFromConfig } from "./resources.js";
 import { applyFluxSync } from "./sync.js";
+import { fluxDecryption, noIdentityWarning } from "../secrets/flux-decryption.js";
 
 export interface BootstrapInput {
   config: KsailConfig;
@@ -18,6 +20,9 @@ export interface BootstrapInput {
   manifests?: string;
   cacheDir: string;
   timeoutMs: number;
+  /** The project's directory: its .sops.yaml decides Flux's SOPS decryption (issue 23). */
+  projectRoot?: string;
+  env?: NodeJS.ProcessEnv;
 }
 
 export async function bootstrapFlux(
@@ -45,7 +50,7 @@ export async function bootstrapFlux(
     (p) =>
       p.state === "absent"
         ? "No kube-proxy DaemonSet to wait for"
-        : `kube-proxy ready on ${p.pods} node(s)`,
+        : `kube-proxy ready on ${count(p.pods, "node")}`,
   );
   const result = await installFlux(
     kube,
@@ -53,7 +58,16 @@ export async function bootstrapFlux(
     { wait: true, timeoutMs: options.timeoutMs },
     progress,
   );
-  await applyFluxSync(kube, syncSpecFromConfig(config), progress);
+  const spec = syncSpecFromConfig(config);
+  const sops =
+    options.projectRoot === undefined
+      ? undefined
+      : await fluxDecryption(options.projectRoot, options.env ?? {});
+  if (sops !== undefined) {
+    spec.decryption = { secretName: sops.decryption.secretName };
+    if (sops.identities.length === 0) progress.warn(noIdentityWarning(sops.decryption));
+  }
+  await applyFluxSync(kube, spec, progress, sops?.identities ?? []);
   return result;
 }
 
@@ -66,6 +80,8 @@ export function fluxStep(options: {
   manifests?: string | undefined;
   /** $KUBECONFIG's files when ksail.yaml names no kubeconfig (config/load.ts resolveRuntime). */
   kubeconfigFiles?: string[];
+  /** Where ksail.yaml (and .sops.yaml) live. */
+  projectRoot?: string;
 }) {
   return async (context: {
     config: KsailConfig;
@@ -86,6 +102,7 @@ export function fluxStep(options: {
         cacheDir: cacheDirectory(options.env),
         timeoutMs: parseDuration(timeout) ?? 300_000,
         ...(options.manifests ? { manifests: options.manifests } : {}),
+        ...(options.projectRoot ? { projectRoot: options.projectRoot, env: options.env } : {}),
       },
       progress,
     );

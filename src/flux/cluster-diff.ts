@@ -25,7 +25,6 @@ import { KsailError, isKsailError } from "../errors.js";
 import type { KubeClient } from "../k8s/client.js";
 import { silentProgress, type Progress } from "../progress.js";
 import { mapLimit } from "../util/map-limit.js";
-import { loadIdentities } from "../secrets/age-keys.js";
 import { decryptResource, SopsError } from "../secrets/sops-file.js";
 import { renderObjects, unsupportedBuild, type KubeObject } from "./render.js";
 import { KUSTOMIZATION_API } from "./resources.js";
@@ -268,7 +267,7 @@ export async function diffCluster(
     sourceDir: string;
     ignore?: string[];
     target: ClusterDiffTarget;
-    /** The age identities for SOPS files (spec.decryption); default: the local ones. */
+    /** The age identities for SOPS files (spec.decryption); default: none. */
     identities?: () => Promise<readonly string[]>;
   },
   progress: Progress = silentProgress,
@@ -311,10 +310,7 @@ export async function diffCluster(
     (o) => `Built ${o.length} objects from ${options.sourceDir}`,
   );
   if (spec.decryption !== undefined)
-    await decryptObjects(
-      objects,
-      options.identities ?? (async () => (await loadIdentities()).identities),
-    );
+    await decryptObjects(objects, options.identities ?? (async () => []));
   for (const { object } of objects) {
     object.metadata.labels = {
       ...object.metadata.labels,

@@ -15,7 +15,7 @@ import { REGISTRY_CONTAINER_PORT, registryAddresses } from "./address.js";
 
 export const DEFAULT_REGISTRY_NAME = "ksail-registry";
 export const DEFAULT_REGISTRY_IMAGE = PINNED_REGISTRY_IMAGE;
-export const DEFAULT_REGISTRY_PORT = 5000;
+export const DEFAULT_REGISTRY_PORT = 5001;
 /** Where registry:3 keeps its data and reads its config. */
 export const REGISTRY_DATA_DIR = "/var/lib/registry";
 export const REGISTRY_CONFIG_PATH = "/etc/distribution/config.yml";

@@ -1,24 +1,56 @@
-/** What `ksail init` writes: ksail.yaml, the cluster config and the source directory. */
-import { access, mkdir, readdir, writeFile } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+/** What `ksail init` writes: ksail.yaml, the cluster config and the (empty) manifest folder. */
+import { access, mkdir, readFile, writeFile } from "node:fs/promises";
+import { dirname, join, relative, resolve } from "node:path";
 import { stringify } from "yaml";
 import { distributionConfigFor } from "../cluster/distribution-config.js";
 import { CONFIG_FILE } from "../config/load.js";
 import { isDeepStrictEqual } from "node:util";
 import { API_VERSION, KIND, ksailConfigSchema, type KsailConfig } from "../config/schema.js";
 import { KsailError } from "../errors.js";
+import {
+  patchK3dConfig,
+  patchKindConfig,
+  patchKsailYaml,
+  Unpatchable,
+  type Patched,
+} from "./patch.js";
 
 export interface ScaffoldFile {
   /** Path relative to the project directory. */
   path: string;
   content: string;
-  /** In the manifest folder: the user's, written only into a folder with no files yet. */
-  userOwned?: boolean;
+  /** How to patch the user's existing file with ksail's wiring (init --force). */
+  patch: (existing: string) => Patched;
+}
+
+export type InitAction = "created" | "patched" | "unchanged" | "replaced" | "skipped";
+
+export interface InitFile {
+  /** Relative to the project directory; the manifest folder ends with "/". */
+  path: string;
+  action: InitAction;
+  /** patched: what init changed, one line each. */
+  changes?: string[];
+  /** replaced: where the previous content was kept. */
+  backup?: string;
+  /** skipped, replaced: why. */
+  reason?: string;
 }
 
 export interface InitResult {
   directory: string;
-  files: { path: string; action: "created" | "overwritten" | "kept" }[];
+  files: InitFile[];
+  /** The manifest folder, relative to the project directory. */
+  sourceDirectory: string;
+}
+
+export interface InitOptions {
+  force?: boolean;
+  /**
+   * The `# yaml-language-server: $schema=…` line (without "# "), naming the installed
+   * package's schema so that editors validate ksail.yaml.
+   */
+  schemaLine?: string;
 }
 
 /** The kubeconfig context the cluster gets: kind-<name> or k3d-<name>. */
@@ -26,25 +58,33 @@ export function defaultContext(config: Pick<KsailConfig, "metadata" | "spec">): 
   return `${config.spec.distribution === "Kind" ? "kind" : "k3d"}-${config.metadata.name}`;
 }
 
-export function scaffoldFiles(config: KsailConfig): ScaffoldFile[] {
+export function scaffoldFiles(config: KsailConfig, options: InitOptions = {}): ScaffoldFile[] {
+  const schemaLine = options.schemaLine ?? DEFAULT_SCHEMA_LINE;
+  const written = ksailDocument(config);
   return [
-    { path: CONFIG_FILE, content: ksailYaml(config) },
-    { path: config.spec.distributionConfig, content: distributionConfigFor(config) },
     {
-      path: join(config.spec.sourceDirectory, "kustomization.yaml"),
-      userOwned: true,
-      content: stringify({
-        apiVersion: "kustomize.config.k8s.io/v1beta1",
-        kind: "Kustomization",
-        resources: [],
-      }),
+      path: CONFIG_FILE,
+      content: `# ${schemaLine}\n# ksail project: see \`ksail --help\`.\n${stringify(written)}${config.spec.images.length > 0 ? "" : IMAGES_EXAMPLE}`,
+      patch: (existing) => patchKsailYaml(existing, written, schemaLine),
+    },
+    {
+      path: config.spec.distributionConfig,
+      content: distributionConfigFor(config),
+      patch: (existing) =>
+        config.spec.distribution === "Kind"
+          ? patchKindConfig(existing, config)
+          : patchK3dConfig(existing, config),
     },
   ];
 }
 
-function ksailYaml(config: KsailConfig): string {
+/** Without the installed package's path (library use): the schema's path inside the package. */
+const DEFAULT_SCHEMA_LINE = "yaml-language-server: $schema=schemas/ksail.schema.json";
+
+/** ksail.yaml as init writes it, as a plain object. */
+function ksailDocument(config: KsailConfig): object {
   const { spec } = config;
-  const document = {
+  return {
     apiVersion: config.apiVersion,
     kind: config.kind,
     metadata: { name: config.metadata.name },
@@ -63,8 +103,6 @@ function ksailYaml(config: KsailConfig): string {
       options: writtenOptions(spec.options),
     },
   };
-  const body = stringify(document);
-  return `# ksail project. Schema: schemas/ksail.schema.json in the ksail package.\n${body}${spec.images.length > 0 ? "" : IMAGES_EXAMPLE}`;
 }
 
 /**
@@ -119,57 +157,84 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * Writes the files. Refuses, before writing anything, when ksail.yaml or the cluster config
- * exists and `force` is not set, so a refused init changes nothing. The manifest folder is the
- * user's: its kustomization.yaml is written only when the folder has no files yet (an existing
- * folder without one is a tree Flux builds as it is), never overwritten, --force or not.
+ * Writes the files. Without `force`, refuses before writing anything when ksail.yaml or the
+ * cluster config exists, so a refused init changes nothing. With `force`, an existing file is
+ * patched — only ksail's wiring (name, registry, distribution settings), every comment and
+ * other field kept — and a file that cannot be patched (not YAML) is replaced, its content kept
+ * as <file>.bak. The manifest folder is the user's: init creates it when missing and writes
+ * nothing into it; with no kustomization.yaml, Flux applies every manifest under it.
  */
 export async function initProject(
   directory: string,
   config: KsailConfig,
-  options: { force?: boolean } = {},
+  options: InitOptions = {},
 ): Promise<InitResult> {
   const root = resolve(directory);
-  const files = scaffoldFiles(config);
+  const files = scaffoldFiles(config, options);
   const existing: string[] = [];
-  const kept: string[] = [];
-  for (const file of files) {
-    const target = join(root, file.path);
-    if (file.userOwned) {
-      if ((await exists(target)) || (await hasFiles(dirname(target)))) kept.push(file.path);
-    } else if (await exists(target)) existing.push(file.path);
-  }
+  for (const file of files) if (await exists(join(root, file.path))) existing.push(file.path);
   if (existing.length > 0 && !options.force) {
     throw new KsailError(
       "conflict",
       `refusing to overwrite existing ${existing.join(", ")} in ${root}`,
       {
-        hint: `Pass --force to rewrite ${existing.join(" and ")} (the values ${CONFIG_FILE} sets are kept unless flags change them; ${config.spec.sourceDirectory}/ is never touched), or run init in another directory.`,
+        hint: `Pass --force to patch ksail's settings into ${existing.join(" and ")} (your other fields and comments stay; ${config.spec.sourceDirectory}/ is never touched), or run init in another directory.`,
       },
     );
   }
-  const written: InitResult["files"] = [];
+  const done: InitFile[] = [];
   for (const file of files) {
-    if (kept.includes(file.path)) {
-      written.push({ path: file.path, action: "kept" });
-      continue;
-    }
     const target = join(root, file.path);
     await mkdir(dirname(target), { recursive: true });
-    await writeFile(target, file.content);
-    written.push({
-      path: file.path,
-      action: existing.includes(file.path) ? "overwritten" : "created",
-    });
+    if (!existing.includes(file.path)) {
+      await writeFile(target, file.content, { flag: "wx" });
+      done.push({ path: file.path, action: "created" });
+      continue;
+    }
+    const before = await readFile(target, "utf8");
+    let patched: Patched;
+    try {
+      patched = file.patch(before);
+    } catch (error) {
+      if (!(error instanceof Unpatchable)) throw error;
+      const backup = await keepBackup(target, before);
+      await writeFile(target, file.content);
+      done.push({
+        path: file.path,
+        action: "replaced",
+        backup: relative(root, backup),
+        reason: error.message,
+      });
+      continue;
+    }
+    if (patched.changes.length === 0) {
+      done.push({ path: file.path, action: "unchanged" });
+      continue;
+    }
+    await writeFile(target, patched.text);
+    done.push({ path: file.path, action: "patched", changes: patched.changes });
   }
-  return { directory: root, files: written };
+  const source = config.spec.sourceDirectory;
+  const sourcePath = join(root, source);
+  if (await exists(sourcePath)) {
+    done.push({ path: `${source}/`, action: "skipped", reason: "yours: init never writes there" });
+  } else {
+    await mkdir(sourcePath, { recursive: true });
+    done.push({ path: `${source}/`, action: "created" });
+  }
+  return { directory: root, files: done, sourceDirectory: source };
 }
 
-async function hasFiles(dir: string): Promise<boolean> {
-  try {
-    return (await readdir(dir)).length > 0;
-  } catch {
-    return false;
+/** Copies `content` to <path>.bak (or .bak.1, .bak.2… when taken); returns that path. */
+async function keepBackup(path: string, content: string): Promise<string> {
+  for (let n = 0; ; n++) {
+    const backup = n === 0 ? `${path}.bak` : `${path}.bak.${n}`;
+    try {
+      await writeFile(backup, content, { flag: "wx" });
+      return backup;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
   }
 }
 

@@ -31,7 +31,7 @@ const IDENTITY_LINE = /^AGE-SECRET-KEY-(?:PQ-)?1[0-9A-Z]+$/;
 const MAX_KEYS_FILE_BYTES = 1024 * 1024;
 
 /** The keys file ksail writes to and sops reads from when $SOPS_AGE_KEY is unset. */
-export function defaultKeyFile(env: NodeJS.ProcessEnv = process.env): string {
+export function defaultKeyFile(env: NodeJS.ProcessEnv): string {
   if (env.SOPS_AGE_KEY_FILE) return env.SOPS_AGE_KEY_FILE;
   const config = env.XDG_CONFIG_HOME || join(env.HOME || homedir(), ".config");
   return join(config, "sops", "age", "keys.txt");
@@ -67,9 +67,7 @@ export async function parseIdentities(text: string, where: string): Promise<stri
  * The local identities, from the first place that is set (as sops does). A keys file that does
  * not exist gives none; one that cannot be read, or holds something else, is an error naming it.
  */
-export async function loadIdentities(
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<LoadedIdentities> {
+export async function loadIdentities(env: NodeJS.ProcessEnv): Promise<LoadedIdentities> {
   const looked: string[] = [];
   let identities: string[] = [];
   if (env.SOPS_AGE_KEY) {

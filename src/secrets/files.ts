@@ -91,7 +91,7 @@ export function sopsFailure(path: string, error: unknown, looked?: string[]): ne
 /** The recipients and rule `.sops.yaml` gives a file. */
 export async function creationRuleFor(
   file: string,
-  cwd: string = process.cwd(),
+  cwd: string,
 ): Promise<{ recipients: string[]; rules: EncryptionRules; config: string }> {
   const configPath = await findSopsConfig(cwd);
   if (configPath === undefined)
@@ -125,10 +125,7 @@ export interface EncryptedFile {
 }
 
 /** Encrypts a plaintext YAML file in place. */
-export async function encryptFile(
-  path: string,
-  cwd: string = process.cwd(),
-): Promise<EncryptedFile> {
+export async function encryptFile(path: string, cwd: string): Promise<EncryptedFile> {
   const text = await readText(path);
   if (isSopsYaml(text))
     sopsFailure(
@@ -147,9 +144,9 @@ export async function encryptFile(
 }
 
 /** The plaintext of a SOPS file (MAC checked). */
-export async function decryptFile(path: string): Promise<string> {
+export async function decryptFile(path: string, env: NodeJS.ProcessEnv): Promise<string> {
   const text = await readText(path);
-  const loaded = await loadIdentities();
+  const loaded = await loadIdentities(env);
   try {
     return (await decryptYaml(text, loaded.identities)).text;
   } catch (error) {
@@ -160,10 +157,11 @@ export async function decryptFile(path: string): Promise<string> {
 /** Re-encrypts a SOPS file with a new data key for the recipients `.sops.yaml` gives it now. */
 export async function rotateFile(
   path: string,
-  cwd: string = process.cwd(),
+  cwd: string,
+  env: NodeJS.ProcessEnv,
 ): Promise<EncryptedFile> {
   const text = await readText(path);
-  const loaded = await loadIdentities();
+  const loaded = await loadIdentities(env);
   let plain: string;
   let rules: EncryptionRules;
   try {
@@ -192,13 +190,13 @@ export interface EditResult {
   changed: boolean;
 }
 
-function runEditor(editor: string, file: string): Promise<number> {
+function runEditor(editor: string, file: string, env: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((resolvePromise, reject) => {
     // $EDITOR may carry arguments ("code --wait"), as git and sops allow.
     const child = spawn(`${editor} "$KSAIL_EDIT_FILE"`, {
       shell: true,
       stdio: "inherit",
-      env: { ...process.env, KSAIL_EDIT_FILE: file },
+      env: { ...env, KSAIL_EDIT_FILE: file },
     });
     child.on("error", reject);
     child.on("exit", (code, signal) => resolvePromise(signal === null ? (code ?? 1) : 128));
@@ -209,9 +207,13 @@ function runEditor(editor: string, file: string): Promise<number> {
  * Opens the plaintext of a SOPS file in $EDITOR and re-encrypts it when the editor exits 0 and
  * the result is valid YAML; otherwise the file is left as it was.
  */
-export async function editFile(path: string, editor: string): Promise<EditResult> {
+export async function editFile(
+  path: string,
+  editor: string,
+  env: NodeJS.ProcessEnv,
+): Promise<EditResult> {
   const text = await readText(path);
-  const loaded = await loadIdentities();
+  const loaded = await loadIdentities(env);
   let plain: string;
   let recipients: string[];
   let rules: EncryptionRules;
@@ -228,7 +230,7 @@ export async function editFile(path: string, editor: string): Promise<EditResult
     await chmod(dir, 0o700);
     const file = join(dir, basename(path));
     await writeFile(file, plain, { mode: 0o600 });
-    const code = await runEditor(editor, file);
+    const code = await runEditor(editor, file, env);
     if (code !== 0)
       throw new KsailError(
         "failed",
@@ -275,7 +277,7 @@ export interface KeygenResult {
 export async function keygen(
   projectRoot: string,
   sourceDir: string,
-  env: NodeJS.ProcessEnv = process.env,
+  env: NodeJS.ProcessEnv,
 ): Promise<KeygenResult> {
   if (env.SOPS_AGE_KEY)
     throw new KsailError(

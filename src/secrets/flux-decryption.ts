@@ -26,7 +26,7 @@ export interface FluxDecryption {
 /** The decryption set-up of a project, and the identities for its Secret (kept apart: secret). */
 export async function fluxDecryption(
   projectRoot: string,
-  env: NodeJS.ProcessEnv = process.env,
+  env: NodeJS.ProcessEnv,
 ): Promise<{ decryption: FluxDecryption; identities: string[] } | undefined> {
   const configPath = await findSopsConfig(projectRoot);
   if (configPath === undefined) return undefined;
@@ -64,4 +64,9 @@ export function sopsAgeSecret(
       [SOPS_AGE_DATA_KEY]: Buffer.from(`${identities.join("\n")}\n`, "utf8").toString("base64"),
     },
   };
+}
+
+/** The warning when .sops.yaml names recipients but no local identity matches any. */
+export function noIdentityWarning(decryption: FluxDecryption): string {
+  return `${decryption.config} names ${decryption.recipients.join(", ")}, but no local age identity matches: Flux cannot decrypt the SOPS files (Secret ${decryption.secretName} not written); put the key in $SOPS_AGE_KEY_FILE or ~/.config/sops/age/keys.txt and run \`ksail flux sync\``;
 }

@@ -10,6 +10,7 @@
 import type { Writable } from "node:stream";
 import { stringify } from "yaml";
 import { formatDuration } from "../util/duration.js";
+import { someoneElseHandles } from "../util/signals.js";
 import { paintMark } from "./color.js";
 
 export type OutputFormat = "human" | "json" | "yaml";
@@ -48,6 +49,8 @@ export class Output {
   private readonly running: RunningStep[] = [];
   private liveShown = false;
   private timer: NodeJS.Timeout | undefined;
+  private interruptNote: string | undefined;
+  private signalsHeld = false;
 
   constructor(options: OutputOptions = {}) {
     this.format = options.format ?? "human";
@@ -65,7 +68,7 @@ export class Output {
     const step = this.begin(label);
     try {
       const result = await run();
-      const detail = summary ? summary(result) : label;
+      const detail = summary ? summary(result) : pastTense(label);
       this.end(step, `✓ ${detail} (${formatElapsed(this.now() - step.started)})`);
       return result;
     } catch (error) {
@@ -108,6 +111,37 @@ export class Output {
     else if (this.format === "yaml") this.printOut(`---\n${stringify(value, { lineWidth: 0 })}`);
   }
 
+  /** See Progress.atInterrupt: a warning to print if the user interrupts now. */
+  atInterrupt(note: string | undefined): void {
+    this.interruptNote = note;
+  }
+
+  /**
+   * Ctrl-C (or SIGTERM) while a step runs, when no one else handles it (`workload watch` does):
+   * the live line becomes `✗ interrupted (step, elapsed)`, the note of what is half done follows,
+   * and the process ends with 130 (SIGINT) or 143 (SIGTERM), as a shell reports a signal.
+   */
+  private readonly onSignal = (signal: NodeJS.Signals): void => {
+    if (someoneElseHandles(signal, this.onSignal)) return;
+    const step = this.running.at(-1);
+    this.clearLive();
+    const where = step ? ` (${step.label}, ${formatElapsed(this.now() - step.started)})` : "";
+    this.stderr.write(`${paintMark(`✗ interrupted${where}`, this.color)}\n`);
+    if (this.interruptNote) {
+      this.stderr.write(`${paintMark(`warning: ${this.interruptNote}`, this.color)}\n`);
+    }
+    process.exit(signal === "SIGINT" ? 130 : 143);
+  };
+
+  private holdSignals(hold: boolean): void {
+    if (hold === this.signalsHeld) return;
+    this.signalsHeld = hold;
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      if (hold) process.on(signal, this.onSignal);
+      else process.off(signal, this.onSignal);
+    }
+  }
+
   /** Raw error text (already formatted). */
   error(text: string): void {
     this.printErr(text);
@@ -116,6 +150,7 @@ export class Output {
   private begin(label: string): RunningStep {
     const step = { label, started: this.now() };
     this.running.push(step);
+    this.holdSignals(true);
     if (this.quiet) return step;
     if (this.live) {
       this.clearLive();
@@ -136,6 +171,7 @@ export class Output {
   private end(step: RunningStep, line: string): void {
     const index = this.running.indexOf(step);
     if (index >= 0) this.running.splice(index, 1);
+    if (this.running.length === 0) this.holdSignals(false);
     if (this.running.length === 0 && this.timer) {
       clearInterval(this.timer);
       this.timer = undefined;
@@ -178,6 +214,49 @@ export class Output {
   }
 }
 
+/** Verbs that start step labels, and their past tense ("List versions" → "Listed versions"). */
+const PAST: Record<string, string> = {
+  apply: "applied",
+  build: "built",
+  check: "checked",
+  create: "created",
+  delete: "deleted",
+  detect: "detected",
+  "dry-run": "dry-ran",
+  extract: "extracted",
+  fetch: "fetched",
+  generate: "generated",
+  "garbage-collect": "garbage-collected",
+  initialize: "initialized",
+  list: "listed",
+  load: "loaded",
+  pull: "pulled",
+  push: "pushed",
+  read: "read",
+  reconcile: "reconciled",
+  remove: "removed",
+  restore: "restored",
+  start: "started",
+  stop: "stopped",
+  tag: "tagged",
+  upload: "uploaded",
+  validate: "validated",
+  wait: "waited",
+  write: "wrote",
+};
+
+/**
+ * A step's `✓` line when it has no summary of its own: its label in the past tense, so that
+ * every finished step reads alike ("✓ Listed versions of …", "✓ Pushed …").
+ */
+export function pastTense(label: string): string {
+  const [first = "", ...rest] = label.split(" ");
+  const past = PAST[first.toLowerCase()];
+  if (past === undefined) return label;
+  const word = first[0] === first[0]?.toUpperCase() ? past[0]!.toUpperCase() + past.slice(1) : past;
+  return [word, ...rest].join(" ");
+}
+
 /** A value as -o json (indented) or -o yaml shows it. */
 export function serialize(value: unknown, format: "json" | "yaml"): string {
   return format === "json"
@@ -191,6 +270,18 @@ export function formatElapsed(ms: number): string {
     : ms < 60_000
       ? `${(ms / 1000).toFixed(1)}s`
       : formatDuration(ms);
+}
+
+/** How long ago, as kubectl's AGE column says it: 45s, 12m, 5h, 3d; "-" for an unknown time. */
+export function formatAge(ms: number): string {
+  if (!Number.isFinite(ms)) return "-";
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  if (seconds < 120) return `${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 120) return `${minutes}m`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours}h`;
+  return `${Math.floor(hours / 24)}d`;
 }
 
 /** 1536 → "1.5 KiB". */

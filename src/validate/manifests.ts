@@ -21,6 +21,7 @@
  * gets a warning (it will never be applied), not an error. Files a kustomization uses as data
  * (generator inputs) get only the byte-level checks; patches and schemas also the YAML syntax check.
  */
+import { count } from "../util/plural.js";
 import { posix } from "node:path";
 import { load } from "js-yaml";
 import type { Node } from "yaml";
@@ -44,7 +45,6 @@ import { walkBuild, type BuildResult, type Collision } from "./build.js";
 import { displayId } from "./identity.js";
 import type { ObjectLocation } from "./objects.js";
 import { checkSecrets, mayHoldSecret, privateKeyIssue, type SecretsPolicy } from "./secrets.js";
-import { loadIdentities } from "../secrets/age-keys.js";
 
 export type { ParsedYaml, ValidationIssue } from "./issues.js";
 
@@ -67,15 +67,13 @@ export interface ValidateOptions {
   warnings?: ValidationIssue[];
   /**
    * The secrets guard (./secrets.ts); by default plaintext Secrets and private keys are refused
-   * and SOPS MACs are checked with the local age identities (loadIdentities).
+   * (SOPS MACs are checked when the policy gives the local age identities).
    */
   secrets?: SecretsPolicy;
 }
 
-/** The guard's default: refuse plaintext, check MACs with the identities sops would use. */
-export const defaultSecretsPolicy: SecretsPolicy = {
-  identities: async () => (await loadIdentities()).identities,
-};
+/** The guard's default: refuse plaintext; MACs unchecked (the caller gives the identities). */
+export const defaultSecretsPolicy: SecretsPolicy = {};
 
 export const DEFAULT_MAX_FILE_SIZE = 1024 * 1024;
 /** Unreached manifests named one by one; the rest are counted in one more warning. */
@@ -337,7 +335,7 @@ async function unreachedWarnings(
     {
       file: ".",
       rule: "not-applied",
-      message: `${rest} more file(s) that Flux never applies`,
+      message: `${count(rest, "more file")} that Flux never applies`,
     },
   ];
 }
@@ -392,13 +390,13 @@ export async function validateSource(
     build = await walk(true);
   checked.fast.clear();
   issues.push(...build.errors, ...(await duplicateIssues(build.collisions, reread)));
-  const reached = (path: string) =>
-    build.manifests.has(path) || (build.used.has(path) && isObjectCandidate(path));
+  // Every manifest-like file is judged, applied by Flux or not: the artifact carries it either way.
+  const judged = (path: string) => build.manifests.has(path) || isObjectCandidate(path);
   await checkSecrets(
     {
       policy,
       fileSet,
-      objectFiles: [...checked.secretCandidates].filter(reached).sort(),
+      objectFiles: [...checked.secretCandidates].filter(judged).sort(),
       kustomizations: [...build.kustomizations].sort(),
       read: async (path) => (await reread(path))?.data,
     },

@@ -5,7 +5,8 @@
  * - private-key: a file in the artifact holds a private key — an age identity
  *   (`AGE-SECRET-KEY-1…`), a PEM private key (`-----BEGIN … PRIVATE KEY-----`, cosign's encrypted
  *   keys and OpenSSH keys included) or a PGP private key block; reached by Flux or not.
- * - plaintext-secret: a v1 Secret that Flux applies (a manifest, or a patch) has `data` or
+ * - plaintext-secret: a v1 Secret in a manifest-like file of the artifact (applied by Flux, a
+ *   patch, or a file Flux never reads: the registry keeps it all the same) has `data` or
  *   `stringData` values that are not SOPS-encrypted: no `sops` metadata, or metadata whose rule
  *   leaves a value in plaintext. A `data` value holding a base64 SOPS file (what a secretGenerator
  *   makes of an encrypted file) is encrypted: kustomize-controller decrypts it.
@@ -314,7 +315,7 @@ async function checkMacs(guard: Guard): Promise<void> {
 export interface GuardInput {
   policy: SecretsPolicy;
   fileSet: ReadonlySet<string>;
-  /** Manifests and patches Flux reads objects from, that may hold a Secret or sops metadata. */
+  /** Manifest-like files (and what Flux reads objects from) that may hold a Secret or sops metadata. */
   objectFiles: string[];
   kustomizations: string[];
   read(path: string): Promise<Buffer | undefined>;

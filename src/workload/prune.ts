@@ -4,6 +4,7 @@
  * still points at (a DELETE by digest removes every tag on it) — including tags pushed while
  * the prune runs: the tags are read again right before each delete (see TagGuard).
  */
+import { count } from "../util/plural.js";
 import type { RegistryClient } from "../oci/client.js";
 import { formatRepository, type RepositoryRef } from "../oci/reference.js";
 import { KsailError } from "../errors.js";
@@ -201,7 +202,7 @@ export async function pruneWorkload(
         options.concurrency ?? DEFAULT_DELETE_CONCURRENCY,
       ),
     (o) =>
-      `Deleted ${o.deleted.length} version(s) (${o.deletedDigests} manifest(s))` +
+      `Deleted ${count(o.deleted.length, "version")} (${count(o.deletedDigests, "manifest")})` +
       (o.spared.length > 0 ? `; kept ${o.spared.length} that gained a tag meanwhile` : ""),
   );
   Object.assign(result, {
@@ -218,7 +219,7 @@ export async function pruneWorkload(
   result.signatures = await progress.step(
     "Delete signatures of deleted versions",
     () => signaturesFor(client, repository, result, false),
-    (s) => `Deleted ${s.length} signature(s) of deleted versions`,
+    (s) => `Deleted ${count(s.length, "signature")} of deleted versions`,
   );
   if (garbageCollect) {
     result.garbageCollectionOutput = await progress.step(
@@ -230,7 +231,7 @@ export async function pruneWorkload(
   } else if (garbageCollectUnavailable) {
     result.garbageCollectionSkipped = garbageCollectUnavailable.reason;
     progress.warn(
-      `Garbage collection skipped: ${garbageCollectUnavailable.reason}. The deleted versions' blobs take space until \`${garbageCollectUnavailable.later}\` runs.`,
+      `garbage collection skipped (${garbageCollectUnavailable.reason}); the deleted versions' blobs take space until \`${garbageCollectUnavailable.later}\` runs`,
     );
   } else {
     result.garbageCollection = "registry-managed";

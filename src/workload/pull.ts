@@ -1,4 +1,5 @@
 /** `ksail workload pull`: a pushed version, extracted safely into an empty directory. */
+import { count } from "../util/plural.js";
 import { extractLayer } from "../artifact/extract.js";
 import type { RegistryClient } from "../oci/client.js";
 import type { RepositoryRef } from "../oci/reference.js";
@@ -35,7 +36,7 @@ export async function pullWorkload(
   const { files } = await progress.step(
     "Extract",
     () => extractLayer(artifact.layer, destination),
-    (r) => `Extracted ${r.files.length} files to ${destination}`,
+    (r) => `Extracted ${count(r.files.length, "file")} to ${destination}`,
   );
   return { reference: artifact.reference, digest: artifact.digest, destination, files };
 }

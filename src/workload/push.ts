@@ -45,6 +45,7 @@
  * at a step 1 → 2 time of TAG_SETTLE_MS here too: below it, a loaded machine slows every writer
  * alike (the 4× factor covers that); above it, something stalled this one writer.
  */
+import { count } from "../util/plural.js";
 import { writeLayerFile, type LayerFile } from "../artifact/layer.js";
 import { sharedReads, type SharedReader } from "../artifact/shared-reads.js";
 import { buildFluxArtifact, parseFluxManifest, type FluxArtifact } from "../artifact/manifest.js";
@@ -174,7 +175,7 @@ export async function pushWorkload(
   const listed = await progress.step(
     `Read ${sourceDir}`,
     () => listSourceFiles(sourceDir, { ignore: options.ignore ?? [] }),
-    (r) => `Read ${r.files.length} files from ${sourceDir}`,
+    (r) => `Read ${count(r.files.length, "file")} from ${sourceDir}`,
   );
   const { skipped } = listed;
   for (const entry of skipped)
@@ -261,7 +262,7 @@ async function packageAndPush(
       (l) =>
         l === undefined
           ? "Stopped building the artifact"
-          : `Built layer ${l.digest.slice(0, 19)}… (${l.fileCount} files, ${l.size} bytes)`,
+          : `Built layer ${l.digest.slice(0, 19)}… (${count(l.fileCount, "file")}, ${count(l.size, "byte")})`,
     ),
   ]);
   const layer = built.status === "fulfilled" ? built.value : undefined;
@@ -383,7 +384,7 @@ async function publish(
     () =>
       blobs.uploaded === 0
         ? `Uploaded no blobs (${blobs.existing + blobs.mounted} already in the registry)`
-        : `Uploaded ${blobs.uploaded} blob(s), ${blobs.existing} already present`,
+        : `Uploaded ${count(blobs.uploaded, "blob")}, ${blobs.existing} already present`,
   );
 
   const claimed = await progress.step(
@@ -405,6 +406,7 @@ async function publish(
           won.latestReads === undefined ? {} : { firstReads: won.latestReads },
         );
       }
+      progress.atInterrupt?.(undefined);
       return won;
     },
     (won) =>
@@ -495,6 +497,12 @@ async function claimVersion(
         artifact.manifest.bytes,
         artifact.manifest.mediaType,
       );
+      if (options.readLatest) {
+        options.progress.atInterrupt?.(
+          `${name}:${candidate} was pushed but latest was not moved to it; ` +
+            "`ksail workload push` again moves it (nothing new is uploaded)",
+        );
+      }
     }
     const window = performance.now() - checking;
     // Step 3: whoever wrote last within the settle time owns the version.
@@ -631,7 +639,7 @@ function formatIssue(i: ValidationIssue): string {
 function invalidSource(sourceDir: string, issues: ValidationIssue[]): KsailError {
   return new KsailError(
     "validation",
-    `${issues.length} problem(s) in ${sourceDir}; nothing was pushed`,
+    `${count(issues.length, "problem")} in ${sourceDir}; nothing was pushed`,
     {
       details: issues.map(formatIssue),
       hint: "Fix the files above and push again.",

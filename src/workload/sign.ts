@@ -4,7 +4,7 @@
  * key-based format, offline (no transparency log).
  */
 import { randomBytes } from "node:crypto";
-import { open, link, mkdir, rename, unlink, writeFile } from "node:fs/promises";
+import { access, open, link, mkdir, rename, unlink, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { KsailError } from "../errors.js";
 import type { RegistryClient } from "../oci/client.js";
@@ -70,6 +70,29 @@ export async function generateKeyPair(
   return { privateKeyPath, publicKeyPath, publicKeyPem: pair.publicKeyPem };
 }
 
+/** What keygen says about a key file it will not overwrite. */
+function keyExists(path: string): KsailError {
+  return new KsailError("conflict", `${path} already exists`, {
+    hint: "Add --force to replace the key pair (signatures made with the old key will no longer verify), or choose another --output-dir.",
+  });
+}
+
+/**
+ * Fails before any work (a password prompt, the key generation) when `dir` already holds a key
+ * pair and `force` is not set. writeBoth checks again when it writes: this is for an early answer.
+ */
+export async function assertNoKeyPair(dir: string, force: boolean): Promise<void> {
+  if (force) return;
+  for (const name of [PRIVATE_KEY_FILE, PUBLIC_KEY_FILE]) {
+    const path = join(resolve(dir), name);
+    const exists = await access(path).then(
+      () => true,
+      () => false,
+    );
+    if (exists) throw keyExists(path);
+  }
+}
+
 /** Writes each file to a temp name first, then links (no overwrite) or renames (force) it in. */
 async function writeBoth(
   files: { path: string; content: string; mode: number }[],
@@ -91,9 +114,7 @@ async function writeBoth(
           await link(temps[i]!, file.path); // fails with EEXIST instead of overwriting
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code === "EEXIST") {
-            throw new KsailError("conflict", `${file.path} already exists`, {
-              hint: "Choose another --output-dir, or remove the old key pair first (signatures made with it will no longer verify with a new key).",
-            });
+            throw keyExists(file.path);
           }
           throw error;
         }

@@ -13,6 +13,7 @@ import { formatRepository, type RepositoryRef } from "../oci/reference.js";
 import { signatureTag, signedDigestOfTag } from "../sign/cosign-format.js";
 import { checkSignatures, readSignatures } from "../sign/signature.js";
 import { mapLimit } from "../util/map-limit.js";
+import { versionNotFound } from "./versions.js";
 
 export interface VerifyOptions {
   repository: RepositoryRef;
@@ -35,6 +36,9 @@ export async function verifyArtifact(
 ): Promise<VerifyResult> {
   const { repository, reference, publicKey } = options;
   const found = await client.resolve(repository, reference);
+  if (found === undefined && !isDigest(reference)) {
+    throw await versionNotFound(client, repository, reference);
+  }
   if (found === undefined) {
     throw new KsailError(
       "not-found",

@@ -122,6 +122,46 @@ export async function listVersionDetails(
   return found.filter((v) => v !== undefined);
 }
 
+/**
+ * The error for a version (or tag) the user named that the repository does not have: which
+ * version is newest instead, and where to see them all. `cause` is the registry's own answer.
+ */
+export async function versionNotFound(
+  client: RegistryClient,
+  repository: RepositoryRef,
+  reference: string,
+  cause?: unknown,
+): Promise<KsailError> {
+  const name = `${repository.registry}/${repository.repository}`;
+  const tags = await client.listTags(repository).catch(() => [] as string[]);
+  const highest = semverTags(tags).at(-1);
+  if (highest === undefined) {
+    return new KsailError(
+      "not-found",
+      `version ${reference} not found: ${name} has no versions yet`,
+      {
+        hint: "Push one with `ksail workload push`.",
+        cause,
+      },
+    );
+  }
+  const latest = tags.includes(LATEST_TAG)
+    ? await client.resolve(repository, LATEST_TAG).catch(() => undefined)
+    : undefined;
+  const head = latest
+    ? await client.resolve(repository, highest).catch(() => undefined)
+    : undefined;
+  const mark = latest !== undefined && latest.digest === head?.digest ? " (latest)" : "";
+  return new KsailError(
+    "not-found",
+    `version ${reference} not found in ${name}; newest: ${highest}${mark}`,
+    {
+      hint: "See `ksail workload versions`.",
+      cause,
+    },
+  );
+}
+
 /** The tag to read when the user names no version: `latest`, else the highest version. */
 export async function defaultReference(
   client: RegistryClient,

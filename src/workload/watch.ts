@@ -21,7 +21,7 @@ import { formatRepository, type RepositoryRef } from "../oci/reference.js";
 import type { SigningKey } from "../sign/keys.js";
 import type { ValidationCache } from "../validate/cache.js";
 import type { ImageRebuilder } from "../images/rebuild.js";
-import { ContextChanges, type ContextBatch } from "../images/watch-contexts.js";
+import { ContextChanges, type ContextBatch } from "./watch-contexts.js";
 import { ABANDONED, CycleRunner, type CycleReport } from "./watch-cycle.js";
 import {
   EDITOR_TEMP_PATTERNS,

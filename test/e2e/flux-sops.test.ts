@@ -11,7 +11,7 @@
  * kustomize-controller's message (exit 1 for the CLI).
  */
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
@@ -30,7 +30,8 @@ import { encryptFile } from "../../src/secrets/files.js";
 import { fluxDecryption } from "../../src/secrets/flux-decryption.js";
 import { encryptYaml } from "../../src/secrets/sops-file.js";
 import { pushWorkload } from "../../src/workload/push.js";
-import { startFluxLab } from "../../lab/flux-lab.js";
+import { labInitArgs, startFluxLab } from "../../lab/flux-lab.js";
+import { runKsail } from "../../lab/ksail.js";
 import { kubeRequest, type KubeLab } from "../../lab/k8s/lab.js";
 import type { LabRegistry } from "../../lab/registry.js";
 
@@ -203,5 +204,44 @@ describe("Flux decrypts SOPS files encrypted by ksail (process lab)", () => {
     assert.equal(error.kind, "failed", `${error.kind}: ${error.message}${context}`);
     assert.match(error.message, DECRYPT_FAILURE, `${error.message}${context}`);
     assert.ok(!error.message.includes(identity), "the error holds the private key");
+  });
+
+  it("the CLI: flux sync writes sops-age and spec.decryption; reconcile exits 1 with Flux's message, then 0", async () => {
+    const cli = await mkdtemp(join(tmpdir(), "ksail-sops-e2e-cli-"));
+    try {
+      await writeFile(join(cli, ".sops.yaml"), await readFile(join(project, ".sops.yaml")));
+      const ksail = (...args: string[]) =>
+        runKsail(args, { cwd: cli, env: { SOPS_AGE_KEY_FILE: env.SOPS_AGE_KEY_FILE! } });
+      const init = await ksail(...labInitArgs(lab, registry, NAME, "1h"));
+      assert.equal(init.code, 0, init.stderr);
+      const runs = [];
+      for (const [tag, code] of [
+        ["1.0.1", 1],
+        ["1.0.0", 0],
+      ] as const) {
+        const sync = await ksail(
+          "flux",
+          "sync",
+          "--registry",
+          `oci://${registry.registry}/${NAME}`,
+          "--tag",
+          tag,
+        );
+        runs.push(sync);
+        assert.equal(sync.code, 0, sync.stderr);
+        assert.match(sync.stdout, /Flux decrypts SOPS files with the age key\(s\) of age1/);
+        const reconcile = await ksail("workload", "reconcile", "--timeout", "60s");
+        runs.push(reconcile);
+        const context = `\n${reconcile.stderr}\n${diagnose()}`;
+        assert.equal(reconcile.code, code, `exit ${reconcile.code}${context}`);
+        if (code === 1) assert.match(reconcile.stderr, DECRYPT_FAILURE, context);
+      }
+      const stored = await kubeRequest(lab, "GET", `/api/v1/namespaces/${NS}/secrets/sops-age`);
+      const data = (stored.json as { data: Record<string, string> }).data;
+      assert.equal(Buffer.from(data["age.agekey"]!, "base64").toString().trim(), identity);
+      for (const run of runs) assert.ok(!`${run.stdout}${run.stderr}`.includes(identity));
+    } finally {
+      await rm(cli, { recursive: true, force: true });
+    }
   });
 });

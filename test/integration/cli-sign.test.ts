@@ -276,7 +276,7 @@ describe("ksail workload keygen / push --sign-key / verify / versions / prune (r
   it("versions shows SIGNED (a signature tag), and with --key which verify with that key", async () => {
     const table = await ksail(["workload", "versions"]);
     assert.equal(table.code, 0, table.stderr);
-    assert.match(table.stdout.split("\n")[0]!, /VERSION +DIGEST +CREATED +SIZE +SIGNED/);
+    assert.match(table.stdout.split("\n")[0]!, /VERSION +DIGEST +AGE +SIZE +SIGNED/);
     const signedCol = (out: string, version: string) =>
       out
         .split("\n")

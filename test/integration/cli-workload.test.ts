@@ -54,7 +54,7 @@ describe("ksail init + workload push/versions/pull/diff against a real registry"
     assert.equal(first.code, 0, first.stderr);
     assert.deepEqual(
       json<{ files: { path: string }[] }>(first).files.map((f) => f.path),
-      ["ksail.yaml", "kind.yaml", join("k8s", "kustomization.yaml")],
+      ["ksail.yaml", "kind.yaml", "k8s/"],
     );
     const ksailYaml = await readFile(join(project, "ksail.yaml"), "utf8");
     assert.match(ksailYaml, /gitOpsEngine: Flux/);
@@ -87,7 +87,8 @@ describe("ksail init + workload push/versions/pull/diff against a real registry"
       "--force",
     );
     assert.equal(forced.code, 0, forced.stderr);
-    assert.doesNotMatch(await readFile(join(project, "ksail.yaml"), "utf8"), /# edited/);
+    // --force patches ksail's settings in; the user's comments stay (issue 21).
+    assert.match(await readFile(join(project, "ksail.yaml"), "utf8"), /# edited/);
   });
 
   it("push validates, uploads the blobs, tags the next patch version and latest", async () => {
@@ -164,10 +165,17 @@ describe("ksail init + workload push/versions/pull/diff against a real registry"
     );
     assert.equal(versions[0]!.source, join(project, "k8s"));
     assert.match(versions[0]!.revision, /^sha256:[0-9a-f]{64}$/);
+    // Within 100 columns by default (issue 21.7); every column with -o wide.
     const table = await ksail("workload", "versions");
     assert.match(
       table.stdout,
-      /^VERSION\s+DIGEST\s+CREATED\s+SIZE\s+SIGNED\s+SOURCE\s+REVISION\n0\.0\.1 .*\n0\.0\.2 \(latest\)/,
+      /^VERSION\s+DIGEST\s+AGE\s+SIZE\s+SIGNED\n0\.0\.1 .*\n0\.0\.2 \(latest\) +sha256:[0-9a-f]{12} +\d+s +\d+ B +no\n$/,
+    );
+    for (const line of table.stdout.split("\n")) assert.ok(line.length <= 100, line);
+    const wide = await ksail("workload", "versions", "-o", "wide");
+    assert.match(
+      wide.stdout,
+      /^VERSION\s+DIGEST\s+AGE\s+SIZE\s+SIGNED\s+CREATED\s+SOURCE\s+REVISION\n0\.0\.1 .*\n0\.0\.2 \(latest\)/,
     );
   });
 

@@ -122,7 +122,7 @@ describe("cluster lifecycle with stand-in kind/k3d/kubectl on a real engine", ()
       /✓ local registry .* on 127\.0\.0\.1:\d+ \(/,
       /✓ Kind cluster .* created \(/,
       /✓ connect .* to network .* \(/,
-      /✓ containerd hosts\.toml on 1 node\(s\) \(2 file\(s\)\) \(/,
+      /✓ Wrote containerd hosts\.toml on 1 node \(2 files\) \(/,
       /✓ ConfigMap kube-public\/local-registry-hosting \(/,
     ]) {
       assert.match(up.stderr, step);

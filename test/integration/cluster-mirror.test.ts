@@ -178,7 +178,7 @@ describe("mirror registries with stand-in kind/kubectl on a real engine", () => 
       ),
     );
     assert.match(up.stderr, new RegExp(`✓ connect ${goodMirror} to network ${network} \\(`));
-    assert.match(up.stderr, /✓ containerd hosts\.toml on 1 node\(s\) \(3 file\(s\)\)/);
+    assert.match(up.stderr, /✓ Wrote containerd hosts\.toml on 1 node \(3 files\)/);
     const upJson = json<{
       mirrors: Array<{ name: string; hostAddress: string; endpoint: string }>;
     }>(up);

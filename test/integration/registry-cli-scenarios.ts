@@ -74,7 +74,7 @@ spec:
           `registry ${name} created: push to 127\\.0\\.0\\.1:${port}, in cluster ${name}:5000`,
         ),
       );
-      assert.match(created.stderr, /✓ create registry container .* \(\d+(\.\d+)?m?s\)/);
+      assert.match(created.stderr, /✓ created registry container .* \(\d+(\.\d+)?m?s\)/);
 
       const again = await ksail("registry", "create", "-o", "json");
       assert.equal(again.code, 0, again.stderr);

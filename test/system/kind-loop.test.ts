@@ -7,6 +7,8 @@
  *   ksail up --flux-manifests <controllers' own manifests> (FR-001, SC-001)
  *   docker push 127.0.0.1:<port>/app:1, ksail workload push, ksail workload reconcile
  *     → the objects exist; a pod pulls localhost:<port>/app:1 through the containerd mirror (FR-004, SC-003)
+ *   ksail workload secrets keygen + encrypt → Flux decrypts the Secret; the pod's env var holds
+ *     the value (issue 23)
  *   kind load docker-image → a pod runs it with imagePullPolicy: Never
  *   ksail cluster stop / start → cluster state and the pushed artifact survive (FR-014)
  *   ksail down --delete-volumes → no node, registry container or volume is left (FR-015)
@@ -184,11 +186,20 @@ function steps(t: TestContext) {
 const APP = "sys-app";
 const LOADED = "sys-loaded";
 const SETTINGS = "sys-settings";
+const SECRET = "sys-secret";
+const SECRET_VALUE = "decrypted by kustomize-controller";
 const manifests = () => ({
   "kustomization.yaml": stringify({
     apiVersion: "kustomize.config.k8s.io/v1beta1",
     kind: "Kustomization",
-    resources: ["settings.yaml", "app.yaml"],
+    resources: ["settings.yaml", "secret.yaml", "app.yaml"],
+  }),
+  // Encrypted with `ksail workload secrets encrypt` before the push.
+  "secret.yaml": stringify({
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: SECRET, namespace: "default" },
+    stringData: { password: SECRET_VALUE },
   }),
   "settings.yaml": stringify({
     apiVersion: "v1",
@@ -209,7 +220,18 @@ const manifests = () => ({
           terminationGracePeriodSeconds: 1,
           // Pushed to 127.0.0.1:<port> from this machine; the node's containerd reaches it as
           // localhost:<port> through hosts.toml → http://<registry container>:5000.
-          containers: [{ name: "app", image: `localhost:${port}/app:1` }],
+          containers: [
+            {
+              name: "app",
+              image: `localhost:${port}/app:1`,
+              env: [
+                {
+                  name: "DB_PASSWORD",
+                  valueFrom: { secretKeyRef: { name: SECRET, key: "password" } },
+                },
+              ],
+            },
+          ],
         },
       },
     },
@@ -283,6 +305,10 @@ test(
         );
         kind.nodes[0]!.image = lab!.nodeImage;
         await writeFile(kindPath, stringify(kind));
+        // An age key (in the project's HOME, outside k8s/) and .sops.yaml: `up` gives Flux the key.
+        const keygen = await ksail("workload", "secrets", "keygen");
+        assert.equal(keygen.code, 0, output(keygen));
+        assert.ok(!/AGE-SECRET-KEY/.test(keygen.stdout + keygen.stderr));
       },
     );
 
@@ -384,6 +410,11 @@ test(
         await mkdir(join(project!, "k8s"), { recursive: true });
         for (const [file, content] of Object.entries(manifests()))
           await writeFile(join(project!, "k8s", file), content);
+        const encrypt = await ksail("workload", "secrets", "encrypt", "k8s/secret.yaml");
+        assert.equal(encrypt.code, 0, output(encrypt));
+        assert.ok(
+          !(await readFile(join(project!, "k8s", "secret.yaml"), "utf8")).includes(SECRET_VALUE),
+        );
 
         const started = performance.now();
         const push = await ksail("workload", "push", "-o", "json");
@@ -428,6 +459,17 @@ test(
         );
         const [pod] = await podsOf(APP);
         assert.equal(pod!.spec?.containers[0]?.image, `localhost:${port}/app:1`);
+        // The SOPS-encrypted Secret, decrypted by kustomize-controller, reaches the pod's env.
+        const env = await kubectl(
+          "exec",
+          "-n",
+          "default",
+          pod!.metadata!.name!,
+          "--",
+          "printenv",
+          "DB_PASSWORD",
+        );
+        assert.equal(env.trim(), SECRET_VALUE, env);
         // containerd pulled it by that name (through hosts.toml: it was never loaded otherwise).
         const images = await execIn(lab!, NODE, [
           "ctr",

@@ -46,7 +46,7 @@ describe("config: defaults < file < KSAIL_* env < flags", () => {
     assert.equal(config.spec.sourceDirectory, "k8s");
     assert.equal(config.spec.gitOpsEngine, "None");
     assert.equal(config.spec.localRegistry, "Disabled");
-    assert.equal(config.spec.options.localRegistry.hostPort, 5000);
+    assert.equal(config.spec.options.localRegistry.hostPort, 5001);
     assert.equal(config.spec.options.flux.interval, "1m");
     assert.equal(config.spec.connection.timeout, "5m");
   });

@@ -77,7 +77,7 @@ describe("ksail workload secrets (services)", () => {
     const encrypted = await readFile(file, "utf8");
     assert.ok(!encrypted.includes("hunter2"));
     assert.equal((await stat(file)).mode & 0o777, 0o640, "the file's mode changed");
-    assert.equal(await decryptFile(file), SECRET);
+    assert.equal(await decryptFile(file, env), SECRET);
     await rejectsWith(encryptFile(file, root), "conflict", /already encrypted/);
   });
 
@@ -99,13 +99,13 @@ describe("ksail workload secrets (services)", () => {
     const before = await readFile(file, "utf8");
     await writeFile(editor, "#!/bin/sh\nexit 3\n");
     await chmod(editor, 0o755);
-    await rejectsWith(editFile(file, editor), "failed", /status 3.*not changed/);
+    await rejectsWith(editFile(file, editor, env), "failed", /status 3.*not changed/);
     await writeFile(editor, '#!/bin/sh\nprintf "a: [\\n" > "$1"\n');
-    await rejectsWith(editFile(file, editor), "validation", /not valid YAML/);
+    await rejectsWith(editFile(file, editor, env), "validation", /not valid YAML/);
     assert.equal(await readFile(file, "utf8"), before);
     await writeFile(editor, '#!/bin/sh\nsed -i "s/hunter2/swordfish/" "$1"\n');
-    assert.deepEqual(await editFile(file, editor), { path: file, changed: true });
-    assert.match(await decryptFile(file), /password: swordfish/);
+    assert.deepEqual(await editFile(file, editor, env), { path: file, changed: true });
+    assert.match(await decryptFile(file, env), /password: swordfish/);
     assert.ok(!(await readFile(file, "utf8")).includes("swordfish"));
   });
 
@@ -117,10 +117,10 @@ describe("ksail workload secrets (services)", () => {
     const config = join(root, ".sops.yaml");
     const original = await readFile(config, "utf8");
     await writeFile(config, original.replace(`age: ${mine}`, `age: ${mine},${otherRecipient}`));
-    const rotated = await rotateFile(file, root);
+    const rotated = await rotateFile(file, root, env);
     assert.deepEqual(rotated.recipients, [mine, otherRecipient]);
     assert.ok((await readFile(file, "utf8")).includes(otherRecipient));
-    assert.match(await decryptFile(file), /password: swordfish/);
+    assert.match(await decryptFile(file, env), /password: swordfish/);
     await writeFile(config, original);
     const decryption = await fluxDecryption(root, env);
     assert.deepEqual(decryption?.decryption.matched, [mine]);
@@ -135,31 +135,31 @@ describe("ksail workload secrets (services)", () => {
     await writeFile(moved, keys);
     await rm(keyFile);
     const missing = await rejectsWith(
-      decryptFile(file),
+      decryptFile(file, env),
       "auth",
       new RegExp(keyFile.replace(/[.]/g, "\\.")),
     );
     await writeFile(keyFile, keys, { mode: 0o000 });
     if (process.getuid?.() !== 0) {
-      await rejectsWith(decryptFile(file), "config", /cannot read the age keys file/);
+      await rejectsWith(decryptFile(file, env), "config", /cannot read the age keys file/);
     }
     await writeFile(keyFile, "AGE-SECRET-KEY-1NOTAKEY\n", { mode: 0o600 });
     const bad = await rejectsWith(
-      decryptFile(file),
+      decryptFile(file, env),
       "config",
       /keys\.txt:1: the age identity is malformed/,
     );
     await writeFile(keyFile, keys, { mode: 0o600 });
     for (const error of [missing, bad])
       assert.ok(!`${error.message}${error.hint}`.includes("AGE-SECRET-KEY-1NOTAKEY"));
-    assert.match(await decryptFile(file), /swordfish/);
+    assert.match(await decryptFile(file, env), /swordfish/);
   });
 
   it("a 10 MB SOPS file is refused before it is read", async () => {
     const big = join(root, "k8s", "big.yaml");
     await writeFile(big, `a: ${"x".repeat(10 * 1024 * 1024)}\nsops:\n  mac: ENC[x]\n`);
     await rejectsWith(
-      decryptFile(big),
+      decryptFile(big, env),
       "validation",
       new RegExp(`over the ${MAX_SECRET_FILE_BYTES}-byte limit`),
     );

@@ -76,13 +76,13 @@ describe("the secrets guard", () => {
     ]);
   });
 
-  it("does not judge what Flux never applies, nor empty Secrets and other kinds", async () => {
+  it("judges files Flux never applies too (the artifact carries them), not empty Secrets or other kinds", async () => {
     const { issues } = await validate({
       "kustomization.yaml": kustomization("resources:\n  - app.yaml\n"),
       "app.yaml": `${configMap}---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: empty\ndata: {}\n---\napiVersion: example.com/v1\nkind: Secret\nmetadata:\n  name: custom\ndata:\n  a: b\n`,
       "unused/secret.yaml": plainSecret("unused"),
     });
-    assert.deepEqual(issues, []);
+    assert.deepEqual(where(issues), ["unused/secret.yaml:6 plaintext-secret"]);
   });
 
   it("accepts SOPS-encrypted Secrets and refuses values a rule left in plaintext", async () => {
@@ -161,5 +161,18 @@ describe("the secrets guard", () => {
       "tls.crt:1 private-key",
     ]);
     for (const issue of issues) assert.ok(!issue.message.includes(age.slice(16)), issue.message);
+  });
+
+  it("accepts a Secret whose data holds a base64 SOPS file (a generated Secret of an encrypted file)", async () => {
+    const encrypted = await encryptYaml("user: admin\n", { recipients: [recipient], rules: {} });
+    const generated = `apiVersion: v1\nkind: Secret\nmetadata:\n  name: gen\ndata:\n  creds.yaml: ${Buffer.from(encrypted).toString("base64")}\n`;
+    const { issues } = await validate({ "gen.yaml": generated });
+    assert.deepEqual(issues, []);
+  });
+
+  it("a 10 MB SOPS file is refused by size, without being parsed", async () => {
+    const big = `${plainSecret("big").replace("hunter2", "ENC[AES256_GCM,data:AA==,iv:AA==,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]")}filler: ${"x".repeat(10 * 1024 * 1024)}\nsops:\n  mac: ENC[x]\n`;
+    const { issues } = await validate({ "big.yaml": big });
+    assert.deepEqual(where(issues), ["big.yaml:- file-too-large"]);
   });
 });

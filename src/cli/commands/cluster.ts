@@ -143,11 +143,15 @@ export function registerCluster(program: CommandUnknownOpts, ctx: CliContext): v
   const deleteHandler = () => import("../handlers/cluster/delete.js");
   const createText = "registry → cluster → wiring → Flux (idempotent; alias: ksail up)";
   leaf(create(cluster, "create", createText, "cluster create"), ctx, createHandler);
-  leaf(create(program, "up", "alias of `ksail cluster create`", "up"), ctx, createHandler);
+  const upText =
+    "start the local registry, create the cluster, wire the registry in and install Flux; again: finish a half-made setup (= cluster create)";
+  leaf(create(program, "up", upText, "up"), ctx, createHandler);
   const deleteText =
     "delete the cluster and, unless shared, the registry container (alias: ksail down)";
   leaf(remove(cluster, "delete", deleteText, "cluster delete"), ctx, deleteHandler);
-  leaf(remove(program, "down", "alias of `ksail cluster delete`", "down"), ctx, deleteHandler);
+  const downText =
+    "delete the cluster and, unless another cluster uses it, the registry container (= cluster delete)";
+  leaf(remove(program, "down", downText, "down"), ctx, deleteHandler);
   leaf(stop(cluster), ctx, () => import("../handlers/cluster/stop.js"));
   leaf(start(cluster), ctx, () => import("../handlers/cluster/start.js"));
   leaf(list(cluster), ctx, () => import("../handlers/cluster/list.js"));

@@ -10,7 +10,9 @@ export const init = (program: CommandUnknownOpts) => {
   return examples(
     program
       .command("init")
-      .description("write ksail.yaml, the Kind or K3d cluster config and k8s/kustomization.yaml")
+      .description(
+        "start a project: write ksail.yaml and the Kind or K3d cluster config, and make the manifest folder k8s/",
+      )
       .addOption(
         settingOption(
           s.name,
@@ -27,7 +29,7 @@ export const init = (program: CommandUnknownOpts) => {
       .addOption(
         settingOption(
           s.registryPort,
-          "host port of the local registry on 127.0.0.1 (default: 5000)",
+          "host port of the local registry on 127.0.0.1 (default: 5001)",
         ),
       )
       .addOption(settingOption(s.fluxInterval, "Flux reconcile interval (default: 1m)"))
@@ -40,18 +42,18 @@ export const init = (program: CommandUnknownOpts) => {
       .option("-d, --directory <dir>", "project directory", ".")
       .option(
         "--force",
-        "rewrite ksail.yaml and the cluster config, keeping the values ksail.yaml sets unless flags change them; the manifest folder is never touched",
+        "patch ksail's settings into an existing ksail.yaml and cluster config, keeping your other fields and comments (and the values ksail.yaml sets unless flags change them); lists every change; the manifest folder is never touched",
       )
       .addOption(outputOption()),
     [
       ["ksail init", "a Kind + Flux project with the local registry, named after this directory"],
       [
-        "ksail init --name my-app --distribution k3d --registry-port 5001",
-        "a K3d project called my-app whose registry listens on 127.0.0.1:5001",
+        "ksail init --name my-app --distribution k3d --registry-port 5002",
+        "a K3d project called my-app whose registry listens on 127.0.0.1:5002",
       ],
       [
         "ksail init -d ./my-app --force",
-        "write ksail's generated files again, keeping your values",
+        "patch ksail's wiring into the existing files again, keeping your values and comments",
       ],
     ],
   );

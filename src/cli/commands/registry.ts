@@ -31,7 +31,7 @@ export const create = (registry: CommandUnknownOpts) =>
         .addOption(
           settingOption(
             CONFIG_SETTINGS.registryPort,
-            "host port on 127.0.0.1 (default: spec.options.localRegistry.hostPort or 5000)",
+            "host port on 127.0.0.1 (default: spec.options.localRegistry.hostPort or 5001)",
             "--port",
           ),
         )
@@ -43,8 +43,8 @@ export const create = (registry: CommandUnknownOpts) =>
         ),
     ),
     [
-      ["ksail registry create", "the registry from ksail.yaml (default 127.0.0.1:5000)"],
-      ["ksail registry create --port 5001 --name my-registry", "another port and container name"],
+      ["ksail registry create", "the registry from ksail.yaml (default 127.0.0.1:5001)"],
+      ["ksail registry create --port 5002 --name my-registry", "another port and container name"],
     ],
   );
 

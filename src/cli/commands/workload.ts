@@ -13,12 +13,13 @@ import {
   addTargetOptions,
   examples,
   outputOption,
+  wideOutputOption,
   settingOption,
   type FlagsOf,
 } from "../options.js";
 import { leaf } from "../seam.js";
 
-export const push = (workload: CommandUnknownOpts) =>
+export const push = (workload: CommandUnknownOpts, name = "workload push") =>
   examples(
     addPathOption(
       addTargetOptions(
@@ -59,16 +60,19 @@ export const push = (workload: CommandUnknownOpts) =>
           "sign the pushed version with this cosign private key (default: spec.options.signing.key; password from COSIGN_PASSWORD)",
         ),
       )
+      .addOption(
+        new Option(
+          CONFIG_SETTINGS.allowPlaintextSecrets.flag,
+          "push Secrets that are not SOPS-encrypted and files holding private keys anyway, with a warning (default: spec.options.secrets.allowPlaintext)",
+        ),
+      )
       .addOption(outputOption()),
     [
-      ["ksail workload push", "the next patch version (0.0.1, 0.0.2, …) of spec.sourceDirectory"],
-      ["ksail workload push --bump minor", "the next minor version instead"],
+      [`ksail ${name}`, "the next patch version (0.0.1, 0.0.2, …) of spec.sourceDirectory"],
+      [`ksail ${name} --bump minor`, "the next minor version instead"],
+      [`ksail ${name} --version 1.0.0 --path ./deploy`, "an exact version of another directory"],
       [
-        "ksail workload push --version 1.0.0 --path ./deploy",
-        "an exact version of another directory",
-      ],
-      [
-        "ksail workload push --registry oci://ghcr.io/my-org/my-app",
+        `ksail ${name} --registry oci://ghcr.io/my-org/my-app`,
         "to a remote repository (credentials from ~/.docker/config.json)",
       ],
     ],
@@ -112,9 +116,10 @@ export const versions = (workload: CommandUnknownOpts) =>
         "--key <path>",
         "check each version's signature with this public key (cosign.pub); without it SIGNED says a signature exists",
       )
-      .addOption(outputOption()),
+      .addOption(wideOutputOption()),
     [
-      ["ksail workload versions", "every version with digest, creation time, size and source"],
+      ["ksail workload versions", "every version with its digest, age, size and signature"],
+      ["ksail workload versions -o wide", "with creation time, source and revision too"],
       ["ksail workload versions -o json | jq -r '.items[].version'", "just the version numbers"],
     ],
   );
@@ -137,7 +142,7 @@ export const pull = (workload: CommandUnknownOpts) =>
   );
 export type PullFlags = FlagsOf<typeof pull>;
 
-export const diff = (workload: CommandUnknownOpts) =>
+export const diff = (workload: CommandUnknownOpts, name = "workload diff") =>
   examples(
     addKubeOptions(
       addPathOption(
@@ -163,10 +168,10 @@ Exit codes: 0 no differences, 1 differences, 2 --cluster cannot build this kusto
 generators, name prefixes… — use flux diff kustomization for those).`,
       ),
     [
-      ["ksail workload diff", "directory vs the latest pushed version, file by file"],
-      ["ksail workload diff 0.0.3", "directory vs version 0.0.3"],
+      [`ksail ${name}`, "directory vs the latest pushed version, file by file"],
+      [`ksail ${name} 0.0.3`, "directory vs version 0.0.3"],
       [
-        "ksail workload diff --cluster",
+        `ksail ${name} --cluster`,
         "directory vs the cluster, as flux diff kustomization shows it (► drifted, created, deleted)",
       ],
     ],
@@ -221,7 +226,7 @@ export const genFlux = (gen: CommandUnknownOpts) =>
   );
 export type GenFluxFlags = FlagsOf<typeof genFlux>;
 
-export const reconcile = (workload: CommandUnknownOpts) =>
+export const reconcile = (workload: CommandUnknownOpts, name = "workload reconcile") =>
   examples(
     addKubeOptions(
       addPathOption(
@@ -239,17 +244,23 @@ export const reconcile = (workload: CommandUnknownOpts) =>
           "with --push: sign the pushed version with this cosign private key (default: spec.options.signing.key)",
         ),
       )
+      .addOption(
+        new Option(
+          CONFIG_SETTINGS.allowPlaintextSecrets.flag,
+          "with --push: push Secrets that are not SOPS-encrypted and private keys anyway, with a warning",
+        ),
+      )
       .option("--timeout <duration>", "how long to wait for Flux", "2m")
       .addOption(outputOption()),
     [
-      ["ksail workload reconcile", "make Flux fetch and apply the latest version now, and wait"],
-      ["ksail workload reconcile --push", "push the directory first"],
-      ["ksail workload reconcile --timeout 5m -o json", "wait longer; the result as JSON"],
+      [`ksail ${name}`, "make Flux fetch and apply the latest version now, and wait"],
+      [`ksail ${name} --push`, "push the directory first"],
+      [`ksail ${name} --timeout 5m -o json`, "wait longer; the result as JSON"],
     ],
   );
 export type ReconcileFlags = FlagsOf<typeof reconcile>;
 
-export const watch = (workload: CommandUnknownOpts) =>
+export const watch = (workload: CommandUnknownOpts, name = "workload watch") =>
   examples(
     addKubeOptions(
       addPathOption(
@@ -282,10 +293,10 @@ push, fetch, apply, total from save). An invalid save pushes nothing; Flux's fai
 unreachable registry or cluster are reported and the loop goes on. Ctrl-C exits 0.`,
       ),
     [
-      ["ksail workload watch", "push + reconcile every save of spec.sourceDirectory"],
-      ["ksail workload watch --no-reconcile", "push only, no cluster needed"],
-      ["ksail workload watch --prune-keep 10", "keep the registry to the newest 10 versions"],
-      ["ksail workload watch -o json | jq -c .", "one JSON object per cycle on stdout"],
+      [`ksail ${name}`, "push + reconcile every save of spec.sourceDirectory"],
+      [`ksail ${name} --no-reconcile`, "push only, no cluster needed"],
+      [`ksail ${name} --prune-keep 10`, "keep the registry to the newest 10 versions"],
+      [`ksail ${name} -o json | jq -c .`, "one JSON object per cycle on stdout"],
     ],
   );
 export type WatchFlags = FlagsOf<typeof watch>;
@@ -329,20 +340,82 @@ export const verify = (workload: CommandUnknownOpts) =>
   );
 export type VerifyFlags = FlagsOf<typeof verify>;
 
-export const status = (workload: CommandUnknownOpts) =>
+export const status = (workload: CommandUnknownOpts, name = "workload status") =>
   examples(
     addKubeOptions(
       workload.command("status").description("show the OCIRepository and Kustomization state"),
     ).addOption(outputOption()),
     [
-      [
-        "ksail workload status",
-        "Ready, revision and message of the OCIRepository and Kustomization",
-      ],
-      ["ksail workload status -o json", 'as {"items": [...]} with "ready": true|false'],
+      [`ksail ${name}`, "Ready, revision and message of the OCIRepository and Kustomization"],
+      [`ksail ${name} -o json`, 'as {"items": [...]} with "ready": true|false'],
     ],
   );
 export type StatusFlags = FlagsOf<typeof status>;
+
+const SECRET_FILES = "SOPS YAML files (the creation rule of .sops.yaml decides the recipients)";
+
+export const secretsKeygen = (secrets: CommandUnknownOpts) =>
+  examples(
+    secrets
+      .command("keygen")
+      .description(
+        "add an age key where sops looks for it ($SOPS_AGE_KEY_FILE or ~/.config/sops/age/keys.txt) and a .sops.yaml for the source directory; prints the public key only",
+      )
+      .addOption(outputOption()),
+    [
+      [
+        "ksail workload secrets keygen",
+        "age1… and .sops.yaml (unless one exists: the rule to add)",
+      ],
+    ],
+  );
+export type SecretsKeygenFlags = FlagsOf<typeof secretsKeygen>;
+
+export const secretsEncrypt = (secrets: CommandUnknownOpts) =>
+  examples(
+    secrets
+      .command("encrypt")
+      .argument("<files...>", SECRET_FILES)
+      .description("encrypt files in place with SOPS (age), as `sops -e -i` does")
+      .addOption(outputOption()),
+    [["ksail workload secrets encrypt k8s/db-secret.yaml", "data and stringData become ENC[…]"]],
+  );
+export type SecretsEncryptFlags = FlagsOf<typeof secretsEncrypt>;
+
+export const secretsDecrypt = (secrets: CommandUnknownOpts) =>
+  examples(
+    secrets
+      .command("decrypt")
+      .argument("<file>", "a SOPS YAML file")
+      .description("print the decrypted file (MAC checked), as `sops -d` does"),
+    [["ksail workload secrets decrypt k8s/db-secret.yaml | less", "read it"]],
+  );
+export type SecretsDecryptFlags = FlagsOf<typeof secretsDecrypt>;
+
+export const secretsEdit = (secrets: CommandUnknownOpts) =>
+  examples(
+    secrets
+      .command("edit")
+      .argument("<file>", "a SOPS YAML file")
+      .description(
+        "open the decrypted file in $SOPS_EDITOR or $EDITOR and encrypt it again on save (nothing written when the editor fails or the YAML is invalid)",
+      ),
+    [["EDITOR=nano ksail workload secrets edit k8s/db-secret.yaml", "change a value"]],
+  );
+export type SecretsEditFlags = FlagsOf<typeof secretsEdit>;
+
+export const secretsRotate = (secrets: CommandUnknownOpts) =>
+  examples(
+    secrets
+      .command("rotate")
+      .argument("<files...>", SECRET_FILES)
+      .description(
+        "encrypt files again with a new data key for the recipients .sops.yaml names now (add or retire keys)",
+      )
+      .addOption(outputOption()),
+    [["ksail workload secrets rotate k8s/*.yaml", "after changing the age recipients"]],
+  );
+export type SecretsRotateFlags = FlagsOf<typeof secretsRotate>;
 
 export function registerWorkload(program: CommandUnknownOpts, ctx: CliContext): void {
   const workload = examples(
@@ -370,4 +443,19 @@ export function registerWorkload(program: CommandUnknownOpts, ctx: CliContext): 
   leaf(keygen(workload), ctx, () => import("../handlers/workload/keygen.js"));
   leaf(verify(workload), ctx, () => import("../handlers/workload/verify.js"));
   leaf(status(workload), ctx, () => import("../handlers/workload/status.js"));
+  const secrets = examples(
+    workload
+      .command("secrets")
+      .description("SOPS-encrypted Secrets that Flux decrypts: age keys, encrypt, decrypt, edit"),
+    [
+      ["ksail workload secrets keygen", "once per machine and project"],
+      ["ksail workload secrets encrypt k8s/db-secret.yaml", "before the first push"],
+    ],
+  );
+  const handler = () => import("../handlers/workload/secrets.js");
+  leaf(secretsKeygen(secrets), ctx, async () => ({ run: (await handler()).keygen }));
+  leaf(secretsEncrypt(secrets), ctx, async () => ({ run: (await handler()).encrypt }));
+  leaf(secretsDecrypt(secrets), ctx, async () => ({ run: (await handler()).decrypt }));
+  leaf(secretsEdit(secrets), ctx, async () => ({ run: (await handler()).edit }));
+  leaf(secretsRotate(secrets), ctx, async () => ({ run: (await handler()).rotate }));
 }

@@ -4,10 +4,16 @@
  * its ksail.yaml sets stay unless a flag changes them.
  */
 import { access } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { API_VERSION, KIND, defaultDistributionConfig } from "../../config/schema.js";
 import { CONFIG_FILE, loadConfig, nameFromDirectory } from "../../config/load.js";
-import { defaultContext, initProject, type InitResult } from "../../scaffold/init.js";
+import {
+  defaultContext,
+  initProject,
+  type InitFile,
+  type InitResult,
+} from "../../scaffold/init.js";
 import { KsailError } from "../../errors.js";
 import { createOutput } from "../context.js";
 import type { InitFlags } from "../commands/init.js";
@@ -27,13 +33,58 @@ export async function run({ ctx, flags, globals }: Invocation<InitFlags>): Promi
       ? ((await existingValues(directory)) ?? freshProject(directory))
       : freshProject(directory),
   });
+  const schemaLine = await schemaComment();
   const result: InitResult = await out.step(
-    "init",
-    () => initProject(directory, config, { force: flags.force === true }),
+    "Initialize project",
+    () =>
+      initProject(directory, config, {
+        force: flags.force === true,
+        ...(schemaLine === undefined ? {} : { schemaLine }),
+      }),
     (r) => `Initialized project "${config.metadata.name}" in ${r.directory}`,
   );
   out.result({ name: config.metadata.name, ...result }, () =>
-    result.files.map((f) => `${f.action.padEnd(11)} ${f.path}`).join("\n"),
+    result.files.map(describeFile).join("\n"),
+  );
+  const source = result.sourceDirectory;
+  out.info(
+    `Next: \`ksail up\`, then add manifests to ${source}/ and run \`ksail watch\` ` +
+      `(Flux applies every manifest under ${source}/; add a kustomization.yaml there to choose).`,
+  );
+}
+
+/** `created     ksail.yaml`, `patched     kind.yaml (name: a → b; …)`. */
+function describeFile(file: InitFile): string {
+  const notes = [
+    ...(file.changes ?? []),
+    ...(file.reason ? [file.reason] : []),
+    ...(file.backup ? [`previous content kept in ${file.backup}`] : []),
+  ];
+  return `${file.action.padEnd(11)} ${file.path}${notes.length > 0 ? ` (${notes.join("; ")})` : ""}`;
+}
+
+/**
+ * The `yaml-language-server: $schema=…` line for the schema of this ksail installation (the
+ * package's schemas/ksail.schema.json as a file URL), so that editors find it; undefined when
+ * the package's files cannot be found.
+ */
+async function schemaComment(): Promise<string | undefined> {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const schema = join(dir, "schemas", "ksail.schema.json");
+    if (await exists(join(dir, "package.json")).then((found) => found && exists(schema))) {
+      return `yaml-language-server: $schema=${pathToFileURL(schema).href}`;
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
   );
 }
 
@@ -54,13 +105,7 @@ function freshProject(directory: string): Record<string, unknown> {
  */
 async function existingValues(directory: string): Promise<Record<string, unknown> | undefined> {
   const path = join(directory, CONFIG_FILE);
-  if (
-    !(await access(path).then(
-      () => true,
-      () => false,
-    ))
-  )
-    return undefined;
+  if (!(await exists(path))) return undefined;
   const loaded = await loadConfig({
     configPath: path,
     cwd: directory,

@@ -22,6 +22,7 @@ export async function run(invocation: Invocation<CreateFlags>): Promise<void> {
         env: ctx.env,
         manifests: flags.fluxManifests,
         kubeconfigFiles: resolveRuntime(ctx.env).kubeconfigFiles,
+        projectRoot: input.baseDir,
       }),
     },
     { ...input, mirrors },

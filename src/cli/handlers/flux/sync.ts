@@ -2,6 +2,7 @@
 import { syncSpecFromConfig } from "../../../flux/resources.js";
 import { assertFluxServed } from "../../../flux/served.js";
 import { applyFluxSync } from "../../../flux/sync.js";
+import { fluxDecryption, noIdentityWarning } from "../../../secrets/flux-decryption.js";
 import type { SyncCommandFlags } from "../../commands/flux.js";
 import { syncOverrides } from "../../options.js";
 import type { Invocation } from "../../seam.js";
@@ -15,9 +16,14 @@ export async function run(invocation: Invocation<SyncCommandFlags>): Promise<voi
     ...syncOverrides(flags),
     ...(await verifyKeyOverride(ctx, loaded, flags.verifyKey)),
   });
+  const sops = await fluxDecryption(loaded.baseDir, ctx.env);
+  if (sops !== undefined) {
+    spec.decryption = { secretName: sops.decryption.secretName };
+    if (sops.identities.length === 0) out.warn(noIdentityWarning(sops.decryption));
+  }
   // Without Flux's CRDs the API server says only "could not find the requested resource".
   await assertFluxServed(kube);
-  await applyFluxSync(kube, spec, out);
+  await applyFluxSync(kube, spec, out, sops?.identities ?? []);
   // The key's PEM is public, but the JSON names the Secret rather than repeating it.
   const { verify, ...rest } = spec;
   out.result(
@@ -26,6 +32,9 @@ export async function run(invocation: Invocation<SyncCommandFlags>): Promise<voi
       `OCIRepository and Kustomization ${spec.namespace}/${spec.name} follow ${spec.url}` +
       (verify
         ? `\nFlux verifies cosign signatures with the key in Secret ${verify.secretName}`
+        : "") +
+      (sops && sops.identities.length > 0
+        ? `\nFlux decrypts SOPS files with the age key(s) of ${sops.decryption.matched.join(", ")} (Secret ${sops.decryption.secretName})`
         : ""),
   );
 }

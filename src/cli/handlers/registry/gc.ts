@@ -1,4 +1,5 @@
 /** `ksail registry gc`: the registry's garbage collection, and how many blobs it freed. */
+import { count } from "../../../util/plural.js";
 import { collectGarbage } from "../../../registry/garbage-collect.js";
 import type { Invocation } from "../../seam.js";
 import { openRegistry } from "./spec.js";
@@ -7,5 +8,5 @@ import type { RegistryFlags } from "../../commands/registry.js";
 export async function run(invocation: Invocation<RegistryFlags>): Promise<void> {
   const { out, engine, spec } = await openRegistry(invocation);
   const report = await collectGarbage({ engine }, { name: spec.name }, out);
-  out.result(report, () => `${report.blobsDeleted} blob(s) deleted`);
+  out.result(report, () => `${count(report.blobsDeleted, "blob")} deleted`);
 }

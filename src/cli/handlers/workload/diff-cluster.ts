@@ -8,6 +8,7 @@ import { createOutput } from "../../context.js";
 import type { KubeFlags, TargetFlags } from "../../options.js";
 import type { Invocation } from "../../seam.js";
 import { connectKube } from "../kube.js";
+import { localIdentities } from "../secrets-policy.js";
 
 export async function run({ ctx, flags, globals }: Invocation<TargetFlags & KubeFlags>) {
   const out = createOutput(ctx, globals, flags.output);
@@ -23,6 +24,7 @@ export async function run({ ctx, flags, globals }: Invocation<TargetFlags & Kube
     { kube },
     {
       sourceDir: target.sourceDir,
+      identities: localIdentities(ctx.env),
       target: {
         name: loaded.config.metadata.name,
         namespace: loaded.config.spec.options.flux.namespace,

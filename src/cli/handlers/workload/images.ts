@@ -5,7 +5,7 @@
  */
 import { lazyEngine } from "../../../engine/docker.js";
 import { buildImages, type BuiltImage } from "../../../images/build.js";
-import { workloadImages } from "../../../images/project.js";
+import { workloadImages } from "../../../workload/images.js";
 import type { RegistryClient } from "../../../oci/client.js";
 import type { Output } from "../../../ui/output.js";
 import type { WorkloadTarget } from "../../../workload/target.js";

@@ -1,6 +1,6 @@
 /** `ksail workload keygen [--output-dir DIR] [--force]`: cosign.key + cosign.pub, as cosign writes them. */
 import { resolve } from "node:path";
-import { generateKeyPair } from "../../../workload/sign.js";
+import { assertNoKeyPair, generateKeyPair } from "../../../workload/sign.js";
 import { createOutput } from "../../context.js";
 import type { KeygenFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
@@ -8,10 +8,13 @@ import { newKeyPassword } from "../signing.js";
 
 export async function run({ ctx, flags, globals }: Invocation<KeygenFlags>): Promise<void> {
   const out = createOutput(ctx, globals, flags.output);
+  const outputDir = resolve(ctx.cwd, flags.outputDir ?? ".");
+  // An existing pair is refused before the password is asked for and a key generated.
+  await assertNoKeyPair(outputDir, flags.force === true);
   const password = await newKeyPassword(ctx);
   const result = await generateKeyPair(
     {
-      outputDir: resolve(ctx.cwd, flags.outputDir ?? "."),
+      outputDir,
       password,
       ...(flags.force === undefined ? {} : { force: flags.force }),
     },

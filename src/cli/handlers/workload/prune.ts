@@ -1,4 +1,5 @@
 /** `ksail workload prune --keep N`: then the local registry's garbage collection, when it is ours. */
+import { count } from "../../../util/plural.js";
 import { parseDuration } from "../../../util/duration.js";
 import { KsailError } from "../../../errors.js";
 import { connectEngine, type Engine } from "../../../engine/docker.js";
@@ -54,12 +55,12 @@ export async function run({ ctx, flags, globals }: Invocation<PruneFlags>): Prom
     const lines = result.deleted.map((v) => `${verb} ${v.version} (${v.digest.slice(0, 19)})`);
     lines.push(...result.kept.map((k) => `kept    ${k.version} (${k.reason})`));
     lines.push(...result.signatures.map((s) => `${verb} signature ${s.tag}`));
-    lines.push(`${result.deleted.length} version(s) ${verb}, ${formatBytes(result.bytes)}`);
-    if (result.garbageCollectionSkipped !== undefined) {
-      lines.push(
-        `garbage collection skipped (${result.garbageCollectionSkipped}); run \`ksail registry gc\` later to reclaim the space`,
-      );
-    } else if (result.garbageCollection === "registry-managed") {
+    const total = count(result.deleted.length, "version");
+    lines.push(
+      `${total} ${result.dryRun ? "would be deleted" : "deleted"}, ${formatBytes(result.bytes)}`,
+    );
+    // A skipped garbage collection was said once already, as a warning on stderr.
+    if (result.garbageCollection === "registry-managed") {
       lines.push(
         `${result.repository.split("/")[0]} is not ksail's local registry: its own garbage collection reclaims the space.`,
       );

@@ -11,6 +11,7 @@ import type { PushFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
 import { keyFile } from "../../../config/load.js";
 import { buildProjectImages } from "./images.js";
+import { secretsPolicy } from "../secrets-policy.js";
 import { openTarget } from "./target.js";
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
@@ -53,6 +54,7 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
       ...(flags.reproducible ? { reproducible: true } : {}),
       ...(flags.ignore === undefined ? {} : { ignore: flags.ignore }),
       tagLatest: flags.latest !== false,
+      secrets: secretsPolicy(flags.allowPlaintextSecrets, target.loaded.config, ctx.env),
     },
     out,
   );

@@ -10,6 +10,7 @@ import type { Invocation } from "../../seam.js";
 import { connectKube } from "../kube.js";
 import { parseTimeout } from "../project.js";
 import { keyFile } from "../../../config/load.js";
+import { secretsPolicy } from "../secrets-policy.js";
 import { loadKeyForSigning, signatureJson } from "../signing.js";
 import { openTarget } from "./target.js";
 
@@ -52,6 +53,7 @@ export async function run({ ctx, flags, globals }: Invocation<ReconcileFlags>): 
         repository: target.repository,
         sourceDir: target.sourceDir,
         ...(images.length > 0 ? { images: pinsOf(images) } : {}),
+        secrets: secretsPolicy(flags.allowPlaintextSecrets, target.loaded.config, ctx.env),
       },
       out,
     );

@@ -23,14 +23,20 @@ export async function openTarget(
     env: ctx.env,
     needsSource,
   });
+  const retryShown = new Map<string, number>();
   const client = new RegistryClient({
     requestTimeoutMs,
     dockerConfig,
     insecureRegistries: flags.insecure ? [target.repository.registry] : [],
     onEvent: (event) => {
-      if (event.type === "retry") {
-        out.info(`  retrying (${event.attempt}) in ${event.delayMs}ms: ${event.reason}`);
-      }
+      if (event.type !== "retry") return;
+      // Requests running side by side (two blob uploads) fail and retry together: one line
+      // for each round, not one per request interleaved.
+      const key = `${event.attempt} ${event.reason}`;
+      const now = Date.now();
+      if ((retryShown.get(key) ?? -Infinity) > now) return;
+      retryShown.set(key, now + event.delayMs);
+      out.info(`  retrying (${event.attempt}) in ${event.delayMs}ms: ${event.reason}`);
     },
   });
   return { target, client };

@@ -1,6 +1,6 @@
 /** `ksail workload versions [--key PATH]`. */
 import { resolve } from "node:path";
-import { formatBytes, formatTable } from "../../../ui/output.js";
+import { formatAge, formatBytes, formatTable } from "../../../ui/output.js";
 import { readPublicKey } from "../../../workload/sign.js";
 import { signatureTagsByDigest, verifyDigests } from "../../../workload/verify.js";
 import { listVersions } from "../../../workload/versions.js";
@@ -10,7 +10,8 @@ import type { Invocation } from "../../seam.js";
 import { openTarget } from "./target.js";
 
 export async function run({ ctx, flags, globals }: Invocation<VersionsFlags>): Promise<void> {
-  const out = createOutput(ctx, globals, flags.output);
+  const wide = flags.output === "wide";
+  const out = createOutput(ctx, globals, wide ? "human" : flags.output);
   const { target, client } = await openTarget(ctx, globals, flags, out, false);
   const { repository } = target;
   // Read the key first: a bad key file fails before any registry request.
@@ -39,32 +40,36 @@ export async function run({ ctx, flags, globals }: Invocation<VersionsFlags>): P
       ...(check && !check.ok && hasTag ? { signatureProblem: check.reason } : {}),
     };
   });
+  // `latest` below the highest version: --no-latest, an interrupted push, or a rollback.
+  const highest = versions.at(-1);
+  const latest = versions.find((v) => v.latest);
+  if (highest && latest && !highest.latest) {
+    out.info(
+      `latest is ${latest.version}, behind the highest version ${highest.version} ` +
+        "(a push with --no-latest or one interrupted before it moved latest); " +
+        "`ksail workload push` moves it to the highest",
+    );
+  }
+  const now = Date.now();
   // The IMAGES column appears once any version pins images (spec.images).
   const withImages = rows.some((v) => v.images !== undefined);
+  const headers = ["VERSION", "DIGEST", "AGE", "SIZE", "SIGNED", ...(withImages ? ["IMAGES"] : [])];
   out.list(rows, () =>
     rows.length === 0
       ? `no versions in ${repository.registry}/${repository.repository}`
       : formatTable(
-          [
-            "VERSION",
-            "DIGEST",
-            "CREATED",
-            "SIZE",
-            "SIGNED",
-            "SOURCE",
-            "REVISION",
-            ...(withImages ? ["IMAGES"] : []),
-          ],
-          rows.map((v) => [
-            v.latest ? `${v.version} (latest)` : v.version,
-            v.digest.slice(0, 19),
-            v.created ?? "-",
-            formatBytes(v.size),
-            v.signed ? (publicKey ? "verified" : "yes") : v.signatureProblem ? "INVALID" : "no",
-            v.source ?? "-",
-            v.revision ?? "-",
-            ...(withImages ? [formatImages(v.images)] : []),
-          ]),
+          wide ? [...headers, "CREATED", "SOURCE", "REVISION"] : headers,
+          rows.map((v) => {
+            const row = [
+              v.latest ? `${v.version} (latest)` : v.version,
+              v.digest.slice(0, 19),
+              v.created ? formatAge(now - Date.parse(v.created)) : "-",
+              formatBytes(v.size),
+              v.signed ? (publicKey ? "verified" : "yes") : v.signatureProblem ? "INVALID" : "no",
+              ...(withImages ? [formatImages(v.images)] : []),
+            ];
+            return wide ? [...row, v.created ?? "-", v.source ?? "-", v.revision ?? "-"] : row;
+          }),
         ),
   );
 }

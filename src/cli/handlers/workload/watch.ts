@@ -14,7 +14,7 @@ import { parseTimeout } from "../project.js";
 import { keyFile } from "../../../config/load.js";
 import { loadKeyForSigning } from "../signing.js";
 import { lazyEngine } from "../../../engine/docker.js";
-import { workloadImages } from "../../../images/project.js";
+import { workloadImages } from "../../../workload/images.js";
 import { ImageRebuilder } from "../../../images/rebuild.js";
 import { openTarget } from "./target.js";
 

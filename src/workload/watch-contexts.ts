@@ -4,11 +4,7 @@
  * absolute paths. Which of them matter (.dockerignore, .git) is ImageRebuilder.affected's call.
  */
 import { join, resolve } from "node:path";
-import {
-  watchChanges,
-  type ChangeQueue,
-  type ChangeQueueOptions,
-} from "../workload/watch-changes.js";
+import { watchChanges, type ChangeQueue, type ChangeQueueOptions } from "./watch-changes.js";
 
 export interface ContextBatch {
   /** Absolute paths the events named (a context directory itself when an event named none). */

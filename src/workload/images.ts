@@ -6,8 +6,8 @@
  */
 import { resolve } from "node:path";
 import { localRegistryAddresses } from "../registry/address.js";
-import type { WorkloadTarget } from "../workload/target.js";
-import { imageDestination, type ImageDestination, type ImageSpec } from "./build.js";
+import type { WorkloadTarget } from "./target.js";
+import { imageDestination, type ImageDestination, type ImageSpec } from "../images/build.js";
 
 export interface WorkloadImages {
   images: ImageSpec[];
