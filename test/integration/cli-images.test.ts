@@ -167,7 +167,8 @@ describe("ksail workload build / push with spec.images", { timeout: 600_000 }, (
         });
       },
     });
-    assert.equal(run.signal, "SIGINT", `exit ${run.code}: ${run.stderr}`);
+    // Ended by the signal, or exit 130 (128 + SIGINT) as the shell reports it.
+    assert.ok(run.signal === "SIGINT" || run.code === 130, `exit ${run.code}: ${run.stderr}`);
     assert.match(run.stderr, /Stopping \(SIGINT\): cancelling the build/);
     assert.deepEqual(await tags("slow"), []);
     assert.deepEqual(await tags(`app${projects}`), []);
