@@ -72,18 +72,24 @@ async function loadLab() {
   }
 }
 
+/**
+ * The Flux CLI (built by lab/go-tools.sh when absent) and, when already built, distribution v3
+ * as the registry; without it the lab's default registry (Debian's docker-registry) serves.
+ */
 async function goTools() {
-  const names = WITH_FLUX ? ["registry", "flux"] : ["registry"];
-  log(`ensuring ${names.join(" + ")} (lab/go-tools.sh ${names.join(" ")}) ...`);
-  const r = await timed("bash", [join(ROOT, "lab", "go-tools.sh"), ...names], {
-    timeoutMs: 30 * 60_000,
-  });
+  const script = join(ROOT, "lab", "go-tools.sh");
   const tools = {};
+  const registry = await timed("bash", [script, "--print-path", "registry"]);
+  if (registry.code === 0 && registry.stdout.trim())
+    tools.registry = { path: registry.stdout.trim() };
+  if (!WITH_FLUX) return tools;
+  log("ensuring the flux CLI (lab/go-tools.sh flux) ...");
+  const r = await timed("bash", [script, "flux"], { timeoutMs: 30 * 60_000 });
   for (const line of r.stdout.trim().split("\n")) {
     const [name, version, path] = line.split(" ");
-    if (name && path) tools[name] = { version, path };
+    if (name === "flux" && path) tools.flux = { version, path };
   }
-  if (WITH_FLUX && !tools.flux) {
+  if (!tools.flux) {
     throw new Error(`lab/go-tools.sh did not provide the flux CLI:\n${tail(r.stderr)}`);
   }
   return tools;

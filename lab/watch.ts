@@ -209,9 +209,9 @@ export const SAVE_STYLES: {
     },
   },
   {
-    name: "temp file in the directory + rename (editor safe write)",
+    name: "temp file in the directory + rename (JetBrains safe write)",
     async save(at, content) {
-      const temp = join(at.dir, `${at.file}.ksail-save-1234`);
+      const temp = join(at.dir, `${at.file}___jb_tmp___`);
       await writeFile(temp, content);
       await rename(temp, join(at.dir, at.file));
     },

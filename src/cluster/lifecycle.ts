@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { KsailConfig } from "../config/schema.js";
 import type { Engine } from "../engine/docker.js";
+import { KsailError } from "../errors.js";
 import { localRegistryAddresses } from "../registry/address.js";
 import {
   connectRegistryToNetwork,
@@ -546,7 +547,6 @@ export async function waitForApiServer(
     const result = await runTool("kubectl", args, { env });
     if (result.code === 0) return;
     if (Date.now() >= deadline) {
-      const { KsailError } = await import("../errors.js");
       throw new KsailError(
         "timeout",
         `the API server of ${context} was not ready ${Math.round(timeoutMs / 1000)} s after the cluster started`,
@@ -565,7 +565,6 @@ export async function waitForApiServer(
 
 async function assertClusterExists(provisioner: Provisioner, name: string): Promise<void> {
   if (provisioner.provisions && !(await provisioner.exists(name))) {
-    const { KsailError } = await import("../errors.js");
     throw new KsailError(
       "not-found",
       `there is no ${provisioner.distribution} cluster named ${name}`,

@@ -15,6 +15,7 @@
 import { posix } from "node:path";
 import { parseAllDocuments, type ScalarTag } from "yaml";
 import { KsailError } from "../errors.js";
+import { CLUSTER_SCOPED_KINDS } from "../validate/identity.js";
 import {
   KUSTOMIZATION_FILE_NAMES,
   isKustomizeConfig,
@@ -47,41 +48,6 @@ export interface RenderOptions {
 
 /** The kustomization fields this renderer handles exactly as kustomize does. */
 const SUPPORTED_FIELDS = new Set(["apiVersion", "kind", "metadata", "resources", "namespace"]);
-
-/**
- * Kinds kustomize's namespace transformer leaves alone (cluster-scoped in its built-in OpenAPI
- * schema). Kinds it does not know get the namespace, so they are checked against the API server
- * by the caller.
- */
-export const CLUSTER_SCOPED_KINDS = new Set([
-  "APIService",
-  "CSIDriver",
-  "CSINode",
-  "CertificateSigningRequest",
-  "ClusterRole",
-  "ClusterRoleBinding",
-  "ComponentStatus",
-  "CustomResourceDefinition",
-  "FlowSchema",
-  "IngressClass",
-  "MutatingWebhookConfiguration",
-  "Namespace",
-  "Node",
-  "PersistentVolume",
-  "PodSecurityPolicy",
-  "PriorityClass",
-  "PriorityLevelConfiguration",
-  "RuntimeClass",
-  "SelfSubjectAccessReview",
-  "SelfSubjectRulesReview",
-  "StorageClass",
-  "SubjectAccessReview",
-  "TokenReview",
-  "ValidatingAdmissionPolicy",
-  "ValidatingAdmissionPolicyBinding",
-  "ValidatingWebhookConfiguration",
-  "VolumeAttachment",
-]);
 
 /**
  * Where kustomize's namespace transformer also rewrites references (ServiceAccount subjects,

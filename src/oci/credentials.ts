@@ -1,3 +1,8 @@
+/**
+ * Registry credentials as docker keeps them: config.json (`auths`, `credHelpers`, `credsStore`)
+ * in the directory the caller resolved ($DOCKER_CONFIG, else ~/.docker), credential helpers
+ * spoken to over their stdin/stdout protocol, and fixed credentials for tests and callers.
+ */
 import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";

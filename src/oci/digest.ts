@@ -1,3 +1,4 @@
+/** OCI content digests: the image spec's grammar, computing and verifying sha256 (and other algorithms') digests. */
 import { createHash } from "node:crypto";
 import { KsailError } from "../errors.js";
 

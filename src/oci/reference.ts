@@ -1,3 +1,7 @@
+/**
+ * Repository and artifact references (`registry/repository[:tag|@digest]`, `oci://…`) parsed into
+ * their parts, and which registries are loopback (plain HTTP is allowed only there by default).
+ */
 import { isIP } from "node:net";
 import { KsailError } from "../errors.js";
 import { isDigest } from "./digest.js";

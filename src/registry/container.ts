@@ -12,13 +12,11 @@ import { sameImage } from "../engine/image-name.js";
 import { PINNED_REGISTRY_IMAGE } from "../pins.js";
 import { silentProgress, type Progress } from "../progress.js";
 import { REGISTRY_CONTAINER_PORT, registryAddresses } from "./address.js";
+import { REGISTRY_CONFIG_PATH, REGISTRY_DATA_DIR } from "./image-paths.js";
 
 export const DEFAULT_REGISTRY_NAME = "ksail-registry";
 export const DEFAULT_REGISTRY_IMAGE = PINNED_REGISTRY_IMAGE;
 export const DEFAULT_REGISTRY_PORT = 5001;
-/** Where registry:3 keeps its data and reads its config. */
-export const REGISTRY_DATA_DIR = "/var/lib/registry";
-export const REGISTRY_CONFIG_PATH = "/etc/distribution/config.yml";
 
 /** Labels on everything ksail creates in the engine. */
 export const LABEL_MANAGED = "dev.ksail.managed";

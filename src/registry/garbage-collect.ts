@@ -9,13 +9,8 @@ import { connectEngine, type Engine } from "../engine/docker.js";
 import type Docker from "dockerode";
 import { KsailError } from "../errors.js";
 import { silentProgress, type Progress } from "../progress.js";
-import {
-  describeBinding,
-  LABEL_MANAGED,
-  REGISTRY_CONFIG_PATH,
-  registrySpec,
-  waitForRegistry,
-} from "./container.js";
+import { describeBinding, LABEL_MANAGED, registrySpec, waitForRegistry } from "./container.js";
+import { REGISTRY_CONFIG_PATH } from "./image-paths.js";
 import {
   isReadOnlyConfig,
   readContainerFile,

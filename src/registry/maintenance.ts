@@ -20,7 +20,7 @@ import { statusCodeOf, type Engine } from "../engine/docker.js";
 import { KsailError } from "../errors.js";
 import { cacheDirectory } from "../util/cache-dir.js";
 import { withFileLock } from "../util/file-lock.js";
-import { REGISTRY_CONFIG_PATH } from "./container.js";
+import { REGISTRY_CONFIG_PATH } from "./image-paths.js";
 
 /** First line of the config while ksail holds the registry read-only. */
 export const READ_ONLY_MARKER =

@@ -27,13 +27,17 @@ export interface FluxDecryption {
 export async function fluxDecryption(
   projectRoot: string,
   env: NodeJS.ProcessEnv,
+  /** false: the reference only (`gen flux`), no key file read. */
+  withIdentities = true,
 ): Promise<{ decryption: FluxDecryption; identities: string[] } | undefined> {
   const configPath = await findSopsConfig(projectRoot);
   if (configPath === undefined) return undefined;
   const config = await readSopsConfig(configPath);
   const recipients = [...new Set(config.creationRules.flatMap((rule) => rule.recipients))];
   if (recipients.length === 0) return undefined;
-  const local = await loadIdentities(env);
+  const local = withIdentities
+    ? await loadIdentities(env)
+    : { identities: [] as string[], recipients: [] as string[] };
   const identities: string[] = [];
   const matched: string[] = [];
   local.identities.forEach((identity, i) => {

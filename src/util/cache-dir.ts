@@ -1,3 +1,4 @@
+/** Where ksail caches (Flux install manifests, the validation cache, lock files). */
 import { homedir } from "node:os";
 import { join } from "node:path";
 

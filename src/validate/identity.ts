@@ -9,8 +9,14 @@
  * in the cluster (a deliberate difference, see the README's validation section).
  */
 
-/** Kinds kustomize treats as cluster-scoped (kustomize's resid notNamespaceableKinds). */
-const CLUSTER_SCOPED_KINDS: ReadonlySet<string> = new Set([
+/**
+ * The kinds kustomize (v5, as Flux's kustomize-controller embeds it) treats as cluster-scoped:
+ * those its built-in Kubernetes OpenAPI schema (kyaml/openapi) marks cluster-scoped. It decides
+ * with them both an object's identity (resid's IsClusterScoped: no namespace in the key) and what
+ * the namespace transformer leaves alone, so ksail's duplicate check (here) and its renderer
+ * (flux/render.ts) use this one set. Kinds it does not know count as namespaced.
+ */
+export const CLUSTER_SCOPED_KINDS: ReadonlySet<string> = new Set([
   "APIService",
   "CSIDriver",
   "CSINode",
@@ -19,18 +25,23 @@ const CLUSTER_SCOPED_KINDS: ReadonlySet<string> = new Set([
   "ClusterRoleBinding",
   "ComponentStatus",
   "CustomResourceDefinition",
+  "FlowSchema",
+  "IngressClass",
   "MutatingWebhookConfiguration",
   "Namespace",
   "Node",
   "PersistentVolume",
   "PodSecurityPolicy",
   "PriorityClass",
+  "PriorityLevelConfiguration",
   "RuntimeClass",
   "SelfSubjectAccessReview",
   "SelfSubjectRulesReview",
   "StorageClass",
   "SubjectAccessReview",
   "TokenReview",
+  "ValidatingAdmissionPolicy",
+  "ValidatingAdmissionPolicyBinding",
   "ValidatingWebhookConfiguration",
   "VolumeAttachment",
 ]);

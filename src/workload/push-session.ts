@@ -1,7 +1,7 @@
 /**
- * What pushes from this machine share (used by `workload push` and `workload reconcile --push`):
- * the on-disk validation cache, and a lock file per repository so that two pushes to one
- * repository take turns choosing and tagging the next version.
+ * What pushes from this machine share (`workload push`, `reconcile --push` and `watch`; see
+ * publishVersion in publish.ts): the on-disk validation cache, and a lock file per repository so
+ * that two pushes to one repository take turns choosing and tagging the next version.
  */
 import { createHash } from "node:crypto";
 import { join } from "node:path";
@@ -9,7 +9,7 @@ import type { Progress } from "../progress.js";
 import { cacheDirectory } from "../util/cache-dir.js";
 import { withFileLock } from "../util/file-lock.js";
 import { openValidationCache, validationCachePath } from "../validate/cache.js";
-import { pushWorkload, type PushDeps, type PushInput, type PushResult } from "./push.js";
+import type { PushDeps } from "./push.js";
 
 export type PushSession = Required<Pick<PushDeps, "validationCache" | "exclusive">>;
 
@@ -27,14 +27,4 @@ export async function openPushSession(
     });
   };
   return { validationCache, exclusive };
-}
-
-/** A push as the CLI runs it: with this machine's validation cache and repository lock. */
-export async function pushInSession(
-  deps: { client: PushDeps["client"]; env: NodeJS.ProcessEnv },
-  input: PushInput,
-  progress: Progress,
-): Promise<PushResult> {
-  const session = await openPushSession(deps.env, progress);
-  return pushWorkload({ client: deps.client, ...session }, input, progress);
 }

@@ -1,6 +1,6 @@
 /**
- * One cycle of `ksail workload watch`, as named steps: push the directory as the next version,
- * sign it, make Flux fetch and apply it, prune old versions. Each step either hands the cycle on
+ * One cycle of `ksail workload watch`, as named steps: publish the directory as the next version
+ * (push, then sign — publishVersion), make Flux fetch and apply it, prune old versions. Each step either hands the cycle on
  * or ends it with its outcome; the report carries what was done and how long each step took.
  * The only state kept between cycles is what Flux last applied (so an unchanged save after an
  * applied one needs no reconcile) and the summary's counts.
@@ -16,8 +16,8 @@ import type { ValidationCache } from "../validate/cache.js";
 import type { ImageRebuilder } from "../images/rebuild.js";
 import { pinsOf, type ImagePin } from "../images/pin.js";
 import { pruneWorkload } from "./prune.js";
-import { pushWorkload, type PushResult } from "./push.js";
-import { signArtifact } from "./sign.js";
+import { publishVersion, type Published } from "./publish.js";
+import type { PushResult } from "./push.js";
 
 export type CycleOutcome =
   | "applied" // pushed (or already pushed) and applied by Flux
@@ -186,10 +186,8 @@ export class CycleRunner {
     const cycle = new Cycle(++this.cycles, trigger, changed, startedAt);
     const pins = await this.build(cycle, trigger, imagePaths);
     if (pins !== undefined && !Array.isArray(pins)) return pins;
-    const pushed = await this.push(cycle, pins);
+    const pushed = await this.publish(cycle, pins);
     if ("outcome" in pushed) return pushed;
-    const signed = await this.sign(cycle, pushed);
-    if (signed) return signed;
     if (pushed.unchanged && (this.applied === pushed.digest || !this.ctx.reconcile)) {
       return cycle.end("unchanged");
     }
@@ -230,10 +228,13 @@ export class CycleRunner {
     }
   }
 
-  /** Validate and push; a push cut short by Ctrl-C is waited for up to the grace period. */
-  private async push(cycle: Cycle, pins?: ImagePin[]): Promise<PushResult | CycleReport> {
+  /**
+   * Validate, push and (with a key) sign — publishVersion, as `workload push` does. A push cut
+   * short by Ctrl-C is waited for up to the grace period.
+   */
+  private async publish(cycle: Cycle, pins?: ImagePin[]): Promise<PushResult | CycleReport> {
     const { ctx } = this;
-    const work = pushWorkload(
+    const work = publishVersion(
       {
         client: ctx.client,
         ...(ctx.validationCache ? { validationCache: ctx.validationCache } : {}),
@@ -244,10 +245,11 @@ export class CycleRunner {
         sourceDir: ctx.sourceDir,
         ignore: ctx.ignore,
         ...(pins && pins.length > 0 ? { images: pins } : {}),
+        ...(ctx.signingKey ? { signingKey: ctx.signingKey } : {}),
       },
       cycle.clock,
     );
-    let result: PushResult | typeof ABANDONED;
+    let result: Published | typeof ABANDONED;
     try {
       result = await Promise.race([work, this.graceAfterAbort()]);
     } catch (error) {
@@ -255,11 +257,13 @@ export class CycleRunner {
     }
     if (result === ABANDONED) return cycle.end("abandoned");
     for (const line of cycle.clock.warnings) ctx.warn(line);
-    cycle.report.version = result.version;
-    cycle.report.digest = result.digest;
-    this.lastVersion = result.version;
-    if (!result.unchanged) this.pushed++;
-    return result;
+    const { pushed, signature } = result;
+    cycle.report.version = pushed.version;
+    cycle.report.digest = pushed.digest;
+    if (signature) cycle.report.signatureTag = signature.signatureTag;
+    this.lastVersion = pushed.version;
+    if (!pushed.unchanged) this.pushed++;
+    return pushed;
   }
 
   /** Resolves ABANDONED `abortGraceMs` after an abort; never before. */
@@ -270,23 +274,6 @@ export class CycleRunner {
           setTimeout(() => resolve(ABANDONED), this.ctx.abortGraceMs).unref(),
         ),
     );
-  }
-
-  /** Signs the version (an unchanged one too, if unsigned); a report only if that failed. */
-  private async sign(cycle: Cycle, pushed: PushResult): Promise<CycleReport | undefined> {
-    const { ctx } = this;
-    if (!ctx.signingKey) return undefined;
-    try {
-      const signed = await signArtifact(
-        { client: ctx.client },
-        { repository: ctx.repository, digest: pushed.digest, key: ctx.signingKey },
-        cycle.clock,
-      );
-      cycle.report.signatureTag = signed.signatureTag;
-      return undefined;
-    } catch (error) {
-      return cycle.fail(error, "push");
-    }
   }
 
   /** Makes Flux fetch and apply the version (without --no-reconcile); Ctrl-C stops the wait. */

@@ -116,6 +116,9 @@ function memoryCache(cache: ValidationCache): ValidationCache & { flush(): Promi
   };
 }
 
+/** The error of a read whose file is gone (removed or renamed since it was listed). */
+const isVanished = (message: string | undefined) => /^ENOENT: /.test(message ?? "");
+
 /** A delay that an abort ends early. */
 function delay(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise<void>((resolve) => {
@@ -271,6 +274,11 @@ class WatchLoop {
 
   /** Reports a finished cycle and moves the state on; true if the cycle was abandoned. */
   private async settle(report: CycleReport): Promise<boolean> {
+    // A file went away while the push read it (a tool's temp file renamed over its target): the
+    // save is not over, and its events are waiting — the next cycle takes the directory as it is.
+    if (report.outcome === "failed" && this.changes.pending && isVanished(report.message)) {
+      return false;
+    }
     if (report.outcome === "abandoned") {
       this.reporter.cycle(report);
       return true;

@@ -236,6 +236,19 @@ describe("Flux decrypts SOPS files encrypted by ksail (process lab)", () => {
         assert.equal(reconcile.code, code, `exit ${reconcile.code}${context}`);
         if (code === 1) assert.match(reconcile.stderr, DECRYPT_FAILURE, context);
       }
+      // reconcile --push runs the guard before anything is sent: a plaintext Secret, exit 3.
+      const tags = await client.listTags(repository());
+      await writeFile(join(cli, "k8s", "plain.yaml"), secret("plain"));
+      const refused = await ksail("workload", "reconcile", "--push", "--timeout", "60s");
+      runs.push(refused);
+      assert.equal(refused.code, 3, `${refused.stdout}\n${refused.stderr}`);
+      assert.match(refused.stderr, /plain\.yaml:\d+/);
+      assert.ok(!refused.stderr.includes(PASSWORD));
+      assert.deepEqual(
+        await client.listTags(repository()),
+        tags,
+        "reconcile --push sent a version",
+      );
       const stored = await kubeRequest(lab, "GET", `/api/v1/namespaces/${NS}/secrets/sops-age`);
       const data = (stored.json as { data: Record<string, string> }).data;
       assert.equal(Buffer.from(data["age.agekey"]!, "base64").toString().trim(), identity);

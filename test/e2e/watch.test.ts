@@ -2,10 +2,12 @@
  * `ksail workload watch` (the built CLI, as a process) on the process lab (real kube-apiserver, source-controller,
  * kustomize-controller, distribution registry): saves become versions that Flux applies, an
  * invalid save pushes nothing, Flux's failure is shown and the loop goes on, ignored and editor
- * temp files start no cycle, and stopping leaves no tag on missing content.
+ * temp files start no cycle, every way of saving a file (in place, sed -i, rename, delete +
+ * create, git checkout / stash, folder moves, 100 saves a second) is applied with one cycle each,
+ * and stopping leaves no tag on missing content.
  */
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -22,7 +24,7 @@ import {
 import { kubeRequest, type KubeLab } from "../../lab/k8s/lab.js";
 import { runKsail } from "../../lab/ksail.js";
 import type { LabRegistry } from "../../lab/registry.js";
-import { startWatch, type WatchRun } from "../../lab/watch.js";
+import { git, gitInit, SAVE_STYLES, startWatch, type WatchRun } from "../../lab/watch.js";
 
 const NAME = "watched";
 let lab: KubeLab;
@@ -32,8 +34,8 @@ let watch: WatchRun;
 
 const ksail = (...args: string[]) => runKsail(args, { cwd: project });
 const source = (file: string) => join(project, "k8s", file);
-const configMap = (greeting: string) =>
-  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${NAME}-settings\n  namespace: default\ndata:\n  greeting: ${JSON.stringify(greeting)}\n`;
+const configMap = (greeting: string, name = `${NAME}-settings`) =>
+  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n  namespace: default\ndata:\n  greeting: ${JSON.stringify(greeting)}\n`;
 const deployment = (withSelector = true) => `apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -51,12 +53,8 @@ ${withSelector ? "  selector:\n    matchLabels:\n      app: web\n" : ""}  templa
           image: localhost:5000/web:1
 `;
 
-async function greeting(): Promise<string | undefined> {
-  const response = await kubeRequest(
-    lab,
-    "GET",
-    `/api/v1/namespaces/default/configmaps/${NAME}-settings`,
-  );
+async function greeting(name = `${NAME}-settings`): Promise<string | undefined> {
+  const response = await kubeRequest(lab, "GET", `/api/v1/namespaces/default/configmaps/${name}`);
   return (response.json as { data?: { greeting?: string } } | undefined)?.data?.greeting;
 }
 
@@ -161,6 +159,78 @@ describe("ksail workload watch on a real API server and Flux", () => {
     assert.deepEqual(next.changed, ["settings.yaml"], watch.describe());
     assert.equal(watch.reports.length, 9, watch.describe());
     assert.equal(next.outcome, "applied");
+  });
+
+  it("every way of saving is applied, one cycle each: sed -i, rename, git, folder moves, 100 saves a second", async () => {
+    const dir = join(project, "k8s");
+    const scratch = await mkdtemp(join(tmpdir(), "ksail-e2e-watch-scratch-"));
+    let n = watch.reports.length;
+    /** The next cycle applies, and then the API server has `value`; any other cycle fails. */
+    const applied = async (what: string, value: string, name?: string) => {
+      n++;
+      const report = await watch.cycle(n, 60_000);
+      assert.equal(
+        report.outcome,
+        "applied",
+        `${what}: ${JSON.stringify(report)}\n${watch.describe()}`,
+      );
+      assert.equal(await greeting(name), value, what);
+    };
+    try {
+      for (const [i, style] of SAVE_STYLES.entries()) {
+        await style.save({ dir, file: "settings.yaml", scratch }, configMap(`style-${i}`));
+        await applied(style.name, `style-${i}`);
+      }
+      const base = `style-${SAVE_STYLES.length - 1}`;
+
+      await gitInit(project);
+      await writeFile(source("settings.yaml"), configMap("git-1"));
+      await applied("edit in a git work tree", "git-1");
+      await git(project, "checkout", "--", "k8s/settings.yaml");
+      await applied("git checkout -- file", base);
+      await writeFile(source("settings.yaml"), configMap("git-2"));
+      await applied("edit after git checkout", "git-2");
+      await git(project, "stash", "-q");
+      await applied("git stash", base);
+      await git(project, "stash", "pop", "-q");
+      await applied("git stash pop", "git-2");
+
+      // Folders: Flux generates the kustomization (all manifests under the path) from here on.
+      await rm(source("kustomization.yaml"));
+      await applied("kustomization.yaml removed", "git-2");
+      const extra = `${NAME}-extra`;
+      await mkdir(source("apps"));
+      await writeFile(source("apps/extra.yaml"), configMap("extra-1", extra));
+      await applied("a new folder with a file", "extra-1", extra);
+      await rename(source("apps"), source("moved"));
+      await applied("folder renamed", "extra-1", extra);
+      await writeFile(source("moved/extra.yaml"), configMap("extra-2", extra));
+      await applied("edit in the renamed folder", "extra-2", extra);
+
+      // 100 saves in one second, by turns in place and by rename: the last one is applied, the
+      // ones before may share cycles, none fails and nothing is applied twice.
+      for (let i = 1; i <= 100; i++) {
+        await SAVE_STYLES[i % 2 === 0 ? 0 : 4]!.save(
+          { dir, file: "settings.yaml", scratch },
+          configMap(`burst-${i}`),
+        );
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      for (;;) {
+        n++;
+        const report = await watch.cycle(n, 60_000);
+        assert.equal(
+          report.outcome,
+          "applied",
+          `burst: ${JSON.stringify(report)}\n${watch.describe()}`,
+        );
+        if ((await greeting()) === "burst-100") break;
+      }
+      await writeFile(source("settings.yaml"), configMap("after-burst"));
+      await applied("the save after the burst (no doubled cycle before it)", "after-burst");
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
   });
 
   it("Ctrl-C in the middle of a cycle exits 0 and leaves every tag on a complete artifact", async () => {

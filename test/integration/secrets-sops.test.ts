@@ -5,6 +5,7 @@
  * mac_only_encrypted — and each refuses what the other tampered with.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -179,5 +180,36 @@ describe("SOPS files: ksail and the sops CLI read each other's", () => {
     assert.deepEqual(values(run.stdout), values(SECRET));
     const text = await readFile(join(root, "s.yaml"), "utf8");
     assert.deepEqual(values((await decryptYaml(text, [other])).text), values(SECRET));
+  });
+
+  it("a key from age-keygen works in ksail and sops; the age CLI opens ksail's data key", async () => {
+    const root = await mkdtemp(join(dir, "age-cli-"));
+    const ageKeys = join(root, "age-keys.txt");
+    const keygen = spawnSync("age-keygen", ["-o", ageKeys], { encoding: "utf8" });
+    assert.equal(
+      keygen.status,
+      0,
+      `age-keygen (Debian package age): ${keygen.error ?? keygen.stderr}`,
+    );
+    const loaded = await loadIdentities({ SOPS_AGE_KEY_FILE: ageKeys });
+    assert.equal(loaded.identities.length, 1);
+    await writeFile(
+      join(root, ".sops.yaml"),
+      `creation_rules:\n  - ${K8S_RULE}\n    age: ${loaded.recipients[0]}\n`,
+    );
+    await writeFile(join(root, "s.yaml"), SECRET);
+    await encryptFile(join(root, "s.yaml"), root);
+    const run = await runSops(sops, ["decrypt", "s.yaml"], { cwd: root, keyFile: ageKeys });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(values(run.stdout), values(SECRET));
+    // The data key stanza is a plain armored age file: the age CLI decrypts it to 32 bytes.
+    const encrypted = parseAllDocuments(
+      await readFile(join(root, "s.yaml"), "utf8"),
+    )[0]!.toJS() as {
+      sops: { age: { enc: string }[] };
+    };
+    const age = spawnSync("age", ["-d", "-i", ageKeys], { input: encrypted.sops.age[0]!.enc });
+    assert.equal(age.status, 0, String(age.stderr));
+    assert.equal(age.stdout.length, 32);
   });
 });

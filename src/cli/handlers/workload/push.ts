@@ -1,17 +1,14 @@
 /** `ksail workload push`. */
 import { KsailError } from "../../../errors.js";
-import { pushInSession } from "../../../workload/push-session.js";
-import type { RegistryClient } from "../../../oci/client.js";
-import { parseRepository, type RepositoryRef } from "../../../oci/reference.js";
-import type { BuiltImage } from "../../../images/build.js";
-import { pinsOf } from "../../../images/pin.js";
-import type { Output } from "../../../ui/output.js";
-import { createOutput, type CliContext } from "../../context.js";
+import { publishVersion } from "../../../workload/publish.js";
+import { openPushSession } from "../../../workload/push-session.js";
+import { createOutput } from "../../context.js";
 import type { PushFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
 import { keyFile } from "../../../config/load.js";
-import { buildProjectImages } from "./images.js";
 import { secretsPolicy } from "../secrets-policy.js";
+import { pinsOf } from "../../../images/pin.js";
+import { buildProjectImages } from "./images.js";
 import { openTarget } from "./target.js";
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
@@ -34,14 +31,16 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
   }
   // The key is read and decrypted before anything is pushed: a wrong password pushes nothing.
   const signKeyPath = keyFile(target.loaded, flags.signKey, "key", ctx.cwd);
-  const signer =
-    signKeyPath === undefined
-      ? undefined
-      : await openSigner(ctx, signKeyPath, { client, repository: target.repository, out });
-  // The project's images first: a version pins the digests it deploys.
+  // The signing code loads only for a push that signs.
+  const signing = signKeyPath === undefined ? undefined : await import("../signing.js");
+  const signingKey =
+    signing && signKeyPath !== undefined
+      ? await signing.loadKeyForSigning(ctx, signKeyPath)
+      : undefined;
+  // The project's images first (spec.images): a version pins the digests it deploys.
   const images = await buildProjectImages(ctx, target, client, out);
-  const result = await pushInSession(
-    { client, env: ctx.env },
+  const { pushed: result, signature } = await publishVersion(
+    { client, ...(await openPushSession(ctx.env, out)) },
     {
       repository: target.repository,
       ...(images.length > 0 ? { images: pinsOf(images) } : {}),
@@ -55,22 +54,12 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
       ...(flags.ignore === undefined ? {} : { ignore: flags.ignore }),
       tagLatest: flags.latest !== false,
       secrets: secretsPolicy(flags.allowPlaintextSecrets, target.loaded.config, ctx.env),
+      ...(signingKey ? { signingKey } : {}),
     },
     out,
   );
-  // An unchanged push is signed too when it is not yet (signing is idempotent).
-  const signed = signer ? await signer.sign(result.digest) : undefined;
-  // The images too, in the same format, when the version is signed.
-  const imageSignatures = [];
-  if (signer) for (const image of images) imageSignatures.push(await signer.signImage(image));
   out.result(
-    {
-      ...result,
-      ...(signed ? { signature: signed.json } : {}),
-      ...(imageSignatures.length > 0
-        ? { imageSignatures: imageSignatures.map((s) => s.json) }
-        : {}),
-    },
+    signature && signing ? { ...result, signature: signing.signatureJson(signature) } : result,
     () =>
       [
         result.unchanged
@@ -78,37 +67,7 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
           : `${result.repository}:${result.version}`,
         `digest: ${result.digest}`,
         ...Object.entries(result.images ?? {}).map(([name, image]) => `image ${name}: ${image}`),
-        ...(signed ? [`signature: ${signed.signature.signatureTag}`] : []),
+        ...(signature ? [`signature: ${signature.signatureTag}`] : []),
       ].join("\n"),
   );
-}
-
-/** The signing code (loaded only for a push that signs) with the key in `path`, read now. */
-async function openSigner(
-  ctx: CliContext,
-  path: string,
-  target: { client: RegistryClient; repository: RepositoryRef; out: Output },
-) {
-  const [{ loadKeyForSigning, signatureJson }, { signArtifact }] = await Promise.all([
-    import("../signing.js"),
-    import("../../../workload/sign.js"),
-  ]);
-  const key = await loadKeyForSigning(ctx, path);
-  return {
-    async sign(digest: string) {
-      const { client, repository, out } = target;
-      const signature = await signArtifact({ client }, { repository, digest, key }, out);
-      return { signature, json: signatureJson(signature) };
-    },
-    async signImage(image: BuiltImage) {
-      const { client, out } = target;
-      const repository = parseRepository(image.repository);
-      const signature = await signArtifact(
-        { client },
-        { repository, digest: image.digest, key },
-        out,
-      );
-      return { signature, json: signatureJson(signature) };
-    },
-  };
 }

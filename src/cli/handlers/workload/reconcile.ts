@@ -41,39 +41,30 @@ export async function run({ ctx, flags, globals }: Invocation<ReconcileFlags>): 
     const signKeyPath = keyFile(target.loaded, flags.signKey, "key", ctx.cwd);
     const signingKey =
       signKeyPath === undefined ? undefined : await loadKeyForSigning(ctx, signKeyPath);
-    // Loaded only with --push: validation and the layer builder are not needed otherwise.
-    const { pushInSession } = await import("../../../workload/push-session.js");
+    // Loaded only with --push: validation and the layer builder are not needed otherwise. The
+    // version is signed before Flux is asked to fetch it, so an OCIRepository with spec.verify
+    // accepts it.
+    const [{ publishVersion }, { openPushSession }] = await Promise.all([
+      import("../../../workload/publish.js"),
+      import("../../../workload/push-session.js"),
+    ]);
     // The project's images first (spec.images): the version pins their digests.
-    const { buildProjectImages } = await import("./images.js");
-    const { pinsOf } = await import("../../../images/pin.js");
+    const [{ buildProjectImages }, { pinsOf }] = await Promise.all([
+      import("./images.js"),
+      import("../../../images/pin.js"),
+    ]);
     const images = await buildProjectImages(ctx, target, client, out);
-    pushed = await pushInSession(
-      { client, env: ctx.env },
+    ({ pushed, signature } = await publishVersion(
+      { client, ...(await openPushSession(ctx.env, out)) },
       {
         repository: target.repository,
-        sourceDir: target.sourceDir,
         ...(images.length > 0 ? { images: pinsOf(images) } : {}),
+        sourceDir: target.sourceDir,
         secrets: secretsPolicy(flags.allowPlaintextSecrets, target.loaded.config, ctx.env),
+        ...(signingKey ? { signingKey } : {}),
       },
       out,
-    );
-    if (signingKey) {
-      // Signed before Flux is asked to fetch it, so an OCIRepository with spec.verify accepts it.
-      const { signArtifact } = await import("../../../workload/sign.js");
-      const { parseRepository } = await import("../../../oci/reference.js");
-      for (const image of images) {
-        await signArtifact(
-          { client },
-          { repository: parseRepository(image.repository), digest: image.digest, key: signingKey },
-          out,
-        );
-      }
-      signature = await signArtifact(
-        { client },
-        { repository: target.repository, digest: pushed.digest, key: signingKey },
-        out,
-      );
-    }
+    ));
   }
   const result = await reconcileWorkload(
     { kube },
