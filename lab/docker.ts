@@ -106,9 +106,11 @@ function createBridge(): { name: string; address: string; pool: string; remove: 
     if (result.status !== 0) throw new Error(`ip ${args.join(" ")} failed: ${result.stderr}`);
   };
   run(["link", "add", "name", name, "type", "bridge"]);
+  let forward: { remove: () => void } | undefined;
   try {
     run(["addr", "add", `10.${a}.${b}.1/25`, "dev", name]);
     run(["link", "set", name, "up"]);
+    forward = acceptForwarding(`10.${a}.${b}.0/24`, name);
   } catch (error) {
     spawnSync("ip", ["link", "del", name]);
     throw error;
@@ -117,11 +119,43 @@ function createBridge(): { name: string; address: string; pool: string; remove: 
     name,
     address: `10.${a}.${b}.1/25`,
     pool: `base=10.${a}.${b}.128/25,size=28`,
-    remove: () =>
-      void spawnSync("ip", ["link", "del", name], {
+    remove: () => {
+      forward?.remove();
+      spawnSync("ip", ["link", "del", name], {
         env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` },
-      }),
+      });
+    },
   };
+}
+
+/**
+ * The lab's daemons run with `--iptables=false` and so rely on the kernel forwarding between
+ * their containers. A Docker daemon with iptables on the same machine sets the FORWARD policy to
+ * DROP, and then container-to-container traffic of the lab (the bridge and the user-defined
+ * networks allocated from its pool) is dropped too. So the lab lets its own subnet through: ACCEPT
+ * rules for `subnet` as source and as destination, in DOCKER-USER when that chain exists (Docker
+ * jumps there first) else at the top of FORWARD, removed again by `remove()`.
+ */
+export function acceptForwarding(subnet: string, tag: string): { remove: () => void } {
+  const env = { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` };
+  const iptables = (args: string[]) =>
+    spawnSync("iptables", ["-w", "5", ...args], { env, encoding: "utf8" });
+  if (iptables(["--version"]).error) {
+    throw new Error("iptables is missing: run `apt-get install -y iptables`");
+  }
+  const chain = iptables(["-n", "-L", "DOCKER-USER"]).status === 0 ? "DOCKER-USER" : "FORWARD";
+  const comment = ["-m", "comment", "--comment", `ksail-lab ${tag}`];
+  const rules = [
+    ["-s", subnet, ...comment, "-j", "ACCEPT"],
+    ["-d", subnet, ...comment, "-j", "ACCEPT"],
+  ];
+  for (const rule of rules) {
+    const result = iptables(["-I", chain, "1", ...rule]);
+    if (result.status !== 0) {
+      throw new Error(`iptables -I ${chain} ${rule.join(" ")} failed: ${result.stderr}`);
+    }
+  }
+  return { remove: () => rules.forEach((rule) => void iptables(["-D", chain, ...rule])) };
 }
 
 export async function startDockerEngine(): Promise<TestEngine> {

@@ -25,6 +25,30 @@ export PATH="$PATH:/usr/sbin:/sbin"
 
 log() { printf 'kind-lab dockerd: %s\n' "$*" >&2; }
 
+# With --iptables=false the lab relies on the kernel forwarding between its containers; a Docker
+# daemon with iptables on the same machine sets the FORWARD policy to DROP. So the lab lets its
+# own subnets through (in DOCKER-USER when that chain exists, else FORWARD), and takes the rules
+# away on stop. `forward_rules -I` adds them (once), `forward_rules -D` removes them.
+SUBNETS=("10.251.0.0/24" "10.252.0.0/16")
+forward_rules() {
+  command -v iptables >/dev/null || {
+    log "iptables is not installed: run 'apt-get install -y iptables'"
+    exit 1
+  }
+  local chain=FORWARD subnet dir
+  iptables -w 5 -n -L DOCKER-USER >/dev/null 2>&1 && chain=DOCKER-USER
+  for subnet in "${SUBNETS[@]}"; do
+    for dir in -s -d; do
+      local rule=("$dir" "$subnet" -m comment --comment "ksail-lab kind" -j ACCEPT)
+      if [[ "$1" == -I ]]; then
+        iptables -w 5 -C "$chain" "${rule[@]}" 2>/dev/null || iptables -w 5 -I "$chain" 1 "${rule[@]}"
+      else
+        while iptables -w 5 -D "$chain" "${rule[@]}" 2>/dev/null; do :; done
+      fi
+    done
+  done
+}
+
 running() {
   [[ -f "$PIDFILE" ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null &&
     docker -H "unix://$SOCKET" version --format '{{.Server.Version}}' >/dev/null 2>&1
@@ -49,6 +73,7 @@ start() {
     ip addr add "$BRIDGE_ADDRESS" dev "$BRIDGE"
   fi
   ip link set "$BRIDGE" up
+  forward_rules -I
   rm -f "$SOCKET"
   # iptables stays off: its chains are global to the machine and the other test daemons run
   # beside this one. Published ports go through docker-proxy; the nodes set up their own rules.
@@ -93,6 +118,7 @@ stop() {
   # Mounts of stopped containers can linger for a moment after dockerd exits.
   grep -o " $RUN_DIR[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   ip link del "$BRIDGE" 2>/dev/null || true
+  forward_rules -D
 }
 
 case "${1:-}" in

@@ -17,15 +17,15 @@
  * everywhere.
  */
 import { createHash } from "node:crypto";
-import { mkdtemp, open, type FileHandle } from "node:fs/promises";
-import { availableParallelism, tmpdir } from "node:os";
+import { open, type FileHandle } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { gzip, constants as zlibConstants } from "node:zlib";
 import { KsailError } from "../errors.js";
 import type { SharedReader } from "./shared-reads.js";
 import { readWhole, type SourceFile } from "./source-files.js";
-import { trackTemporary } from "./temporary.js";
+import { makeTemporaryDirectory } from "./temporary.js";
 
 export interface Layer {
   /** gzip-compressed tar, as pushed. */
@@ -330,15 +330,15 @@ export interface LayerFile extends Omit<Layer, "data"> {
 
 /**
  * Streams tar → gzip → sha256 into a file in a new private directory under `directory`
- * (default: the OS temp dir). The file is removed when packing fails, by `remove()`, and — as far
- * as the process gets to run any code — when the process exits or is stopped by SIGINT/SIGTERM.
+ * (default: ksail's `<cache>/tmp`, see temporary.ts). The file is removed when packing fails, by
+ * `remove()`, and — as far as the process gets to run any code — when the process exits or is
+ * stopped by SIGINT/SIGTERM/SIGHUP; after a SIGKILL, by the next push's sweep.
  */
 export async function writeLayerFile(
   files: SourceFile[],
   options: Omit<PackOptions, "contents"> & { directory?: string } = {},
 ): Promise<LayerFile> {
-  const dir = await mkdtemp(join(options.directory ?? tmpdir(), "ksail-layer-"));
-  const removal = trackTemporary(dir);
+  const { dir, remove: removal } = await makeTemporaryDirectory("ksail-layer-", options.directory);
   const path = join(dir, "layer.tar.gz");
   let handle: FileHandle | undefined;
   try {

@@ -3,12 +3,14 @@
  * file) and `.gitignore` files at any level, extra patterns and a default ignore list; never
  * follows symlinks (they are reported as skipped, like Flux's tar writer skips them).
  */
-import { lstat, readFile, readdir, stat } from "node:fs/promises";
+import { lstat, readdir, stat } from "node:fs/promises";
 import { closeSync, openSync, readFile as readFileCallback, readFileSync, readSync } from "node:fs";
+import { isUtf8 } from "node:buffer";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import ignore, { type Ignore } from "ignore";
 import { KsailError } from "../errors.js";
+import { readBoundedFile } from "../util/bounded-read.js";
 import { mapLimit } from "../util/map-limit.js";
 
 export interface SourceFile {
@@ -67,12 +69,25 @@ interface ScopedMatcher {
   matcher: Ignore;
 }
 
+/** Ignore files this big are not ignore files. */
+const MAX_IGNORE_FILE_SIZE = 4 * 1024 * 1024;
+
+/**
+ * A .gitignore/.sourceignore's text; undefined when there is none (or a directory has the name).
+ * Read bounded: a FIFO or device with that name is refused at once (exit 8), never waited on.
+ */
 async function readIgnoreFile(path: string): Promise<string | undefined> {
   try {
-    return await readFile(path, "utf8");
+    if ((await stat(path)).isDirectory()) return undefined;
+    const bytes = await readBoundedFile(path, {
+      maxBytes: MAX_IGNORE_FILE_SIZE,
+      what: "ignore file",
+      hint: "Ignore files hold gitignore patterns: replace it with a text file, or remove it.",
+    });
+    return bytes.toString("utf8");
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR" || code === "EISDIR") return undefined;
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
     throw error;
   }
 }
@@ -129,6 +144,8 @@ export async function listSourceFiles(
 
   const files: SourceFile[] = [];
   const skipped: SkippedEntry[] = [];
+  /** Entries whose names are not UTF-8 (as `ls -b` shows them): refused below. */
+  const undecodable: string[] = [];
 
   async function matcherFor(dirAbs: string, base: string, isRoot: boolean) {
     const [gitignore, sourceignore] = await Promise.all([
@@ -151,8 +168,21 @@ export async function listSourceFiles(
     const entries = await readdir(dirAbs, { withFileTypes: true });
     const subdirs: [string, string][] = [];
     const regular: [string, string][] = [];
+    let notUtf8: Map<string, Buffer> | undefined;
     for (const entry of entries) {
       const rel = dirRel === "" ? entry.name : `${dirRel}/${entry.name}`;
+      // Node decodes a name that is not UTF-8 with U+FFFD in place of the bad bytes, a name no
+      // file has: such an entry cannot be opened by that name (nor packaged as a tar path).
+      if (entry.name.includes("\uFFFD")) {
+        notUtf8 ??= await namesNotUtf8(dirAbs);
+        const raw = notUtf8.get(entry.name);
+        if (raw !== undefined) {
+          if (!isIgnored(matchers, rel, entry.isDirectory())) {
+            undecodable.push(dirRel === "" ? escapeName(raw) : `${dirRel}/${escapeName(raw)}`);
+          }
+          continue;
+        }
+      }
       if (entry.isDirectory()) {
         if (!isIgnored(matchers, rel, true)) subdirs.push([join(dirAbs, entry.name), rel]);
       } else if (isIgnored(matchers, rel, false)) {
@@ -179,9 +209,38 @@ export async function listSourceFiles(
   }
 
   await walk(absRoot, "", []);
+  if (undecodable.length > 0) {
+    undecodable.sort();
+    throw new KsailError(
+      "validation",
+      `${undecodable.length} name(s) in ${absRoot} are not valid UTF-8; nothing was pushed`,
+      {
+        details: undecodable.map((name) => `${name}: the name is not UTF-8 (bad bytes as \\xNN)`),
+        hint: "Rename them (an artifact's paths are UTF-8, as Flux and kustomize read them), or add them to .sourceignore.",
+      },
+    );
+  }
   sortByBytes(files, (f) => f.path);
   sortByBytes(skipped, (s) => s.path);
   return { files, skipped };
+}
+
+/** The names in `dir` that are not UTF-8, keyed by the lossy string Node lists them under. */
+async function namesNotUtf8(dir: string): Promise<Map<string, Buffer>> {
+  const names = await readdir(dir, { encoding: "buffer" });
+  return new Map(names.filter((name) => !isUtf8(name)).map((name) => [name.toString(), name]));
+}
+
+/** A name as `ls -b` shows it: printable ASCII as is, every other byte as \xNN. */
+function escapeName(name: Buffer): string {
+  let shown = "";
+  for (const byte of name) {
+    shown +=
+      byte >= 0x20 && byte < 0x7f && byte !== 0x5c
+        ? String.fromCharCode(byte)
+        : `\\x${byte.toString(16).padStart(2, "0")}`;
+  }
+  return shown;
 }
 
 /** fs.readFile with a callback: a single read for small files, ~2.5× faster than fs/promises'. */

@@ -124,9 +124,11 @@ export function addTargetOptions<
   G extends OptionValues,
 >(command: Command<A, O, G>) {
   return command
-    .option(
-      "--registry <oci-url>",
-      "repository to use, e.g. oci://ghcr.io/org/app (default: the local registry from ksail.yaml)",
+    .addOption(
+      settingOption(
+        CONFIG_SETTINGS.registry,
+        `repository to use, e.g. oci://ghcr.io/org/app (default: $${CONFIG_SETTINGS.registry.env}, else spec.registry, else the local registry from ksail.yaml)`,
+      ),
     )
     .option("--insecure", "allow plain HTTP to a non-loopback registry")
     .addOption(

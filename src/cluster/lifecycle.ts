@@ -4,8 +4,7 @@
  * what exists first, so a second `create` finishes whatever a failed one left.
  */
 import { count } from "../util/plural.js";
-import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { KsailConfig } from "../config/schema.js";
@@ -30,6 +29,7 @@ import {
   type MirrorSpec,
 } from "../registry/mirror.js";
 import { silentProgress, type Progress } from "../progress.js";
+import { readBoundedFile } from "../util/bounded-read.js";
 import { addMirrorsToDistributionConfig, distributionConfigFor } from "./distribution-config.js";
 import type { ClusterNode, Provisioner } from "./provisioner.js";
 import { runTool, runToolOrFail } from "./tools.js";
@@ -209,6 +209,21 @@ async function clusterMirrors(options: LifecycleOptions): Promise<MirrorSpec[]> 
   return [...given, ...attached.filter((a) => !given.some((g) => g.name === a.name))];
 }
 
+/** kind.yaml / k3d.yaml: a regular file of at most 1 MiB (exit 8 otherwise); undefined when absent. */
+async function readDistributionConfig(path: string): Promise<string | undefined> {
+  try {
+    const bytes = await readBoundedFile(path, {
+      maxBytes: 1024 * 1024,
+      what: "distribution config",
+      hint: "spec.distributionConfig (--distribution-config) names the kind.yaml or k3d.yaml of the cluster.",
+    });
+    return bytes.toString("utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
 /** The project's distribution config file, or (when absent) one generated from ksail.yaml. */
 async function withDistributionConfig<T>(
   options: LifecycleOptions,
@@ -218,12 +233,9 @@ async function withDistributionConfig<T>(
   const distribution = options.config.spec.distribution === "Kind" ? "Kind" : "K3d";
   const mirrors = options.mirrors ?? [];
   let content: string;
-  if (existsSync(path)) {
-    const merged = addMirrorsToDistributionConfig(
-      distribution,
-      await readFile(path, "utf8"),
-      mirrors,
-    );
+  const text = await readDistributionConfig(path);
+  if (text !== undefined) {
+    const merged = addMirrorsToDistributionConfig(distribution, text, mirrors);
     if (merged === undefined) return run(path);
     content = merged;
     options.progress.info(

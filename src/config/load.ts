@@ -4,10 +4,11 @@
  * environment variable, or the flag. The parsing and validation (parse.ts: yaml and zod) load
  * only when there is something to parse: a file, a KSAIL_* setting, a flag or a given base.
  */
-import { readFile, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { basename, delimiter, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { KsailError } from "../errors.js";
+import { readBoundedFile } from "../util/bounded-read.js";
 import { API_VERSION, CONFIG_FILE, defaultConfig, KIND } from "./defaults.js";
 import type { KsailConfig } from "./schema.js";
 import { parseDuration } from "../util/duration.js";
@@ -115,14 +116,25 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   return { config, path: text === undefined ? undefined : path, baseDir };
 }
 
+/** ksail.yaml is a few hundred bytes; 1 MiB is generous and keeps every command quick. */
+export const MAX_CONFIG_FILE_SIZE = 1024 * 1024;
+
 async function readConfigText(
   path: string,
   required: boolean,
   named: string | undefined,
   cwd: string,
 ): Promise<string | undefined> {
+  let bytes: Buffer;
   try {
-    return await readFile(path, "utf8");
+    bytes = await readBoundedFile(path, {
+      maxBytes: MAX_CONFIG_FILE_SIZE,
+      what: "config file",
+      hint:
+        named === undefined
+          ? `Point --config at a ${CONFIG_FILE} (or set KSAIL_CONFIG), or move this file out of the way.`
+          : `Check ${named}: it names a ${CONFIG_FILE} (\`ksail init\` writes one).`,
+    });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
     if (!required) return undefined;
@@ -134,10 +146,17 @@ async function readConfigText(
       {
         hint:
           named === undefined
-            ? "Run `ksail init` to create a project, or pass --config PATH (or set KSAIL_CONFIG)."
+            ? "Run `ksail init` to create a project, or pass --config PATH (or set KSAIL_CONFIG); workload commands also work without one given --registry oci://HOST/REPOSITORY (or KSAIL_REGISTRY) and --path DIR."
             : `Check ${named}, or run \`ksail init\` in ${dirname(path)}.`,
       },
     );
+  }
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new KsailError("config", `config file ${path} is not UTF-8 text`, {
+      hint: `${CONFIG_FILE} is YAML: save it as UTF-8.`,
+    });
   }
 }
 

@@ -4,7 +4,7 @@
  * Loaded by loadConfig (load.ts) only when there is something to parse.
  */
 import { isAbsolute, resolve } from "node:path";
-import { isMap, isScalar, LineCounter, parseDocument, type Document } from "yaml";
+import { isMap, isScalar, LineCounter, parseDocument, visit, type Document } from "yaml";
 import type { z } from "zod/v4";
 import { KsailError } from "../errors.js";
 import { CONFIG_FILE } from "./defaults.js";
@@ -44,8 +44,12 @@ export function parseConfig({
   resolvePaths,
 }: ConfigSource): KsailConfig {
   const lineCounter = new LineCounter();
+  // uniqueKeys: the yaml library compares each key with every earlier one (quadratic: a file of
+  // 40,000 keys took 11 s); duplicateKey below does the same check with a set.
   const doc =
-    text === undefined ? undefined : parseDocument(text, { lineCounter, prettyErrors: false });
+    text === undefined
+      ? undefined
+      : parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
   if (doc && doc.errors.length > 0) {
     const first = doc.errors[0]!;
     const at = lineCounter.linePos(first.pos[0]);
@@ -57,10 +61,19 @@ export function parseConfig({
       },
     );
   }
+  const duplicate = doc && duplicateKey(doc);
+  if (duplicate) {
+    const at = lineCounter.linePos(duplicate.offset);
+    throw new KsailError(
+      "config",
+      `${displayPath}:${at.line}:${at.col}: duplicate key "${duplicate.key}"`,
+      { hint: "Keep one of the two keys: YAML mappings have unique keys." },
+    );
+  }
   const raw: Record<string, unknown> =
     doc === undefined
       ? structuredClone(base)
-      : ((doc.toJS() as Record<string, unknown> | null) ?? {});
+      : ((toJS(doc, displayPath) as Record<string, unknown> | null) ?? {});
   if (typeof raw !== "object" || Array.isArray(raw)) {
     throw new KsailError(
       "config",
@@ -88,7 +101,7 @@ export function parseConfig({
 
   const result = ksailConfigSchema.safeParse(raw);
   if (!result.success) {
-    const issues = result.error.issues.map((issue) => ({
+    const issues = result.error.issues.flatMap(splitUnknownKeys).map((issue) => ({
       origin: originOf(issue, origins),
       text: describeIssue(issue, displayPath, doc, lineCounter, origins),
     }));
@@ -117,6 +130,48 @@ export function parseConfig({
     config.spec.connection.kubeconfig = resolve(fromFile ? baseDir : cwd, kubeconfig);
   }
   return config;
+}
+
+/** The first key that repeats in a mapping, in one pass over the document. */
+function duplicateKey(doc: Document): { key: string; offset: number } | undefined {
+  let found: { key: string; offset: number } | undefined;
+  visit(doc, {
+    Map(_, map) {
+      const seen = new Set<unknown>();
+      for (const pair of map.items) {
+        const key = isScalar(pair.key) ? pair.key.value : pair.key;
+        if (seen.has(key)) {
+          found = {
+            key: String(key),
+            offset: isScalar(pair.key) ? (pair.key.range?.[0] ?? 0) : 0,
+          };
+          return visit.BREAK;
+        }
+        seen.add(key);
+      }
+      return undefined;
+    },
+  });
+  return found;
+}
+
+/**
+ * The document as plain values. Aliases expand here, and the yaml library stops a document whose
+ * aliases expand beyond a bound (a "billion laughs"): a config error, not a crash.
+ */
+function toJS(doc: Document, displayPath: string): unknown {
+  try {
+    return doc.toJS();
+  } catch (error) {
+    if (error instanceof ReferenceError) {
+      throw new KsailError(
+        "config",
+        `${displayPath}: ${error.message} (YAML aliases that expand too much)`,
+        { hint: `A ${CONFIG_FILE} needs no aliases (&name / *name): write the values out.` },
+      );
+    }
+    throw error;
+  }
 }
 
 /**
@@ -171,6 +226,9 @@ function setIn(target: Record<string, unknown>, path: readonly string[], value: 
   node[path[path.length - 1]!] = value;
 }
 
+/** Unknown fields reported one by one; a file of thousands gets "… and N more". */
+const MAX_KEYS_NAMED = 10;
+
 function describeIssue(
   issue: z.core.$ZodIssue,
   displayPath: string,
@@ -180,10 +238,18 @@ function describeIssue(
 ): string {
   const path = issue.path.map(String);
   const field = path.join(".") || "(root)";
-  const message =
-    issue.code === "unrecognized_keys"
-      ? `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(", ")}`
-      : issue.message;
+  if (issue.code === "unrecognized_keys") {
+    // One issue per key (splitUnknownKeys), reported at the key's own line.
+    const key = issue.keys[0]!;
+    const where = locate(displayPath, doc, lineCounter, [...path, key], true);
+    const name = [...path, key].join(".");
+    // The rest of a file of thousands (splitUnknownKeys): counted, not listed.
+    if (issue.keys.length > 1)
+      return `${where}: ${name} and ${issue.keys.length - 1} more unknown fields`;
+    const suggestion = closest(key, knownFields(path));
+    return `${where}: ${name}: unknown field${suggestion ? `; did you mean ${suggestion}?` : ""}`;
+  }
+  const message = issue.message;
   for (let i = path.length; i > 0; i--) {
     const origin = origins.get(path.slice(0, i).join("."));
     if (origin)
@@ -192,12 +258,76 @@ function describeIssue(
   return `${locate(displayPath, doc, lineCounter, path)}: ${field}: ${message}`;
 }
 
-/** file:line:col of the deepest existing node on the path (the key itself when the value is missing). */
+/**
+ * An unrecognized_keys issue for several keys as one issue per key, for the first
+ * MAX_KEYS_NAMED of them; the rest stay together as one more issue.
+ */
+function splitUnknownKeys(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
+  if (issue.code !== "unrecognized_keys" || issue.keys.length <= 1) return [issue];
+  const named = issue.keys.slice(0, MAX_KEYS_NAMED).map((key) => ({ ...issue, keys: [key] }));
+  const rest = issue.keys.slice(MAX_KEYS_NAMED);
+  return rest.length > 0 ? [...named, { ...issue, keys: rest }] : named;
+}
+
+/** The fields the schema allows at `path` (an object's keys), for "did you mean". */
+function knownFields(path: readonly string[]): string[] {
+  try {
+    let schema = fieldSchema(path);
+    while ("innerType" in schema.def) schema = schema.def.innerType as z.ZodType;
+    const shape = (schema as unknown as { shape?: Record<string, unknown> }).shape;
+    return shape ? Object.keys(shape) : [];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The known field a mistyped one most likely means: the same but for case, one that starts with
+ * it or it with one ("sourceDir" → sourceDirectory), or one at most a third of its letters away.
+ */
+export function closest(typed: string, known: readonly string[]): string | undefined {
+  const lower = typed.toLowerCase();
+  const exact = known.find((k) => k.toLowerCase() === lower);
+  if (exact) return exact;
+  const prefix = known.filter(
+    (k) =>
+      lower.length >= 3 && (k.toLowerCase().startsWith(lower) || lower.startsWith(k.toLowerCase())),
+  );
+  if (prefix.length === 1) return prefix[0];
+  let best: { key: string; distance: number } | undefined;
+  for (const key of known) {
+    const distance = editDistance(lower, key.toLowerCase());
+    if (!best || distance < best.distance) best = { key, distance };
+  }
+  return best && best.distance <= Math.max(1, Math.floor(typed.length / 3)) ? best.key : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(
+        previous[j]! + 1,
+        current[j - 1]! + 1,
+        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/**
+ * file:line:col of the deepest existing node on the path (the key itself when the value is
+ * missing, or always with `atKey`).
+ */
 function locate(
   displayPath: string,
   doc: Document | undefined,
   lineCounter: LineCounter,
   path: string[],
+  atKey = false,
 ): string {
   if (!doc) return displayPath;
   for (let i = path.length; i >= 0; i--) {
@@ -210,7 +340,7 @@ function locate(
         (item) => isScalar(item.key) && String(item.key.value) === path[i - 1],
       );
       if (pair && isScalar(pair.key) && pair.key.range)
-        offset = isScalar(pair.value) ? pair.value.range?.[0] : pair.key.range[0];
+        offset = isScalar(pair.value) && !atKey ? pair.value.range?.[0] : pair.key.range[0];
     }
     if (offset !== undefined) {
       const { line, col } = lineCounter.linePos(offset);

@@ -104,6 +104,15 @@ export const ksailConfigSchema = z
           .describe(
             "the project's own container images: `workload build` builds and pushes them, and every pushed version pins their digests",
           ),
+        registry: z
+          .string()
+          .regex(/^(oci:\/\/)?[A-Za-z0-9.-]+(:\d+)?\/[a-z0-9]+([._/-][a-z0-9]+)*$/, {
+            message: "must be oci://HOST[:PORT]/REPOSITORY, e.g. oci://ghcr.io/my-org/my-app",
+          })
+          .optional()
+          .describe(
+            "remote artifact repository (oci://HOST/REPOSITORY) the workload commands and Flux use instead of the local registry",
+          ),
         localRegistry: z
           .enum(TOGGLES)
           .optional()

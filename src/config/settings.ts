@@ -84,6 +84,14 @@ export const CONFIG_SETTINGS = {
     default: "Enabled with Flux",
     choices: TOGGLES,
   },
+  registry: {
+    key: "registry",
+    flag: "--registry",
+    value: "oci-url",
+    env: "KSAIL_REGISTRY",
+    path: ["spec", "registry"],
+    default: "the local registry",
+  },
   registryPort: {
     key: "registryPort",
     flag: "--registry-port",

@@ -10,6 +10,7 @@ import compare from "semver/functions/compare.js";
 import { parseAllDocuments } from "yaml";
 import { KsailError } from "../errors.js";
 import { PINNED_FLUX_VERSION } from "../pins.js";
+import { readBoundedFile } from "../util/bounded-read.js";
 import { cacheDirectory } from "../util/cache-dir.js";
 import type { KubeClient, KubernetesObject, ObjectRef } from "../k8s/client.js";
 import { describeRef, refOf } from "../k8s/client.js";
@@ -78,14 +79,26 @@ export async function loadInstallManifests(options: {
   return { objects, version: labelled ?? version, origin };
 }
 
+/** A --manifests file: Flux's install.yaml is a few MB. */
+const MAX_MANIFEST_FILE_SIZE = 64 * 1024 * 1024;
+
 async function readManifestPath(path: string): Promise<string> {
+  const read = async (file: string) =>
+    (
+      await readBoundedFile(file, {
+        maxBytes: MAX_MANIFEST_FILE_SIZE,
+        what: "Flux install manifest",
+        hint: "--manifests names Flux's install.yaml (or a directory of such files), or a URL.",
+      })
+    ).toString("utf8");
   try {
     if ((await stat(path)).isDirectory()) {
       const files = (await readdir(path)).filter((f) => /\.ya?ml$/.test(f)).sort();
-      return (await Promise.all(files.map((f) => readFile(join(path, f), "utf8")))).join("\n---\n");
+      return (await Promise.all(files.map((f) => read(join(path, f))))).join("\n---\n");
     }
-    return await readFile(path, "utf8");
+    return await read(path);
   } catch (error) {
+    if (error instanceof KsailError) throw error;
     throw new KsailError(
       "not-found",
       `cannot read Flux install manifests at ${path}: ${(error as Error).message}`,

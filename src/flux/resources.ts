@@ -79,8 +79,9 @@ export function syncSpecFromConfig(
   const { flux } = config.spec.options;
   let url: string;
   let insecure: boolean;
-  if (overrides.registry !== undefined) {
-    const repository = parseRepository(overrides.registry);
+  const remote = overrides.registry ?? config.spec.registry;
+  if (remote !== undefined) {
+    const repository = parseRepository(remote);
     url = `oci://${repository.registry}/${repository.repository}`;
     insecure = overrides.insecure ?? isLoopbackRegistry(repository.registry);
   } else if (config.spec.localRegistry === "Enabled") {
@@ -88,7 +89,7 @@ export function syncSpecFromConfig(
     insecure = true; // the local registry serves plain HTTP
   } else {
     throw new KsailError("usage", "the local registry is disabled and no --registry was given", {
-      hint: "Pass --registry oci://HOST/REPOSITORY for the OCIRepository to follow.",
+      hint: "Pass --registry oci://HOST/REPOSITORY for the OCIRepository to follow (or set spec.registry).",
     });
   }
   if (overrides.tag !== undefined && overrides.semver !== undefined) {

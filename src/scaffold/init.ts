@@ -93,6 +93,7 @@ function ksailDocument(config: KsailConfig): object {
       distributionConfig: spec.distributionConfig,
       sourceDirectory: spec.sourceDirectory,
       gitOpsEngine: spec.gitOpsEngine,
+      ...(spec.registry === undefined ? {} : { registry: spec.registry }),
       localRegistry: spec.localRegistry,
       ...(spec.images.length > 0 ? { images: spec.images } : {}),
       connection: {

@@ -5,13 +5,16 @@
  */
 import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { sweepTemporary, temporaryRoot } from "../artifact/temporary.js";
 import type { Progress } from "../progress.js";
 import { cacheDirectory } from "../util/cache-dir.js";
 import { withFileLock } from "../util/file-lock.js";
 import { openValidationCache, validationCachePath } from "../validate/cache.js";
 import type { PushDeps } from "./push.js";
 
-export type PushSession = Required<Pick<PushDeps, "validationCache" | "exclusive">>;
+export type PushSession = Required<
+  Pick<PushDeps, "validationCache" | "exclusive" | "temporaryDirectory">
+>;
 
 /** Opens the validation cache and the repository lock under ksail's cache directory. */
 export async function openPushSession(
@@ -19,6 +22,14 @@ export async function openPushSession(
   progress: Progress,
 ): Promise<PushSession> {
   const dir = cacheDirectory(env);
+  // What pushes killed with SIGKILL left behind (their layer files) goes first.
+  const temporaryDirectory = temporaryRoot(env);
+  const swept = await sweepTemporary(temporaryDirectory);
+  if (swept.length > 0) {
+    progress.info(
+      `Removed ${swept.length} temporary file(s) left by ksail processes that are gone`,
+    );
+  }
   const validationCache = await openValidationCache(validationCachePath(dir));
   const exclusive = <T>(repository: string, run: () => Promise<T>): Promise<T> => {
     const key = createHash("sha256").update(repository).digest("hex").slice(0, 24);
@@ -26,5 +37,5 @@ export async function openPushSession(
       onWait: () => progress.info(`Waiting for another push to ${repository} to finish…`),
     });
   };
-  return { validationCache, exclusive };
+  return { validationCache, exclusive, temporaryDirectory };
 }

@@ -70,7 +70,15 @@ import {
 import type { ValidationCache } from "../validate/cache.js";
 import type { SecretsPolicy } from "../validate/secrets.js";
 import { silentProgress, type Progress } from "../progress.js";
-import { assertVersion, LATEST_TAG, nextVersion, semverTags, type Bump } from "./versions.js";
+import {
+  assertVersion,
+  LATEST_TAG,
+  nextVersion,
+  semverTags,
+  tagsOfVersion,
+  versionOf,
+  type Bump,
+} from "./versions.js";
 
 /** What a push talks to; the cache and the lock come from openPushSession (push-session.ts). */
 export interface PushDeps {
@@ -82,6 +90,8 @@ export interface PushDeps {
    * without it, concurrent pushes rely on the re-check just before tagging.
    */
   exclusive?: <T>(repository: string, run: () => Promise<T>) => Promise<T>;
+  /** Where the layer's temporary file goes (default: ksail's `<cache>/tmp`). */
+  temporaryDirectory?: string;
 }
 
 export interface PushInput {
@@ -106,6 +116,11 @@ export interface PushInput {
   reproducible?: boolean;
   /** Extra ignore patterns on top of .sourceignore/.gitignore and the defaults. */
   ignore?: string[];
+  /**
+   * How messages name the source directory, e.g. "k8s" (relative to where ksail runs), so that
+   * positions read `k8s/cm.yaml:6:12` and a terminal or IDE can open them. Default: none.
+   */
+  displayDir?: string;
   maxFileSize?: number;
   /** Move the `latest` tag too (default true). */
   tagLatest?: boolean;
@@ -166,8 +181,14 @@ export async function pushWorkload(
   progress: Progress = silentProgress,
 ): Promise<PushResult> {
   const { sourceDir } = options;
-  // A bad --version is refused before any work.
-  if (options.version !== undefined) assertVersion(options.version);
+  // A bad --version is refused before any work; `v1.2.3` is version 1.2.3, tagged `1.2.3`.
+  if (options.version !== undefined) {
+    const version = assertVersion(options.version);
+    if (version !== options.version) {
+      progress.info(`Version ${options.version} is ${version}; ksail tags it ${version}.`);
+      options = { ...options, version };
+    }
+  }
 
   // Listed once, read once; validation and the layer take each file's bytes as they go, keeping
   // only what they need (object identities; the compressed layer goes to a temporary file), so
@@ -179,7 +200,9 @@ export async function pushWorkload(
   );
   const { skipped } = listed;
   for (const entry of skipped)
-    progress.warn(`skipped ${entry.path}: ${entry.reason} (not packaged)`);
+    progress.warn(
+      `skipped ${shown(options.displayDir, entry.path)}: ${entry.reason} (not packaged)`,
+    );
   // The images' digests go into a copy of the root kustomization (the user's files stay).
   const pinned =
     options.images && options.images.length > 0
@@ -234,9 +257,9 @@ async function packageAndPush(
             ...(validationCache ? { cache: validationCache } : {}),
             ...(options.secrets ? { secrets: options.secrets } : {}),
           }).finally(() => forValidation.finish());
-          for (const w of warnings) progress.warn(formatIssue(w));
+          for (const w of warnings) progress.warn(formatIssue(w, options.displayDir));
           await validationCache?.save();
-          if (found.length > 0) throw invalidSource(sourceDir, found);
+          if (found.length > 0) throw invalidSource(sourceDir, found, options.displayDir);
         },
         () => "Validated manifests",
       )
@@ -251,6 +274,9 @@ async function packageAndPush(
           return await writeLayerFile(files, {
             signal: stopBuild.signal,
             source: forLayer,
+            ...(deps.temporaryDirectory === undefined
+              ? {}
+              : { directory: deps.temporaryDirectory }),
           });
         } catch (error) {
           if (stopBuild.signal.aborted) return undefined; // validation failed: reported there
@@ -353,13 +379,19 @@ async function publish(
     };
   };
 
-  if (explicitVersion !== undefined && tags.includes(explicitVersion)) {
-    const held = await heldContent(client, repository, explicitVersion);
-    if (held?.layer === layer.digest) {
-      progress.info(`Version ${explicitVersion} already holds this content; nothing pushed.`);
-      return unchanged(explicitVersion, held);
+  // Every spelling of the version counts (`1.2.3`, and `v1.2.3` that other tools may write).
+  const spellings = explicitVersion === undefined ? [] : tagsOfVersion(tags, explicitVersion);
+  if (explicitVersion !== undefined && spellings.length > 0) {
+    const held = await Promise.all(spellings.map((tag) => heldContent(client, repository, tag)));
+    const other = held.findIndex((h) => h !== undefined && h.layer !== layer.digest);
+    if (other >= 0) {
+      throw versionTaken(name, spellings[other]!, held[other]!.digest, "already exists");
     }
-    throw versionTaken(name, explicitVersion, held?.digest, "already exists");
+    const same = held.findIndex((h) => h !== undefined);
+    if (same >= 0) {
+      progress.info(`Version ${spellings[same]} already holds this content; nothing pushed.`);
+      return unchanged(spellings[same]!, held[same]!);
+    }
   }
   if (explicitVersion === undefined && highestListed !== undefined) {
     const held = await heldContent(client, repository, highestListed, { strict: true });
@@ -477,15 +509,26 @@ async function claimVersion(
       );
     }
     // Step 1, immediately followed by step 2: their distance is what the protocol relies on.
+    // The other spelling (`v1.2.3`, which another tool may write) is read along: a version has
+    // one spelling, so it being held means the version is taken.
     const checking = performance.now();
-    const held = await client.resolve(repository, candidate);
-    if (held !== undefined && held.digest !== ours) {
+    const [held, otherSpelling] = await Promise.all([
+      client.resolve(repository, candidate),
+      client.resolve(repository, `v${candidate}`),
+    ]);
+    const taken =
+      held !== undefined && held.digest !== ours
+        ? { tag: candidate, digest: held.digest }
+        : otherSpelling !== undefined
+          ? { tag: `v${candidate}`, digest: otherSpelling.digest }
+          : undefined;
+    if (taken !== undefined) {
       if (options.explicit) {
-        const content = await heldContent(client, repository, candidate);
+        const content = await heldContent(client, repository, taken.tag);
         if (content !== undefined && content.layer === artifact.layer.digest) {
-          return { version: candidate, held: content };
+          return { version: taken.tag, held: content };
         }
-        throw versionTaken(name, candidate, held.digest, "was pushed by someone else meanwhile");
+        throw versionTaken(name, taken.tag, taken.digest, "was pushed by someone else meanwhile");
       }
       candidate = await next(candidate);
       continue;
@@ -619,29 +662,43 @@ async function moveLatest(
 
 function versionTaken(
   name: string,
-  version: string,
+  tag: string,
   digest: string | undefined,
   how: "already exists" | "was pushed by someone else meanwhile",
 ): KsailError {
+  const version = versionOf(tag) ?? tag;
+  const as = tag === version ? "" : ` as tag ${tag}`;
   return new KsailError(
     "conflict",
-    `version ${version} of ${name} ${how} with other content (${digest ?? "unknown digest"})`,
+    `version ${version} of ${name} ${how}${as} with other content (${digest ?? "unknown digest"})`,
     {
       hint: "Versions are immutable: push a new one with --version or --bump, or leave both out to take the next patch.",
     },
   );
 }
 
-function formatIssue(i: ValidationIssue): string {
-  return `${i.file}${i.line ? `:${i.line}` : ""}${i.column ? `:${i.column}` : ""}: ${i.message}`;
+/** A file of the source directory as messages name it: `k8s/cm.yaml` with displayDir "k8s". */
+function shown(displayDir: string | undefined, file: string): string {
+  return displayDir === undefined || displayDir === "." || file === "."
+    ? file
+    : `${displayDir}/${file}`;
 }
 
-function invalidSource(sourceDir: string, issues: ValidationIssue[]): KsailError {
+function formatIssue(i: ValidationIssue, displayDir?: string): string {
+  const at = `${i.line ? `:${i.line}` : ""}${i.column ? `:${i.column}` : ""}`;
+  return `${shown(displayDir, i.file)}${at}: ${i.message}`;
+}
+
+function invalidSource(
+  sourceDir: string,
+  issues: ValidationIssue[],
+  displayDir?: string,
+): KsailError {
   return new KsailError(
     "validation",
     `${count(issues.length, "problem")} in ${sourceDir}; nothing was pushed`,
     {
-      details: issues.map(formatIssue),
+      details: issues.map((i) => formatIssue(i, displayDir)),
       hint: "Fix the files above and push again.",
     },
   );

@@ -4,7 +4,7 @@
  * key-based format, offline (no transparency log).
  */
 import { randomBytes } from "node:crypto";
-import { access, open, link, mkdir, rename, unlink, writeFile } from "node:fs/promises";
+import { access, link, lstat, mkdir, rename, unlink, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { KsailError } from "../errors.js";
 import type { RegistryClient } from "../oci/client.js";
@@ -14,6 +14,7 @@ import { createKeyPair, loadPublicKey, loadSigningKey, type SigningKey } from ".
 import { attachSignature } from "../sign/signature.js";
 import type { KeyObject } from "node:crypto";
 import type { Progress } from "../progress.js";
+import { readBoundedFile } from "../util/bounded-read.js";
 
 export const PRIVATE_KEY_FILE = "cosign.key";
 export const PUBLIC_KEY_FILE = "cosign.pub";
@@ -93,22 +94,37 @@ export async function assertNoKeyPair(dir: string, force: boolean): Promise<void
   }
 }
 
-/** Writes each file to a temp name first, then links (no overwrite) or renames (force) it in. */
+/**
+ * Writes each file to a temporary name first; only when all are written are they linked in (no
+ * overwrite) or, with `force`, renamed over the old ones. Both files appear or neither does:
+ * with `force`, a target that is not a file (a directory) is refused before anything is
+ * replaced, and a rename that fails puts the old files back, so the old key is never lost.
+ */
 async function writeBoth(
   files: { path: string; content: string; mode: number }[],
   force: boolean,
 ): Promise<void> {
   const temps: string[] = [];
-  const placed: string[] = [];
+  /** Placed files, with the link to the file each replaced (force). */
+  const placed: { path: string; previous?: string }[] = [];
+  let done = false;
   try {
     for (const file of files) {
       const temp = `${file.path}.tmp-${randomBytes(6).toString("hex")}`;
       await writeFile(temp, file.content, { mode: file.mode, flag: "wx" });
       temps.push(temp);
     }
+    if (force) for (const file of files) await assertReplaceable(file.path);
     for (const [i, file] of files.entries()) {
       if (force) {
-        await rename(temps[i]!, file.path);
+        const previous = await keepPrevious(file.path);
+        try {
+          await rename(temps[i]!, file.path);
+        } catch (error) {
+          if (previous !== undefined) await unlink(previous).catch(() => {});
+          throw error;
+        }
+        placed.push({ path: file.path, ...(previous === undefined ? {} : { previous }) });
       } else {
         try {
           await link(temps[i]!, file.path); // fails with EEXIST instead of overwriting
@@ -118,53 +134,65 @@ async function writeBoth(
           }
           throw error;
         }
+        placed.push({ path: file.path });
       }
-      placed.push(file.path);
     }
-  } catch (error) {
-    // Nothing half-written: undo what this call placed (only without force, so no old file is lost).
-    if (!force) for (const path of placed) await unlink(path).catch(() => {});
-    throw error;
+    done = true;
   } finally {
+    // Nothing half-written: put back what this call replaced, remove what it added.
+    for (const { path, previous } of done ? [] : placed.reverse()) {
+      if (previous !== undefined) await rename(previous, path).catch(() => {});
+      else await unlink(path).catch(() => {});
+    }
+    for (const { previous } of done ? placed : []) {
+      if (previous !== undefined) await unlink(previous).catch(() => {});
+    }
     for (const temp of temps) await unlink(temp).catch(() => {});
   }
 }
 
-/** Reads a key file, bounded in size, with errors that name the file. */
-export async function readKeyFile(path: string): Promise<string> {
-  let handle;
+/** `--force` replaces files only: anything else at `path` is refused before any file changes. */
+async function assertReplaceable(path: string): Promise<void> {
+  const found = await lstat(path).catch(() => undefined);
+  if (found === undefined || found.isFile() || found.isSymbolicLink()) return;
+  throw new KsailError(
+    "conflict",
+    `${path} is ${found.isDirectory() ? "a directory" : "not a file"}; nothing was written`,
+    {
+      hint: `Move it out of the way, or choose another --output-dir; --force replaces files only.`,
+    },
+  );
+}
+
+/** A second name for the file at `path` (undefined when there is none), to put it back. */
+async function keepPrevious(path: string): Promise<string | undefined> {
+  const previous = `${path}.old-${randomBytes(6).toString("hex")}`;
   try {
-    handle = await open(path, "r");
+    await link(path, previous);
+    return previous;
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") {
-      throw new KsailError("not-found", `key file ${path} does not exist`, {
-        hint: "Create a key pair with `ksail workload keygen`, or give the path of an existing cosign key.",
-      });
-    }
-    throw new KsailError("usage", `cannot read key file ${path}: ${code ?? String(error)}`, {
-      hint: "Check the path and its permissions.",
-    });
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
   }
+}
+
+/**
+ * Reads a key file with errors that name the file: a regular file of at most 64 KiB (a FIFO,
+ * device or directory is refused at once, exit 8), a missing one is not-found (exit 6).
+ */
+export async function readKeyFile(path: string): Promise<string> {
   try {
-    const stat = await handle.stat();
-    if (!stat.isFile()) throw new KsailError("usage", `key file ${path} is not a regular file`);
-    if (stat.size > MAX_KEY_FILE_SIZE) {
-      throw new KsailError(
-        "usage",
-        `key file ${path} is ${stat.size} bytes; a key is a few hundred`,
-        {
-          hint: "Point at cosign.key / cosign.pub, not another file.",
-        },
-      );
-    }
-    return await handle.readFile("utf8");
+    const bytes = await readBoundedFile(path, {
+      maxBytes: MAX_KEY_FILE_SIZE,
+      what: "key file",
+      hint: "Point at cosign.key / cosign.pub (a key is a few hundred bytes), not another file.",
+    });
+    return bytes.toString("utf8");
   } catch (error) {
-    if (error instanceof KsailError) throw error;
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new KsailError("usage", `cannot read key file ${path}: ${code ?? String(error)}`);
-  } finally {
-    await handle.close();
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    throw new KsailError("not-found", `key file ${path} does not exist`, {
+      hint: "Create a key pair with `ksail workload keygen`, or give the path of an existing cosign key.",
+    });
   }
 }
 

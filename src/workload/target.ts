@@ -1,13 +1,16 @@
 /**
- * Which repository and directory a workload command works on:
- * --registry oci://host/repo and --path win; otherwise ksail.yaml gives the local registry
- * (127.0.0.1:<hostPort>/<project name>) and spec.sourceDirectory.
+ * Which repository and directory a workload command works on: --registry oci://host/repo, else
+ * KSAIL_REGISTRY, else spec.registry, else the local registry (127.0.0.1:<hostPort>/<project
+ * name>); --path, else spec.sourceDirectory.
  */
 import { isAbsolute, resolve } from "node:path";
 import { loadConfig, type LoadedConfig } from "../config/load.js";
 import { KsailError } from "../errors.js";
 import { parseRepository, type RepositoryRef } from "../oci/reference.js";
+import { CONFIG_SETTINGS } from "../config/settings.js";
 import { localRegistryAddresses } from "../registry/address.js";
+
+const REGISTRY_ENV = CONFIG_SETTINGS.registry.env;
 
 export interface TargetOptions {
   registry?: string;
@@ -28,8 +31,10 @@ export interface WorkloadTarget {
 }
 
 export async function resolveTarget(options: TargetOptions): Promise<WorkloadTarget> {
-  const standalone =
-    options.registry !== undefined && (options.path !== undefined || !options.needsSource);
+  // --registry, else KSAIL_REGISTRY (through the settings table, merged into the config), else
+  // spec.registry: with a path (or no need for one), no ksail.yaml is needed at all.
+  const named = options.registry ?? (options.env[REGISTRY_ENV] || undefined);
+  const standalone = named !== undefined && (options.path !== undefined || !options.needsSource);
   const loaded = await loadConfig({
     ...(options.configPath === undefined ? {} : { configPath: options.configPath }),
     cwd: options.cwd,
@@ -39,8 +44,9 @@ export async function resolveTarget(options: TargetOptions): Promise<WorkloadTar
   const { config, baseDir } = loaded;
   const local = localRegistryAddresses(config);
   let repository: RepositoryRef;
-  if (options.registry !== undefined) {
-    repository = parseRepository(options.registry);
+  const registry = options.registry ?? config.spec.registry;
+  if (registry !== undefined) {
+    repository = parseRepository(registry);
   } else if (config.spec.localRegistry === "Enabled") {
     repository = { registry: local.host, repository: config.metadata.name };
   } else {
@@ -48,7 +54,7 @@ export async function resolveTarget(options: TargetOptions): Promise<WorkloadTar
       "usage",
       "the local registry is disabled in ksail.yaml and no --registry was given",
       {
-        hint: "Pass --registry oci://HOST/REPOSITORY, or set spec.localRegistry: Enabled.",
+        hint: `Pass --registry oci://HOST/REPOSITORY, set ${REGISTRY_ENV} or spec.registry, or set spec.localRegistry: Enabled.`,
       },
     );
   }

@@ -34,9 +34,32 @@ export interface VersionInfo {
   images?: Record<string, string>;
 }
 
-/** Tags that are semantic versions (strict, optional leading "v"), lowest first. */
+/**
+ * The version a tag spells, or undefined when it is no semantic version. A version has two
+ * spellings as a tag, `1.2.3` and `v1.2.3`: Flux's `ref.semver` reads both as 1.2.3 (it strips
+ * one leading "v", then parses strictly), and so does ksail. ksail writes only the first.
+ */
+export function versionOf(tag: string): string | undefined {
+  const version = valid(tag);
+  return version !== null && (tag === version || tag === `v${version}`) ? version : undefined;
+}
+
+/**
+ * Tags that are semantic versions, lowest first. Of two spellings of one version the plain one
+ * comes last, so `.at(-1)` — the highest version, which `latest` follows — prefers `1.2.3` over
+ * `v1.2.3`.
+ */
 export function semverTags(tags: readonly string[]): string[] {
-  return tags.filter((tag) => valid(tag) !== null && !tag.startsWith("=")).sort(compare);
+  return tags
+    .filter((tag) => versionOf(tag) !== undefined)
+    .sort((a, b) => compare(a, b) || Number(b.startsWith("v")) - Number(a.startsWith("v")));
+}
+
+/** Every tag in `tags` that spells `version` (`1.2.3`, `v1.2.3`), the plain spelling first. */
+export function tagsOfVersion(tags: readonly string[], version: string): string[] {
+  return semverTags(tags)
+    .filter((tag) => versionOf(tag) === version)
+    .reverse();
 }
 
 /** The highest semver tag bumped; 0.0.0 is the base of an empty repository. */
@@ -47,13 +70,21 @@ export function nextVersion(tags: readonly string[], bump: Bump): string {
   return next;
 }
 
+/**
+ * The version `--version` names, in the one spelling ksail tags: `v1.2.3` is version 1.2.3
+ * (as Flux reads the tag `v1.2.3`), so it is tagged `1.2.3`. Build metadata (`+…`) cannot be
+ * part of an OCI tag and is refused.
+ */
 export function assertVersion(version: string): string {
-  if (valid(version) === null || version.startsWith("=")) {
+  const parsed = versionOf(version);
+  if (parsed === undefined) {
     throw new KsailError("usage", `"${version}" is not a semantic version`, {
-      hint: "Use MAJOR.MINOR.PATCH, e.g. --version 1.2.3 (pre-releases such as 1.3.0-rc.1 work too).",
+      hint: version.includes("+")
+        ? "OCI tags cannot hold build metadata (+…): leave it out, or use a pre-release such as 1.3.0-rc.1."
+        : "Use MAJOR.MINOR.PATCH, e.g. --version 1.2.3 (pre-releases such as 1.3.0-rc.1 work too).",
     });
   }
-  return version;
+  return parsed;
 }
 
 /** Every semver version in the repository with its metadata, lowest first (SC-008: 50+ versions). */

@@ -11,6 +11,7 @@ import type { KubeClient } from "../k8s/client.js";
 import type { RegistryClient } from "../oci/client.js";
 import { formatRepository, type RepositoryRef } from "../oci/reference.js";
 import type { Progress } from "../progress.js";
+import type { SecretsPolicy } from "../validate/secrets.js";
 import type { SigningKey } from "../sign/keys.js";
 import type { ValidationCache } from "../validate/cache.js";
 import type { ImageRebuilder } from "../images/rebuild.js";
@@ -78,6 +79,7 @@ export interface CycleContext {
   signingKey?: SigningKey;
   /** spec.images: built before each push where their context changed, pinned in the version. */
   images?: ImageRebuilder;
+  secrets?: SecretsPolicy;
   signal: AbortSignal;
   /** Resolves once `signal` aborts. */
   aborted: Promise<typeof ABANDONED>;
@@ -246,6 +248,7 @@ export class CycleRunner {
         ignore: ctx.ignore,
         ...(pins && pins.length > 0 ? { images: pins } : {}),
         ...(ctx.signingKey ? { signingKey: ctx.signingKey } : {}),
+        ...(ctx.secrets ? { secrets: ctx.secrets } : {}),
       },
       cycle.clock,
     );

@@ -18,6 +18,7 @@ import type { ReconcileTarget } from "../flux/reconcile.js";
 import type { KubeClient } from "../k8s/client.js";
 import type { RegistryClient } from "../oci/client.js";
 import { formatRepository, type RepositoryRef } from "../oci/reference.js";
+import type { SecretsPolicy } from "../validate/secrets.js";
 import type { SigningKey } from "../sign/keys.js";
 import type { ValidationCache } from "../validate/cache.js";
 import type { ImageRebuilder } from "../images/rebuild.js";
@@ -64,6 +65,8 @@ export interface WatchInput {
    * changed and pins every image's digest in the version (see images/rebuild.ts).
    */
   images?: ImageRebuilder;
+  /** The secrets guard's policy, as `workload push` takes it (validate/secrets.ts). */
+  secrets?: SecretsPolicy;
   /** Ends the loop (Ctrl-C). */
   signal: AbortSignal;
   /** How long an abort waits for a running push before abandoning it. Default 5 s. */
@@ -352,6 +355,7 @@ export async function watchWorkload(
     ...(options.pruneKeep === undefined ? {} : { pruneKeep: options.pruneKeep }),
     ...(options.signingKey ? { signingKey: options.signingKey } : {}),
     ...(options.images ? { images: options.images } : {}),
+    ...(options.secrets ? { secrets: options.secrets } : {}),
     signal,
     aborted,
     abortGraceMs: options.abortGraceMs ?? 5000,

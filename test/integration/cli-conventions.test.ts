@@ -182,6 +182,7 @@ describe("ksail completion", () => {
     assert.deepEqual(await bashComplete("workload", "versions", "-o", ""), [
       "human",
       "json",
+      "wide",
       "yaml",
     ]);
     assert.deepEqual(await bashComplete("workload", "versions", "--output", "=", "y"), ["yaml"]);

@@ -474,6 +474,22 @@ describe("conventions a kubectl or flux user expects", () => {
     assert.match(run.stdout, /^Usage: ksail \[options\] \[command\]/);
   });
 
+  it("validation positions are relative to the working directory (k8s/bad.yaml:3:1)", async () => {
+    const project = await tempDir();
+    assert.equal((await runKsail(["init", "--name", "positions"], { cwd: project })).code, 0);
+    await writeFile(
+      join(project, "k8s", "bad.yaml"),
+      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  namespace: x\ndata:\n  a: b\n",
+    );
+    const registry = `oci://${lab.registry}/positions`;
+    const run = await runKsail(["push", "--registry", registry], { cwd: project });
+    assert.equal(run.code, 3, run.stderr);
+    assert.match(run.stderr, /^ {2}k8s\/bad\.yaml:3:1: missing metadata\.name$/m);
+    // From inside k8s/ the file is just bad.yaml.
+    const inside = await runKsail(["push", "--registry", registry], { cwd: join(project, "k8s") });
+    assert.match(inside.stderr, /^ {2}bad\.yaml:3:1: missing metadata\.name$/m);
+  });
+
   it("global flags have their own help section, not a leaf's options", async () => {
     const dir = await tempDir();
     const run = await runKsail(["workload", "push", "--help"], { cwd: dir });
@@ -491,5 +507,88 @@ describe("conventions a kubectl or flux user expects", () => {
       assert.ok(!options.includes(flag), flag);
     }
     assert.ok(options.includes("--bump <part>"));
+  });
+});
+
+describe("the schema within reach", () => {
+  it("an unknown field is reported at its own line, with the field it likely means", async () => {
+    const dir = await tempDir();
+    assert.equal((await runKsail(["init", "--name", "typo"], { cwd: dir })).code, 0);
+    const text = await readFile(join(dir, "ksail.yaml"), "utf8");
+    await writeFile(
+      join(dir, "ksail.yaml"),
+      text
+        .replace("  sourceDirectory: k8s", "  sourceDir: k8s")
+        .replace("    timeout: 5m", "    timeout: 5m\n    contxt: x"),
+    );
+    const lines = (await readFile(join(dir, "ksail.yaml"), "utf8")).split("\n");
+    const at = (needle: string) => lines.findIndex((l) => l.includes(needle)) + 1;
+    const run = await runKsail(["workload", "versions"], { cwd: dir });
+    assert.equal(run.code, 8, run.stderr);
+    assert.match(
+      run.stderr,
+      new RegExp(
+        `ksail\\.yaml:${at("sourceDir:")}:3: spec\\.sourceDir: unknown field; did you mean sourceDirectory\\?`,
+      ),
+    );
+    assert.match(
+      run.stderr,
+      new RegExp(
+        `ksail\\.yaml:${at("contxt:")}:5: spec\\.connection\\.contxt: unknown field; did you mean context\\?`,
+      ),
+    );
+  });
+});
+
+describe("a remote repository without retyping", () => {
+  it("spec.registry in ksail.yaml, or KSAIL_REGISTRY, names the repository every workload command uses", async () => {
+    const project = await tempDir();
+    assert.equal((await runKsail(["init", "--name", "remote-app"], { cwd: project })).code, 0);
+    const path = join(project, "ksail.yaml");
+    await writeFile(
+      path,
+      (await readFile(path, "utf8")).replace(
+        "  gitOpsEngine: Flux\n",
+        `  gitOpsEngine: Flux\n  registry: oci://${lab.registry}/team/remote-app # the shared one\n`,
+      ),
+    );
+    await writeFile(join(project, "k8s", "cm.yaml"), CONFIGMAP);
+    const push = await runKsail(["push", "-o", "json"], { cwd: project });
+    assert.equal(push.code, 0, push.stderr);
+    assert.equal(
+      (JSON.parse(push.stdout) as { repository: string }).repository,
+      `${lab.registry}/team/remote-app`,
+    );
+    const versions = await runKsail(["workload", "versions"], { cwd: project });
+    assert.match(versions.stdout, /^0\.0\.1 \(latest\) /m);
+    // gen flux follows it too (an HTTPS registry in real use; this loopback one is plain HTTP).
+    const gen = await runKsail(["workload", "gen", "flux"], { cwd: project });
+    assert.equal(gen.code, 0, gen.stderr);
+    assert.match(gen.stdout, new RegExp(`url: oci://${lab.registry}/team/remote-app`));
+
+    // KSAIL_REGISTRY wins over the file, as every KSAIL_* does.
+    const env = { KSAIL_REGISTRY: `oci://${lab.registry}/team/from-env` };
+    const fromEnv = await runKsail(["push", "-o", "json"], { cwd: project, env });
+    assert.equal(fromEnv.code, 0, fromEnv.stderr);
+    assert.equal(
+      (JSON.parse(fromEnv.stdout) as { repository: string }).repository,
+      `${lab.registry}/team/from-env`,
+    );
+  });
+
+  it("without a ksail.yaml: KSAIL_REGISTRY plus --path works, and the error says so", async () => {
+    const dir = await manifests();
+    const bare = await runKsail(["push", "--path", dir], { cwd: dir });
+    assert.equal(bare.code, 8, bare.stderr);
+    assert.match(
+      bare.stderr,
+      /--registry oci:\/\/HOST\/REPOSITORY \(or KSAIL_REGISTRY\) and --path DIR/,
+    );
+    const env = { KSAIL_REGISTRY: `oci://${lab.registry}/bare` };
+    const push = await runKsail(["push", "--path", dir], { cwd: dir, env });
+    assert.equal(push.code, 0, push.stderr);
+    const versions = await runKsail(["workload", "versions", "-o", "json"], { cwd: dir, env });
+    assert.equal(versions.code, 0, versions.stderr);
+    assert.equal((JSON.parse(versions.stdout) as { items: unknown[] }).items.length, 1);
   });
 });

@@ -285,27 +285,27 @@ describe("ksail workload keygen / push --sign-key / verify / versions / prune (r
     assert.equal(signedCol(table.stdout, "0.0.1"), "yes");
     assert.equal(signedCol(table.stdout, "0.0.4"), "no");
 
-    const rows = json<{ items: { version: string; signed: boolean }[] }>(
+    const rows = json<{ items: { version: string; signature: string }[] }>(
       await ksail(["workload", "versions", "-o", "json"]),
     ).items;
     assert.deepEqual(
-      rows.map((r) => [r.version, r.signed]),
+      rows.map((r) => [r.version, r.signature]),
       [
-        ["0.0.1", true],
-        ["0.0.2", true],
-        ["0.0.3", true],
-        ["0.0.4", false],
+        ["0.0.1", "unverified"],
+        ["0.0.2", "unverified"],
+        ["0.0.3", "unverified"],
+        ["0.0.4", "none"],
       ],
     );
     const mine = await ksail(["workload", "versions", "--key", "keys/cosign.pub"]);
     assert.equal(signedCol(mine.stdout, "0.0.1"), "verified");
     assert.equal(signedCol(mine.stdout, "0.0.4"), "no");
     const others = json<{
-      items: { version: string; signed: boolean; signatureProblem?: string }[];
+      items: { version: string; signature: string; signatureProblem?: string }[];
     }>(await ksail(["workload", "versions", "--key", "other-keys/cosign.pub", "-o", "json"])).items;
     assert.deepEqual(
-      others.map((r) => r.signed),
-      [false, false, false, false],
+      others.map((r) => r.signature),
+      ["invalid", "invalid", "invalid", "none"],
     );
     assert.match(others[0]!.signatureProblem ?? "", /does not verify with the given public key/);
     const othersTable = await ksail(["workload", "versions", "--key", "other-keys/cosign.pub"]);

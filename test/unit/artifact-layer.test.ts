@@ -291,7 +291,7 @@ describe("writeLayerFile", () => {
 });
 
 describe("writeLayerFile's temporary file", () => {
-  it("is removed when the process is stopped by SIGTERM or SIGINT mid-write", async () => {
+  it("is removed when the process is stopped by SIGTERM, SIGINT or SIGHUP mid-write", async () => {
     const root = await tempDir();
     // ~24 MB of text that compresses slowly enough to be caught mid-write.
     const line = (n: number) => `k${n}: ${createHash("sha256").update(String(n)).digest("hex")}\n`;
@@ -303,7 +303,7 @@ describe("writeLayerFile's temporary file", () => {
     }
     const layerModule = new URL("../../src/artifact/layer.ts", import.meta.url).href;
     const filesModule = new URL("../../src/artifact/source-files.ts", import.meta.url).href;
-    for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
       const into = await tempDir();
       const script =
         `const { writeLayerFile } = await import(${JSON.stringify(layerModule)});` +

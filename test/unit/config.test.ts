@@ -103,7 +103,11 @@ describe("config: defaults < file < KSAIL_* env < flags", () => {
   it("names unknown fields with their line", async () => {
     const dir = await project(`${minimal}spec:\n  sourceDir: manifests\n`);
     const error = await configError(loadConfig({ cwd: dir, env: {} }));
-    assert.match(error.message, /ksail\.yaml:5:\d+: spec: unknown field\(s\) "sourceDir"/);
+    // At the key's own line (6), with the field it likely means (issue 21.9).
+    assert.match(
+      error.message,
+      /ksail\.yaml:6:3: spec\.sourceDir: unknown field; did you mean sourceDirectory\?/,
+    );
   });
 
   it("names the environment variable or flag that carried a bad value", async () => {

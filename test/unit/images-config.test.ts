@@ -69,7 +69,7 @@ describe("spec.images", () => {
     const unknown = await loadError(
       `${minimal}spec:\n  images:\n    - name: web\n      context: web\n      file: Dockerfile\n`,
     );
-    assert.match(unknown.message, /unknown field\(s\) "file"/);
+    assert.match(unknown.message, /spec\.images\.0\.file: unknown field/);
   });
 
   it("refuses the same name twice", async () => {

@@ -320,14 +320,10 @@ describe("workload keygen", () => {
       "not-found",
       /none\.key does not exist/,
     );
-    await rejectsWith(
-      readSigningKey(dir, "pw"),
-      "usage",
-      /cannot read key file|not a regular file/,
-    );
+    await rejectsWith(readSigningKey(dir, "pw"), "config", /is a directory, not a file/);
     const big = join(dir, "big.key");
     await writeFile(big, "x".repeat(100_000));
-    await rejectsWith(readPublicKey(big), "usage", /100000 bytes/);
+    await rejectsWith(readPublicKey(big), "config", /100000 bytes; ksail reads at most 64 KiB/);
   });
 });
 

@@ -6,6 +6,7 @@ import {
   assertVersion,
   nextVersion,
   semverTags,
+  tagsOfVersion,
   type VersionInfo,
 } from "../../src/workload/versions.js";
 import { KsailError } from "../../src/errors.js";
@@ -27,9 +28,31 @@ describe("versions", () => {
     assert.equal(nextVersion(["1.2.3", "1.3.0-rc.1"], "patch"), "1.3.0");
   });
 
-  it("refuses versions that are not semver, with a hint", () => {
+  it("one version, two spellings: the plain one sorts last (the highest, which latest follows)", () => {
+    assert.deepEqual(semverTags(["v1.2.3", "1.2.3", "1.2.2"]), ["1.2.2", "v1.2.3", "1.2.3"]);
+    assert.deepEqual(semverTags(["1.2.3", "v1.2.3"]).at(-1), "1.2.3");
+    assert.deepEqual(tagsOfVersion(["latest", "v1.2.3", "1.2.3", "1.2.4"], "1.2.3"), [
+      "1.2.3",
+      "v1.2.3",
+    ]);
+    assert.equal(nextVersion(["v1.2.3"], "patch"), "1.2.4");
+  });
+
+  it("refuses versions that are not semver, with a hint; v1.2.3 is 1.2.3", () => {
     assert.equal(assertVersion("1.2.3"), "1.2.3");
-    for (const bad of ["1.2", "latest", "01.2.3", "=1.2.3", ""]) {
+    assert.equal(assertVersion("v1.2.3"), "1.2.3");
+    assert.equal(assertVersion("v1.3.0-rc.1"), "1.3.0-rc.1");
+    for (const bad of [
+      "1.2",
+      "latest",
+      "01.2.3",
+      "=1.2.3",
+      "",
+      "V1.2.3",
+      "vv1.2.3",
+      "1.2.3+b",
+      " 1.2.3",
+    ]) {
       assert.throws(
         () => assertVersion(bad),
         (e: unknown) => e instanceof KsailError && e.kind === "usage",

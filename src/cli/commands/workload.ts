@@ -284,6 +284,12 @@ export const watch = (workload: CommandUnknownOpts, name = "workload watch") =>
           "sign every pushed version with this cosign private key (default: spec.options.signing.key)",
         ),
       )
+      .addOption(
+        new Option(
+          CONFIG_SETTINGS.allowPlaintextSecrets.flag,
+          "push Secrets that are not SOPS-encrypted and private keys anyway, with a warning (default: spec.options.secrets.allowPlaintext)",
+        ),
+      )
       .addOption(outputOption())
       .addHelpText(
         "after",

@@ -1,4 +1,6 @@
 /** `ksail workload push`. */
+import { relative } from "node:path";
+import { assertCreatedTime } from "../../../artifact/created-time.js";
 import { KsailError } from "../../../errors.js";
 import { publishVersion } from "../../../workload/publish.js";
 import { openPushSession } from "../../../workload/push-session.js";
@@ -11,8 +13,6 @@ import { pinsOf } from "../../../images/pin.js";
 import { buildProjectImages } from "./images.js";
 import { openTarget } from "./target.js";
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
-
 export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promise<void> {
   if (flags.version !== undefined && flags.bump !== undefined) {
     throw new KsailError("usage", "--version and --bump cannot be used together");
@@ -22,13 +22,7 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
   if (flags.created !== undefined && flags.reproducible) {
     throw new KsailError("usage", "--created and --reproducible cannot be used together");
   }
-  const created = flags.created;
-  if (created !== undefined && !RFC3339.test(created)) {
-    throw new KsailError(
-      "usage",
-      `--created must be an RFC 3339 time such as 2026-01-31T12:00:00Z, got "${created}"`,
-    );
-  }
+  const created = flags.created === undefined ? undefined : assertCreatedTime(flags.created);
   // The key is read and decrypted before anything is pushed: a wrong password pushes nothing.
   const signKeyPath = keyFile(target.loaded, flags.signKey, "key", ctx.cwd);
   // The signing code loads only for a push that signs.
@@ -45,6 +39,8 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
       repository: target.repository,
       ...(images.length > 0 ? { images: pinsOf(images) } : {}),
       sourceDir: target.sourceDir,
+      // Positions relative to where ksail runs: `k8s/cm.yaml:6:12`, clickable in a terminal.
+      displayDir: relative(ctx.cwd, target.sourceDir) || ".",
       ...(flags.version === undefined ? {} : { version: flags.version }),
       ...(flags.bump === undefined ? {} : { bump: flags.bump }),
       ...(flags.source === undefined ? {} : { source: flags.source }),

@@ -1,4 +1,5 @@
 /** `ksail workload reconcile [--push]`: Flux fetches and applies now; prints both revisions. */
+import { relative } from "node:path";
 import { checkReconcileTarget, reconcileWorkload } from "../../../flux/reconcile.js";
 import { formatElapsed } from "../../../ui/output.js";
 import { KsailError } from "../../../errors.js";
@@ -60,6 +61,7 @@ export async function run({ ctx, flags, globals }: Invocation<ReconcileFlags>): 
         repository: target.repository,
         ...(images.length > 0 ? { images: pinsOf(images) } : {}),
         sourceDir: target.sourceDir,
+        displayDir: relative(ctx.cwd, target.sourceDir) || ".",
         secrets: secretsPolicy(flags.allowPlaintextSecrets, target.loaded.config, ctx.env),
         ...(signingKey ? { signingKey } : {}),
       },

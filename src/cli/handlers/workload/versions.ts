@@ -9,6 +9,17 @@ import type { VersionsFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
 import { openTarget } from "./target.js";
 
+/** A version's signature as `-o json` reports it. */
+type SignatureState = "none" | "unverified" | "valid" | "invalid";
+
+/** The SIGNED column: yes (a signature, not checked), verified, INVALID or no. */
+const SIGNED_COLUMN: Record<SignatureState, string> = {
+  none: "no",
+  unverified: "yes",
+  valid: "verified",
+  invalid: "INVALID",
+};
+
 export async function run({ ctx, flags, globals }: Invocation<VersionsFlags>): Promise<void> {
   const wide = flags.output === "wide";
   const out = createOutput(ctx, globals, wide ? "human" : flags.output);
@@ -34,9 +45,18 @@ export async function run({ ctx, flags, globals }: Invocation<VersionsFlags>): P
   const rows = versions.map((v) => {
     const check = checked?.get(v.digest);
     const hasTag = signatureTags.has(v.digest);
+    // With --key: valid, invalid (with the reason) or none; without: unverified (a signature
+    // exists, not checked) or none.
+    const signature: SignatureState = check?.ok
+      ? "valid"
+      : !hasTag
+        ? "none"
+        : check === undefined
+          ? "unverified"
+          : "invalid";
     return {
       ...v,
-      signed: check ? check.ok : hasTag,
+      signature,
       ...(check && !check.ok && hasTag ? { signatureProblem: check.reason } : {}),
     };
   });
@@ -65,7 +85,7 @@ export async function run({ ctx, flags, globals }: Invocation<VersionsFlags>): P
               v.digest.slice(0, 19),
               v.created ? formatAge(now - Date.parse(v.created)) : "-",
               formatBytes(v.size),
-              v.signed ? (publicKey ? "verified" : "yes") : v.signatureProblem ? "INVALID" : "no",
+              SIGNED_COLUMN[v.signature],
               ...(withImages ? [formatImages(v.images)] : []),
             ];
             return wide ? [...row, v.created ?? "-", v.source ?? "-", v.revision ?? "-"] : row;

@@ -12,6 +12,7 @@ import type { Invocation } from "../../seam.js";
 import { connectKube } from "../kube.js";
 import { parseTimeout } from "../project.js";
 import { keyFile } from "../../../config/load.js";
+import { secretsPolicy } from "../secrets-policy.js";
 import { loadKeyForSigning } from "../signing.js";
 import { lazyEngine } from "../../../engine/docker.js";
 import { workloadImages } from "../../../workload/images.js";
@@ -80,6 +81,7 @@ export async function run({ ctx, flags, globals }: Invocation<WatchFlags>): Prom
         ...(pruneKeep === undefined ? {} : { pruneKeep }),
         ...(signingKey ? { signingKey } : {}),
         ...(images ? { images } : {}),
+        secrets: secretsPolicy(flags.allowPlaintextSecrets, target.loaded.config, ctx.env),
       },
       {
         cycle: (report) => {
