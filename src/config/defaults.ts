@@ -20,6 +20,7 @@ export function defaultConfig(name: string): KsailConfig {
       distribution: "Kind",
       sourceDirectory: "k8s",
       gitOpsEngine: "None",
+      images: [],
       connection: { timeout: "5m" },
       options: {
         localRegistry: { hostPort: 5001, name: "ksail-registry", image: "registry:3" },

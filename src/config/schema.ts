@@ -32,6 +32,41 @@ const projectName = z
 
 export { DISTRIBUTIONS, GITOPS_ENGINES, TOGGLES };
 
+/**
+ * An image repository name as manifests write it (`web`, `team/api`): the path grammar of
+ * github.com/distribution/reference, lower case, no registry host, tag or digest.
+ */
+export const IMAGE_NAME =
+  /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+
+/** One of the project's own container images, built by `ksail workload build`. */
+const image = z
+  .object({
+    name: z
+      .string()
+      .max(200)
+      .regex(IMAGE_NAME, {
+        message:
+          "must be an image name as manifests write it (e.g. web or team/api): lower-case letters, digits, '.', '_', '-' and '/', without registry, tag or digest",
+      })
+      .describe("image name the manifests use (image: web); pinned by digest in each version"),
+    context: z
+      .string()
+      .min(1)
+      .describe("build context directory, relative to ksail.yaml (.dockerignore applies)"),
+    dockerfile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("Dockerfile, relative to the context; default Dockerfile"),
+    target: z.string().min(1).optional().describe("build stage to stop at (docker build --target)"),
+    buildArgs: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string())
+      .optional()
+      .describe("build arguments (docker build --build-arg NAME=VALUE)"),
+  })
+  .strict();
+
 export const ksailConfigSchema = z
   .object({
     apiVersion: z.literal(API_VERSION),
@@ -51,6 +86,24 @@ export const ksailConfigSchema = z
           .default("k8s")
           .describe("manifest directory pushed as the workload artifact"),
         gitOpsEngine: z.enum(GITOPS_ENGINES).default("None").describe("GitOps engine"),
+        images: z
+          .array(image)
+          .default([])
+          .superRefine((images, ctx) => {
+            const seen = new Set<string>();
+            images.forEach((entry, index) => {
+              if (seen.has(entry.name))
+                ctx.addIssue({
+                  code: "custom",
+                  path: [index, "name"],
+                  message: `image ${entry.name} is listed twice; each name is built once`,
+                });
+              seen.add(entry.name);
+            });
+          })
+          .describe(
+            "the project's own container images: `workload build` builds and pushes them, and every pushed version pins their digests",
+          ),
         registry: z
           .string()
           .regex(/^(oci:\/\/)?[A-Za-z0-9.-]+(:\d+)?\/[a-z0-9]+([._/-][a-z0-9]+)*$/, {

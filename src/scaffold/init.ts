@@ -64,7 +64,7 @@ export function scaffoldFiles(config: KsailConfig, options: InitOptions = {}): S
   return [
     {
       path: CONFIG_FILE,
-      content: `# ${schemaLine}\n# ksail project: see \`ksail --help\`.\n${stringify(written)}`,
+      content: `# ${schemaLine}\n# ksail project: see \`ksail --help\`.\n${stringify(written)}${config.spec.images.length > 0 ? "" : IMAGES_EXAMPLE}`,
       patch: (existing) => patchKsailYaml(existing, written, schemaLine),
     },
     {
@@ -95,6 +95,7 @@ function ksailDocument(config: KsailConfig): object {
       gitOpsEngine: spec.gitOpsEngine,
       ...(spec.registry === undefined ? {} : { registry: spec.registry }),
       localRegistry: spec.localRegistry,
+      ...(spec.images.length > 0 ? { images: spec.images } : {}),
       connection: {
         ...(spec.connection.kubeconfig ? { kubeconfig: spec.connection.kubeconfig } : {}),
         context: spec.connection.context ?? defaultContext(config),
@@ -104,6 +105,23 @@ function ksailDocument(config: KsailConfig): object {
     },
   };
 }
+
+/**
+ * spec.images, documented but left out: the project's own images, built by `workload build`
+ * (and by push, reconcile --push and watch) and pinned by digest in every version. `spec` is
+ * the last key of the file, so these lines sit inside it.
+ */
+const IMAGES_EXAMPLE = `  # Your own container images (ksail workload build): each is built from its context,
+  # pushed to the registry as <registry>/<name>:<content hash>, and every pushed version
+  # pins it by digest wherever a manifest says \`image: <name>\`.
+  # images:
+  #   - name: web            # the image name the manifests use
+  #     context: ./web       # build context, relative to this file (.dockerignore applies)
+  #     dockerfile: Dockerfile
+  #     target: runtime      # optional build stage
+  #     buildArgs:
+  #       GO_VERSION: "1.26"
+`;
 
 /**
  * spec.options as ksail.yaml shows it: the registry port and Flux interval always (the values

@@ -66,7 +66,7 @@ function kustomizationFilesIn(fileSet: ReadonlySet<string>, dir: string): string
 }
 
 /** Flux's generator: the resources of a root without a kustomization, in walk order. */
-function generatedResources(fileSet: ReadonlySet<string>): IncludedPath[] {
+export function generatedResources(fileSet: ReadonlySet<string>): IncludedPath[] {
   const out: IncludedPath[] = [];
   const units = new Set<string>();
   const byPath = [...fileSet].sort();

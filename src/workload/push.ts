@@ -51,7 +51,14 @@ import { sharedReads, type SharedReader } from "../artifact/shared-reads.js";
 import { buildFluxArtifact, parseFluxManifest, type FluxArtifact } from "../artifact/manifest.js";
 import { ANNOTATION_CREATED } from "../artifact/media-types.js";
 import { detectSourceMetadata } from "../artifact/source-metadata.js";
-import { listSourceFiles, type SkippedEntry } from "../artifact/source-files.js";
+import { listSourceFiles, type SkippedEntry, type SourceFile } from "../artifact/source-files.js";
+import {
+  ANNOTATION_IMAGES,
+  imagesAnnotation,
+  parseImagesAnnotation,
+  pinImagesInSource,
+  type ImagePin,
+} from "../images/pin.js";
 import { KsailError } from "../errors.js";
 import type { RegistryClient } from "../oci/client.js";
 import { formatRepository, isLoopbackRegistry, type RepositoryRef } from "../oci/reference.js";
@@ -117,6 +124,11 @@ export interface PushInput {
   maxFileSize?: number;
   /** Move the `latest` tag too (default true). */
   tagLatest?: boolean;
+  /**
+   * The project's images to pin by digest (kustomize `images:` in the packaged root
+   * kustomization, and the `dev.ksail.images` annotation); see images/pin.ts.
+   */
+  images?: ImagePin[];
   /** The secrets guard's policy (validate/secrets.ts); default: refuse plaintext, check MACs. */
   secrets?: SecretsPolicy;
 }
@@ -135,6 +147,8 @@ export interface PushResult {
   created?: string;
   /** True when nothing was pushed because this content is already the given/highest version. */
   unchanged: boolean;
+  /** The images this version pins: name → image@digest. */
+  images?: Record<string, string>;
   skipped: SkippedEntry[];
 }
 
@@ -166,7 +180,6 @@ export async function pushWorkload(
   options: PushInput,
   progress: Progress = silentProgress,
 ): Promise<PushResult> {
-  const { validationCache } = deps;
   const { sourceDir } = options;
   // A bad --version is refused before any work; `v1.2.3` is version 1.2.3, tagged `1.2.3`.
   if (options.version !== undefined) {
@@ -180,16 +193,43 @@ export async function pushWorkload(
   // Listed once, read once; validation and the layer take each file's bytes as they go, keeping
   // only what they need (object identities; the compressed layer goes to a temporary file), so
   // memory does not grow with the input.
-  const maxFileSize = options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
-  const { files, skipped } = await progress.step(
+  const listed = await progress.step(
     `Read ${sourceDir}`,
     () => listSourceFiles(sourceDir, { ignore: options.ignore ?? [] }),
     (r) => `Read ${count(r.files.length, "file")} from ${sourceDir}`,
   );
+  const { skipped } = listed;
   for (const entry of skipped)
     progress.warn(
       `skipped ${shown(options.displayDir, entry.path)}: ${entry.reason} (not packaged)`,
     );
+  // The images' digests go into a copy of the root kustomization (the user's files stay).
+  const pinned =
+    options.images && options.images.length > 0
+      ? await pinImagesInSource(listed.files, options.images)
+      : undefined;
+  try {
+    for (const name of pinned?.unused ?? [])
+      progress.warn(
+        `image ${name} of spec.images is used by no manifest (no \`image: ${name}\`); it is built but pins nothing`,
+      );
+    return await packageAndPush(deps, options, pinned?.files ?? listed.files, skipped, progress);
+  } finally {
+    await pinned?.remove();
+  }
+}
+
+/** Validate and build the layer at once, then tag (see the header). */
+async function packageAndPush(
+  deps: PushDeps,
+  options: PushInput,
+  files: SourceFile[],
+  skipped: SkippedEntry[],
+  progress: Progress,
+): Promise<PushResult> {
+  const { validationCache } = deps;
+  const { sourceDir } = options;
+  const maxFileSize = options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
 
   // git runs meanwhile (its errors surface below, after validation).
   const wantsCreated = options.created === undefined && options.reproducible !== true;
@@ -280,7 +320,11 @@ async function tagLayer(
     revision: options.revision ?? detected.revision ?? layer.digest,
     ...(created === undefined ? {} : { created }),
   };
-  const artifact = buildFluxArtifact(layer, metadata);
+  const pins = options.images ?? [];
+  const artifact = buildFluxArtifact(layer, {
+    ...metadata,
+    ...(pins.length > 0 ? { annotations: { [ANNOTATION_IMAGES]: imagesAnnotation(pins) } } : {}),
+  });
 
   const exclusive = deps.exclusive ?? ((_repository, run) => run());
   return exclusive(formatRepository(options.repository), () =>
@@ -315,6 +359,8 @@ async function publish(
     ...(metadata.created === undefined ? {} : { created: metadata.created }),
     skipped,
   };
+  const images = parseImagesAnnotation(artifact.annotations[ANNOTATION_IMAGES]);
+  if (images) base.images = images;
   const noBlobs = { uploaded: 0, existing: 0, mounted: 0 };
   /** This content is already `version` (stored as `held`): push nothing, but settle `latest`. */
   const unchanged = async (version: string, held: HeldContent): Promise<PushResult> => {

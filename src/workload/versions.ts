@@ -10,6 +10,7 @@ import {
 } from "../artifact/media-types.js";
 import { parseFluxManifest } from "../artifact/manifest.js";
 import { KsailError } from "../errors.js";
+import { ANNOTATION_IMAGES, parseImagesAnnotation } from "../images/pin.js";
 import type { RegistryClient } from "../oci/client.js";
 import type { RepositoryRef } from "../oci/reference.js";
 import { mapLimit } from "../util/map-limit.js";
@@ -29,6 +30,8 @@ export interface VersionInfo {
   revision?: string;
   /** True when `latest` points at this version's digest. */
   latest: boolean;
+  /** The images the version pins (spec.images): name → image@digest. */
+  images?: Record<string, string>;
 }
 
 /**
@@ -143,6 +146,8 @@ export async function listVersionDetails(
     if (created) info.created = created;
     if (source) info.source = source;
     if (revision) info.revision = revision;
+    const images = parseImagesAnnotation(manifest.annotations[ANNOTATION_IMAGES]);
+    if (images) info.images = images;
     return info;
   });
   return found.filter((v) => v !== undefined);

@@ -14,6 +14,8 @@ import type { Progress } from "../progress.js";
 import type { SecretsPolicy } from "../validate/secrets.js";
 import type { SigningKey } from "../sign/keys.js";
 import type { ValidationCache } from "../validate/cache.js";
+import type { ImageRebuilder } from "../images/rebuild.js";
+import { pinsOf, type ImagePin } from "../images/pin.js";
 import { pruneWorkload } from "./prune.js";
 import { publishVersion, type Published } from "./publish.js";
 import type { PushResult } from "./push.js";
@@ -34,6 +36,8 @@ export interface CycleReport {
   trigger: "start" | "change" | "retry";
   /** Files of the artifact that changed (relative to the source directory). */
   changed: string[];
+  /** Images (spec.images) this cycle built because their context changed. */
+  built?: string[];
   outcome: CycleOutcome;
   version?: string;
   digest?: string;
@@ -44,6 +48,8 @@ export interface CycleReport {
   hint?: string;
   /** Milliseconds: validate, push (registry: list, upload, tag), fetch and apply (Flux), from save. */
   timings: {
+    /** Hashing, checking and building the images whose context changed. */
+    buildMs?: number;
     validateMs?: number;
     pushMs?: number;
     fetchMs?: number;
@@ -75,6 +81,8 @@ export interface CycleContext {
   reconcile?: ReconcileTarget & { timeoutMs: number };
   pruneKeep?: number;
   signingKey?: SigningKey;
+  /** spec.images: built before each push where their context changed, pinned in the version. */
+  images?: ImageRebuilder;
   secrets?: SecretsPolicy;
   /** The signing key's format (default: the signer's, "bundle"). */
   signatureFormat?: SignatureFormat;
@@ -180,9 +188,13 @@ export class CycleRunner {
     trigger: CycleReport["trigger"],
     changed: string[],
     startedAt: number,
+    /** Changed paths in image contexts (absolute). */
+    imagePaths: string[] = [],
   ): Promise<CycleReport> {
     const cycle = new Cycle(++this.cycles, trigger, changed, startedAt);
-    const pushed = await this.publish(cycle);
+    const pins = await this.build(cycle, trigger, imagePaths);
+    if (pins !== undefined && !Array.isArray(pins)) return pins;
+    const pushed = await this.publish(cycle, pins);
     if ("outcome" in pushed) return pushed;
     if (pushed.unchanged && (this.applied === pushed.digest || !this.ctx.reconcile)) {
       return cycle.end("unchanged");
@@ -195,10 +207,40 @@ export class CycleRunner {
   }
 
   /**
+   * Builds the images whose context changed (all of them on the first cycle; again those a
+   * failed cycle left unbuilt); a manifest-only save builds nothing. The pins of every image.
+   */
+  private async build(
+    cycle: Cycle,
+    trigger: CycleReport["trigger"],
+    imagePaths: string[],
+  ): Promise<ImagePin[] | CycleReport | undefined> {
+    const { ctx } = this;
+    if (!ctx.images) return undefined;
+    const started = performance.now();
+    try {
+      const result = await ctx.images.build(
+        trigger === "start" ? "all" : imagePaths,
+        { signal: ctx.signal, streamOutput: false },
+        cycle.clock,
+      );
+      if (result.checked.length > 0) {
+        cycle.report.timings.buildMs = performance.now() - started;
+        const built = result.images.filter((i) => i.built && result.checked.includes(i.name));
+        if (built.length > 0) cycle.report.built = built.map((i) => i.name);
+      }
+      return pinsOf(result.images);
+    } catch (error) {
+      if (ctx.signal.aborted) return cycle.end("abandoned");
+      return cycle.fail(error, "push");
+    }
+  }
+
+  /**
    * Validate, push and (with a key) sign — publishVersion, as `workload push` does. A push cut
    * short by Ctrl-C is waited for up to the grace period.
    */
-  private async publish(cycle: Cycle): Promise<PushResult | CycleReport> {
+  private async publish(cycle: Cycle, pins?: ImagePin[]): Promise<PushResult | CycleReport> {
     const { ctx } = this;
     const work = publishVersion(
       {
@@ -210,6 +252,7 @@ export class CycleRunner {
         repository: ctx.repository,
         sourceDir: ctx.sourceDir,
         ignore: ctx.ignore,
+        ...(pins && pins.length > 0 ? { images: pins } : {}),
         ...(ctx.signingKey ? { signingKey: ctx.signingKey } : {}),
         ...(ctx.secrets ? { secrets: ctx.secrets } : {}),
         ...(ctx.signatureFormat ? { signatureFormat: ctx.signatureFormat } : {}),

@@ -6,7 +6,11 @@ function ms(value: number | undefined): string | undefined {
   return value < 1000 ? `${Math.round(value)}ms` : `${(value / 1000).toFixed(2)}s`;
 }
 
-function files(changed: string[]): string {
+function files(changed: string[], built: string[] = []): string {
+  if (built.length > 0) {
+    const images = `built ${built.join(", ")}`;
+    return changed.length === 0 ? images : `${files(changed)}; ${images}`;
+  }
   if (changed.length === 0) return "";
   const shown = changed.slice(0, 3).join(", ");
   return changed.length > 3 ? `${shown} +${changed.length - 3} more` : shown;
@@ -15,6 +19,7 @@ function files(changed: string[]): string {
 function timings(report: CycleReport): string {
   const t = report.timings;
   const parts = [
+    ["build", ms(t.buildMs)],
     ["validate", ms(t.validateMs)],
     ["push", ms(t.pushMs)],
     ["fetch", ms(t.fetchMs)],
@@ -34,7 +39,7 @@ export function formatCycle(report: CycleReport): string {
       ? "start"
       : report.trigger === "retry"
         ? `retry${report.changed.length > 0 ? ` ${files(report.changed)}` : ""}`
-        : files(report.changed);
+        : files(report.changed, report.built);
   const version = report.version ?? "";
   switch (report.outcome) {
     case "applied":

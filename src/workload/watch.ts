@@ -22,12 +22,15 @@ import type { SecretsPolicy } from "../validate/secrets.js";
 import type { SigningKey } from "../sign/keys.js";
 import type { SignatureFormat } from "./verify.js";
 import type { ValidationCache } from "../validate/cache.js";
+import type { ImageRebuilder } from "../images/rebuild.js";
+import { ContextChanges, type ContextBatch } from "./watch-contexts.js";
 import { ABANDONED, CycleRunner, type CycleReport } from "./watch-cycle.js";
 import {
   EDITOR_TEMP_PATTERNS,
   relevantChanges,
   SeenFiles,
   watchChanges,
+  type ChangeBatch,
   type ChangeQueue,
 } from "./watch-changes.js";
 
@@ -58,6 +61,11 @@ export interface WatchInput {
   pruneKeep?: number;
   /** Sign every pushed version (an unchanged one too, if unsigned) before Flux fetches it. */
   signingKey?: SigningKey;
+  /**
+   * spec.images: their contexts are watched too; a cycle builds the images whose context
+   * changed and pins every image's digest in the version (see images/rebuild.ts).
+   */
+  images?: ImageRebuilder;
   /** The secrets guard's policy, as `workload push` takes it (validate/secrets.ts). */
   secrets?: SecretsPolicy;
   /** The signing key's format (default: the signer's, "bundle"). */
@@ -99,6 +107,8 @@ interface Work {
   changed: string[];
   /** performance.now() of the save (the first event of the burst), or of the retry. */
   startedAt: number;
+  /** Changed paths in image contexts (absolute). */
+  imagePaths?: string[];
 }
 
 /** The memo in memory only while watching: no cache file rewritten on every save. */
@@ -167,6 +177,9 @@ class Selection {
 /** The loop: waits for work, runs a cycle, and keeps its state (watching / outage) in order. */
 class WatchLoop {
   private state: LoopState = { kind: "watching" };
+  /** The queues' next() calls in flight (each queue takes one at a time). */
+  private sourceNext: Promise<ChangeBatch | undefined> | undefined;
+  private contextNext: Promise<ContextBatch | undefined> | undefined;
 
   constructor(
     private readonly changes: ChangeQueue,
@@ -176,7 +189,15 @@ class WatchLoop {
     private readonly signal: AbortSignal,
     private readonly backoff: { initialMs: number; maxMs: number },
     private readonly sourceDir: string,
+    private contexts?: { changes: ContextChanges; images: ImageRebuilder },
   ) {}
+
+  /** The source directory's next batch (taking over a call already in flight). */
+  private nextSource(): Promise<ChangeBatch | undefined> {
+    const next = this.sourceNext ?? this.changes.next();
+    this.sourceNext = undefined;
+    return next;
+  }
 
   /** Runs until the signal aborts or the watcher ends; true if a cycle was cut short. */
   async run(): Promise<boolean> {
@@ -187,15 +208,49 @@ class WatchLoop {
       const work = this.state.kind === "outage" ? await this.retry() : await this.save();
       if (work === "end") break;
       if (!work) continue;
-      if (await this.settle(await this.cycles.run(work.trigger, work.changed, work.startedAt)))
-        return true;
+      const report = await this.cycles.run(
+        work.trigger,
+        work.changed,
+        work.startedAt,
+        work.imagePaths,
+      );
+      if (await this.settle(report)) return true;
     }
     return false;
   }
 
   /** Waits for the next save that changes the artifact. */
   private async save(): Promise<Work | "end" | undefined> {
-    const batch = await this.changes.next();
+    if (this.contexts) {
+      // Whichever comes first: a save in the source directory or in an image's context.
+      this.sourceNext ??= this.changes.next();
+      this.contextNext ??= this.contexts.changes.next();
+      const first = await Promise.race([
+        this.sourceNext.then(() => "source" as const),
+        this.contextNext.then(() => "context" as const),
+      ]);
+      if (first === "context") {
+        const batch = await this.contextNext;
+        this.contextNext = undefined;
+        if (!batch) {
+          this.contexts = undefined; // the context watchers ended; the source goes on
+          return undefined;
+        }
+        try {
+          if ((await this.contexts.images.stale(batch.paths)).length === 0) return undefined;
+        } catch (error) {
+          // The build reports it (e.g. a context or Dockerfile that went away).
+          this.reporter.warn(`cannot read an image context: ${(error as Error).message}`);
+        }
+        return {
+          trigger: "change",
+          changed: [],
+          startedAt: batch.firstAt,
+          imagePaths: batch.paths,
+        };
+      }
+    }
+    const batch = await this.nextSource();
     if (!batch) return "end";
     try {
       const changed = await this.selection.changedBy(batch.paths);
@@ -213,7 +268,7 @@ class WatchLoop {
     const outage = this.state as Extract<LoopState, { kind: "outage" }>;
     await delay(outage.delayMs, this.signal);
     if (this.signal.aborted) return "end";
-    const batch = this.changes.pending ? await this.changes.next() : undefined;
+    const batch = this.changes.pending ? await this.nextSource() : undefined;
     if (this.signal.aborted) return "end";
     const changed = batch ? await this.selection.changedBy(batch.paths) : [];
     return {
@@ -284,7 +339,15 @@ export async function watchWorkload(
     if (signal.aborted) resolve(ABANDONED);
     signal.addEventListener("abort", () => resolve(ABANDONED), { once: true });
   });
+  const contextChanges = options.images
+    ? await ContextChanges.start(options.images.contexts, {
+        debounceMs: options.debounceMs ?? DEFAULT_DEBOUNCE_MS,
+        onError: (error) => reporter.warn(`watching an image context failed: ${error.message}`),
+        onNotice: (line) => reporter.notice(line),
+      })
+    : undefined;
   signal.addEventListener("abort", () => void changes.close(), { once: true });
+  signal.addEventListener("abort", () => void contextChanges?.close(), { once: true });
   const cycles = new CycleRunner({
     ...deps,
     ...(cache ? { validationCache: cache } : {}),
@@ -294,6 +357,7 @@ export async function watchWorkload(
     ...(options.reconcile ? { reconcile: options.reconcile } : {}),
     ...(options.pruneKeep === undefined ? {} : { pruneKeep: options.pruneKeep }),
     ...(options.signingKey ? { signingKey: options.signingKey } : {}),
+    ...(options.images ? { images: options.images } : {}),
     ...(options.secrets ? { secrets: options.secrets } : {}),
     ...(options.signatureFormat ? { signatureFormat: options.signatureFormat } : {}),
     signal,
@@ -309,6 +373,9 @@ export async function watchWorkload(
     signal,
     options.backoff ?? { initialMs: 500, maxMs: 10_000 },
     sourceDir,
+    contextChanges && options.images
+      ? { changes: contextChanges, images: options.images }
+      : undefined,
   );
 
   try {
@@ -330,6 +397,7 @@ export async function watchWorkload(
     };
   } finally {
     await changes.close();
+    await contextChanges?.close();
     await cache?.flush();
   }
 }

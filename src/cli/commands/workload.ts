@@ -1,5 +1,5 @@
 /**
- * `ksail workload push | versions | pull | diff | rollback | prune | gen flux | reconcile | watch | keygen |
+ * `ksail workload build | push | versions | pull | diff | rollback | prune | gen flux | reconcile | watch | keygen |
  * verify | status`. Each leaf is declared once — flags, help and examples — and its handler takes
  * the declaration's type (`…Flags = FlagsOf<typeof …>`).
  */
@@ -87,6 +87,34 @@ export const push = (workload: CommandUnknownOpts, name = "workload push") =>
     ],
   );
 export type PushFlags = FlagsOf<typeof push>;
+
+export const build = (workload: CommandUnknownOpts) =>
+  examples(
+    addTargetOptions(
+      workload
+        .command("build")
+        .argument("[name...]", "images of spec.images to build (default: all)")
+        .description(
+          "build the project's images (spec.images) and push them as <registry>/<name>:<content hash>",
+        ),
+    )
+      .addOption(outputOption())
+      .addHelpText(
+        "after",
+        `
+Each image is built by Docker or Podman (DOCKER_HOST, else the default sockets) from its context
+after .dockerignore, and pushed by the engine to the artifact's registry. A tag the registry
+already holds is not built again. push, reconcile --push and watch build first and pin the
+digests in the version. Exit codes: 1 the build failed (its last lines are shown; nothing
+pushed), 6 no Docker or Podman, 8 no spec.images.`,
+      ),
+    [
+      ["ksail workload build", "build and push every image of spec.images that changed"],
+      ["ksail workload build web -q", "only web, without the build output"],
+      ["ksail workload build -o json | jq -r '.items[].image'", "the pinned references"],
+    ],
+  );
+export type BuildFlags = FlagsOf<typeof build>;
 
 export const versions = (workload: CommandUnknownOpts) =>
   examples(
@@ -466,6 +494,7 @@ export function registerWorkload(program: CommandUnknownOpts, ctx: CliContext): 
       ["ksail workload versions", "what is in the registry"],
     ],
   );
+  leaf(build(workload), ctx, () => import("../handlers/workload/build.js"));
   leaf(push(workload), ctx, () => import("../handlers/workload/push.js"));
   leaf(versions(workload), ctx, () => import("../handlers/workload/versions.js"));
   leaf(pull(workload), ctx, () => import("../handlers/workload/pull.js"));

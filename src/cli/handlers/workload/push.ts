@@ -12,6 +12,8 @@ import { secretsPolicy } from "../secrets-policy.js";
 import type { RegistryClient } from "../../../oci/client.js";
 import type { RepositoryRef } from "../../../oci/reference.js";
 import type { Output } from "../../../ui/output.js";
+import { pinsOf } from "../../../images/pin.js";
+import { buildProjectImages } from "./images.js";
 import { openTarget } from "./target.js";
 
 export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promise<void> {
@@ -32,10 +34,13 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
     signing && signKeyPath !== undefined
       ? await signing.loadKeyForSigning(ctx, signKeyPath)
       : undefined;
+  // The project's images first (spec.images): a version pins the digests it deploys.
+  const images = await buildProjectImages(ctx, target, client, out);
   const { pushed: result, signature } = await publishVersion(
     { client, ...(await openPushSession(ctx.env, out)) },
     {
       repository: target.repository,
+      ...(images.length > 0 ? { images: pinsOf(images) } : {}),
       sourceDir: target.sourceDir,
       // Positions relative to where ksail runs: `k8s/cm.yaml:6:12`, clickable in a terminal.
       displayDir: relative(ctx.cwd, target.sourceDir) || ".",
@@ -68,6 +73,7 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
               `signature: ${signature.signature}${signature.format === "bundle" ? " (cosign bundle)" : ""}`,
             ]
           : []),
+        ...Object.entries(result.images ?? {}).map(([name, image]) => `image ${name}: ${image}`),
       ].join("\n"),
   );
 }

@@ -52,10 +52,17 @@ export async function run({ ctx, flags, globals }: Invocation<ReconcileFlags>): 
       import("../../../workload/publish.js"),
       import("../../../workload/push-session.js"),
     ]);
+    // The project's images first (spec.images): the version pins their digests.
+    const [{ buildProjectImages }, { pinsOf }] = await Promise.all([
+      import("./images.js"),
+      import("../../../images/pin.js"),
+    ]);
+    const images = await buildProjectImages(ctx, target, client, out);
     ({ pushed, signature } = await publishVersion(
       { client, ...(await openPushSession(ctx.env, out)) },
       {
         repository: target.repository,
+        ...(images.length > 0 ? { images: pinsOf(images) } : {}),
         sourceDir: target.sourceDir,
         displayDir: relative(ctx.cwd, target.sourceDir) || ".",
         secrets: secretsPolicy(flags.allowPlaintextSecrets, target.loaded.config, ctx.env),
@@ -102,6 +109,9 @@ export async function run({ ctx, flags, globals }: Invocation<ReconcileFlags>): 
         ...(pushed
           ? [
               `pushed   ${pushed.repository}:${pushed.version}${pushed.unchanged ? " (unchanged)" : ""}`,
+              ...Object.entries(pushed.images ?? {}).map(
+                ([name, image]) => `image    ${name} ${image}`,
+              ),
             ]
           : []),
         ...(signature

@@ -78,7 +78,9 @@ export async function run({ ctx, flags, globals }: Invocation<VersionsFlags>): P
     );
   }
   const now = Date.now();
-  const headers = ["VERSION", "DIGEST", "AGE", "SIZE", "SIGNED"];
+  // The IMAGES column appears once any version pins images (spec.images).
+  const withImages = rows.some((v) => v.images !== undefined);
+  const headers = ["VERSION", "DIGEST", "AGE", "SIZE", "SIGNED", ...(withImages ? ["IMAGES"] : [])];
   out.list(rows, () =>
     rows.length === 0
       ? `no versions in ${repository.registry}/${repository.repository}`
@@ -91,9 +93,20 @@ export async function run({ ctx, flags, globals }: Invocation<VersionsFlags>): P
               v.created ? formatAge(now - Date.parse(v.created)) : "-",
               formatBytes(v.size),
               SIGNED_COLUMN[v.signature],
+              ...(withImages ? [formatImages(v.images)] : []),
             ];
             return wide ? [...row, v.created ?? "-", v.source ?? "-", v.revision ?? "-"] : row;
           }),
         ),
   );
+}
+
+/** `web@sha256:0123456789ab,api@sha256:…`: each image's name and short digest. */
+function formatImages(images: Record<string, string> | undefined): string {
+  if (images === undefined || Object.keys(images).length === 0) return "-";
+  return Object.entries(images)
+    .map(
+      ([name, image]) => `${name}@${image.slice(image.indexOf("@") + 1, image.indexOf("@") + 20)}`,
+    )
+    .join(",");
 }

@@ -16,6 +16,9 @@ import { parseTimeout } from "../project.js";
 import { secretsPolicy } from "../secrets-policy.js";
 import { keyFile, signatureFormat } from "../../../config/load.js";
 import { loadKeyForSigning } from "../signing.js";
+import { lazyEngine } from "../../../engine/docker.js";
+import { workloadImages } from "../../../workload/images.js";
+import { ImageRebuilder } from "../../../images/rebuild.js";
 import { openTarget } from "./target.js";
 
 export async function run({ ctx, flags, globals }: Invocation<WatchFlags>): Promise<void> {
@@ -30,6 +33,15 @@ export async function run({ ctx, flags, globals }: Invocation<WatchFlags>): Prom
   const signingKey =
     signKeyPath === undefined ? undefined : await loadKeyForSigning(ctx, signKeyPath);
   const session = await openPushSession(ctx.env, out);
+  // spec.images: rebuilt where their context changed, pinned in every version.
+  const { images: imageSpecs, destination } = workloadImages(target);
+  const images =
+    imageSpecs.length > 0
+      ? new ImageRebuilder(
+          { client, engine: lazyEngine(ctx.env) },
+          { images: imageSpecs, destination },
+        )
+      : undefined;
   let reconcile: WatchInput["reconcile"];
   let kube;
   if (flags.reconcile !== false) {
@@ -73,6 +85,7 @@ export async function run({ ctx, flags, globals }: Invocation<WatchFlags>): Prom
         ...(reconcile ? { reconcile } : {}),
         ...(pruneKeep === undefined ? {} : { pruneKeep }),
         ...(signingKey ? { signingKey } : {}),
+        ...(images ? { images } : {}),
         secrets: secretsPolicy(flags.allowPlaintextSecrets, target.loaded.config, ctx.env),
         ...(signingKey
           ? { signatureFormat: signatureFormat(target.loaded, flags.signatureFormat) }
