@@ -158,13 +158,14 @@ describe("push data safety against a real registry", () => {
     assert.match(created, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     assert.ok(Date.parse(created) >= Math.floor(before / 1000) * 1000, created);
 
-    const table = await runKsail(["workload", "versions", "--registry", `oci://${target}`], {
-      cwd: dir,
-    });
+    const table = await runKsail(
+      ["workload", "versions", "--registry", `oci://${target}`, "-o", "wide"],
+      { cwd: dir },
+    );
     assert.equal(table.code, 0, table.stderr);
     assert.match(
       table.stdout,
-      new RegExp(`^0\\.0\\.1 \\(latest\\)\\s+sha256:\\S+\\s+${created}`, "m"),
+      new RegExp(`^0\\.0\\.1 \\(latest\\)\\s+sha256:\\S+.*\\s${created}\\s`, "m"),
     );
 
     // A second later the manifest would differ (created), the content does not: no new version.

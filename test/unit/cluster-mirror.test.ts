@@ -106,7 +106,7 @@ describe("mirror wiring", () => {
 
   test("K3d: registries.yaml mirrors entries next to the local registry's (golden)", () => {
     assert.equal(
-      registriesYaml({ name: "ksail-registry", hostPort: 5000 }, [dockerHub, ghcr]),
+      registriesYaml({ name: "ksail-registry", hostPort: 5001 }, [dockerHub, ghcr]),
       golden("registries-mirrors.yaml"),
     );
     assert.deepEqual(parse(registriesYaml(undefined, [dockerHub])), {

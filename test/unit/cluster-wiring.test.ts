@@ -91,7 +91,11 @@ describe("generated distribution configs", () => {
     const parsed = parse(text) as Record<string, unknown>;
     const result = schema.safeParse(parsed);
     assert.ok(result.success, JSON.stringify(!result.success && result.error.issues));
-    assert.equal((parsed.registries as { config: string }).config, golden("registries.yaml"));
+    // The default host port is 5001 (kind's docs; macOS's AirPlay receiver holds 5000).
+    assert.equal(
+      (parsed.registries as { config: string }).config,
+      registriesYaml({ name: "ksail-registry", hostPort: 5001 }),
+    );
     // The validator does reject what k3d rejects (so the pass above means something).
     // (k3d's schema puts `additionalProperties: false` of `registries` inside its `properties`, so
     // unknown keys there are not caught; unknown top-level keys are.)
