@@ -403,9 +403,11 @@ describe("ksail reliability, third pass (issue 22)", () => {
         assert.equal(run.code, 0, run.stderr);
         return json<{ version: string; digest: string }>(run);
       };
-      const signed = await pushAs("one", "--sign-key", key);
+      // The legacy format: its signature tag is what another tool could overwrite.
+      const legacy = ["--sign-key", key, "--signature-format", "legacy"];
+      const signed = await pushAs("one", ...legacy);
       await pushAs("two");
-      const tampered = await pushAs("three", "--sign-key", key);
+      const tampered = await pushAs("three", ...legacy);
       // 0.0.3's signature tag now holds 0.0.1's genuine signature: it names another digest.
       const genuine = await client.fetchManifest(repo("states"), signatureTag(signed.digest));
       await client.pushManifest(

@@ -144,8 +144,14 @@ describe("ksail workload secrets and the push guard (real registry)", () => {
     const rotate = await ksail("workload", "secrets", "rotate", "k8s/secret.yaml");
     assert.equal(rotate.code, 0, out(rotate));
     assert.notEqual(await readFile(path, "utf8"), good);
-    // diff and pull show the files as pushed: ciphertext, never a decrypted value.
-    const diff = await ksail("workload", "diff");
+    // The object diff decrypts with the local key: a re-encryption of the same values is no
+    // change, and no value is shown.
+    const objects = await ksail("workload", "diff");
+    assert.equal(objects.code, 0, out(objects));
+    assert.match(objects.stdout, /no object changes/);
+    assert.ok(!objects.stdout.includes(PASSWORD) && !objects.stderr.includes(PASSWORD));
+    // diff --files and pull show the files as pushed: ciphertext, never a decrypted value.
+    const diff = await ksail("workload", "diff", "--files");
     assert.equal(diff.code, 1, out(diff));
     assert.match(diff.stdout, /ENC\[AES256_GCM/);
     assert.ok(!diff.stdout.includes(PASSWORD));
