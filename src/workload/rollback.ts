@@ -126,20 +126,7 @@ export async function rollbackWorkload(
     () =>
       `Pinned OCIRepository ${target.namespace}/${target.name} to ${version} (${digest.slice(0, 19)}…)`,
   );
-  const reconcile = await reconcileWorkload(
-    { kube },
-    {
-      ...target,
-      timeoutMs: input.timeoutMs,
-      ...(input.deadline ? { deadline: input.deadline } : {}),
-    },
-    progress,
-  );
-  const applied = await proveApplied(
-    { kube, client },
-    { target, repository, expectDigest: digest },
-    progress,
-  );
+  const { reconcile, applied } = await reconcileAndProve(deps, input, progress, digest);
   const latest = versions.at(-1)?.version;
   return {
     ...(from ? { from } : {}),
@@ -185,16 +172,7 @@ export async function resumeWorkload(
     );
   }
   await untagPinned(client, repository, progress);
-  const reconcile = await reconcileWorkload(
-    { kube },
-    {
-      ...target,
-      timeoutMs: input.timeoutMs,
-      ...(input.deadline ? { deadline: input.deadline } : {}),
-    },
-    progress,
-  );
-  const applied = await proveApplied({ kube, client }, { target, repository }, progress);
+  const { reconcile, applied } = await reconcileAndProve(deps, input, progress);
   return {
     ...(pin?.version ? { pinned: pin.version } : {}),
     reconcile,
@@ -252,4 +230,29 @@ export function formatRunning(running: RunningVersion): string {
       ? ` (latest is ${running.latest}, not applied yet)`
       : "";
   return `${what}${since}${pinned}`;
+}
+
+/** Makes Flux apply now and waits (as `reconcile`), then checks the inventory against the version. */
+async function reconcileAndProve(
+  deps: { kube: KubeClient; client: RegistryClient },
+  input: Pick<RollbackInput, "target" | "repository" | "timeoutMs" | "deadline">,
+  progress: Progress,
+  expectDigest?: string,
+): Promise<{ reconcile: ReconcileResult; applied: AppliedCheck }> {
+  const { target, repository } = input;
+  const reconcile = await reconcileWorkload(
+    { kube: deps.kube },
+    {
+      ...target,
+      timeoutMs: input.timeoutMs,
+      ...(input.deadline ? { deadline: input.deadline } : {}),
+    },
+    progress,
+  );
+  const applied = await proveApplied(
+    deps,
+    { target, repository, ...(expectDigest ? { expectDigest } : {}) },
+    progress,
+  );
+  return { reconcile, applied };
 }
