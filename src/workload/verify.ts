@@ -265,6 +265,15 @@ export interface SignaturePruneResult {
   kept: SignatureToDelete[];
 }
 
+/** What `prune` asks of the signatures and referrers of the versions it deletes. */
+export interface PruneAttachmentsInput {
+  repository: RepositoryRef;
+  deletedDigests: readonly string[];
+  keptDigests: readonly string[];
+  dryRun?: boolean;
+  concurrency?: number;
+}
+
 /**
  * For prune: deletes the signature manifests of `deletedDigests` (versions prune removed), never
  * one that a signature tag of `keptDigests` also points at (a DELETE by digest removes every tag
@@ -272,13 +281,7 @@ export interface SignaturePruneResult {
  */
 export async function pruneSignatures(
   { client }: { client: RegistryClient },
-  input: {
-    repository: RepositoryRef;
-    deletedDigests: readonly string[];
-    keptDigests: readonly string[];
-    dryRun?: boolean;
-    concurrency?: number;
-  },
+  input: PruneAttachmentsInput,
 ): Promise<SignaturePruneResult> {
   const { repository } = input;
   const concurrency = input.concurrency ?? 8;
@@ -321,13 +324,7 @@ export interface ReferrerToDelete {
  */
 export async function pruneReferrers(
   { client }: { client: RegistryClient },
-  input: {
-    repository: RepositoryRef;
-    deletedDigests: readonly string[];
-    keptDigests: readonly string[];
-    dryRun?: boolean;
-    concurrency?: number;
-  },
+  input: PruneAttachmentsInput,
 ): Promise<ReferrerToDelete[]> {
   const { repository } = input;
   const concurrency = input.concurrency ?? 8;
