@@ -179,16 +179,31 @@ export interface Runtime {
   kubeconfigFiles: string[];
   /** Whether ksail runs in a pod (client-node's in-cluster configuration then applies). */
   inCluster: boolean;
+  /** The Docker network of Kind clusters: $KIND_EXPERIMENTAL_DOCKER_NETWORK, else "kind". */
+  kindNetwork: string;
+  /** The editor command line: $SOPS_EDITOR, else $EDITOR, else vi. */
+  editor: string;
 }
 
 /** Resolves the run-time settings that cannot be wrong (paths) from the environment. */
 export function resolveRuntime(env: NodeJS.ProcessEnv): Runtime {
-  const { dockerConfig, kubeconfigFiles } = RUNTIME_SETTINGS;
+  const { dockerConfig, kubeconfigFiles, kindNetwork, editor } = RUNTIME_SETTINGS;
   return {
     dockerConfig: env[dockerConfig.env] || join(homedir(), ".docker"),
     kubeconfigFiles: (env[kubeconfigFiles.env] ?? "").split(delimiter).filter((p) => p !== ""),
     inCluster: env.KUBERNETES_SERVICE_HOST !== undefined && env.KUBERNETES_SERVICE_HOST !== "",
+    kindNetwork: env[kindNetwork.env] || kindNetwork.default,
+    editor: env[editor.env] || env.EDITOR || "vi",
   };
+}
+
+/**
+ * The signing key's password: $COSIGN_PASSWORD when set, even empty (as cosign allows), else
+ * undefined (the signing commands then ask on a terminal). Kept out of Runtime so that the
+ * password travels only to the key functions, never into an object that may be shown.
+ */
+export function resolveCosignPassword(env: NodeJS.ProcessEnv): string | undefined {
+  return env[RUNTIME_SETTINGS.cosignPassword.env];
 }
 
 /**

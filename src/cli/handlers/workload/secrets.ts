@@ -3,6 +3,7 @@
  * (src/secrets). Only public recipients are printed; a private key never reaches the output.
  */
 import { resolve } from "node:path";
+import { resolveRuntime } from "../../../config/load.js";
 import {
   decryptFile,
   editFile,
@@ -77,7 +78,7 @@ export async function decrypt({ ctx, args }: Invocation<SecretsDecryptFlags>): P
 
 export async function edit({ ctx, args, globals }: Invocation<SecretsEditFlags>): Promise<void> {
   const out = createOutput(ctx, globals);
-  const editor = ctx.env.SOPS_EDITOR || ctx.env.EDITOR || "vi";
+  const { editor } = resolveRuntime(ctx.env);
   const result = await editFile(resolve(ctx.cwd, files(args)[0]!), editor, ctx.env);
   out.info(result.changed ? `encrypted ${result.path} again` : `${result.path} unchanged`);
 }
