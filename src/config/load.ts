@@ -11,6 +11,7 @@ import { KsailError } from "../errors.js";
 import { readBoundedFile } from "../util/bounded-read.js";
 import { API_VERSION, CONFIG_FILE, defaultConfig, KIND } from "./defaults.js";
 import type { KsailConfig } from "./schema.js";
+import type { AgeKeyPlaces } from "../secrets/age-keys.js";
 import { parseDuration } from "../util/duration.js";
 import { RUNTIME_SETTINGS, SETTINGS } from "./settings.js";
 
@@ -204,6 +205,20 @@ export function resolveRuntime(env: NodeJS.ProcessEnv): Runtime {
  */
 export function resolveCosignPassword(env: NodeJS.ProcessEnv): string | undefined {
   return env[RUNTIME_SETTINGS.cosignPassword.env];
+}
+
+/**
+ * Where the age identities are, as sops looks: $SOPS_AGE_KEY (the identities themselves; kept
+ * out of Runtime like the password), else the file $SOPS_AGE_KEY_FILE, else sops/age/keys.txt
+ * in the user's config directory ($XDG_CONFIG_HOME, else ~/.config).
+ */
+export function resolveAgeKeys(env: NodeJS.ProcessEnv): AgeKeyPlaces {
+  const { sopsAgeKey, sopsAgeKeyFile } = RUNTIME_SETTINGS;
+  const configDir = env.XDG_CONFIG_HOME || join(env.HOME || homedir(), ".config");
+  return {
+    key: env[sopsAgeKey.env] || undefined,
+    keyFile: env[sopsAgeKeyFile.env] || join(configDir, "sops", "age", "keys.txt"),
+  };
 }
 
 /**
