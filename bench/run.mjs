@@ -61,7 +61,7 @@ const log = (msg) => console.error(`bench: ${msg}`);
 // Go peers
 async function goTools() {
   log("ensuring the Go peers (lab/go-tools.sh) ...");
-  const r = await timed("bash", [join(ROOT, "test", "lab", "go-tools.sh")], {
+  const r = await timed("bash", [join(ROOT, "lab", "go-tools.sh")], {
     timeoutMs: 30 * 60_000,
   });
   process.stderr.write(r.stderr.replace(/^go: downloading .*\n/gm, ""));
