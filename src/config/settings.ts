@@ -210,7 +210,7 @@ export const RUNTIME_SETTINGS = {
   // The editor of `ksail workload secrets edit`, as sops picks it.
   editor: { key: "editor", env: "SOPS_EDITOR", default: "$EDITOR, else vi" },
   cacheHome: { key: "cacheHome", env: "XDG_CACHE_HOME", default: "~/.cache" },
-  // The age identities of SOPS files, where the sops CLI finds them (secrets/age-keys.ts).
+  // The age identities of SOPS files, where the sops CLI finds them (load.ts resolveAgeKeys).
   sopsAgeKey: { key: "sopsAgeKey", env: "SOPS_AGE_KEY", default: "unset" },
   sopsAgeKeyFile: {
     key: "sopsAgeKeyFile",
