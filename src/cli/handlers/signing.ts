@@ -8,6 +8,7 @@ import type { LoadedConfig } from "../../config/load.js";
 import { KsailError } from "../../errors.js";
 import { decodePem, loadSigningKey, type SigningKey } from "../../sign/keys.js";
 import { PASSWORD_ENV, readKeyFile, readPublicKey, type SignResult } from "../../workload/sign.js";
+import type { ImageSignResult } from "../../workload/image-signatures.js";
 import type { CliContext } from "../context.js";
 import { keyFile } from "../../config/load.js";
 
@@ -94,6 +95,27 @@ export function signatureJson(signature: SignResult) {
     digest: signature.signatureDigest,
     unchanged: signature.unchanged,
   };
+}
+
+/** -o json: the images' signatures by spec.images name (`imageSignatures`). */
+export function imageSignaturesJson(signatures: readonly ImageSignResult[] | undefined) {
+  if (!signatures || signatures.length === 0) return {};
+  return {
+    imageSignatures: Object.fromEntries(
+      signatures.map((s) => [s.name, { repository: s.repository, ...signatureJson(s) }]),
+    ),
+  };
+}
+
+/** Text output: one line per signed image. */
+export function imageSignatureLines(
+  signatures: readonly ImageSignResult[] | undefined,
+  prefix: string,
+): string[] {
+  return (signatures ?? []).map(
+    (s) =>
+      `${prefix}${s.name} ${s.repository}@${s.digest}: ${s.signature}${s.format === "bundle" ? " (cosign bundle)" : ""}`,
+  );
 }
 
 /** `verifyPublicKey` for syncSpecFromConfig from --verify-key or spec.options.signing.publicKey. */
