@@ -15,6 +15,7 @@ import { writeAppContext } from "../../lab/app-image.js";
 import { cosign3Binary, cosignBinary, runCosign, type CosignRun } from "../../lab/cosign.js";
 import { startDockerEngine, type TestEngine } from "../../lab/docker.js";
 import { json, runKsail } from "../../lab/ksail.js";
+import { startWatch } from "../../lab/watch.js";
 import { startRegistry, type LabRegistry } from "../../lab/registry.js";
 
 const PASSWORD = "image-signing-test";
@@ -231,6 +232,31 @@ spec:
       const earlier = await ksail("workload", "verify", "0.0.2", "--key", "keys/cosign.pub");
       assert.equal(earlier.code, 0, show(earlier));
       assert.match(earlier.stdout, /^verified image web /m);
+    });
+
+    test("watch --sign-key: a code change pushes a version whose new image is signed too; cosign v3 verifies it", async () => {
+      const watch = startWatch({
+        project,
+        args: ["--no-reconcile", "--sign-key", "keys/cosign.key"],
+        env: { DOCKER_HOST: engine.dockerHost, COSIGN_PASSWORD: PASSWORD },
+      });
+      try {
+        await watch.cycle(1, 120_000);
+        writeFileSync(join(project, "web", "www", "index.html"), "watched v4\n");
+        const cycle = await watch.cycle(2, 120_000);
+        assert.equal(cycle.outcome, "pushed", watch.describe());
+        assert.deepEqual(cycle.built, ["web"], watch.describe());
+        assert.match(cycle.imageSignatures?.web ?? "", /^sha256:[0-9a-f]{64}$/, watch.describe());
+      } finally {
+        const stopped = await watch.stop("SIGINT");
+        assert.equal(stopped.exitCode, 0, watch.describe());
+      }
+      const versions = await ksail("workload", "versions", "-o", "json");
+      const latest = json<{ items: { images?: Record<string, string> }[] }>(versions).items.at(-1);
+      const image = latest?.images?.web ?? "";
+      const oracle = await cosignVerify(cosign3, "keys/cosign.pub", image);
+      assert.equal(oracle.code, 0, show(oracle));
+      assert.equal(signedDigest(oracle), image.slice(image.indexOf("@") + 1));
     });
   },
 );
