@@ -109,6 +109,14 @@ export const CONFIG_SETTINGS = {
     path: ["spec", "options", "flux", "interval"],
     default: "1m",
   },
+  fluxNamespace: {
+    key: "namespace",
+    flag: "--namespace",
+    value: "namespace",
+    env: "KSAIL_FLUX_NAMESPACE",
+    path: ["spec", "options", "flux", "namespace"],
+    default: "flux-system",
+  },
   kubeconfig: {
     key: "kubeconfig",
     flag: "--kubeconfig",

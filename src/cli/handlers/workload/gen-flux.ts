@@ -8,7 +8,7 @@ import { loadProject } from "../project.js";
 import { verifyKeyOverride } from "../signing.js";
 
 export async function run({ ctx, flags, globals }: Invocation<GenFluxFlags>): Promise<void> {
-  const loaded = await loadProject(ctx, globals);
+  const loaded = await loadProject(ctx, globals, { flags: { namespace: flags.namespace } });
   const spec = syncSpecFromConfig(loaded.config, {
     ...syncOverrides(flags),
     ...(await verifyKeyOverride(ctx, loaded, flags.verifyKey)),
