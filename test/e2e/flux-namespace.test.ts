@@ -132,8 +132,8 @@ describe("the Flux objects in another namespace (-n)", () => {
       env: { FORCE_COLOR: "1" },
     });
     assert.equal(colored.code, 1, colored.stderr);
-    assert.ok(colored.stdout.includes('\x1b[32m+  greeting: "two"\x1b[0m'), colored.stdout);
-    assert.ok(colored.stdout.includes('\x1b[31m-  greeting: "one"\x1b[0m'), colored.stdout);
+    assert.ok(colored.stdout.includes("\x1b[32m+  greeting: two\x1b[0m"), colored.stdout);
+    assert.ok(colored.stdout.includes("\x1b[31m-  greeting: one\x1b[0m"), colored.stdout);
     const missing = await ksail("diff", "--cluster");
     assert.equal(missing.code, 6, missing.stderr);
     assert.match(missing.stderr, /Kustomization flux-system\/teamapp does not exist/);
