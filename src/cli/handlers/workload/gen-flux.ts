@@ -14,7 +14,7 @@ export async function run({ ctx, flags, globals }: Invocation<GenFluxFlags>): Pr
     ...(await verifyKeyOverride(ctx, loaded, flags.verifyKey)),
   });
   // The Kustomization names the Secret with the age keys; the keys themselves are never printed.
-  const sops = await fluxDecryption(loaded.baseDir, ctx.env, false);
+  const sops = await fluxDecryption(loaded.baseDir, undefined);
   if (sops !== undefined) spec.decryption = { secretName: sops.decryption.secretName };
   ctx.stdout.write(fluxSyncYaml(spec));
 }
