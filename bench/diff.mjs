@@ -149,10 +149,12 @@ async function main() {
   const repo = `oci://${registry.host}/bench/diff`;
   const ksail = (...args) => [KSAIL_BIN, "workload", ...args, "--registry", repo];
   try {
-    for (const [name, changed, version] of [
+    /** @type {[name: string, changed: boolean, version: string][]} */
+    const versions = [
       ["v1", false, "0.0.1"],
       ["v2", true, "0.0.2"],
-    ]) {
+    ];
+    for (const [name, changed, version] of versions) {
       const dir = join(work, name);
       await writeCorpus(dir, changed);
       await mustRun(
@@ -188,7 +190,10 @@ async function main() {
     // The order of the cases rotates on every repetition, so that a noisy moment on a shared
     // machine does not land on one case only.
     const samples = Object.fromEntries(
-      Object.keys(cases).map((label) => [label, { ms: [], rss: [] }]),
+      Object.keys(cases).map((label) => [
+        label,
+        { ms: /** @type {number[]} */ ([]), rss: /** @type {number[]} */ ([]) },
+      ]),
     );
     let summary = "";
     for (let rep = 0; rep < REPS; rep++) {

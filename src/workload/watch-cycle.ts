@@ -46,7 +46,7 @@ export interface CycleReport {
   outcome: CycleOutcome;
   version?: string;
   digest?: string;
-  /** Validation problems, as file:line:column: message. */
+  /** Validation problems, as file:line:column: message (file relative to where ksail runs). */
   problems?: string[];
   /** Flux's message, or the error, for the failed outcomes. */
   message?: string;
@@ -87,6 +87,8 @@ export interface CycleContext {
   exclusive?: <T>(repository: string, run: () => Promise<T>) => Promise<T>;
   repository: RepositoryRef;
   sourceDir: string;
+  /** How messages name sourceDir (push's displayDir). */
+  displayDir?: string;
   /** Ignore patterns, editor temp files included. */
   ignore: string[];
   reconcile?: ReconcileTarget & { timeoutMs: number };
@@ -268,6 +270,7 @@ export class CycleRunner {
       {
         repository: ctx.repository,
         sourceDir: ctx.sourceDir,
+        ...(ctx.displayDir === undefined ? {} : { displayDir: ctx.displayDir }),
         ignore: ctx.ignore,
         identities,
         ...(pins && pins.length > 0 ? { images: pins } : {}),

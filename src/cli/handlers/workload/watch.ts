@@ -2,6 +2,7 @@
  * `ksail workload watch`: every save in the manifest directory is validated, pushed as the next
  * patch version and applied by Flux, in one long-lived process, until Ctrl-C (exit 0).
  */
+import { relative } from "node:path";
 import { KsailError } from "../../../errors.js";
 import { openPushSession } from "../../../workload/push-session.js";
 import { watchWorkload, type WatchInput } from "../../../workload/watch.js";
@@ -75,6 +76,7 @@ export async function run({ ctx, flags, globals }: Invocation<WatchFlags>): Prom
       {
         repository: target.repository,
         sourceDir: target.sourceDir,
+        displayDir: relative(ctx.cwd, target.sourceDir) || ".",
         debounceMs,
         signal: controller.signal,
         ...(flags.ignore === undefined ? {} : { ignore: flags.ignore }),
