@@ -133,6 +133,9 @@ export const CONFIG_SETTINGS = {
     path: ["spec", "connection", "context"],
     default: "the kubeconfig's current context",
   },
+  // How long `up`/`cluster create` and `flux install` wait for Flux. The workload commands'
+  // --timeout (reconcile, rollback, watch: 2m) and `flux sync`'s (the Kustomization's own
+  // spec.timeout) are per-command flags of their own.
   timeout: {
     key: "timeout",
     flag: "--timeout",
