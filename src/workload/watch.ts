@@ -24,7 +24,7 @@ import type { SignatureFormat } from "./verify.js";
 import type { ValidationCache } from "../validate/cache.js";
 import type { ImageRebuilder } from "../images/rebuild.js";
 import { ContextChanges, type ContextBatch } from "./watch-contexts.js";
-import { ABANDONED, CycleRunner, type CycleReport } from "./watch-cycle.js";
+import { CycleRunner, type CycleReport } from "./watch-cycle.js";
 import {
   EDITOR_TEMP_PATTERNS,
   relevantChanges,
@@ -335,10 +335,6 @@ export async function watchWorkload(
     onError: (error) => (watcherError = error),
     onNotice: (line) => reporter.notice(line),
   });
-  const aborted = new Promise<typeof ABANDONED>((resolve) => {
-    if (signal.aborted) resolve(ABANDONED);
-    signal.addEventListener("abort", () => resolve(ABANDONED), { once: true });
-  });
   const contextChanges = options.images
     ? await ContextChanges.start(options.images.contexts, {
         debounceMs: options.debounceMs ?? DEFAULT_DEBOUNCE_MS,
@@ -361,7 +357,6 @@ export async function watchWorkload(
     ...(options.secrets ? { secrets: options.secrets } : {}),
     ...(options.signatureFormat ? { signatureFormat: options.signatureFormat } : {}),
     signal,
-    aborted,
     abortGraceMs: options.abortGraceMs ?? 5000,
     warn: (line) => reporter.warn(line),
   });
@@ -396,6 +391,7 @@ export async function watchWorkload(
       abandoned,
     };
   } finally {
+    cycles.close();
     await changes.close();
     await contextChanges?.close();
     await cache?.flush();
