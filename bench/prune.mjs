@@ -35,10 +35,10 @@ const REPS = Number(opt.reps);
 const log = (msg) => console.error(`bench: ${msg}`);
 
 async function toolPath(name) {
-  await mustRun("bash", [join(ROOT, "test", "lab", "go-tools.sh"), name], {
+  await mustRun("bash", [join(ROOT, "lab", "go-tools.sh"), name], {
     timeoutMs: 30 * 60_000,
   });
-  const r = await mustRun("bash", [join(ROOT, "test", "lab", "go-tools.sh"), "--print-path", name]);
+  const r = await mustRun("bash", [join(ROOT, "lab", "go-tools.sh"), "--print-path", name]);
   return r.stdout.trim();
 }
 
@@ -122,7 +122,8 @@ async function createVersions(registry, repo, source) {
 async function tagCount(registry, repo) {
   const res = await fetch(`http://${registry.host}/v2/${repo}/tags/list?n=100000`);
   if (res.status === 404) return 0;
-  return ((await res.json()).tags ?? []).length;
+  const body = /** @type {{ tags?: string[] }} */ (await res.json());
+  return (body.tags ?? []).length;
 }
 
 /** curl -X DELETE of each digest, `parallel` at a time (xargs -P), the floor for the deletes. */
@@ -158,6 +159,7 @@ async function main() {
     join(source, "cm.yaml"),
     "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bench\ndata:\n  a: b\n",
   );
+  /** @type {Record<string, number[]>} */
   const rows = { create: [], versions: [], prune: [], curl4: [], curl8: [] };
   let steps = [];
   try {
