@@ -1,7 +1,8 @@
 /**
  * The parts of the watch loop that keep it flat and quick over a long session: the race against
  * Ctrl-C leaves nothing behind per cycle (unlessAborted), one watch per Flux object serves every
- * wait (ObjectWatch), and a file still being written keeps its burst open.
+ * wait (ObjectWatch), the validation memo holds the tree's entries and not every content ever
+ * saved (watchMemo), and a file still being written keeps its burst open.
  */
 import assert from "node:assert/strict";
 import { getEventListeners } from "node:events";
@@ -11,6 +12,9 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { KsailError } from "../../src/errors.js";
 import { ObjectWatch, type ObjectFeed } from "../../src/k8s/object-watch.js";
+import { openValidationCache } from "../../src/validate/cache.js";
+import type { FastObject } from "../../src/validate/fast-objects.js";
+import { watchMemo } from "../../src/workload/watch.js";
 import { watchChanges } from "../../src/workload/watch-changes.js";
 import { ABANDONED, unlessAborted } from "../../src/workload/watch-cycle.js";
 
@@ -197,6 +201,48 @@ describe("watchChanges and a file still being written", () => {
       assert.equal(deliveredWhileWriting, false, "the burst was handed out mid-write");
     } finally {
       await queue.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("watchMemo", () => {
+  const objects = (n: number): FastObject[] => [
+    { document: 0, key: `\0ConfigMap\0default\0c${n}`, display: `ConfigMap default/c${n}` },
+  ];
+
+  it("keeps the last two validations' entries, not one per content ever saved", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ksail-watch-memo-"));
+    try {
+      const memo = watchMemo(await openValidationCache(dir));
+      await memo.scope("/src/k8s");
+      // 300 saves, each validating one unchanged file and one new content of an edited file.
+      memo.set("sha256:kustomization", objects(0));
+      for (let i = 1; i <= 300; i++) {
+        assert.deepEqual(memo.get("sha256:kustomization"), objects(0), `unchanged file, save ${i}`);
+        assert.equal(memo.get(`sha256:edit-${i}`), undefined);
+        if (i > 1) {
+          // The content one save before is still known (an undo costs no validation) …
+          assert.deepEqual(memo.get(`sha256:edit-${i - 1}`), objects(i - 1));
+        }
+        if (i > 3) {
+          // … older ones are gone.
+          assert.equal(memo.get(`sha256:edit-${i - 3}`), undefined, `save ${i}`);
+        }
+        memo.set(`sha256:edit-${i}`, objects(i));
+        await memo.save();
+      }
+      assert.deepEqual(memo.get("sha256:edit-300"), objects(300), "the tree as it is");
+      assert.equal(memo.get("sha256:edit-1"), undefined, "an old content is gone");
+
+      // At the end, the file gets what the memo holds, and a later run finds it.
+      await memo.flush();
+      const next = await openValidationCache(dir);
+      await next.scope("/src/k8s");
+      assert.deepEqual(next.get("sha256:edit-300"), objects(300));
+      assert.deepEqual(next.get("sha256:kustomization"), objects(0));
+      assert.equal(next.get("sha256:edit-1"), undefined);
+    } finally {
       await rm(dir, { recursive: true, force: true });
     }
   });
