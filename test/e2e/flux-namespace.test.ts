@@ -126,6 +126,14 @@ describe("the Flux objects in another namespace (-n)", () => {
     const changed = await ksail("diff", "--cluster", "-n", NS, "-o", "json");
     assert.equal(changed.code, 1, changed.stderr);
     assert.match(changed.stdout, /"drifted"|"changed"/);
+    // On a terminal (here FORCE_COLOR), the drift is coloured as git diff colours it.
+    const colored = await runKsail(["diff", "--cluster", "-n", NS], {
+      cwd: project,
+      env: { FORCE_COLOR: "1" },
+    });
+    assert.equal(colored.code, 1, colored.stderr);
+    assert.ok(colored.stdout.includes("\x1b[32m+  greeting: two\x1b[0m"), colored.stdout);
+    assert.ok(colored.stdout.includes("\x1b[31m-  greeting: one\x1b[0m"), colored.stdout);
     const missing = await ksail("diff", "--cluster");
     assert.equal(missing.code, 6, missing.stderr);
     assert.match(missing.stderr, /Kustomization flux-system\/teamapp does not exist/);

@@ -407,7 +407,7 @@ export const verify = (workload: CommandUnknownOpts) =>
         .command("verify")
         .argument("[version]", "version, tag or digest to verify (default: latest)")
         .description(
-          "check a pushed version's cosign signature with a public key (exit 1 when unsigned or it does not verify)",
+          "check a pushed version's cosign signature, and those of the images it pins (spec.images), with a public key (exit 1 when one is unsigned or does not verify)",
         ),
     )
       .option("--key <path>", "public key (cosign.pub; default: spec.options.signing.publicKey)")
