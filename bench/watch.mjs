@@ -35,6 +35,7 @@ const { values: opt } = parseArgs({
     "leak-cycles": { type: "string", default: "300" },
     "no-flux": { type: "boolean", default: false },
     "heap-snapshots": { type: "string" },
+    "watch-node-options": { type: "string", default: "" },
     keep: { type: "boolean", default: false },
     out: { type: "string", default: join(ROOT, "bench", "results", "watch.json") },
     help: { type: "boolean", short: "h", default: false },
@@ -45,6 +46,8 @@ if (opt.help) {
   --reps N     edits per tool (default 20; the median needs >= 10)
   --leak-cycles N  watch cycles of the leak run after the timed edits (default 300; 0 = none)
   --no-flux    do not build or run the Flux CLI peer
+  --watch-node-options FLAGS  more Node options for the watch process only (e.g.
+               "--max-semi-space-size=4" to see how much of its RSS is V8's young generation)
   --heap-snapshots DIR  the watch process writes a heap snapshot at every leak probe (compare them
                in Chrome DevTools' Memory tab, or with bench/lib/heap-compare.mjs)
   --keep       keep the temp dir (project, manifests)
@@ -158,7 +161,8 @@ function startKsailWatch(project, env) {
     cwd: project,
     env: {
       ...env,
-      NODE_OPTIONS: `--expose-gc --import=${pathToFileURL(PROBE).href}`,
+      NODE_OPTIONS:
+        `--expose-gc --import=${pathToFileURL(PROBE).href} ${opt["watch-node-options"]}`.trim(),
       ...(opt["heap-snapshots"] ? { KSAIL_PROBE_SNAPSHOTS: opt["heap-snapshots"] } : {}),
     },
     stdio: ["ignore", "pipe", "pipe"],
