@@ -43,6 +43,7 @@ let probes = 0;
 process.on("SIGUSR2", () => {
   const resources = process.getActiveResourcesInfo();
   const before = process.memoryUsage();
+  /** @type {Record<string, unknown>} */
   const probe = {
     rssBytes: before.rss,
     heapUsedBytes: before.heapUsed,
