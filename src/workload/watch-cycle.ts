@@ -14,6 +14,7 @@ import type { Progress } from "../progress.js";
 import type { SecretsPolicy } from "../validate/secrets.js";
 import type { SigningKey } from "../sign/keys.js";
 import type { ValidationCache } from "../validate/cache.js";
+import type { ImageBuildSteps } from "../images/build.js";
 import type { ImageRebuilder } from "../images/rebuild.js";
 import { pinsOf, type ImagePin } from "../images/pin.js";
 import { pinOf } from "../flux/pin.js";
@@ -43,6 +44,8 @@ export interface CycleReport {
   changed: string[];
   /** Images (spec.images) this cycle built because their context changed. */
   built?: string[];
+  /** Where the build stage's time went, per image checked this cycle (ms per step). */
+  buildSteps?: Record<string, ImageBuildSteps>;
   outcome: CycleOutcome;
   version?: string;
   digest?: string;
@@ -283,6 +286,11 @@ export class CycleRunner {
         cycle.report.timings.buildMs = performance.now() - started;
         const built = result.images.filter((i) => i.built && result.checked.includes(i.name));
         if (built.length > 0) cycle.report.built = built.map((i) => i.name);
+        cycle.report.buildSteps = Object.fromEntries(
+          result.images
+            .filter((i) => result.checked.includes(i.name))
+            .map((i) => [i.name, roundSteps(i.steps)]),
+        );
       }
       return pinsOf(result.images);
     } catch (error) {
@@ -489,4 +497,11 @@ export class CycleRunner {
       );
     }
   }
+}
+
+/** Build step timings to a tenth of a millisecond, as the cycle's other timings print. */
+function roundSteps(steps: ImageBuildSteps): ImageBuildSteps {
+  return Object.fromEntries(
+    Object.entries(steps).map(([step, ms]) => [step, Math.round((ms as number) * 10) / 10]),
+  );
 }
