@@ -5,6 +5,9 @@
 // removes 10, and moves every file of one folder into another (objects equal: no change).
 // Timed: object diff of the two versions (human and -o json), --brief, --files (per-file unified
 // diff), and version 2 against the local directory (no change).
+// Peers in the same run, interleaved with ksail's cases: `flux diff artifact` (Flux CLI from
+// lab/go-tools.sh; one checksum, "differs or not", version 0.0.1 against the version-2 directory)
+// and `diff -r` of the two trees on disk; the ratios of time and peak RSS are printed.
 // Run with `npm run build && node bench/diff.mjs` (see bench/README.md).
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile, mkdir } from "node:fs/promises";
@@ -34,6 +37,17 @@ const OBJECTS = Number(opt.objects);
 const REPS = Number(opt.reps);
 const FOLDERS = 40;
 const log = (msg) => console.error(`bench: ${msg}`);
+
+/** The Flux CLI lab/go-tools.sh builds (the peer); missing → how to build it. */
+function fluxBinary() {
+  const cache = process.env.KSAIL_LAB_CACHE ?? join(os.homedir(), ".cache", "ksail-lab");
+  const path = join(cache, "bin", "flux");
+  if (!existsSync(path))
+    throw new Error(
+      `the Flux CLI is missing (${path}): build it with \`bash lab/go-tools.sh flux\``,
+    );
+  return path;
+}
 
 /** The distribution v3 registry when lab/go-tools.sh built it; else Debian's 2.8 (not built here). */
 async function registryPath() {
@@ -135,10 +149,12 @@ async function main() {
   const repo = `oci://${registry.host}/bench/diff`;
   const ksail = (...args) => [KSAIL_BIN, "workload", ...args, "--registry", repo];
   try {
-    for (const [name, changed, version] of [
+    /** @type {[name: string, changed: boolean, version: string][]} */
+    const versions = [
       ["v1", false, "0.0.1"],
       ["v2", true, "0.0.2"],
-    ]) {
+    ];
+    for (const [name, changed, version] of versions) {
       const dir = join(work, name);
       await writeCorpus(dir, changed);
       await mustRun(
@@ -148,25 +164,43 @@ async function main() {
       );
     }
     log(`pushed 0.0.1 and 0.0.2 (${OBJECTS} objects each)`);
+    const flux = fluxBinary();
+    const ks = (...args) => [process.execPath, ksail(...args)];
     const cases = {
-      "objects (human)": ["diff", "0.0.1", "0.0.2"],
-      "objects -o json": ["diff", "0.0.1", "0.0.2", "-o", "json"],
-      "--brief": ["diff", "0.0.1", "0.0.2", "--brief"],
-      "--files": ["diff", "0.0.1", "--files", "--path", join(work, "v2")],
-      "0.0.2 vs directory (no change)": ["diff", "0.0.2", "--path", join(work, "v2")],
+      "objects (human)": ks("diff", "0.0.1", "0.0.2"),
+      "objects -o json": ks("diff", "0.0.1", "0.0.2", "-o", "json"),
+      "--brief": ks("diff", "0.0.1", "0.0.2", "--brief"),
+      "--files": ks("diff", "0.0.1", "--files", "--path", join(work, "v2")),
+      "0.0.1 vs directory (objects)": ks("diff", "0.0.1", "--path", join(work, "v2")),
+      "0.0.2 vs directory (no change)": ks("diff", "0.0.2", "--path", join(work, "v2")),
+      "peer: flux diff artifact 0.0.1 vs directory": [
+        flux,
+        [
+          "diff",
+          "artifact",
+          `oci://${registry.host}/bench/diff:0.0.1`,
+          "--path",
+          join(work, "v2"),
+          "--insecure-registry",
+        ],
+      ],
+      "peer: diff -r v1 v2 (trees on disk)": ["diff", ["-r", join(work, "v1"), join(work, "v2")]],
     };
+    const expectedExit = (label) => (label.includes("no change") ? [0] : [1]);
     // The order of the cases rotates on every repetition, so that a noisy moment on a shared
     // machine does not land on one case only.
     const samples = Object.fromEntries(
-      Object.keys(cases).map((label) => [label, { ms: [], rss: [] }]),
+      Object.keys(cases).map((label) => [
+        label,
+        { ms: /** @type {number[]} */ ([]), rss: /** @type {number[]} */ ([]) },
+      ]),
     );
     let summary = "";
     for (let rep = 0; rep < REPS; rep++) {
-      for (const [label, args] of rotate(Object.entries(cases), rep)) {
-        const r = await timedRss(process.execPath, ksail(...args), { env, cwd: work });
-        const expected = label.includes("no change") ? 0 : 1;
-        if (r.code !== expected)
-          throw new Error(`${label}: exit ${r.code}, expected ${expected}\n${r.stderr}`);
+      for (const [label, [cmd, args]] of rotate(Object.entries(cases), rep)) {
+        const r = await timedRss(cmd, args, { env, cwd: work });
+        if (!expectedExit(label).includes(r.code))
+          throw new Error(`${label}: exit ${r.code}, expected ${expectedExit(label)}\n${r.stderr}`);
         samples[label].ms.push(r.ms);
         samples[label].rss.push(r.peakRssKiB);
         if (label === "objects -o json" && summary === "") {
@@ -192,6 +226,17 @@ async function main() {
     );
     console.log(`| case | median | fastest | peak RSS (median) |\n|---|---|---|---|`);
     for (const row of rows) console.log(`| ${row.join(" | ")} |`);
+    const ratio = (a, b, field) =>
+      (median(samples[a][field]) / median(samples[b][field])).toFixed(2);
+    const pairs = [
+      ["0.0.1 vs directory (objects)", "peer: flux diff artifact 0.0.1 vs directory"],
+      ["--files", "peer: flux diff artifact 0.0.1 vs directory"],
+      ["--files", "peer: diff -r v1 v2 (trees on disk)"],
+      ["objects (human)", "peer: diff -r v1 v2 (trees on disk)"],
+    ];
+    console.log(`\n| ksail case ÷ peer (same run) | time | peak RSS |\n|---|---|---|`);
+    for (const [a, b] of pairs)
+      console.log(`| ${a} ÷ ${b.slice(6)} | ${ratio(a, b, "ms")}× | ${ratio(a, b, "rss")}× |`);
   } finally {
     await registry.stop();
     if (!opt.keepdir) await rm(work, { recursive: true, force: true });

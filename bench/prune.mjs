@@ -129,7 +129,8 @@ async function createVersions(registry, repo, source) {
 async function tagCount(registry, repo) {
   const res = await fetch(`http://${registry.host}/v2/${repo}/tags/list?n=100000`);
   if (res.status === 404) return 0;
-  return ((await res.json()).tags ?? []).length;
+  const body = /** @type {{ tags?: string[] }} */ (await res.json());
+  return (body.tags ?? []).length;
 }
 
 /**

@@ -65,7 +65,9 @@ async function loadLab() {
     ]);
     return { ...kube, ...fluxLab, ...manifests };
   } catch (error) {
-    if (error?.code === "ERR_UNKNOWN_FILE_EXTENSION") {
+    if (
+      /** @type {{ code?: string } | undefined} */ (error)?.code === "ERR_UNKNOWN_FILE_EXTENSION"
+    ) {
       throw new Error(
         "this benchmark imports the TypeScript lab (lab/): run it as " +
           "`node --import tsx bench/reconcile.mjs`",
@@ -79,7 +81,7 @@ async function loadLab() {
 async function goTools() {
   const names = WITH_FLUX ? ["registry", "flux"] : ["registry"];
   log(`ensuring ${names.join(" + ")} (lab/go-tools.sh ${names.join(" ")}) ...`);
-  const r = await timed("bash", [join(ROOT, "test", "lab", "go-tools.sh"), ...names], {
+  const r = await timed("bash", [join(ROOT, "lab", "go-tools.sh"), ...names], {
     timeoutMs: 30 * 60_000,
   });
   process.stderr.write(r.stderr.replace(/^go: downloading .*\n/gm, ""));
@@ -244,7 +246,12 @@ async function timeline(watches, tStart, ms, tokens = {}) {
       break;
     await new Promise((r) => setTimeout(r, 20));
   }
-  if (oci?.controllerMs === undefined || ks?.controllerMs === undefined) {
+  if (
+    oci?.controllerMs === undefined ||
+    oci.handledSeenMs === undefined ||
+    ks?.controllerMs === undefined ||
+    ks.handledSeenMs === undefined
+  ) {
     return { complete: false, oci, ks };
   }
   const controllerMs = oci.controllerMs + ks.controllerMs;
@@ -273,6 +280,10 @@ async function greetingNow(lab) {
 
 // ---------------------------------------------------------------------------------------------
 // One timed run of each tool. Every run returns { tool, ms, code, ... } plus its API timeline.
+/**
+ * What measure() adds to a run after it exits.
+ * @typedef {{ pushedVersion?: string, greetingAtExit?: string, applied?: boolean, configMapSeenMs?: number }} Observed
+ */
 async function timedRun(tool, fn) {
   const tStart = performance.now();
   const r = await fn();
@@ -378,7 +389,7 @@ async function fluxPushReconcile({ run, watches, registry, project, version }) {
 /** The next patch version after the highest semver tag in the project's repository (untimed). */
 async function nextVersion(registry) {
   const res = await fetch(`${registry.url}/v2/${NAME}/tags/list`);
-  const tags = res.ok ? ((await res.json()).tags ?? []) : [];
+  const tags = res.ok ? (/** @type {{ tags?: string[] }} */ (await res.json()).tags ?? []) : [];
   let best = [0, 0, 0];
   for (const t of tags) {
     const m = /^v?(\d+)\.(\d+)\.(\d+)$/.exec(t);
@@ -465,6 +476,7 @@ async function measure({ lab, registry, project, run, watches }) {
       for (const t of rotate(tools, i)) {
         const greeting = `push-${t}-${i}`;
         await run.setGreeting(greeting);
+        /** @type {Awaited<ReturnType<typeof ksailReconcile | typeof fluxPushReconcile>> & Observed} */
         const x =
           t === "ksail"
             ? await ksailReconcile({ run, watches, push: true })
@@ -488,13 +500,14 @@ async function measure({ lab, registry, project, run, watches }) {
 
 // Start-up reference: what any run of each CLI costs before its first API request.
 async function startup({ tools, reps = 7 }) {
+  /** @type {Record<string, [string, string[]]>} */
   const cmds = {
     "node -e 0": [process.execPath, ["-e", "0"]],
     "ksail --version": [process.execPath, [KSAIL_BIN, "--version"]],
     ...(WITH_FLUX ? { "flux version --client": [tools.flux.path, ["version", "--client"]] } : {}),
   };
   const names = Object.keys(cmds);
-  const runs = Object.fromEntries(names.map((n) => [n, []]));
+  const runs = Object.fromEntries(names.map((n) => [n, /** @type {number[]} */ ([])]));
   for (const n of names) await mustRun(...cmds[n]); // warm-up
   for (let i = 0; i < reps; i++) {
     for (const n of rotate(names, i)) runs[n].push((await mustRun(...cmds[n])).ms);
@@ -648,9 +661,12 @@ async function main() {
     KSAIL_BIN = await snapshotKsail(work);
   } catch (error) {
     await rm(work, { recursive: true, force: true });
-    throw new Error(`could not copy the built CLI (dist/ rebuilt meanwhile?): ${error.message}`, {
-      cause: error,
-    });
+    throw new Error(
+      `could not copy the built CLI (dist/ rebuilt meanwhile?): ${error instanceof Error ? error.message : error}`,
+      {
+        cause: error,
+      },
+    );
   }
   // The distribution v3 registry (what registry:3 runs), as bench/run.mjs uses, when built.
   if (!process.env.KSAIL_REGISTRY_BIN && tools.registry?.path && existsSync(tools.registry.path)) {

@@ -61,7 +61,7 @@ const log = (msg) => console.error(`bench: ${msg}`);
 // Go peers
 async function goTools() {
   log("ensuring the Go peers (lab/go-tools.sh) ...");
-  const r = await timed("bash", [join(ROOT, "test", "lab", "go-tools.sh")], {
+  const r = await timed("bash", [join(ROOT, "lab", "go-tools.sh")], {
     timeoutMs: 30 * 60_000,
   });
   process.stderr.write(r.stderr.replace(/^go: downloading .*\n/gm, ""));
@@ -284,7 +284,10 @@ async function verify(registry, results) {
         out.push({ case: r.case, tool: name, tag, ok: false, error: `HTTP ${res.status}` });
         continue;
       }
-      const m = await res.json();
+      const m =
+        /** @type {{ config?: { mediaType?: string }, layers?: { mediaType?: string, size?: number }[] }} */ (
+          await res.json()
+        );
       out.push({
         case: r.case,
         tool: name,
@@ -304,6 +307,7 @@ async function verify(registry, results) {
 
 // ---------------------------------------------------------------------------------------------
 async function startup({ tools, ksail, reps }) {
+  /** @type {Record<string, [string, string[]]>} */
   const cmds = {
     "node -e 0": [process.execPath, ["-e", "0"]],
     "oras version": [tools.oras.path, ["version"]],
@@ -314,7 +318,7 @@ async function startup({ tools, ksail, reps }) {
     cmds["ksail --help"] = [process.execPath, [KSAIL_BIN, "--help"]];
   }
   const names = Object.keys(cmds);
-  const runs = Object.fromEntries(names.map((n) => [n, []]));
+  const runs = Object.fromEntries(names.map((n) => [n, /** @type {number[]} */ ([])]));
   for (const n of names) await mustRun(...cmds[n]); // warm-up (also fills Node's compile cache)
   for (let i = 0; i < reps; i++) {
     for (const n of rotate(names, i)) runs[n].push((await mustRun(...cmds[n])).ms);
@@ -537,7 +541,7 @@ async function main() {
       if (!c.ok) log(`verify: ${c.tool} (${c.case}) ${c.tag}: ${c.error}`);
       else if (c.tool.startsWith("ksail") && !c.fluxShape) {
         log(
-          `verify: ksail (${c.case}) manifest is NOT Flux-shaped: config ${c.config}, layers ${c.layers.join(", ")}`,
+          `verify: ksail (${c.case}) manifest is NOT Flux-shaped: config ${c.config}, layers ${c.layers?.join(", ")}`,
         );
       }
     }

@@ -63,7 +63,9 @@ async function loadLab() {
     ]);
     return { ...kube, ...fluxLab, ...manifests };
   } catch (error) {
-    if (error?.code === "ERR_UNKNOWN_FILE_EXTENSION") {
+    if (
+      /** @type {{ code?: string } | undefined} */ (error)?.code === "ERR_UNKNOWN_FILE_EXTENSION"
+    ) {
       throw new Error("run this benchmark as `node --import tsx bench/watch.mjs`", {
         cause: error,
       });
@@ -252,7 +254,7 @@ function fetchedSeen(ociWatch, t0, digest) {
 
 async function nextVersion(registry) {
   const res = await fetch(`${registry.url}/v2/${NAME}/tags/list`);
-  const tags = res.ok ? ((await res.json()).tags ?? []) : [];
+  const tags = res.ok ? (/** @type {{ tags?: string[] }} */ (await res.json()).tags ?? []) : [];
   let best = [0, 0, 0];
   for (const t of tags) {
     const m = /^(\d+)\.(\d+)\.(\d+)$/.exec(t);
@@ -381,7 +383,7 @@ async function measure({ project, lab, registry, tools, env, watches }) {
           };
         }
         runs.push({ tool, i, ...run });
-        log(`  #${i} ${tool}: save → applied ${run.savedToAppliedMs.toFixed(0)} ms`);
+        log(`  #${i} ${tool}: save → applied ${run.savedToAppliedMs?.toFixed(0)} ms`);
       }
     }
     if (LEAK_CYCLES > 0) leak = await leakRun(watcher, dirWatch);

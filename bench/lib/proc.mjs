@@ -2,16 +2,23 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 
+/** @typedef {{ cwd?: string, env?: NodeJS.ProcessEnv, timeoutMs?: number }} RunOptions */
+
 /**
  * Runs a command to completion and measures its wall time (spawn to exit) in milliseconds.
  * Output is captured (for error messages), never inherited, so terminal speed is not measured.
- * @returns {Promise<{ms: number, code: number | null, signal: string | null, stdout: string, stderr: string}>}
+ * @param {string} cmd
+ * @param {readonly string[]} args
+ * @param {RunOptions} [opts]
+ * @returns {Promise<{ms: number, code: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string}>}
  */
 export function timed(cmd, args, { cwd, env, timeoutMs = 600_000 } = {}) {
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
     const child = spawn(cmd, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    /** @type {Buffer[]} */
     const out = [];
+    /** @type {Buffer[]} */
     const err = [];
     child.stdout.on("data", (d) => out.push(d));
     child.stderr.on("data", (d) => err.push(d));
@@ -34,7 +41,12 @@ export function timed(cmd, args, { cwd, env, timeoutMs = 600_000 } = {}) {
   });
 }
 
-/** Like timed(), but throws with the command's output when it exits non-zero. */
+/**
+ * Like timed(), but throws with the command's output when it exits non-zero.
+ * @param {string} cmd
+ * @param {readonly string[]} args
+ * @param {RunOptions} [opts]
+ */
 export async function mustRun(cmd, args, opts) {
   const r = await timed(cmd, args, opts);
   if (r.code !== 0) {
@@ -78,6 +90,9 @@ const RSS_MARK = "bench-peak-rss-kib=";
  * Like timed(), run under GNU time (`/usr/bin/time -f`), which adds `peakRssKiB`: the maximum
  * resident set size of the command (for a pipeline of its own, of its largest process). The
  * wrapper costs the same fork + exec for every tool.
+ * @param {string} cmd
+ * @param {readonly string[]} args
+ * @param {RunOptions} [opts]
  */
 export async function timedRss(cmd, args, opts) {
   if (!existsSync(TIME_BIN)) {

@@ -10,13 +10,14 @@ import { tail, timed } from "./proc.mjs";
 
 export const DEBIAN_REGISTRY = "/usr/bin/docker-registry";
 
+/** @returns {Promise<number>} */
 export function freePort() {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
     srv.on("error", reject);
     srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
+      const { port } = /** @type {import("node:net").AddressInfo} */ (srv.address());
       srv.close(() => resolve(port));
     });
   });
@@ -72,7 +73,8 @@ export async function startRegistry({ binary, workDir }) {
     env: { ...process.env, OTEL_TRACES_EXPORTER: "none" },
   });
   closeSync(logFd);
-  let exited = null;
+  // Set by the exit handler below (a cast, so that the checker does not narrow it to null).
+  let exited = /** @type {{ code: number | null, signal: NodeJS.Signals | null } | null} */ (null);
   child.on("exit", (code, signal) => (exited = { code, signal }));
 
   const url = `http://127.0.0.1:${port}/v2/`;

@@ -32,6 +32,7 @@ type Register = (program: CommandUnknownOpts, ctx: CliContext) => void;
 /** The top-level words that select one group of commands (up and down are cluster's aliases). */
 const GROUPS: Record<string, Register> = {
   init: registerInit,
+  schema: registerInit,
   workload: registerWorkload,
   flux: registerFlux,
   registry: registerRegistry,

@@ -115,7 +115,26 @@ export function addKubeOptions<A extends unknown[], O extends OptionValues, G ex
     );
 }
 
-export type KubeFlags = FlagsOf<typeof addKubeOptions<[], None, None>>;
+export type KubeFlags = FlagsOf<typeof addKubeOptions<[], None, None>> & { namespace?: string };
+
+/**
+ * `-n, --namespace`: where the workload's OCIRepository and Kustomization live (flux's and
+ * kubectl's -n), for the commands that read or write them.
+ */
+export function addNamespaceOption<
+  A extends unknown[],
+  O extends OptionValues,
+  G extends OptionValues,
+>(command: Command<A, O, G>) {
+  const { fluxNamespace } = CONFIG_SETTINGS;
+  return command.addOption(
+    settingOption(
+      fluxNamespace,
+      `namespace of the OCIRepository and Kustomization (default: $${fluxNamespace.env}, else spec.options.flux.namespace, else ${fluxNamespace.default})`,
+      "-n, --namespace",
+    ),
+  );
+}
 
 /** Which repository a workload command works on (addPathOption: and which manifest directory). */
 export function addTargetOptions<

@@ -413,12 +413,9 @@ export async function deleteCluster(
       progress.info(`  keeping registry ${registry.name}: still used by ${users.join(", ")}`);
       return { state: "kept-in-use" as const, volumeRemoved: false, users };
     }
-    const removed = await deleteRegistry(
-      engine,
-      registry.name,
-      { deleteVolume: deleteOptions.deleteVolumes === true, volume: registry.volume },
-      progress,
-    );
+    const removed = await deleteRegistry(engine, registry, progress, {
+      deleteVolume: deleteOptions.deleteVolumes === true,
+    });
     return {
       state: removed.containerRemoved ? ("removed" as const) : ("absent" as const),
       volumeRemoved: removed.volumeRemoved,

@@ -37,9 +37,12 @@ export interface Provisioner {
 }
 
 export interface ProvisionerOptions {
+  /** The environment kind and k3d run with (they read PATH, DOCKER_HOST, KUBECONFIG themselves). */
   env: NodeJS.ProcessEnv;
   /** Connects to the container engine when a provisioner needs it (node lists, start/stop). */
   engine: () => Promise<Engine>;
+  /** The Docker network of Kind's nodes (config/load.ts resolveRuntime; default "kind"). */
+  kindNetwork?: string;
 }
 
 async function nodesByLabel(engine: Engine, label: string, value: string): Promise<ClusterNode[]> {
@@ -60,7 +63,7 @@ export class KindProvisioner implements Provisioner {
   constructor(private readonly options: ProvisionerOptions) {}
 
   network(): string {
-    return this.options.env.KIND_EXPERIMENTAL_DOCKER_NETWORK || "kind";
+    return this.options.kindNetwork ?? "kind";
   }
   context(name: string): string {
     return `kind-${name}`;
@@ -192,7 +195,11 @@ export class ExternalProvisioner implements Provisioner {
   readonly distribution = "External" as const;
   readonly provisions = false;
   constructor(
-    private readonly options: ProvisionerOptions & { kubeconfig: string; contextName?: string },
+    private readonly options: ProvisionerOptions & {
+      /** The kubeconfig files whose contexts are the clusters (kubeconfigFiles below). */
+      files: readonly string[];
+      contextName?: string;
+    },
   ) {}
 
   network(): undefined {
@@ -214,7 +221,7 @@ export class ExternalProvisioner implements Provisioner {
     if (!(await this.exists())) {
       throw new KsailError(
         "not-found",
-        `kubeconfig context ${this.options.contextName ?? "(current)"} not found in ${this.options.kubeconfig}`,
+        `kubeconfig context ${this.options.contextName ?? "(current)"} not found in ${this.options.files.join(delimiter)}`,
         {
           hint: "An External cluster must already exist: set spec.connection.context (or --context) to one of `kubectl config get-contexts`.",
         },
@@ -231,7 +238,7 @@ export class ExternalProvisioner implements Provisioner {
   private async contexts(): Promise<{ contexts: string[]; current: string | undefined }> {
     const names: string[] = [];
     let current: string | undefined;
-    for (const file of kubeconfigFiles(this.options.kubeconfig, this.options.env)) {
+    for (const file of this.options.files) {
       let text: string;
       try {
         text = await readFile(file, "utf8");
@@ -249,11 +256,23 @@ export class ExternalProvisioner implements Provisioner {
   }
 }
 
-/** KUBECONFIG (a path list) wins over spec.connection.kubeconfig, as kubectl does. */
-export function kubeconfigFiles(configured: string, env: NodeJS.ProcessEnv): string[] {
-  const list = env.KUBECONFIG ? env.KUBECONFIG.split(delimiter).filter(Boolean) : [configured];
+/**
+ * The kubeconfig files to read, as ksail's Kubernetes client (k8s/client.ts) and kubectl read
+ * them: the configured path (--kubeconfig, spec.connection.kubeconfig), else $KUBECONFIG's files
+ * (resolved by config/load.ts), else ~/.kube/config.
+ */
+export function kubeconfigFiles(
+  configured: string | undefined,
+  fromEnvironment: readonly string[],
+): string[] {
+  const list =
+    configured !== undefined
+      ? [configured]
+      : fromEnvironment.length > 0
+        ? fromEnvironment
+        : ["~/.kube/config"];
   return list.map((path) =>
-    path.startsWith("~/") ? resolve(env.HOME ?? homedir(), path.slice(2)) : resolve(path),
+    path.startsWith("~/") ? resolve(homedir(), path.slice(2)) : resolve(path),
   );
 }
 
@@ -262,16 +281,19 @@ export function createProvisioner(
   distribution: DistributionName,
   options: ProvisionerOptions & {
     connection?: { kubeconfig?: string | undefined; context?: string | undefined };
+    /** $KUBECONFIG's files (config/load.ts resolveRuntime), read when no kubeconfig is configured. */
+    kubeconfigFiles?: readonly string[];
   },
 ): Provisioner {
-  const { env, engine, connection = {} } = options;
-  if (distribution === "Kind") return new KindProvisioner({ env, engine });
+  const { env, engine, kindNetwork, connection = {} } = options;
+  if (distribution === "Kind") {
+    return new KindProvisioner({ env, engine, ...(kindNetwork ? { kindNetwork } : {}) });
+  }
   if (distribution === "K3d") return new K3dProvisioner({ env, engine });
   return new ExternalProvisioner({
     env,
     engine,
-    // Same default as kubectl: $KUBECONFIG, then ~/.kube/config.
-    kubeconfig: connection.kubeconfig ?? env.KUBECONFIG ?? "~/.kube/config",
+    files: kubeconfigFiles(connection.kubeconfig, options.kubeconfigFiles ?? []),
     ...(connection.context === undefined ? {} : { contextName: connection.context }),
   });
 }

@@ -11,6 +11,7 @@ import { KsailError } from "../errors.js";
 import { readBoundedFile } from "../util/bounded-read.js";
 import { API_VERSION, CONFIG_FILE, defaultConfig, KIND } from "./defaults.js";
 import type { KsailConfig } from "./schema.js";
+import type { AgeKeyPlaces } from "../secrets/age-keys.js";
 import { parseDuration } from "../util/duration.js";
 import { RUNTIME_SETTINGS, SETTINGS } from "./settings.js";
 
@@ -179,15 +180,44 @@ export interface Runtime {
   kubeconfigFiles: string[];
   /** Whether ksail runs in a pod (client-node's in-cluster configuration then applies). */
   inCluster: boolean;
+  /** The Docker network of Kind clusters: $KIND_EXPERIMENTAL_DOCKER_NETWORK, else "kind". */
+  kindNetwork: string;
+  /** The editor command line: $SOPS_EDITOR, else $EDITOR, else vi. */
+  editor: string;
 }
 
 /** Resolves the run-time settings that cannot be wrong (paths) from the environment. */
 export function resolveRuntime(env: NodeJS.ProcessEnv): Runtime {
-  const { dockerConfig, kubeconfigFiles } = RUNTIME_SETTINGS;
+  const { dockerConfig, kubeconfigFiles, kindNetwork, editor } = RUNTIME_SETTINGS;
   return {
     dockerConfig: env[dockerConfig.env] || join(homedir(), ".docker"),
     kubeconfigFiles: (env[kubeconfigFiles.env] ?? "").split(delimiter).filter((p) => p !== ""),
     inCluster: env.KUBERNETES_SERVICE_HOST !== undefined && env.KUBERNETES_SERVICE_HOST !== "",
+    kindNetwork: env[kindNetwork.env] || kindNetwork.default,
+    editor: env[editor.env] || env.EDITOR || "vi",
+  };
+}
+
+/**
+ * The signing key's password: $COSIGN_PASSWORD when set, even empty (as cosign allows), else
+ * undefined (the signing commands then ask on a terminal). Kept out of Runtime so that the
+ * password travels only to the key functions, never into an object that may be shown.
+ */
+export function resolveCosignPassword(env: NodeJS.ProcessEnv): string | undefined {
+  return env[RUNTIME_SETTINGS.cosignPassword.env];
+}
+
+/**
+ * Where the age identities are, as sops looks: $SOPS_AGE_KEY (the identities themselves; kept
+ * out of Runtime like the password), else the file $SOPS_AGE_KEY_FILE, else sops/age/keys.txt
+ * in the user's config directory ($XDG_CONFIG_HOME, else ~/.config).
+ */
+export function resolveAgeKeys(env: NodeJS.ProcessEnv): AgeKeyPlaces {
+  const { sopsAgeKey, sopsAgeKeyFile } = RUNTIME_SETTINGS;
+  const configDir = env.XDG_CONFIG_HOME || join(env.HOME || homedir(), ".config");
+  return {
+    key: env[sopsAgeKey.env] || undefined,
+    keyFile: env[sopsAgeKeyFile.env] || join(configDir, "sops", "age", "keys.txt"),
   };
 }
 

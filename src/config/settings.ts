@@ -109,6 +109,14 @@ export const CONFIG_SETTINGS = {
     path: ["spec", "options", "flux", "interval"],
     default: "1m",
   },
+  fluxNamespace: {
+    key: "namespace",
+    flag: "--namespace",
+    value: "namespace",
+    env: "KSAIL_FLUX_NAMESPACE",
+    path: ["spec", "options", "flux", "namespace"],
+    default: "flux-system",
+  },
   kubeconfig: {
     key: "kubeconfig",
     flag: "--kubeconfig",
@@ -203,9 +211,14 @@ export const RUNTIME_SETTINGS = {
   },
   dockerConfig: { key: "dockerConfig", env: "DOCKER_CONFIG", default: "~/.docker" },
   kubeconfigFiles: { key: "kubeconfigFiles", env: "KUBECONFIG", default: "~/.kube/config" },
+  // Read as cosign reads it (set but empty is a key without a password); never printed.
   cosignPassword: { key: "cosignPassword", env: "COSIGN_PASSWORD", default: "asked on a terminal" },
+  // kind's own variable: the Docker network kind puts its nodes on, so ksail wires that one.
+  kindNetwork: { key: "kindNetwork", env: "KIND_EXPERIMENTAL_DOCKER_NETWORK", default: "kind" },
+  // The editor of `ksail workload secrets edit`, as sops picks it.
+  editor: { key: "editor", env: "SOPS_EDITOR", default: "$EDITOR, else vi" },
   cacheHome: { key: "cacheHome", env: "XDG_CACHE_HOME", default: "~/.cache" },
-  // The age identities of SOPS files, where the sops CLI finds them (secrets/age-keys.ts).
+  // The age identities of SOPS files, where the sops CLI finds them (load.ts resolveAgeKeys).
   sopsAgeKey: { key: "sopsAgeKey", env: "SOPS_AGE_KEY", default: "unset" },
   sopsAgeKeyFile: {
     key: "sopsAgeKeyFile",

@@ -13,6 +13,7 @@ import { installFlux, loadInstallManifests, type InstallResult } from "./install
 import { syncSpecFromConfig } from "./resources.js";
 import { applyFluxSync } from "./sync.js";
 import { fluxDecryption, noIdentityWarning } from "../secrets/flux-decryption.js";
+import type { AgeKeyPlaces } from "../secrets/age-keys.js";
 
 export interface BootstrapInput {
   config: KsailConfig;
@@ -22,7 +23,8 @@ export interface BootstrapInput {
   timeoutMs: number;
   /** The project's directory: its .sops.yaml decides Flux's SOPS decryption (issue 23). */
   projectRoot?: string;
-  env?: NodeJS.ProcessEnv;
+  /** Where the local age identities are (config/load.ts resolveAgeKeys). */
+  ageKeys?: AgeKeyPlaces;
 }
 
 export async function bootstrapFlux(
@@ -62,7 +64,7 @@ export async function bootstrapFlux(
   const sops =
     options.projectRoot === undefined
       ? undefined
-      : await fluxDecryption(options.projectRoot, options.env ?? {});
+      : await fluxDecryption(options.projectRoot, options.ageKeys);
   if (sops !== undefined) {
     spec.decryption = { secretName: sops.decryption.secretName };
     if (sops.identities.length === 0) progress.warn(noIdentityWarning(sops.decryption));
@@ -76,12 +78,15 @@ export async function bootstrapFlux(
  * kubeconfig context and bootstraps Flux there, within spec.connection.timeout (default 5m).
  */
 export function fluxStep(options: {
+  /** Only for the cache directory ($XDG_CACHE_HOME). */
   env: NodeJS.ProcessEnv;
   manifests?: string | undefined;
   /** $KUBECONFIG's files when ksail.yaml names no kubeconfig (config/load.ts resolveRuntime). */
   kubeconfigFiles?: string[];
   /** Where ksail.yaml (and .sops.yaml) live. */
   projectRoot?: string;
+  /** Where the local age identities are, for Flux's SOPS Secret (config/load.ts resolveAgeKeys). */
+  ageKeys?: AgeKeyPlaces;
 }) {
   return async (context: {
     config: KsailConfig;
@@ -102,7 +107,8 @@ export function fluxStep(options: {
         cacheDir: cacheDirectory(options.env),
         timeoutMs: parseDuration(timeout) ?? 300_000,
         ...(options.manifests ? { manifests: options.manifests } : {}),
-        ...(options.projectRoot ? { projectRoot: options.projectRoot, env: options.env } : {}),
+        ...(options.projectRoot ? { projectRoot: options.projectRoot } : {}),
+        ...(options.ageKeys ? { ageKeys: options.ageKeys } : {}),
       },
       progress,
     );

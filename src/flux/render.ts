@@ -52,11 +52,50 @@ export interface RenderOptions {
    * comparing two sources with each other, not for a server-side dry run.
    */
   nameTransforms?: boolean;
+  /**
+   * Only the objects' identities are wanted (the inventory check): kustomizations may also use
+   * the fields that neither create, remove nor rename objects (labels, annotations, images,
+   * replicas…), patches that leave identities alone, and ConfigMap/Secret generators, whose
+   * objects are stubs (apiVersion, kind, metadata.name/namespace) marked by hashSuffixed().
+   * Implies nameTransforms.
+   */
+  identitiesOnly?: boolean;
 }
 
 /** The kustomization fields this renderer handles exactly as kustomize does. */
 const SUPPORTED_FIELDS = new Set(["apiVersion", "kind", "metadata", "resources", "namespace"]);
 const NAME_FIELDS = ["namePrefix", "nameSuffix"];
+/** Fields that leave every object's identity as it is (the identitiesOnly mode). */
+const IDENTITY_NEUTRAL_FIELDS = new Set([
+  "bases",
+  "commonLabels",
+  "labels",
+  "commonAnnotations",
+  "images",
+  "imageTags",
+  "replicas",
+  "buildMetadata",
+  "sortOptions",
+  "generatorOptions",
+]);
+/** Fields the identitiesOnly mode reads: patches (checked) and generators. */
+const IDENTITY_READ_FIELDS = new Set([
+  "patches",
+  "patchesStrategicMerge",
+  "patchesJson6902",
+  "configMapGenerator",
+  "secretGenerator",
+]);
+
+/** Generated ConfigMaps and Secrets whose final name gets kustomize's `-<hash>` suffix. */
+const HASH_SUFFIXED = new WeakSet<KubeObject>();
+
+/** Whether kustomize appends `-<hash>` to this (generated) object's name. */
+export function hashSuffixed(object: KubeObject): boolean {
+  return HASH_SUFFIXED.has(object);
+}
+
+type Mode = { nameTransforms: boolean; identitiesOnly: boolean };
 
 /**
  * Where kustomize's namespace transformer also rewrites references (ServiceAccount subjects,
@@ -211,9 +250,15 @@ function isDirectory(dir: string, files: ReadonlyMap<string, Buffer>): boolean {
 }
 
 /** kustomize's namespace transformer, for the kinds it treats as namespaced. */
-function setNamespace(rendered: RenderedObject[], namespace: string, where: string): void {
+function setNamespace(
+  rendered: RenderedObject[],
+  namespace: string,
+  where: string,
+  identitiesOnly = false,
+): void {
   for (const { object, file } of rendered) {
-    const reference = namespaceReference(object);
+    // The references it would rewrite are not identities: only a full render needs them right.
+    const reference = identitiesOnly ? undefined : namespaceReference(object);
     if (reference !== undefined) {
       throw unsupportedBuild(
         where,
@@ -228,8 +273,9 @@ function renderKustomization(
   file: string,
   files: ReadonlyMap<string, Buffer>,
   seen: Set<string>,
-  nameTransforms: boolean,
+  mode: Mode,
 ): RenderedObject[] {
+  const { nameTransforms, identitiesOnly } = mode;
   if (seen.has(file)) throw new KsailError("validation", `${file}: kustomizations include a cycle`);
   seen.add(file);
   const docs = parseAllDocuments(files.get(file)!.toString("utf8"));
@@ -237,16 +283,23 @@ function renderKustomization(
   const spec: unknown = first?.toJS() ?? {};
   if (!isObject(spec)) throw new KsailError("validation", `${file} is not a mapping`);
   const unsupported = Object.keys(spec).filter(
-    (key) => !SUPPORTED_FIELDS.has(key) && !(nameTransforms && NAME_FIELDS.includes(key)),
+    (key) =>
+      !SUPPORTED_FIELDS.has(key) &&
+      !(nameTransforms && NAME_FIELDS.includes(key)) &&
+      !(identitiesOnly && (IDENTITY_NEUTRAL_FIELDS.has(key) || IDENTITY_READ_FIELDS.has(key))),
   );
   if (unsupported.length > 0) {
     throw unsupportedBuild(file, `uses ${unsupported.join(", ")}`);
   }
   const dir = posix.dirname(file);
   const rendered: RenderedObject[] = [];
-  const resources = spec.resources ?? [];
-  if (!Array.isArray(resources))
+  if (spec.resources !== undefined && !Array.isArray(spec.resources))
     throw new KsailError("validation", `${file}: resources is not a list`);
+  // kustomize reads the deprecated `bases` as more resources, after them.
+  const resources: unknown[] = [
+    ...((spec.resources as unknown[] | undefined) ?? []),
+    ...(identitiesOnly && Array.isArray(spec.bases) ? (spec.bases as unknown[]) : []),
+  ];
   for (const entry of resources) {
     if (typeof entry !== "string")
       throw new KsailError("validation", `${file}: a resources entry is not a string`);
@@ -270,7 +323,7 @@ function renderKustomization(
           `${file}: resource ${entry} is a directory without a kustomization file (kustomize cannot build it)`,
         );
       }
-      rendered.push(...renderKustomization(nested, files, seen, nameTransforms));
+      rendered.push(...renderKustomization(nested, files, seen, mode));
     } else {
       throw new KsailError(
         "validation",
@@ -279,13 +332,173 @@ function renderKustomization(
     }
   }
   seen.delete(file);
+  if (identitiesOnly) {
+    rendered.push(...generatedObjects(spec, file, rendered));
+    checkPatches(spec, file, files);
+  }
   if (spec.namespace !== undefined) {
     if (typeof spec.namespace !== "string")
       throw new KsailError("validation", `${file}: namespace is not a string`);
-    setNamespace(rendered, spec.namespace, file);
+    setNamespace(rendered, spec.namespace, file, identitiesOnly);
   }
   if (nameTransforms) renameObjects(rendered, spec, file);
   return rendered;
+}
+
+const GENERATORS = { configMapGenerator: "ConfigMap", secretGenerator: "Secret" } as const;
+
+/** `disableNameSuffixHash` of a generator's options (or of generatorOptions). */
+function disablesHash(options: unknown): boolean | undefined {
+  return isObject(options) && typeof options.disableNameSuffixHash === "boolean"
+    ? options.disableNameSuffixHash
+    : undefined;
+}
+
+/**
+ * The ConfigMaps and Secrets of a kustomization's generators, as identity stubs: `behavior:
+ * create` (the default) adds one, named `name` (plus `-<hash>` at the very end of the build,
+ * unless disableNameSuffixHash); merge and replace change one already accumulated, whose name
+ * stays.
+ */
+function generatedObjects(
+  spec: Record<string, unknown>,
+  file: string,
+  accumulated: readonly RenderedObject[],
+): RenderedObject[] {
+  const out: RenderedObject[] = [];
+  const hashByDefault = !(disablesHash(spec.generatorOptions) ?? false);
+  for (const [field, kind] of Object.entries(GENERATORS)) {
+    const entries = spec[field];
+    if (entries === undefined) continue;
+    if (!Array.isArray(entries))
+      throw new KsailError("validation", `${file}: ${field} is not a list`);
+    entries.forEach((entry: unknown, i) => {
+      const where = `${file}: ${field}[${i}]`;
+      if (!isObject(entry) || typeof entry.name !== "string" || entry.name === "")
+        throw new KsailError("validation", `${where} has no name`);
+      if (entry.namespace !== undefined && typeof entry.namespace !== "string")
+        throw new KsailError("validation", `${where}: namespace is not a string`);
+      const behavior = entry.behavior ?? "create";
+      if (behavior === "merge" || behavior === "replace") {
+        const name = entry.name as string;
+        const target = accumulated.find(
+          (r) =>
+            r.object.kind === kind &&
+            r.object.metadata.name === name &&
+            (entry.namespace === undefined || r.object.metadata.namespace === entry.namespace),
+        );
+        if (target === undefined)
+          throw unsupportedBuild(where, `behavior: ${behavior} without a ${kind} ${name} below it`);
+        return;
+      }
+      if (behavior !== "create") throw unsupportedBuild(where, `behavior: ${String(behavior)}`);
+      const object: KubeObject = {
+        apiVersion: "v1",
+        kind,
+        metadata: {
+          name: entry.name as string,
+          ...(entry.namespace ? { namespace: entry.namespace as string } : {}),
+        },
+      };
+      if (!(disablesHash(entry.options) ?? !hashByDefault)) HASH_SUFFIXED.add(object);
+      out.push({ object, file });
+    });
+  }
+  return out;
+}
+
+/** JSON pointers whose change would move, rename or re-kind an object. */
+function touchesIdentity(pointer: unknown): boolean {
+  if (typeof pointer !== "string") return false;
+  return (
+    pointer === "" ||
+    pointer === "/" ||
+    pointer === "/metadata" ||
+    ["/metadata/name", "/metadata/namespace", "/kind", "/apiVersion"].some(
+      (p) => pointer === p || pointer.startsWith(`${p}/`),
+    )
+  );
+}
+
+/**
+ * Refuses the patches that may change which objects exist or what they are called: strategic
+ * merge patches with a top-level `$patch` (delete, replace), patches allowed to change names or
+ * kinds, and JSON 6902 operations on metadata.name/namespace, kind or apiVersion. All others
+ * keep every identity (a strategic merge patch finds its target by them and cannot rename it).
+ */
+function checkPatches(
+  spec: Record<string, unknown>,
+  file: string,
+  files: ReadonlyMap<string, Buffer>,
+): void {
+  const dir = posix.dirname(file);
+  const text = (entry: Record<string, unknown>, where: string): string => {
+    if (typeof entry.patch === "string") return entry.patch;
+    if (typeof entry.path === "string") {
+      const path = posix.normalize(posix.join(dir, entry.path));
+      const data = files.get(path);
+      if (data === undefined)
+        throw new KsailError("validation", `${where}: patch ${entry.path} does not exist`);
+      return data.toString("utf8");
+    }
+    throw new KsailError("validation", `${where} has neither patch nor path`);
+  };
+  const check = (source: string, where: string, json6902: boolean | undefined) => {
+    const values = documentValues(where, source).filter((v) => v !== null && v !== undefined);
+    const isOps = values.length === 1 && Array.isArray(values[0]);
+    if (json6902 === true && !isOps)
+      throw new KsailError(
+        "validation",
+        `${where}: a JSON 6902 patch must be a list of operations`,
+      );
+    if (isOps && json6902 !== false) {
+      for (const op of values[0] as unknown[]) {
+        if (
+          isObject(op) &&
+          (touchesIdentity(op.path) || (op.op === "move" && touchesIdentity(op.from)))
+        )
+          throw unsupportedBuild(
+            where,
+            `the patch operation ${String(op.op)} ${String(op.path)} may rename or move objects`,
+          );
+      }
+      return;
+    }
+    for (const value of values) {
+      if (isObject(value) && value.$patch !== undefined)
+        throw unsupportedBuild(
+          where,
+          `$patch: ${String(value.$patch)} changes which objects exist`,
+        );
+    }
+  };
+  const list = (field: string): unknown[] => {
+    const value = spec[field];
+    if (value === undefined) return [];
+    if (!Array.isArray(value))
+      throw new KsailError("validation", `${file}: ${field} is not a list`);
+    return value;
+  };
+  list("patchesStrategicMerge").forEach((entry, i) => {
+    const where = `${file}: patchesStrategicMerge[${i}]`;
+    if (typeof entry !== "string") throw new KsailError("validation", `${where} is not a string`);
+    // A file path, or the patch itself inline.
+    const path = posix.normalize(posix.join(dir, entry));
+    check(files.has(path) ? files.get(path)!.toString("utf8") : entry, where, false);
+  });
+  list("patchesJson6902").forEach((entry, i) => {
+    const where = `${file}: patchesJson6902[${i}]`;
+    if (!isObject(entry)) throw new KsailError("validation", `${where} is not a mapping`);
+    check(text(entry, where), where, true);
+  });
+  list("patches").forEach((entry, i) => {
+    const where = `${file}: patches[${i}]`;
+    if (!isObject(entry)) throw new KsailError("validation", `${where} is not a mapping`);
+    const options = isObject(entry.options) ? entry.options : {};
+    for (const option of ["allowNameChange", "allowKindChange"])
+      if (options[option] === true) throw unsupportedBuild(where, `options.${option}: true`);
+    check(text(entry, where), where, undefined);
+  });
 }
 
 /** kustomize's prefix/suffix transformer, on the object names only (see nameTransforms). */
@@ -325,8 +538,12 @@ export function renderObjects(
   }
   let rendered: RenderedObject[];
   const top = kustomizationIn(root, files);
+  const mode: Mode = {
+    nameTransforms: (options.nameTransforms ?? false) || (options.identitiesOnly ?? false),
+    identitiesOnly: options.identitiesOnly ?? false,
+  };
   if (top) {
-    rendered = renderKustomization(top, files, new Set(), options.nameTransforms ?? false);
+    rendered = renderKustomization(top, files, new Set(), mode);
   } else {
     // Flux's generator: every .yaml/.yml file under the path; a sub-directory with its own
     // kustomization is one resource and is not descended into.
@@ -347,12 +564,7 @@ export function renderObjects(
         if (!units.has(unit)) {
           units.add(unit);
           rendered.push(
-            ...renderKustomization(
-              kustomizationIn(unit, files)!,
-              files,
-              new Set(),
-              options.nameTransforms ?? false,
-            ),
+            ...renderKustomization(kustomizationIn(unit, files)!, files, new Set(), mode),
           );
         }
         continue;
@@ -365,7 +577,45 @@ export function renderObjects(
     }
   }
   if (options.targetNamespace) {
-    setNamespace(rendered, options.targetNamespace, "spec.targetNamespace of the Kustomization");
+    setNamespace(
+      rendered,
+      options.targetNamespace,
+      "spec.targetNamespace of the Kustomization",
+      mode.identitiesOnly,
+    );
   }
   return rendered;
+}
+
+/** One object's identity as the inventory names it (see renderIdentities). */
+export interface RenderedIdentity {
+  group: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  apiVersion: string;
+  /** A generated ConfigMap/Secret: its final name is `name-<hash>`. */
+  hashSuffix?: boolean;
+}
+
+/**
+ * The identities of the objects kustomize-controller applies from these files (the
+ * identitiesOnly render). Throws KsailError "usage" for what it cannot tell faithfully.
+ */
+export function renderIdentities(
+  files: ReadonlyMap<string, Buffer>,
+  options: Omit<RenderOptions, "nameTransforms" | "identitiesOnly"> = {},
+): RenderedIdentity[] {
+  return renderObjects(files, { ...options, identitiesOnly: true }).map(({ object }) => {
+    const { apiVersion, kind, metadata } = object;
+    const group = apiVersion.includes("/") ? apiVersion.slice(0, apiVersion.lastIndexOf("/")) : "";
+    return {
+      group,
+      kind,
+      namespace: metadata.namespace ?? "",
+      name: metadata.name,
+      apiVersion,
+      ...(hashSuffixed(object) ? { hashSuffix: true } : {}),
+    };
+  });
 }

@@ -445,8 +445,6 @@ export async function stopRegistry(
 export interface DeleteRegistryOptions {
   /** Also remove the data volume (FR-015). */
   deleteVolume?: boolean;
-  /** Volume to remove when the container is already gone (default <name>-data). */
-  volume?: string;
 }
 
 export interface DeleteRegistryResult {
@@ -455,15 +453,20 @@ export interface DeleteRegistryResult {
   volumeRemoved: boolean;
 }
 
-/** Removes the container; the volume only with `deleteVolume`. Idempotent. */
+/**
+ * Removes the container; the volume only with `deleteVolume`. Idempotent. Same argument order as
+ * ensureRegistry: engine, the registry, progress, options. `registry.volume` is the volume removed
+ * when the container is already gone (default <name>-data); the container's own mount wins.
+ */
 export async function deleteRegistry(
   engine: Engine,
-  name: string,
-  options: DeleteRegistryOptions = {},
+  registry: Pick<RegistrySpec, "name"> & Partial<Pick<RegistrySpec, "volume">>,
   progress: Progress = silentProgress,
+  options: DeleteRegistryOptions = {},
 ): Promise<DeleteRegistryResult> {
+  const { name } = registry;
   const info = await engine.inspectContainer(name);
-  const volume = (info && volumeOf(info)) ?? options.volume ?? registryVolumeName(name);
+  const volume = (info && volumeOf(info)) ?? registry.volume ?? registryVolumeName(name);
   let containerRemoved = false;
   if (info) {
     assertManaged(info, name);

@@ -14,6 +14,7 @@ import {
   Unpatchable,
   type Patched,
 } from "./patch.js";
+import { SCHEMA_FILE, SCHEMA_LINE, schemaText } from "./schema-file.js";
 
 export interface ScaffoldFile {
   /** Path relative to the project directory. */
@@ -21,6 +22,8 @@ export interface ScaffoldFile {
   content: string;
   /** How to patch the user's existing file with ksail's wiring (init --force). */
   patch: (existing: string) => Patched;
+  /** ksail's own generated file (the schema): written again whenever it differs, never a conflict. */
+  generated?: boolean;
 }
 
 export type InitAction = "created" | "patched" | "unchanged" | "replaced" | "skipped";
@@ -47,8 +50,8 @@ export interface InitResult {
 export interface InitOptions {
   force?: boolean;
   /**
-   * The `# yaml-language-server: $schema=…` line (without "# "), naming the installed
-   * package's schema so that editors validate ksail.yaml.
+   * The `# yaml-language-server: $schema=…` line (without "# "); default: the schema init
+   * writes beside ksail.yaml (.ksail/ksail.schema.json, see schema-file.ts).
    */
   schemaLine?: string;
 }
@@ -59,7 +62,8 @@ export function defaultContext(config: Pick<KsailConfig, "metadata" | "spec">): 
 }
 
 export function scaffoldFiles(config: KsailConfig, options: InitOptions = {}): ScaffoldFile[] {
-  const schemaLine = options.schemaLine ?? DEFAULT_SCHEMA_LINE;
+  const schemaLine = options.schemaLine ?? SCHEMA_LINE;
+  const schema = schemaText();
   const written = ksailDocument(config);
   return [
     {
@@ -75,11 +79,17 @@ export function scaffoldFiles(config: KsailConfig, options: InitOptions = {}): S
           ? patchKindConfig(existing, config)
           : patchK3dConfig(existing, config),
     },
+    {
+      path: SCHEMA_FILE,
+      content: schema,
+      patch: (existing) =>
+        existing === schema
+          ? { text: existing, changes: [] }
+          : { text: schema, changes: ["the schema of this ksail version"] },
+      generated: true,
+    },
   ];
 }
-
-/** Without the installed package's path (library use): the schema's path inside the package. */
-const DEFAULT_SCHEMA_LINE = "yaml-language-server: $schema=schemas/ksail.schema.json";
 
 /** ksail.yaml as init writes it, as a plain object. */
 function ksailDocument(config: KsailConfig): object {
@@ -174,12 +184,13 @@ export async function initProject(
   const files = scaffoldFiles(config, options);
   const existing: string[] = [];
   for (const file of files) if (await exists(join(root, file.path))) existing.push(file.path);
-  if (existing.length > 0 && !options.force) {
+  const conflicts = existing.filter((path) => !files.find((f) => f.path === path)?.generated);
+  if (conflicts.length > 0 && !options.force) {
     throw new KsailError(
       "conflict",
-      `refusing to overwrite existing ${existing.join(", ")} in ${root}`,
+      `refusing to overwrite existing ${conflicts.join(", ")} in ${root}`,
       {
-        hint: `Pass --force to patch ksail's settings into ${existing.join(" and ")} (your other fields and comments stay; ${config.spec.sourceDirectory}/ is never touched), or run init in another directory.`,
+        hint: `Pass --force to patch ksail's settings into ${conflicts.join(" and ")} (your other fields and comments stay; ${config.spec.sourceDirectory}/ is never touched), or run init in another directory.`,
       },
     );
   }

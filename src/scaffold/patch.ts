@@ -9,6 +9,7 @@ import { KIND_CONFIG_PATH_PATCH } from "../cluster/distribution-config.js";
 import { registriesYamlMirrors } from "../cluster/wiring.js";
 import type { KsailConfig } from "../config/schema.js";
 import { REGISTRY_CONTAINER_PORT } from "../registry/address.js";
+import { withSchemaLine } from "./schema-file.js";
 
 export interface Patched {
   text: string;
@@ -54,11 +55,9 @@ function leaves(value: unknown, path: string[] = []): [string[], unknown][] {
 
 /** The `# yaml-language-server: $schema=…` line editors read, set to `schemaLine`. */
 function withSchemaComment(text: string, schemaLine: string, changes: string[]): string {
-  const wanted = `# ${schemaLine}`;
-  const existing = /^#\s*yaml-language-server:.*$/m.exec(text);
-  if (existing?.[0] === wanted) return text;
-  changes.push(existing ? "schema comment updated" : "schema comment added");
-  return existing ? text.replace(existing[0], wanted) : `${wanted}\n${text}`;
+  const patched = withSchemaLine(text, schemaLine);
+  if (patched.change) changes.push(patched.change);
+  return patched.text;
 }
 
 /**

@@ -6,8 +6,7 @@
  * name the place and the line number only.
  */
 import { appendFile, chmod, mkdir, readFile, stat } from "node:fs/promises";
-import { homedir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { generateX25519Identity, identityToRecipient } from "age-encryption";
 import { KsailError } from "../errors.js";
 
@@ -30,11 +29,15 @@ const IDENTITY_LINE = /^AGE-SECRET-KEY-(?:PQ-)?1[0-9A-Z]+$/;
 /** A keys file larger than this is not an age keys file. */
 const MAX_KEYS_FILE_BYTES = 1024 * 1024;
 
-/** The keys file ksail writes to and sops reads from when $SOPS_AGE_KEY is unset. */
-export function defaultKeyFile(env: NodeJS.ProcessEnv): string {
-  if (env.SOPS_AGE_KEY_FILE) return env.SOPS_AGE_KEY_FILE;
-  const config = env.XDG_CONFIG_HOME || join(env.HOME || homedir(), ".config");
-  return join(config, "sops", "age", "keys.txt");
+/**
+ * Where the local age identities are, as sops looks for them; config/load.ts resolveAgeKeys
+ * resolves it from the environment (settings.ts sopsAgeKey, sopsAgeKeyFile).
+ */
+export interface AgeKeyPlaces {
+  /** $SOPS_AGE_KEY: the identities themselves (secret). Wins over the file when set. */
+  key: string | undefined;
+  /** The keys file ksail writes to and sops reads from when `key` is unset. */
+  keyFile: string;
 }
 
 /** The identities in a keys file's text; `where` names it in errors (never a key). */
@@ -67,14 +70,14 @@ export async function parseIdentities(text: string, where: string): Promise<stri
  * The local identities, from the first place that is set (as sops does). A keys file that does
  * not exist gives none; one that cannot be read, or holds something else, is an error naming it.
  */
-export async function loadIdentities(env: NodeJS.ProcessEnv): Promise<LoadedIdentities> {
+export async function loadIdentities(places: AgeKeyPlaces): Promise<LoadedIdentities> {
   const looked: string[] = [];
   let identities: string[] = [];
-  if (env.SOPS_AGE_KEY) {
+  if (places.key) {
     looked.push("$SOPS_AGE_KEY");
-    identities = await parseIdentities(env.SOPS_AGE_KEY, "$SOPS_AGE_KEY");
+    identities = await parseIdentities(places.key, "$SOPS_AGE_KEY");
   } else {
-    const file = defaultKeyFile(env);
+    const file = places.keyFile;
     looked.push(file);
     let text: string | undefined;
     try {

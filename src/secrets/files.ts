@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join, relative } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { KsailError } from "../errors.js";
-import { appendNewIdentity, defaultKeyFile, loadIdentities } from "./age-keys.js";
+import { appendNewIdentity, loadIdentities, type AgeKeyPlaces } from "./age-keys.js";
 import {
   creationRuleText,
   findSopsConfig,
@@ -144,9 +144,9 @@ export async function encryptFile(path: string, cwd: string): Promise<EncryptedF
 }
 
 /** The plaintext of a SOPS file (MAC checked). */
-export async function decryptFile(path: string, env: NodeJS.ProcessEnv): Promise<string> {
+export async function decryptFile(path: string, keys: AgeKeyPlaces): Promise<string> {
   const text = await readText(path);
-  const loaded = await loadIdentities(env);
+  const loaded = await loadIdentities(keys);
   try {
     return (await decryptYaml(text, loaded.identities)).text;
   } catch (error) {
@@ -158,10 +158,10 @@ export async function decryptFile(path: string, env: NodeJS.ProcessEnv): Promise
 export async function rotateFile(
   path: string,
   cwd: string,
-  env: NodeJS.ProcessEnv,
+  keys: AgeKeyPlaces,
 ): Promise<EncryptedFile> {
   const text = await readText(path);
-  const loaded = await loadIdentities(env);
+  const loaded = await loadIdentities(keys);
   let plain: string;
   let rules: EncryptionRules;
   try {
@@ -204,16 +204,18 @@ function runEditor(editor: string, file: string, env: NodeJS.ProcessEnv): Promis
 }
 
 /**
- * Opens the plaintext of a SOPS file in $EDITOR and re-encrypts it when the editor exits 0 and
- * the result is valid YAML; otherwise the file is left as it was.
+ * Opens the plaintext of a SOPS file in `editor` and re-encrypts it when the editor exits 0 and
+ * the result is valid YAML; otherwise the file is left as it was. `env` is the editor's
+ * environment (its PATH, its terminal).
  */
 export async function editFile(
   path: string,
   editor: string,
+  keys: AgeKeyPlaces,
   env: NodeJS.ProcessEnv,
 ): Promise<EditResult> {
   const text = await readText(path);
-  const loaded = await loadIdentities(env);
+  const loaded = await loadIdentities(keys);
   let plain: string;
   let recipients: string[];
   let rules: EncryptionRules;
@@ -277,9 +279,9 @@ export interface KeygenResult {
 export async function keygen(
   projectRoot: string,
   sourceDir: string,
-  env: NodeJS.ProcessEnv,
+  keys: AgeKeyPlaces,
 ): Promise<KeygenResult> {
-  if (env.SOPS_AGE_KEY)
+  if (keys.key)
     throw new KsailError(
       "config",
       "$SOPS_AGE_KEY is set: sops and ksail read the identity from it, so a new key in a file would not be used",
@@ -287,7 +289,7 @@ export async function keygen(
         hint: "Unset SOPS_AGE_KEY, or generate the key with age-keygen and add it to $SOPS_AGE_KEY yourself.",
       },
     );
-  const keyFile = defaultKeyFile(env);
+  const { keyFile } = keys;
   const recipient = await appendNewIdentity(keyFile);
   const relativeSource = relative(projectRoot, sourceDir) || ".";
   const rule = creationRuleText(relativeSource, recipient);

@@ -5,7 +5,7 @@
  * namespace). ksail puts there every local identity whose recipient appears in a creation rule of
  * the project's `.sops.yaml` — never another one — and nothing when there is no `.sops.yaml`.
  */
-import { loadIdentities } from "./age-keys.js";
+import { loadIdentities, type AgeKeyPlaces } from "./age-keys.js";
 import { findSopsConfig, readSopsConfig } from "./sops-config.js";
 
 export const SOPS_AGE_SECRET = "sops-age";
@@ -23,20 +23,21 @@ export interface FluxDecryption {
   matched: string[];
 }
 
-/** The decryption set-up of a project, and the identities for its Secret (kept apart: secret). */
+/**
+ * The decryption set-up of a project, and the identities for its Secret (kept apart: secret).
+ * Without `keys` (`gen flux`), the reference only: no key file is read.
+ */
 export async function fluxDecryption(
   projectRoot: string,
-  env: NodeJS.ProcessEnv,
-  /** false: the reference only (`gen flux`), no key file read. */
-  withIdentities = true,
+  keys: AgeKeyPlaces | undefined,
 ): Promise<{ decryption: FluxDecryption; identities: string[] } | undefined> {
   const configPath = await findSopsConfig(projectRoot);
   if (configPath === undefined) return undefined;
   const config = await readSopsConfig(configPath);
   const recipients = [...new Set(config.creationRules.flatMap((rule) => rule.recipients))];
   if (recipients.length === 0) return undefined;
-  const local = withIdentities
-    ? await loadIdentities(env)
+  const local = keys
+    ? await loadIdentities(keys)
     : { identities: [] as string[], recipients: [] as string[] };
   const identities: string[] = [];
   const matched: string[] = [];

@@ -58,6 +58,10 @@ export interface BuildResult {
   /** Files a kustomization reads otherwise: patches, schemas, generator inputs. */
   used: Set<string>;
   collisions: Collision[];
+  /** The objects the root passes on (what Flux applies), with their transformers applied. */
+  objects: ObjectId[];
+  /** Every top-level field of the kustomizations walked (see KustomizationInfo.fields). */
+  fields: Set<string>;
 }
 
 function kustomizationFilesIn(fileSet: ReadonlySet<string>, dir: string): string[] {
@@ -108,6 +112,8 @@ class BuildWalk {
     kustomizations: new Set(),
     used: new Set(),
     collisions: [],
+    objects: [],
+    fields: new Set(),
   };
   private readonly fileObjects = new Map<string, FoundObject[]>();
   private readonly dirObjects = new Map<string, FoundObject[]>();
@@ -117,7 +123,7 @@ class BuildWalk {
 
   async run(): Promise<BuildResult> {
     if (kustomizationFilesIn(this.input.fileSet, ".").length > 0) {
-      await this.directory(".", ["."]);
+      this.result.objects = (await this.directory(".", ["."])).map((o) => o.id);
     } else {
       this.result.generated = true;
       const objects = await this.accumulate(
@@ -127,6 +133,7 @@ class BuildWalk {
         ".",
       );
       this.dirObjects.set(".", objects);
+      this.result.objects = objects.map((o) => o.id);
     }
     return this.result;
   }
@@ -165,6 +172,7 @@ class BuildWalk {
       );
     this.infos.set(file, info);
     if (info !== undefined) {
+      for (const field of info.fields) this.result.fields.add(field);
       for (const path of [...info.patchFiles, ...info.dataFiles]) this.result.used.add(path);
       for (const path of info.patchFiles) {
         // kustomize parses these as YAML: syntax errors fail the build.
@@ -300,6 +308,45 @@ class BuildWalk {
     this.result.collisions.push(...collisions.values());
     return out;
   }
+}
+
+/**
+ * Kustomization fields that neither create, remove nor rename objects beyond what the walk models
+ * (resources, namespace, namePrefix, nameSuffix): with only these, BuildResult.objects is exactly
+ * the set of objects kustomize builds.
+ */
+const IDENTITY_NEUTRAL_FIELDS: ReadonlySet<string> = new Set([
+  "apiVersion",
+  "kind",
+  "metadata",
+  "resources",
+  "bases",
+  "namespace",
+  "namePrefix",
+  "nameSuffix",
+  "commonLabels",
+  "labels",
+  "commonAnnotations",
+  "images",
+  "imageTags",
+  "replicas",
+  "buildMetadata",
+  "sortOptions",
+]);
+
+/** What validation learned about the objects Flux will apply (see ValidateOptions.identities). */
+export interface BuiltIdentities {
+  /** The root's objects, when the walk models every field that names objects. */
+  objects?: ObjectId[];
+  /** Why `objects` is not given: the fields the walk does not model. */
+  inexact?: string;
+}
+
+/** The root's objects of a walk without findings, or why they are not exact. */
+export function builtIdentities(build: BuildResult): BuiltIdentities {
+  const other = [...build.fields].filter((f) => !IDENTITY_NEUTRAL_FIELDS.has(f)).sort();
+  if (other.length > 0) return { inexact: `the kustomizations use ${other.join(", ")}` };
+  return { objects: build.objects };
 }
 
 export function walkBuild(input: BuildInput): Promise<BuildResult> {

@@ -53,6 +53,8 @@ export interface KustomizationInfo {
   namespace?: string;
   namePrefix?: string;
   nameSuffix?: string;
+  /** Its top-level fields, as written (what an identity computation must model). */
+  fields: string[];
 }
 
 const REMOTE_HOSTS =
@@ -300,7 +302,14 @@ export async function checkKustomization(
   const node = docs[0]?.contents as Node | null | undefined;
   if (docs.length === 0 && unknownFields !== issues) {
     // The root kustomization.yaml, empty: Flux rewrites it into an empty Kustomization.
-    return { kind: "Kustomization", resources: [], components: [], patchFiles: [], dataFiles: [] };
+    return {
+      kind: "Kustomization",
+      resources: [],
+      components: [],
+      patchFiles: [],
+      dataFiles: [],
+      fields: [],
+    };
   }
   if (docs.length !== 1 || node === null || node === undefined || !isMap(node)) {
     issues.push({
@@ -311,6 +320,7 @@ export async function checkKustomization(
     });
     return undefined;
   }
+  const map = node;
   const dirSet = new Set<string>();
   for (const path of fileSet) {
     let dir = posix.dirname(path);
@@ -326,10 +336,16 @@ export async function checkKustomization(
     fileSet,
     dirSet,
     issues,
-    info: { kind: "Kustomization", resources: [], components: [], patchFiles: [], dataFiles: [] },
+    info: {
+      kind: "Kustomization",
+      resources: [],
+      components: [],
+      patchFiles: [],
+      dataFiles: [],
+      fields: map.items.flatMap((p) => (isScalar(p.key) ? [String(p.key.value)] : [])),
+    },
     pending: [],
   };
-  const map = node;
 
   for (const pair of map.items) {
     const key = isScalar(pair.key) ? String(pair.key.value) : undefined;

@@ -41,7 +41,13 @@ import {
   type ReadYaml,
 } from "./parse.js";
 import { decode } from "./text.js";
-import { walkBuild, type BuildResult, type Collision } from "./build.js";
+import {
+  builtIdentities,
+  walkBuild,
+  type BuildResult,
+  type BuiltIdentities,
+  type Collision,
+} from "./build.js";
 import { displayId } from "./identity.js";
 import type { ObjectLocation } from "./objects.js";
 import { checkSecrets, mayHoldSecret, privateKeyIssue, type SecretsPolicy } from "./secrets.js";
@@ -70,6 +76,11 @@ export interface ValidateOptions {
    * (SOPS MACs are checked when the policy gives the local age identities).
    */
   secrets?: SecretsPolicy;
+  /**
+   * Receives the identities of the objects Flux will apply, as the walk computed them (when it
+   * found nothing wrong): what `workload watch` compares the Kustomization's inventory with.
+   */
+  identities?: BuiltIdentities;
 }
 
 /** The guard's default: refuse plaintext; MACs unchecked (the caller gives the identities). */
@@ -402,6 +413,8 @@ export async function validateSource(
     },
     { issues, warnings },
   );
+  if (options.identities && issues.length === 0)
+    Object.assign(options.identities, builtIdentities(build));
   options.warnings?.push(
     ...build.warnings,
     ...finish(warnings),

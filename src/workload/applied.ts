@@ -16,7 +16,8 @@ import type { KubeClient } from "../k8s/client.js";
 import type { RegistryClient } from "../oci/client.js";
 import type { RepositoryRef } from "../oci/reference.js";
 import { silentProgress, type Progress } from "../progress.js";
-import { displayName, sourceObjects } from "./object-diff.js";
+import { renderIdentities } from "../flux/render.js";
+import { displayName } from "./object-diff.js";
 import { semverTags } from "./versions.js";
 
 export interface AppliedCheck {
@@ -53,12 +54,147 @@ export function revisionVersion(revision: string | undefined): string | undefine
 }
 
 /**
+ * An object the version builds, as the inventory names it. `hashSuffix`: a ConfigMap or Secret
+ * of a kustomize generator, whose name gets `-` and a 10-character hash of its content; it matches
+ * an inventory entry named `<name>-<hash>` (the hash itself is not recomputed here).
+ */
+export interface ExpectedObject {
+  group: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  /** group/version, when known (else the inventory's version of that kind is asked). */
+  apiVersion?: string;
+  hashSuffix?: boolean;
+}
+
+/** kustomize's name hash: 10 characters of [0-9a-z] (hex digits with some replaced). */
+const HASH_SUFFIX = /^-[0-9a-z]{10}$/;
+
+/** The objects of one version (by its manifest digest), known already. */
+export interface KnownObjects {
+  digest: string;
+  objects: readonly ExpectedObject[];
+}
+
+type CheckInput = { target: ReconcileTarget; repository: RepositoryRef; expectDigest?: string };
+
+/** The Kustomization with its applied revision, or the error that it has none (or another). */
+async function appliedKustomization(kube: KubeClient, input: Omit<CheckInput, "repository">) {
+  const { target } = input;
+  const where = `Kustomization ${target.namespace}/${target.name}`;
+  const ks = await kube.getRaw<InventoryKustomization & { apiVersion: string; kind: string }>(
+    kustomizationRef(target),
+  );
+  if (!ks) throw new KsailError("not-found", `${where} does not exist`);
+  const revision = ks.status?.lastAppliedRevision ?? "";
+  const digest = revisionDigest(revision);
+  if (digest === undefined) {
+    throw new KsailError("failed", `${where} has applied no artifact revision yet`, {
+      hint: `kubectl describe kustomization -n ${target.namespace} ${target.name}`,
+    });
+  }
+  if (input.expectDigest !== undefined && digest !== input.expectDigest) {
+    throw new KsailError(
+      "failed",
+      `${where} applied ${revision}, not the requested ${input.expectDigest}`,
+      { hint: `kubectl describe kustomization -n ${target.namespace} ${target.name}` },
+    );
+  }
+  const version = revisionVersion(revision);
+  const base = {
+    kustomization: `${target.namespace}/${target.name}`,
+    revision,
+    digest,
+    ...(version ? { version } : {}),
+  };
+  return { ks, base };
+}
+
+/** The objects a version's layer builds for this Kustomization (fetched from the registry). */
+async function versionObjects(
+  client: RegistryClient,
+  repository: RepositoryRef,
+  digest: string,
+  targetNamespace: string | undefined,
+): Promise<ExpectedObject[]> {
+  const { bytes } = await client.fetchManifest(repository, digest);
+  const manifest = parseFluxManifest(bytes);
+  const layer = await client.fetchBlob(repository, manifest.layer.digest, {
+    size: manifest.layer.size,
+  });
+  return renderIdentities(await readLayerFiles(layer), {
+    ...(targetNamespace ? { targetNamespace } : {}),
+  });
+}
+
+/** Compares the inventory's entries with the expected objects. */
+async function compareInventory(
+  kube: KubeClient,
+  objects: readonly ExpectedObject[],
+  entries: readonly { id: string; v: string }[],
+): Promise<{ expected: number; missing: string[]; unexpected: string[] }> {
+  const parsed = entries.map((e) => ({ entry: e, id: parseInventoryId(e.id) }));
+  const versionOf = (group: string, kind: string) => {
+    const held = parsed.find((p) => p.id?.group === group && p.id.kind === kind);
+    return held ? (group ? `${group}/${held.entry.v}` : held.entry.v) : undefined;
+  };
+  const unmatched = new Set(entries.map((e) => e.id));
+  const missing: string[] = [];
+  const suffixed: ExpectedObject[] = [];
+  for (const object of objects) {
+    const apiVersion = object.apiVersion ?? versionOf(object.group, object.kind);
+    const namespaced =
+      CLUSTER_SCOPED_KINDS.has(object.kind) || apiVersion === undefined
+        ? !CLUSTER_SCOPED_KINDS.has(object.kind)
+        : ((await kube.isNamespaced(apiVersion, object.kind)) ?? true);
+    const id = { ...object, namespace: namespaced ? object.namespace : "" };
+    if (object.hashSuffix) {
+      suffixed.push(id);
+      continue;
+    }
+    const key = inventoryId(id);
+    if (unmatched.has(key)) unmatched.delete(key);
+    else missing.push(displayName(id));
+  }
+  // Generated objects last, so an exact name is never taken for a hashed one.
+  for (const object of suffixed) {
+    const match = parsed.find(
+      ({ entry, id }) =>
+        unmatched.has(entry.id) &&
+        id !== undefined &&
+        id.group === object.group &&
+        id.kind === object.kind &&
+        id.namespace === object.namespace &&
+        id.name.startsWith(object.name) &&
+        HASH_SUFFIX.test(id.name.slice(object.name.length)),
+    );
+    if (match) unmatched.delete(match.entry.id);
+    else missing.push(`${displayName(object)}-<hash>`);
+  }
+  const unexpected = parsed
+    .filter(({ entry }) => unmatched.has(entry.id))
+    .map(({ entry, id }) => (id ? displayName(id) : entry.id));
+  return { expected: objects.length, missing, unexpected };
+}
+
+function summaryLine(where: string, check: AppliedCheck): string {
+  return check.skipped
+    ? `Inventory not checked: ${check.skipped}`
+    : check.missing.length + check.unexpected.length === 0
+      ? `Inventory of ${where} holds the ${check.expected} objects of ${check.version ?? check.digest}`
+      : `Inventory of ${where} differs from ${check.version ?? check.digest}`;
+}
+
+/**
  * Compares the Kustomization's inventory with the objects of the revision it applied. With
- * `expectDigest`, that revision must be this digest (rollback: the pinned version).
+ * `expectDigest`, that revision must be this digest (rollback: the pinned version). When the
+ * revision is the digest of `objects` (what `watch` computed when it validated the version it
+ * pushed), nothing is read from the registry: one GET of the Kustomization.
  */
 export async function checkApplied(
   deps: { kube: KubeClient; client: RegistryClient },
-  input: { target: ReconcileTarget; repository: RepositoryRef; expectDigest?: string },
+  input: CheckInput & { objects?: KnownObjects },
   progress: Progress = silentProgress,
 ): Promise<AppliedCheck> {
   const { kube, client } = deps;
@@ -67,72 +203,30 @@ export async function checkApplied(
   return progress.step(
     `Check the inventory of ${where}`,
     async (): Promise<AppliedCheck> => {
-      const ks = await kube.getRaw<InventoryKustomization & { apiVersion: string; kind: string }>(
-        kustomizationRef(target),
-      );
-      if (!ks) throw new KsailError("not-found", `${where} does not exist`);
-      const revision = ks.status?.lastAppliedRevision ?? "";
-      const digest = revisionDigest(revision);
-      if (digest === undefined) {
-        throw new KsailError("failed", `${where} has applied no artifact revision yet`, {
-          hint: `kubectl describe kustomization -n ${target.namespace} ${target.name}`,
-        });
-      }
-      if (input.expectDigest !== undefined && digest !== input.expectDigest) {
-        throw new KsailError(
-          "failed",
-          `${where} applied ${revision}, not the requested ${input.expectDigest}`,
-          { hint: `kubectl describe kustomization -n ${target.namespace} ${target.name}` },
-        );
-      }
-      const version = revisionVersion(revision);
-      const base = {
-        kustomization: `${target.namespace}/${target.name}`,
-        revision,
-        digest,
-        ...(version ? { version } : {}),
-      };
-      const { bytes } = await client.fetchManifest(repository, digest);
-      const manifest = parseFluxManifest(bytes);
-      const layer = await client.fetchBlob(repository, manifest.layer.digest, {
-        size: manifest.layer.size,
-      });
-      let objects;
-      try {
-        objects = sourceObjects(await readLayerFiles(layer), {
-          ...(ks.spec?.targetNamespace ? { targetNamespace: ks.spec.targetNamespace } : {}),
-        });
-      } catch (error) {
-        if (isKsailError(error) && error.kind === "usage") {
-          return { ...base, expected: 0, missing: [], unexpected: [], skipped: error.message };
+      const { ks, base } = await appliedKustomization(kube, input);
+      const targetNamespace = ks.spec?.targetNamespace;
+      let objects: readonly ExpectedObject[];
+      const known = input.objects?.digest === base.digest ? input.objects.objects : undefined;
+      if (known !== undefined) {
+        objects = targetNamespace
+          ? known.map((o) =>
+              CLUSTER_SCOPED_KINDS.has(o.kind) ? o : { ...o, namespace: targetNamespace },
+            )
+          : known;
+      } else {
+        try {
+          objects = await versionObjects(client, repository, base.digest, targetNamespace);
+        } catch (error) {
+          if (isKsailError(error) && error.kind === "usage") {
+            return { ...base, expected: 0, missing: [], unexpected: [], skipped: error.message };
+          }
+          throw error;
         }
-        throw error;
       }
-      const expected = new Map<string, string>();
-      for (const { id, apiVersion } of objects.values()) {
-        const namespaced = CLUSTER_SCOPED_KINDS.has(id.kind)
-          ? false
-          : ((await kube.isNamespaced(apiVersion, id.kind)) ?? true);
-        const namespace = namespaced ? id.namespace : "";
-        expected.set(inventoryId({ ...id, namespace }), displayName({ ...id, namespace }));
-      }
-      const entries = ks.status?.inventory?.entries ?? [];
-      const held = new Set(entries.map((e) => e.id));
-      const missing = [...expected].filter(([id]) => !held.has(id)).map(([, name]) => name);
-      const unexpected = entries
-        .filter((e) => !expected.has(e.id))
-        .map((e) => {
-          const parsed = parseInventoryId(e.id);
-          return parsed ? displayName(parsed) : e.id;
-        });
-      return { ...base, expected: expected.size, missing, unexpected };
+      const compared = await compareInventory(kube, objects, ks.status?.inventory?.entries ?? []);
+      return { ...base, ...compared };
     },
-    (check) =>
-      check.skipped
-        ? `Inventory not checked: ${check.skipped}`
-        : check.missing.length + check.unexpected.length === 0
-          ? `Inventory of ${where} holds the ${check.expected} objects of ${check.version ?? check.digest}`
-          : `Inventory of ${where} differs from ${check.version ?? check.digest}`,
+    (check) => summaryLine(where, check),
   );
 }
 
@@ -167,7 +261,7 @@ export function appliedMismatch(check: AppliedCheck): KsailError | undefined {
  */
 export async function proveApplied(
   deps: { kube: KubeClient; client: RegistryClient },
-  input: { target: ReconcileTarget; repository: RepositoryRef; expectDigest?: string },
+  input: CheckInput & { objects?: KnownObjects },
   progress: Progress = silentProgress,
 ): Promise<AppliedCheck> {
   const check = await checkApplied(deps, input, progress);

@@ -68,6 +68,7 @@ import {
   type ValidationIssue,
 } from "../validate/manifests.js";
 import type { ValidationCache } from "../validate/cache.js";
+import type { BuiltIdentities } from "../validate/build.js";
 import type { SecretsPolicy } from "../validate/secrets.js";
 import { silentProgress, type Progress } from "../progress.js";
 import {
@@ -131,6 +132,8 @@ export interface PushInput {
   images?: ImagePin[];
   /** The secrets guard's policy (validate/secrets.ts); default: refuse plaintext, check MACs. */
   secrets?: SecretsPolicy;
+  /** Receives the identities of the objects Flux will apply, as validation computed them. */
+  identities?: BuiltIdentities;
 }
 
 export interface PushResult {
@@ -254,6 +257,7 @@ async function packageAndPush(
             maxFileSize,
             warnings,
             firstRead: forValidation,
+            ...(options.identities ? { identities: options.identities } : {}),
             ...(validationCache ? { cache: validationCache } : {}),
             ...(options.secrets ? { secrets: options.secrets } : {}),
           }).finally(() => forValidation.finish());

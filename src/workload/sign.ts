@@ -21,8 +21,6 @@ import { readBoundedFile } from "../util/bounded-read.js";
 
 export const PRIVATE_KEY_FILE = "cosign.key";
 export const PUBLIC_KEY_FILE = "cosign.pub";
-/** The environment variable cosign reads the key password from; ksail reads the same. */
-export const PASSWORD_ENV = "COSIGN_PASSWORD";
 /** Key files are a few hundred bytes. */
 const MAX_KEY_FILE_SIZE = 64 * 1024;
 
@@ -201,7 +199,7 @@ export async function readKeyFile(path: string): Promise<string> {
 
 /**
  * The signing key in `path` (cosign.key or a PKCS #8 / SEC 1 PEM). `password` is what the
- * integrator reads from COSIGN_PASSWORD; undefined when it is not set.
+ * caller resolved from COSIGN_PASSWORD (config/load.ts); undefined when it is not set.
  */
 export async function readSigningKey(
   path: string,

@@ -16,6 +16,10 @@ import type { SigningKey } from "../sign/keys.js";
 import type { ValidationCache } from "../validate/cache.js";
 import type { ImageRebuilder } from "../images/rebuild.js";
 import { pinsOf, type ImagePin } from "../images/pin.js";
+import { readPin } from "../flux/pin.js";
+import type { BuiltIdentities } from "../validate/build.js";
+import { appliedMismatch, checkApplied } from "./applied.js";
+import { pinnedWarning } from "./pin-tag.js";
 import { pruneWorkload } from "./prune.js";
 import { publishVersion, type Published } from "./publish.js";
 import type { PushResult } from "./push.js";
@@ -24,6 +28,7 @@ import type { SignatureFormat } from "./verify.js";
 export type CycleOutcome =
   | "applied" // pushed (or already pushed) and applied by Flux
   | "pushed" // pushed; no reconcile asked for
+  | "pinned" // pushed, not applied: the cluster is pinned to an older version (rollback)
   | "unchanged" // the packaged content equals the newest version, which is applied already
   | "invalid" // validation failed; nothing pushed
   | "flux-failed" // pushed, but Flux reported a failure
@@ -41,7 +46,7 @@ export interface CycleReport {
   outcome: CycleOutcome;
   version?: string;
   digest?: string;
-  /** Validation problems, as file:line:column: message. */
+  /** Validation problems, as file:line:column: message (file relative to where ksail runs). */
   problems?: string[];
   /** Flux's message, or the error, for the failed outcomes. */
   message?: string;
@@ -54,6 +59,8 @@ export interface CycleReport {
     pushMs?: number;
     fetchMs?: number;
     applyMs?: number;
+    /** Comparing the Kustomization's inventory with the version's objects. */
+    checkMs?: number;
     /** First file event of the burst → tag written. */
     savedToPushedMs?: number;
     /** First file event of the burst (or the cycle's start) → end of the cycle. */
@@ -61,6 +68,10 @@ export interface CycleReport {
   };
   /** Versions deleted by --prune-keep after this cycle. */
   pruned?: string[];
+  /** The version the cluster is pinned to (outcome "pinned"). */
+  pinnedTo?: string;
+  /** The proof of what is applied: the inventory holds this many objects of the version. */
+  inventory?: { expected: number; skipped?: string };
   /** The signature tag of the pushed version, with a signing key (legacy format). */
   signatureTag?: string;
   /** Where the pushed version's signature is: the .sig tag or the bundle's referrer digest. */
@@ -76,6 +87,8 @@ export interface CycleContext {
   exclusive?: <T>(repository: string, run: () => Promise<T>) => Promise<T>;
   repository: RepositoryRef;
   sourceDir: string;
+  /** How messages name sourceDir (push's displayDir). */
+  displayDir?: string;
   /** Ignore patterns, editor temp files included. */
   ignore: string[];
   reconcile?: ReconcileTarget & { timeoutMs: number };
@@ -194,13 +207,15 @@ export class CycleRunner {
     const cycle = new Cycle(++this.cycles, trigger, changed, startedAt);
     const pins = await this.build(cycle, trigger, imagePaths);
     if (pins !== undefined && !Array.isArray(pins)) return pins;
-    const pushed = await this.publish(cycle, pins);
+    // Validation's identities of the version, for the inventory check after Flux applied it.
+    const identities: BuiltIdentities = {};
+    const pushed = await this.publish(cycle, identities, pins);
     if ("outcome" in pushed) return pushed;
     if (pushed.unchanged && (this.applied === pushed.digest || !this.ctx.reconcile)) {
       return cycle.end("unchanged");
     }
     if (this.ctx.signal.aborted) return cycle.end("abandoned");
-    const reconciled = await this.reconcile(cycle, pushed);
+    const reconciled = await this.reconcile(cycle, pushed, identities);
     if (reconciled.outcome !== "applied" && reconciled.outcome !== "pushed") return reconciled;
     if (!pushed.unchanged) await this.prune(cycle);
     return cycle.report;
@@ -240,7 +255,11 @@ export class CycleRunner {
    * Validate, push and (with a key) sign — publishVersion, as `workload push` does. A push cut
    * short by Ctrl-C is waited for up to the grace period.
    */
-  private async publish(cycle: Cycle, pins?: ImagePin[]): Promise<PushResult | CycleReport> {
+  private async publish(
+    cycle: Cycle,
+    identities: BuiltIdentities,
+    pins?: ImagePin[],
+  ): Promise<PushResult | CycleReport> {
     const { ctx } = this;
     const work = publishVersion(
       {
@@ -251,7 +270,9 @@ export class CycleRunner {
       {
         repository: ctx.repository,
         sourceDir: ctx.sourceDir,
+        ...(ctx.displayDir === undefined ? {} : { displayDir: ctx.displayDir }),
         ignore: ctx.ignore,
+        identities,
         ...(pins && pins.length > 0 ? { images: pins } : {}),
         ...(ctx.signingKey ? { signingKey: ctx.signingKey } : {}),
         ...(ctx.secrets ? { secrets: ctx.secrets } : {}),
@@ -290,15 +311,32 @@ export class CycleRunner {
     );
   }
 
-  /** Makes Flux fetch and apply the version (without --no-reconcile); Ctrl-C stops the wait. */
-  private async reconcile(cycle: Cycle, pushed: PushResult): Promise<CycleReport> {
+  /**
+   * Makes Flux fetch and apply the version (without --no-reconcile); Ctrl-C stops the wait.
+   * A cluster pinned by `workload rollback` is not asked to (Flux would apply the pinned
+   * version, not this one): the cycle ends "pinned" with the warning. After Flux applied the
+   * version, its inventory must hold the version's objects.
+   */
+  private async reconcile(
+    cycle: Cycle,
+    pushed: PushResult,
+    identities: BuiltIdentities,
+  ): Promise<CycleReport> {
     const { ctx } = this;
     if (!ctx.reconcile) return cycle.end("pushed");
     const { timeoutMs, ...target } = ctx.reconcile;
+    const kube = ctx.kube as KubeClient;
     let reconciled;
     try {
+      const pin = await readPin(kube, target);
+      if (pin) {
+        const pinnedTo = pin.version ?? pin.digest;
+        ctx.warn(pinnedWarning(pinnedTo, pushed.version));
+        this.applied = undefined;
+        return cycle.end("pinned", { pinnedTo });
+      }
       reconciled = await Promise.race([
-        reconcileWorkload({ kube: ctx.kube as KubeClient }, { ...target, timeoutMs }, cycle.clock),
+        reconcileWorkload({ kube }, { ...target, timeoutMs }, cycle.clock),
         ctx.aborted,
       ]);
     } catch (error) {
@@ -314,8 +352,53 @@ export class CycleRunner {
       ctx.warn(
         `Flux applied ${apply?.revision ?? "nothing"}, not ${pushed.version}@${pushed.digest} (another push meanwhile?)`,
       );
+      return cycle.end("applied");
     }
-    return cycle.end("applied");
+    return this.prove(cycle, pushed, identities);
+  }
+
+  /**
+   * The proof of what is applied (applied.ts): one GET of the Kustomization, compared with the
+   * identities validation computed for this version (the registry is read only when validation
+   * could not tell them, e.g. for generators). A mismatch fails the cycle, naming the objects.
+   */
+  private async prove(
+    cycle: Cycle,
+    pushed: PushResult,
+    identities: BuiltIdentities,
+  ): Promise<CycleReport> {
+    const { ctx } = this;
+    const { timeoutMs: _timeout, ...target } = ctx.reconcile!;
+    const started = performance.now();
+    let check;
+    try {
+      check = await checkApplied(
+        { kube: ctx.kube as KubeClient, client: ctx.client },
+        {
+          target,
+          repository: ctx.repository,
+          ...(identities.objects
+            ? { objects: { digest: pushed.digest, objects: identities.objects } }
+            : {}),
+        },
+      );
+    } catch (error) {
+      return cycle.fail(error, "reconcile");
+    } finally {
+      cycle.report.timings.checkMs = performance.now() - started;
+    }
+    const mismatch = appliedMismatch(check);
+    if (mismatch) {
+      this.applied = undefined; // the next save reconciles again
+      return cycle.end("failed", {
+        message: mismatch.message,
+        ...(mismatch.hint ? { hint: mismatch.hint } : {}),
+      });
+    }
+    if (check.skipped) ctx.warn(`inventory not checked: ${check.skipped}`);
+    return cycle.end("applied", {
+      inventory: { expected: check.expected, ...(check.skipped ? { skipped: check.skipped } : {}) },
+    });
   }
 
   /** With --prune-keep, deletes all but the newest versions; a failure is only a warning. */

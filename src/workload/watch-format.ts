@@ -24,6 +24,7 @@ function timings(report: CycleReport): string {
     ["push", ms(t.pushMs)],
     ["fetch", ms(t.fetchMs)],
     ["apply", ms(t.applyMs)],
+    ["check", ms(t.checkMs)],
   ]
     .filter(([, value]) => value !== undefined)
     .map(([label, value]) => `${label} ${value}`);
@@ -46,6 +47,8 @@ export function formatCycle(report: CycleReport): string {
       return `✓ ${what} → ${version} applied (${timings(report)})${pruned(report)}`;
     case "pushed":
       return `✓ ${what} → ${version} pushed (${timings(report)})${pruned(report)}`;
+    case "pinned":
+      return `· ${what} → ${version} pushed, not applied: the cluster is pinned to ${report.pinnedTo ?? "an older version"} (${timings(report)})`;
     case "unchanged":
       return `· ${what}: content unchanged, ${version} is current (${timings(report)})`;
     case "invalid":

@@ -52,6 +52,11 @@ export interface WatchDeps {
 export interface WatchInput {
   repository: RepositoryRef;
   sourceDir: string;
+  /**
+   * How messages name the source directory (relative to where ksail runs, e.g. "k8s"), so that
+   * validation positions read `k8s/cm.yaml:6:12` as push prints them. Default: sourceDir.
+   */
+  displayDir?: string;
   /** Extra ignore patterns (as `workload push --ignore`); editor temp files are added. */
   ignore?: string[];
   debounceMs?: number;
@@ -353,6 +358,7 @@ export async function watchWorkload(
     ...(cache ? { validationCache: cache } : {}),
     repository: options.repository,
     sourceDir,
+    ...(options.displayDir === undefined ? {} : { displayDir: options.displayDir }),
     ignore,
     ...(options.reconcile ? { reconcile: options.reconcile } : {}),
     ...(options.pruneKeep === undefined ? {} : { pruneKeep: options.pruneKeep }),
@@ -380,7 +386,7 @@ export async function watchWorkload(
 
   try {
     reporter.notice(
-      `Watching ${sourceDir} → ${name}${options.reconcile ? ` → Flux ${options.reconcile.namespace}/${options.reconcile.name}` : " (push only)"}; Ctrl-C to stop.`,
+      `Watching ${options.displayDir ?? sourceDir} → ${name}${options.reconcile ? ` → Flux ${options.reconcile.namespace}/${options.reconcile.name}` : " (push only)"}; Ctrl-C to stop.`,
     );
     const abandoned = await loop.run();
     if (isKsailError(watcherError) && !signal.aborted) throw watcherError;

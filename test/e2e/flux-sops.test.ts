@@ -10,6 +10,7 @@
  * encrypted for another key fails through the reconcile service, quickly, with
  * kustomize-controller's message (exit 1 for the CLI).
  */
+import { resolveAgeKeys } from "../../src/config/load.js";
 import assert from "node:assert/strict";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -75,7 +76,7 @@ describe("Flux decrypts SOPS files encrypted by ksail (process lab)", () => {
     await mkdir(source);
     env.SOPS_AGE_KEY_FILE = join(project, "keys", "keys.txt");
     const recipient = await appendNewIdentity(env.SOPS_AGE_KEY_FILE);
-    identity = (await loadIdentities(env)).identities[0]!;
+    identity = (await loadIdentities(resolveAgeKeys(env))).identities[0]!;
     await writeFile(
       join(project, ".sops.yaml"),
       `creation_rules:\n  - path_regex: ^k8s/.*\\.ya?ml$\n    encrypted_regex: ^(data|stringData)$\n    age: ${recipient}\n`,
@@ -108,7 +109,7 @@ describe("Flux decrypts SOPS files encrypted by ksail (process lab)", () => {
     assert.ok(!layer.includes("AGE-SECRET-KEY"), "the pushed layer holds a private key");
     assert.match(layer, /password: ENC\[AES256_GCM/);
 
-    const setup = await fluxDecryption(project, env);
+    const setup = await fluxDecryption(project, resolveAgeKeys(env));
     assert.ok(setup, "no decryption set-up found for the project");
     assert.deepEqual(setup.identities, [identity]);
     await applyFluxSync(kube, spec("1.0.0"), silentProgress, setup.identities);
@@ -188,7 +189,7 @@ describe("Flux decrypts SOPS files encrypted by ksail (process lab)", () => {
       },
       silentProgress,
     );
-    const setup = await fluxDecryption(project, env);
+    const setup = await fluxDecryption(project, resolveAgeKeys(env));
     await applyFluxSync(kube, spec("1.0.1"), silentProgress, setup!.identities);
     const error = await reconcileWorkload(
       { kube },

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { access, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { access, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import {
   createServer,
   request,
@@ -221,15 +221,63 @@ describe("init for a newcomer and on an existing project", () => {
     assert.match(run.stdout, /^created {5}k8s\/$/m);
     assert.match(run.stderr, /Next: `ksail up`, then add manifests to k8s\/ and run `ksail watch`/);
     const text = await readFile(join(dir, "ksail.yaml"), "utf8");
+    // The same line on every machine: a path relative to ksail.yaml (as the YAML language server
+    // resolves it), not into one installation of ksail.
     const schema = /^# yaml-language-server: \$schema=(\S+)$/m.exec(text)?.[1];
-    assert.ok(schema, text);
-    const parsed = JSON.parse(await readFile(new URL(schema), "utf8")) as {
-      properties?: { spec?: unknown };
-    };
-    assert.ok(parsed.properties?.spec, "the schema line names ksail's schema");
+    assert.equal(schema, ".ksail/ksail.schema.json", text);
+    assert.match(run.stdout, /^created {5}\.ksail\/ksail\.schema\.json$/m);
+    assert.equal(
+      await readFile(join(dir, schema), "utf8"),
+      await readFile(new URL("../../schemas/ksail.schema.json", import.meta.url), "utf8"),
+      "the schema beside ksail.yaml is ksail's schema",
+    );
     assert.match(text, /^ {6}hostPort: 5001$/m);
     // No kustomization: Flux's generated one applies every manifest under k8s/.
     assert.deepEqual(await readdir(join(dir, "k8s")), []);
+  });
+
+  it("ksail schema writes the schema beside an older ksail.yaml and points only its schema line there", async () => {
+    const dir = await tempDir();
+    assert.equal((await runKsail(["init", "--name", "older"], { cwd: dir })).code, 0);
+    await rm(join(dir, ".ksail"), { recursive: true });
+    // What an earlier ksail wrote: an absolute file URL into one machine's installation.
+    const older = (await readFile(join(dir, "ksail.yaml"), "utf8")).replace(
+      /^# yaml-language-server: .*$/m,
+      "# yaml-language-server: $schema=file:///usr/lib/node_modules/ksail/schemas/ksail.schema.json",
+    );
+    await writeFile(join(dir, "ksail.yaml"), `${older}# my note\n`);
+    // Such a file keeps working as it is.
+    const before = await runKsail(["workload", "gen", "flux"], { cwd: dir });
+    assert.equal(before.code, 0, before.stderr);
+
+    await mkdir(join(dir, "k8s", "apps"), { recursive: true });
+    const run = await runKsail(["schema"], { cwd: join(dir, "k8s", "apps") });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^created {5}\.\.\/\.\.\/\.ksail\/ksail\.schema\.json$/m);
+    assert.match(run.stdout, /^patched {5}\.\.\/\.\.\/ksail\.yaml \(schema comment updated/m);
+    const text = await readFile(join(dir, "ksail.yaml"), "utf8");
+    assert.equal(
+      text,
+      older.replace(
+        /^# yaml-language-server: .*$/m,
+        "# yaml-language-server: $schema=.ksail/ksail.schema.json",
+      ) + "# my note\n",
+      "only the schema line changed",
+    );
+    const printed = await runKsail(["schema", "--stdout"], { cwd: dir });
+    assert.equal(printed.code, 0, printed.stderr);
+    assert.equal(printed.stdout, await readFile(join(dir, ".ksail", "ksail.schema.json"), "utf8"));
+    assert.equal(
+      (await runKsail(["schema"], { cwd: dir })).stdout.split("\n")[0],
+      "unchanged   .ksail/ksail.schema.json",
+    );
+    const after = await runKsail(["workload", "gen", "flux"], { cwd: dir });
+    assert.equal(after.stdout, before.stdout);
+
+    const nowhere = await runKsail(["schema"], { cwd: await tempDir() });
+    assert.equal(nowhere.code, 8, nowhere.stderr);
+    assert.match(nowhere.stderr, /no ksail\.yaml at ksail\.yaml/);
+    assert.match(nowhere.stderr, /ksail schema --stdout/);
   });
 
   it("--force patches only ksail's wiring: extra nodes, port mappings, comments and the port stay", async () => {

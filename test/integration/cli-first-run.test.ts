@@ -131,6 +131,7 @@ describe("ksail init", () => {
       [
         ["ksail.yaml", "patched"],
         ["k3d.yaml", "created"],
+        [".ksail/ksail.schema.json", "unchanged"],
         ["k8s/", "skipped"],
       ],
     );

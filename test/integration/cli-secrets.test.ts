@@ -6,6 +6,7 @@
  * decryption Secret, and the sops CLI reading what the ksail CLI encrypted. Every output is
  * searched for the private key; so is the pushed layer.
  */
+import { resolveAgeKeys } from "../../src/config/load.js";
 import assert from "node:assert/strict";
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -67,7 +68,7 @@ describe("ksail workload secrets and the push guard (real registry)", () => {
     assert.equal(result.keyFile, keyFile);
     assert.equal(result.sopsConfigWritten, true);
     assert.equal((await stat(keyFile)).mode & 0o777, 0o600);
-    const loaded = await loadIdentities({ SOPS_AGE_KEY_FILE: keyFile });
+    const loaded = await loadIdentities(resolveAgeKeys({ SOPS_AGE_KEY_FILE: keyFile }));
     assert.deepEqual(loaded.recipients, [result.recipient]);
     privateKey = loaded.identities[0]!;
     const config = await readFile(join(project, ".sops.yaml"), "utf8");

@@ -54,7 +54,7 @@ describe("ksail init + workload push/versions/pull/diff against a real registry"
     assert.equal(first.code, 0, first.stderr);
     assert.deepEqual(
       json<{ files: { path: string }[] }>(first).files.map((f) => f.path),
-      ["ksail.yaml", "kind.yaml", "k8s/"],
+      ["ksail.yaml", "kind.yaml", ".ksail/ksail.schema.json", "k8s/"],
     );
     const ksailYaml = await readFile(join(project, "ksail.yaml"), "utf8");
     assert.match(ksailYaml, /gitOpsEngine: Flux/);

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { connectEngine, type Engine } from "../../src/engine/docker.js";
 import { KsailError } from "../../src/errors.js";
+import { silentProgress } from "../../src/progress.js";
 import {
   connectRegistryToNetwork,
   deleteRegistry,
@@ -239,7 +240,7 @@ export function registryContainerScenarios(
       await stopRegistry(engine, spec.name);
       await startRegistry(engine, spec);
       await all();
-      const removed = await deleteRegistry(engine, spec.name);
+      const removed = await deleteRegistry(engine, spec);
       assert.deepEqual(removed, {
         containerRemoved: true,
         volume: spec.volume,
@@ -253,11 +254,11 @@ export function registryContainerScenarios(
     test("delete keeps the volume; --delete-volumes removes it", async () => {
       const spec = await newSpec();
       await ensureRegistry(engine, spec);
-      await deleteRegistry(engine, spec.name);
+      await deleteRegistry(engine, spec);
       assert.equal(await containersNamed(spec.name), 0);
       assert.ok(await engine.inspectVolume(spec.volume), "volume kept");
       await ensureRegistry(engine, spec);
-      const result = await deleteRegistry(engine, spec.name, { deleteVolume: true });
+      const result = await deleteRegistry(engine, spec, silentProgress, { deleteVolume: true });
       assert.deepEqual(result, {
         containerRemoved: true,
         volume: spec.volume,
@@ -265,7 +266,7 @@ export function registryContainerScenarios(
       });
       assert.equal(await engine.inspectVolume(spec.volume), undefined);
       // Idempotent.
-      assert.deepEqual(await deleteRegistry(engine, spec.name, { deleteVolume: true }), {
+      assert.deepEqual(await deleteRegistry(engine, spec, silentProgress, { deleteVolume: true }), {
         containerRemoved: false,
         volume: spec.volume,
         volumeRemoved: false,
@@ -384,7 +385,7 @@ export function registryContainerScenarios(
         Labels: { [TEST_LABEL]: RUN },
       });
       await rejectsWith(ensureRegistry(engine, spec), "conflict", /ksail did not create/);
-      await rejectsWith(deleteRegistry(engine, spec.name), "conflict", /not created by ksail/);
+      await rejectsWith(deleteRegistry(engine, spec), "conflict", /not created by ksail/);
     });
 
     test("the registry joins a cluster network under its own name, and survives that network's removal", async () => {

@@ -4,6 +4,7 @@
  * several documents, stringData, binary data, every scalar type, encrypted_regex and
  * mac_only_encrypted — and each refuses what the other tampered with.
  */
+import { resolveAgeKeys } from "../../src/config/load.js";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -73,7 +74,8 @@ const K8S_RULE = "encrypted_regex: ^(data|stringData)$";
 
 async function project(rule: string, files: Record<string, string>): Promise<string> {
   const root = await mkdtemp(join(dir, "p-"));
-  const recipient = (await loadIdentities({ SOPS_AGE_KEY_FILE: keyFile })).recipients[0]!;
+  const recipient = (await loadIdentities(resolveAgeKeys({ SOPS_AGE_KEY_FILE: keyFile })))
+    .recipients[0]!;
   await writeFile(
     join(root, ".sops.yaml"),
     `creation_rules:\n  - path_regex: \\.ya?ml$\n    ${rule}\n    age: ${recipient}\n`,
@@ -92,7 +94,7 @@ describe("SOPS files: ksail and the sops CLI read each other's", () => {
     dir = await mkdtemp(join(tmpdir(), "ksail-sops-"));
     keyFile = join(dir, "keys.txt");
     await appendNewIdentity(keyFile);
-    identities = (await loadIdentities({ SOPS_AGE_KEY_FILE: keyFile })).identities;
+    identities = (await loadIdentities(resolveAgeKeys({ SOPS_AGE_KEY_FILE: keyFile }))).identities;
   });
   after(async () => {
     if (dir) await rm(dir, { recursive: true, force: true });
@@ -165,7 +167,8 @@ describe("SOPS files: ksail and the sops CLI read each other's", () => {
   it("a file for several recipients opens with either key, in both tools", async () => {
     const other = await generateX25519Identity();
     const otherRecipient = await identityToRecipient(other);
-    const mine = (await loadIdentities({ SOPS_AGE_KEY_FILE: keyFile })).recipients[0]!;
+    const mine = (await loadIdentities(resolveAgeKeys({ SOPS_AGE_KEY_FILE: keyFile })))
+      .recipients[0]!;
     const root = await mkdtemp(join(dir, "multi-"));
     await writeFile(
       join(root, ".sops.yaml"),
@@ -191,7 +194,7 @@ describe("SOPS files: ksail and the sops CLI read each other's", () => {
       0,
       `age-keygen (Debian package age): ${keygen.error ?? keygen.stderr}`,
     );
-    const loaded = await loadIdentities({ SOPS_AGE_KEY_FILE: ageKeys });
+    const loaded = await loadIdentities(resolveAgeKeys({ SOPS_AGE_KEY_FILE: ageKeys }));
     assert.equal(loaded.identities.length, 1);
     await writeFile(
       join(root, ".sops.yaml"),

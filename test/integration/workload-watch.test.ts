@@ -155,7 +155,8 @@ describe("workload watch, push only (no cluster)", () => {
       assert.equal(invalid.outcome, "invalid", JSON.stringify(invalid));
       assert.match(
         invalid.problems?.join("\n") ?? "",
-        /^settings\.yaml:3:\d+: missing metadata\.name/m,
+        // Relative to where ksail runs (here `work`), as push prints them: clickable in a terminal.
+        /^loop\/settings\.yaml:3:\d+: missing metadata\.name/m,
       );
       assert.deepEqual(
         semverTags(await client.listTags({ registry: registry.registry, repository: "loop" })),

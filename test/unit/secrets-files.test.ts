@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
+import { resolveAgeKeys } from "../../src/config/load.js";
 import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { generateX25519Identity, identityToRecipient } from "age-encryption";
 import { KsailError } from "../../src/errors.js";
-import { defaultKeyFile, loadIdentities } from "../../src/secrets/age-keys.js";
+import { loadIdentities } from "../../src/secrets/age-keys.js";
 import {
   decryptFile,
   editFile,
@@ -52,21 +53,21 @@ describe("ksail workload secrets (services)", () => {
   });
 
   it("keygen appends an identity (0600) where sops looks and writes .sops.yaml once", async () => {
-    const first = await keygen(root, join(root, "k8s"), env);
+    const first = await keygen(root, join(root, "k8s"), resolveAgeKeys(env));
     assert.equal(first.keyFile, join(root, "config", "sops", "age", "keys.txt"));
-    assert.equal(defaultKeyFile(env), first.keyFile);
+    assert.equal(resolveAgeKeys(env).keyFile, first.keyFile);
     assert.equal((await stat(first.keyFile)).mode & 0o777, 0o600);
     assert.match(first.recipient, /^age1[0-9a-z]{58}$/);
     const config = await readFile(join(root, ".sops.yaml"), "utf8");
     assert.match(config, /path_regex: "\^k8s\/\.\*\\\\\.ya\?ml\$"/);
     assert.match(config, /encrypted_regex: "\^\(data\|stringData\)\$"/);
     assert.ok(config.includes(`age: ${first.recipient}`));
-    const second = await keygen(root, join(root, "k8s"), env);
+    const second = await keygen(root, join(root, "k8s"), resolveAgeKeys(env));
     assert.equal(second.configWritten, undefined);
     assert.equal(second.existingConfig, join(root, ".sops.yaml"));
     assert.ok(second.suggestedRule?.includes(second.recipient));
     assert.equal(await readFile(join(root, ".sops.yaml"), "utf8"), config, ".sops.yaml changed");
-    const loaded = await loadIdentities(env);
+    const loaded = await loadIdentities(resolveAgeKeys(env));
     assert.deepEqual(loaded.recipients, [first.recipient, second.recipient]);
   });
 
@@ -77,7 +78,7 @@ describe("ksail workload secrets (services)", () => {
     const encrypted = await readFile(file, "utf8");
     assert.ok(!encrypted.includes("hunter2"));
     assert.equal((await stat(file)).mode & 0o777, 0o640, "the file's mode changed");
-    assert.equal(await decryptFile(file, env), SECRET);
+    assert.equal(await decryptFile(file, resolveAgeKeys(env)), SECRET);
     await rejectsWith(encryptFile(file, root), "conflict", /already encrypted/);
   });
 
@@ -99,13 +100,24 @@ describe("ksail workload secrets (services)", () => {
     const before = await readFile(file, "utf8");
     await writeFile(editor, "#!/bin/sh\nexit 3\n");
     await chmod(editor, 0o755);
-    await rejectsWith(editFile(file, editor, env), "failed", /status 3.*not changed/);
+    await rejectsWith(
+      editFile(file, editor, resolveAgeKeys(env), env),
+      "failed",
+      /status 3.*not changed/,
+    );
     await writeFile(editor, '#!/bin/sh\nprintf "a: [\\n" > "$1"\n');
-    await rejectsWith(editFile(file, editor, env), "validation", /not valid YAML/);
+    await rejectsWith(
+      editFile(file, editor, resolveAgeKeys(env), env),
+      "validation",
+      /not valid YAML/,
+    );
     assert.equal(await readFile(file, "utf8"), before);
     await writeFile(editor, '#!/bin/sh\nsed -i "s/hunter2/swordfish/" "$1"\n');
-    assert.deepEqual(await editFile(file, editor, env), { path: file, changed: true });
-    assert.match(await decryptFile(file, env), /password: swordfish/);
+    assert.deepEqual(await editFile(file, editor, resolveAgeKeys(env), env), {
+      path: file,
+      changed: true,
+    });
+    assert.match(await decryptFile(file, resolveAgeKeys(env)), /password: swordfish/);
     assert.ok(!(await readFile(file, "utf8")).includes("swordfish"));
   });
 
@@ -113,53 +125,57 @@ describe("ksail workload secrets (services)", () => {
     const file = join(root, "k8s", "secret.yaml");
     const other = await generateX25519Identity();
     const otherRecipient = await identityToRecipient(other);
-    const mine = (await loadIdentities(env)).recipients[0]!;
+    const mine = (await loadIdentities(resolveAgeKeys(env))).recipients[0]!;
     const config = join(root, ".sops.yaml");
     const original = await readFile(config, "utf8");
     await writeFile(config, original.replace(`age: ${mine}`, `age: ${mine},${otherRecipient}`));
-    const rotated = await rotateFile(file, root, env);
+    const rotated = await rotateFile(file, root, resolveAgeKeys(env));
     assert.deepEqual(rotated.recipients, [mine, otherRecipient]);
     assert.ok((await readFile(file, "utf8")).includes(otherRecipient));
-    assert.match(await decryptFile(file, env), /password: swordfish/);
+    assert.match(await decryptFile(file, resolveAgeKeys(env)), /password: swordfish/);
     await writeFile(config, original);
-    const decryption = await fluxDecryption(root, env);
+    const decryption = await fluxDecryption(root, resolveAgeKeys(env));
     assert.deepEqual(decryption?.decryption.matched, [mine]);
     assert.equal(decryption?.identities.length, 1);
   });
 
   it("a key file that is missing or unreadable: errors name where ksail looked, never a key", async () => {
     const file = join(root, "k8s", "secret.yaml");
-    const keyFile = defaultKeyFile(env);
+    const keyFile = resolveAgeKeys(env).keyFile;
     const keys = await readFile(keyFile, "utf8");
     const moved = `${keyFile}.away`;
     await writeFile(moved, keys);
     await rm(keyFile);
     const missing = await rejectsWith(
-      decryptFile(file, env),
+      decryptFile(file, resolveAgeKeys(env)),
       "auth",
       new RegExp(keyFile.replace(/[.]/g, "\\.")),
     );
     await writeFile(keyFile, keys, { mode: 0o000 });
     if (process.getuid?.() !== 0) {
-      await rejectsWith(decryptFile(file, env), "config", /cannot read the age keys file/);
+      await rejectsWith(
+        decryptFile(file, resolveAgeKeys(env)),
+        "config",
+        /cannot read the age keys file/,
+      );
     }
     await writeFile(keyFile, "AGE-SECRET-KEY-1NOTAKEY\n", { mode: 0o600 });
     const bad = await rejectsWith(
-      decryptFile(file, env),
+      decryptFile(file, resolveAgeKeys(env)),
       "config",
       /keys\.txt:1: the age identity is malformed/,
     );
     await writeFile(keyFile, keys, { mode: 0o600 });
     for (const error of [missing, bad])
       assert.ok(!`${error.message}${error.hint}`.includes("AGE-SECRET-KEY-1NOTAKEY"));
-    assert.match(await decryptFile(file, env), /swordfish/);
+    assert.match(await decryptFile(file, resolveAgeKeys(env)), /swordfish/);
   });
 
   it("a 10 MB SOPS file is refused before it is read", async () => {
     const big = join(root, "k8s", "big.yaml");
     await writeFile(big, `a: ${"x".repeat(10 * 1024 * 1024)}\nsops:\n  mac: ENC[x]\n`);
     await rejectsWith(
-      decryptFile(big, env),
+      decryptFile(big, resolveAgeKeys(env)),
       "validation",
       new RegExp(`over the ${MAX_SECRET_FILE_BYTES}-byte limit`),
     );

@@ -4,6 +4,7 @@ import { CONFIG_SETTINGS } from "../../config/settings.js";
 import type { CliContext } from "../context.js";
 import {
   addKubeOptions,
+  addNamespaceOption,
   addSyncOptions,
   examples,
   outputOption,
@@ -89,8 +90,10 @@ export type StatusFlags = FlagsOf<typeof status>;
 export const sync = (flux: CommandUnknownOpts) =>
   examples(
     addSyncOptions(
-      addKubeOptions(
-        flux.command("sync").description("apply the project's OCIRepository and Kustomization"),
+      addNamespaceOption(
+        addKubeOptions(
+          flux.command("sync").description("apply the project's OCIRepository and Kustomization"),
+        ),
       ),
     )
       .addOption(

@@ -1,4 +1,4 @@
-/** `ksail init`. */
+/** `ksail init` and `ksail schema`. */
 import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import type { CliContext } from "../context.js";
 import { CONFIG_SETTINGS } from "../../config/settings.js";
@@ -60,6 +60,23 @@ export const init = (program: CommandUnknownOpts) => {
 };
 export type InitFlags = FlagsOf<typeof init>;
 
+export const schema = (program: CommandUnknownOpts) =>
+  examples(
+    program
+      .command("schema")
+      .description(
+        "write ksail.yaml's JSON Schema to .ksail/ksail.schema.json beside it and point its yaml-language-server line there (or print it with --stdout)",
+      )
+      .option("--stdout", "print the schema instead of writing it")
+      .addOption(outputOption()),
+    [
+      ["ksail schema", "after an upgrade: the schema of this ksail version, for your editor"],
+      ["ksail schema --stdout > ksail.schema.json", "the schema somewhere else"],
+    ],
+  );
+export type SchemaFlags = FlagsOf<typeof schema>;
+
 export function registerInit(program: CommandUnknownOpts, ctx: CliContext): void {
   leaf(init(program), ctx, () => import("../handlers/init.js"));
+  leaf(schema(program), ctx, () => import("../handlers/schema.js"));
 }

@@ -8,6 +8,7 @@ import { CONFIG_SETTINGS } from "../../config/settings.js";
 import type { CliContext } from "../context.js";
 import {
   addKubeOptions,
+  addNamespaceOption,
   addPathOption,
   addSyncOptions,
   addTargetOptions,
@@ -153,16 +154,18 @@ export type PullFlags = FlagsOf<typeof pull>;
 
 export const diff = (workload: CommandUnknownOpts, name = "workload diff") =>
   examples(
-    addKubeOptions(
-      addPathOption(
-        addTargetOptions(
-          workload
-            .command("diff")
-            .argument("[from]", "version or tag to compare from (default: latest)")
-            .argument("[to]", "version or tag to compare to (default: the manifest directory)")
-            .description(
-              "compare two versions, a version and the manifest directory, or with --cluster the directory and the cluster, object by object (exit 1 when they differ)",
-            ),
+    addNamespaceOption(
+      addKubeOptions(
+        addPathOption(
+          addTargetOptions(
+            workload
+              .command("diff")
+              .argument("[from]", "version or tag to compare from (default: latest)")
+              .argument("[to]", "version or tag to compare to (default: the manifest directory)")
+              .description(
+                "compare two versions, a version and the manifest directory, or with --cluster the directory and the cluster, object by object (exit 1 when they differ)",
+              ),
+          ),
         ),
       ),
     )
@@ -198,17 +201,19 @@ export type DiffFlags = FlagsOf<typeof diff>;
 
 export const rollback = (workload: CommandUnknownOpts) =>
   examples(
-    addKubeOptions(
-      addTargetOptions(
-        workload
-          .command("rollback")
-          .argument(
-            "[version]",
-            "version to apply (default: the version before the one the cluster runs)",
-          )
-          .description(
-            "pin the cluster to one pushed version now (by digest), reconcile and check what is applied; --resume follows the newest again",
-          ),
+    addNamespaceOption(
+      addKubeOptions(
+        addTargetOptions(
+          workload
+            .command("rollback")
+            .argument(
+              "[version]",
+              "version to apply (default: the version before the one the cluster runs)",
+            )
+            .description(
+              "pin the cluster to one pushed version now (by digest), reconcile and check what is applied; --resume follows the newest again",
+            ),
+        ),
       ),
     )
       .option("--resume", "unpin: follow the newest version again, reconcile and check")
@@ -264,10 +269,12 @@ export type PruneFlags = FlagsOf<typeof prune>;
 
 export const genFlux = (gen: CommandUnknownOpts) =>
   examples(
-    addSyncOptions(
-      gen
-        .command("flux")
-        .description("print the OCIRepository and Kustomization that follow the artifact"),
+    addNamespaceOption(
+      addSyncOptions(
+        gen
+          .command("flux")
+          .description("print the OCIRepository and Kustomization that follow the artifact"),
+      ),
     ).addOption(
       settingOption(
         CONFIG_SETTINGS.signingPublicKey,
@@ -286,12 +293,16 @@ export type GenFluxFlags = FlagsOf<typeof genFlux>;
 
 export const reconcile = (workload: CommandUnknownOpts, name = "workload reconcile") =>
   examples(
-    addKubeOptions(
-      addPathOption(
-        addTargetOptions(
-          workload
-            .command("reconcile")
-            .description("make Flux fetch and apply the workload now, wait, and report the result"),
+    addNamespaceOption(
+      addKubeOptions(
+        addPathOption(
+          addTargetOptions(
+            workload
+              .command("reconcile")
+              .description(
+                "make Flux fetch and apply the workload now, wait, and report the result",
+              ),
+          ),
         ),
       ),
     )
@@ -321,14 +332,16 @@ export type ReconcileFlags = FlagsOf<typeof reconcile>;
 
 export const watch = (workload: CommandUnknownOpts, name = "workload watch") =>
   examples(
-    addKubeOptions(
-      addPathOption(
-        addTargetOptions(
-          workload
-            .command("watch")
-            .description(
-              "on every save: validate, push the next version and make Flux apply it, until Ctrl-C",
-            ),
+    addNamespaceOption(
+      addKubeOptions(
+        addPathOption(
+          addTargetOptions(
+            workload
+              .command("watch")
+              .description(
+                "on every save: validate, push the next version and make Flux apply it, until Ctrl-C",
+              ),
+          ),
         ),
       ),
     )
@@ -408,8 +421,10 @@ export type VerifyFlags = FlagsOf<typeof verify>;
 
 export const status = (workload: CommandUnknownOpts, name = "workload status") =>
   examples(
-    addKubeOptions(
-      workload.command("status").description("show the OCIRepository and Kustomization state"),
+    addNamespaceOption(
+      addKubeOptions(
+        workload.command("status").description("show the OCIRepository and Kustomization state"),
+      ),
     ).addOption(outputOption()),
     [
       [`ksail ${name}`, "Ready, revision and message of the OCIRepository and Kustomization"],

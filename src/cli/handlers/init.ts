@@ -4,8 +4,7 @@
  * its ksail.yaml sets stay unless a flag changes them.
  */
 import { access } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { join, resolve } from "node:path";
 import { API_VERSION, KIND, defaultDistributionConfig } from "../../config/schema.js";
 import { CONFIG_FILE, loadConfig, nameFromDirectory } from "../../config/load.js";
 import {
@@ -33,14 +32,9 @@ export async function run({ ctx, flags, globals }: Invocation<InitFlags>): Promi
       ? ((await existingValues(directory)) ?? freshProject(directory))
       : freshProject(directory),
   });
-  const schemaLine = await schemaComment();
   const result: InitResult = await out.step(
     "Initialize project",
-    () =>
-      initProject(directory, config, {
-        force: flags.force === true,
-        ...(schemaLine === undefined ? {} : { schemaLine }),
-      }),
+    () => initProject(directory, config, { force: flags.force === true }),
     (r) => `Initialized project "${config.metadata.name}" in ${r.directory}`,
   );
   out.result({ name: config.metadata.name, ...result }, () =>
@@ -61,31 +55,6 @@ function describeFile(file: InitFile): string {
     ...(file.backup ? [`previous content kept in ${file.backup}`] : []),
   ];
   return `${file.action.padEnd(11)} ${file.path}${notes.length > 0 ? ` (${notes.join("; ")})` : ""}`;
-}
-
-/**
- * The `yaml-language-server: $schema=…` line for the schema of this ksail installation (the
- * package's schemas/ksail.schema.json as a file URL), so that editors find it; undefined when
- * the package's files cannot be found.
- */
-async function schemaComment(): Promise<string | undefined> {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const schema = join(dir, "schemas", "ksail.schema.json");
-    if (await exists(join(dir, "package.json")).then((found) => found && exists(schema))) {
-      return `yaml-language-server: $schema=${pathToFileURL(schema).href}`;
-    }
-    const parent = dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
 }
 
 /** What a plain `ksail init` starts from: the README's loop needs Flux and the local registry. */
@@ -127,4 +96,11 @@ async function existingValues(directory: string): Promise<Record<string, unknown
   if (spec.localRegistry === (spec.gitOpsEngine === "Flux" ? "Enabled" : "Disabled"))
     delete derived.localRegistry;
   return previous as unknown as Record<string, unknown>;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }

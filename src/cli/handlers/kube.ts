@@ -15,7 +15,7 @@ export async function connectKube(
   out?: Output,
 ): Promise<{ loaded: LoadedConfig; kube: KubeClient }> {
   const loaded = await loadProject(ctx, globals, {
-    flags: { kubeconfig: flags.kubeconfig, context: flags.context },
+    flags: { kubeconfig: flags.kubeconfig, context: flags.context, namespace: flags.namespace },
   });
   const { connection } = loaded.config.spec;
   const { kubeconfigFiles, inCluster } = resolveRuntime(ctx.env);

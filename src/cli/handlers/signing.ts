@@ -4,12 +4,14 @@
  * COSIGN_PASSWORD — or, as cosign does, from a prompt without echo when stdin is a terminal.
  * Passwords never leave this module except into the key functions.
  */
-import type { LoadedConfig } from "../../config/load.js";
+import { keyFile, resolveCosignPassword, type LoadedConfig } from "../../config/load.js";
+import { RUNTIME_SETTINGS } from "../../config/settings.js";
 import { KsailError } from "../../errors.js";
 import { decodePem, loadSigningKey, type SigningKey } from "../../sign/keys.js";
-import { PASSWORD_ENV, readKeyFile, readPublicKey, type SignResult } from "../../workload/sign.js";
+import { readKeyFile, readPublicKey, type SignResult } from "../../workload/sign.js";
 import type { CliContext } from "../context.js";
-import { keyFile } from "../../config/load.js";
+
+const PASSWORD_ENV = RUNTIME_SETTINGS.cosignPassword.env;
 
 /**
  * Reads and decrypts the signing key in `path` before anything is pushed: a wrong password or
@@ -18,7 +20,7 @@ import { keyFile } from "../../config/load.js";
 export async function loadKeyForSigning(ctx: CliContext, path: string): Promise<SigningKey> {
   const pem = await readKeyFile(path);
   const source = `key file ${path}`;
-  let password = ctx.env[PASSWORD_ENV];
+  let password = resolveCosignPassword(ctx.env);
   if (password === undefined && decodePem(pem, source).type.includes("ENCRYPTED")) {
     if (process.stdin.isTTY) {
       password = await promptHidden(ctx, `Enter password for private key ${path}: `);
@@ -32,7 +34,7 @@ export async function loadKeyForSigning(ctx: CliContext, path: string): Promise<
  * asked twice on a terminal; without either, a usage error (nothing is written).
  */
 export async function newKeyPassword(ctx: CliContext): Promise<string> {
-  const fromEnv = ctx.env[PASSWORD_ENV];
+  const fromEnv = resolveCosignPassword(ctx.env);
   if (fromEnv !== undefined) return fromEnv;
   if (!process.stdin.isTTY) {
     throw new KsailError(

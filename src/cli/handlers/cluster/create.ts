@@ -1,6 +1,6 @@
 /** `ksail cluster create` / `ksail up`: registry → cluster → wiring → Flux. */
 import { createCluster } from "../../../cluster/lifecycle.js";
-import { resolveRuntime } from "../../../config/load.js";
+import { resolveAgeKeys, resolveRuntime } from "../../../config/load.js";
 import { fluxStep } from "../../../flux/bootstrap.js";
 import { parseMirrorSpecs } from "../../../registry/mirror.js";
 import type { Invocation } from "../../seam.js";
@@ -23,6 +23,7 @@ export async function run(invocation: Invocation<CreateFlags>): Promise<void> {
         manifests: flags.fluxManifests,
         kubeconfigFiles: resolveRuntime(ctx.env).kubeconfigFiles,
         projectRoot: input.baseDir,
+        ageKeys: resolveAgeKeys(ctx.env),
       }),
     },
     { ...input, mirrors },

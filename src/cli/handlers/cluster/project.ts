@@ -1,6 +1,7 @@
 /** The project's cluster as the lifecycle services take it: provisioner, engine and config. */
 import type { ClusterDeps, ClusterInput } from "../../../cluster/lifecycle.js";
 import { createProvisioner } from "../../../cluster/provisioner.js";
+import { resolveRuntime } from "../../../config/load.js";
 import { lazyEngine } from "../../../engine/docker.js";
 import type { Output } from "../../../ui/output.js";
 import { createOutput } from "../../context.js";
@@ -24,9 +25,12 @@ export async function openCluster({
     },
   });
   const engine = lazyEngine(ctx.env);
+  const { kindNetwork, kubeconfigFiles } = resolveRuntime(ctx.env);
   const provisioner = createProvisioner(external ? "External" : config.spec.distribution, {
     env: ctx.env,
     engine,
+    kindNetwork,
+    kubeconfigFiles,
     connection: config.spec.connection,
   });
   return { out, deps: { provisioner, engine, env: ctx.env }, input: { config, baseDir } };

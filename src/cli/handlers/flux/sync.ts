@@ -1,4 +1,5 @@
 /** `ksail flux sync`: apply the project's OCIRepository and Kustomization. */
+import { resolveAgeKeys } from "../../../config/load.js";
 import { syncSpecFromConfig } from "../../../flux/resources.js";
 import { assertFluxServed } from "../../../flux/served.js";
 import { applyFluxSync } from "../../../flux/sync.js";
@@ -16,7 +17,7 @@ export async function run(invocation: Invocation<SyncCommandFlags>): Promise<voi
     ...syncOverrides(flags),
     ...(await verifyKeyOverride(ctx, loaded, flags.verifyKey)),
   });
-  const sops = await fluxDecryption(loaded.baseDir, ctx.env);
+  const sops = await fluxDecryption(loaded.baseDir, resolveAgeKeys(ctx.env));
   if (sops !== undefined) {
     spec.decryption = { secretName: sops.decryption.secretName };
     if (sops.identities.length === 0) out.warn(noIdentityWarning(sops.decryption));

@@ -7,12 +7,9 @@ import { openRegistry } from "./spec.js";
 export async function run(invocation: Invocation<DeleteFlags>): Promise<void> {
   const { flags } = invocation;
   const { out, engine, spec } = await openRegistry(invocation);
-  const result = await deleteRegistry(
-    engine,
-    spec.name,
-    { deleteVolume: flags.deleteVolumes === true, volume: spec.volume },
-    out,
-  );
+  const result = await deleteRegistry(engine, spec, out, {
+    deleteVolume: flags.deleteVolumes === true,
+  });
   out.result({ name: spec.name, ...result }, () => {
     const lines = [
       result.containerRemoved

@@ -7,6 +7,7 @@
  *   diff 0.0.7 0.0.9     0.0.7             → 0.0.9
  *   diff --cluster       the cluster       → the directory (what applying it would change)
  */
+import { resolveAgeKeys } from "../../../config/load.js";
 import { KsailError } from "../../../errors.js";
 import { diffFileSets, loadSide, compareLoaded, type DiffSide } from "../../../workload/diff.js";
 import { formatObjectDiff, summarize } from "../../../workload/object-diff.js";
@@ -52,7 +53,7 @@ export async function run(invocation: Invocation<DiffFlags>): Promise<void> {
   }
   const result = await compareLoaded(before!, after!, async () => {
     const { loadIdentities } = await import("../../../secrets/age-keys.js");
-    return (await loadIdentities(ctx.env)).identities;
+    return (await loadIdentities(resolveAgeKeys(ctx.env))).identities;
   });
   if (result.encrypted.length > 0) {
     out.info(

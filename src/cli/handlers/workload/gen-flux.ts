@@ -8,13 +8,13 @@ import { loadProject } from "../project.js";
 import { verifyKeyOverride } from "../signing.js";
 
 export async function run({ ctx, flags, globals }: Invocation<GenFluxFlags>): Promise<void> {
-  const loaded = await loadProject(ctx, globals);
+  const loaded = await loadProject(ctx, globals, { flags: { namespace: flags.namespace } });
   const spec = syncSpecFromConfig(loaded.config, {
     ...syncOverrides(flags),
     ...(await verifyKeyOverride(ctx, loaded, flags.verifyKey)),
   });
   // The Kustomization names the Secret with the age keys; the keys themselves are never printed.
-  const sops = await fluxDecryption(loaded.baseDir, ctx.env, false);
+  const sops = await fluxDecryption(loaded.baseDir, undefined);
   if (sops !== undefined) spec.decryption = { secretName: sops.decryption.secretName };
   ctx.stdout.write(fluxSyncYaml(spec));
 }

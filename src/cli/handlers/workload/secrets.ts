@@ -3,6 +3,7 @@
  * (src/secrets). Only public recipients are printed; a private key never reaches the output.
  */
 import { resolve } from "node:path";
+import { resolveAgeKeys, resolveRuntime } from "../../../config/load.js";
 import {
   decryptFile,
   editFile,
@@ -36,7 +37,7 @@ export async function keygen({
   const out = createOutput(ctx, globals, flags.output);
   const loaded = await loadProject(ctx, globals);
   const sourceDir = resolve(loaded.baseDir, loaded.config.spec.sourceDirectory);
-  const result = await generateKey(loaded.baseDir, sourceDir, ctx.env);
+  const result = await generateKey(loaded.baseDir, sourceDir, resolveAgeKeys(ctx.env));
   out.result(
     {
       recipient: result.recipient,
@@ -72,13 +73,18 @@ export async function encrypt({
 }
 
 export async function decrypt({ ctx, args }: Invocation<SecretsDecryptFlags>): Promise<void> {
-  ctx.stdout.write(await decryptFile(resolve(ctx.cwd, files(args)[0]!), ctx.env));
+  ctx.stdout.write(await decryptFile(resolve(ctx.cwd, files(args)[0]!), resolveAgeKeys(ctx.env)));
 }
 
 export async function edit({ ctx, args, globals }: Invocation<SecretsEditFlags>): Promise<void> {
   const out = createOutput(ctx, globals);
-  const editor = ctx.env.SOPS_EDITOR || ctx.env.EDITOR || "vi";
-  const result = await editFile(resolve(ctx.cwd, files(args)[0]!), editor, ctx.env);
+  const { editor } = resolveRuntime(ctx.env);
+  const result = await editFile(
+    resolve(ctx.cwd, files(args)[0]!),
+    editor,
+    resolveAgeKeys(ctx.env),
+    ctx.env,
+  );
   out.info(result.changed ? `encrypted ${result.path} again` : `${result.path} unchanged`);
 }
 
@@ -91,7 +97,7 @@ export async function rotate({
   const out = createOutput(ctx, globals, flags.output);
   const done: EncryptedFile[] = [];
   for (const file of files(args))
-    done.push(await rotateFile(resolve(ctx.cwd, file), ctx.cwd, ctx.env));
+    done.push(await rotateFile(resolve(ctx.cwd, file), ctx.cwd, resolveAgeKeys(ctx.env)));
   out.result({ items: done }, () =>
     done.map((d) => `new data key for ${d.path}, for ${d.recipients.join(", ")}`).join("\n"),
   );

@@ -2,9 +2,8 @@
  * `ksail workload watch`: every save in the manifest directory is validated, pushed as the next
  * patch version and applied by Flux, in one long-lived process, until Ctrl-C (exit 0).
  */
+import { relative } from "node:path";
 import { KsailError } from "../../../errors.js";
-import { readPin } from "../../../flux/pin.js";
-import { pinnedWarning } from "../../../workload/pin-tag.js";
 import { openPushSession } from "../../../workload/push-session.js";
 import { watchWorkload, type WatchInput } from "../../../workload/watch.js";
 import { cycleJson, formatCycle } from "../../../workload/watch-format.js";
@@ -52,9 +51,7 @@ export async function run({ ctx, flags, globals }: Invocation<WatchFlags>): Prom
       namespace: connected.loaded.config.spec.options.flux.namespace,
       timeoutMs,
     };
-    // After `workload rollback`, the versions watch pushes are not applied until --resume.
-    const pin = await readPin(kube, reconcile);
-    if (pin) out.warn(pinnedWarning(pin.version ?? pin.digest));
+    // After `workload rollback`, every cycle warns that its version is not applied (--resume).
   }
 
   // Ctrl-C (or SIGTERM) ends the loop after the running push; a second one does not wait.
@@ -79,6 +76,7 @@ export async function run({ ctx, flags, globals }: Invocation<WatchFlags>): Prom
       {
         repository: target.repository,
         sourceDir: target.sourceDir,
+        displayDir: relative(ctx.cwd, target.sourceDir) || ".",
         debounceMs,
         signal: controller.signal,
         ...(flags.ignore === undefined ? {} : { ignore: flags.ignore }),
