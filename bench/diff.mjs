@@ -199,7 +199,7 @@ async function main() {
     for (let rep = 0; rep < REPS; rep++) {
       for (const [label, [cmd, args]] of rotate(Object.entries(cases), rep)) {
         const r = await timedRss(cmd, args, { env, cwd: work });
-        if (!expectedExit(label).includes(r.code))
+        if (!expectedExit(label).includes(r.code ?? -1))
           throw new Error(`${label}: exit ${r.code}, expected ${expectedExit(label)}\n${r.stderr}`);
         samples[label].ms.push(r.ms);
         samples[label].rss.push(r.peakRssKiB);

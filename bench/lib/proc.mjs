@@ -88,11 +88,14 @@ const RSS_MARK = "bench-peak-rss-kib=";
 
 /**
  * Like timed(), run under GNU time (`/usr/bin/time -f`), which adds `peakRssKiB`: the maximum
- * resident set size of the command (for a pipeline of its own, of its largest process). The
- * wrapper costs the same fork + exec for every tool.
+ * resident set size of the command (for a pipeline of its own, of its largest process), and
+ * `cpuMs`: its user + system CPU time, which a busy machine stretches far less than wall time
+ * (other processes queue for the cores, they do not add CPU work). The wrapper costs the same
+ * fork + exec for every tool.
  * @param {string} cmd
  * @param {readonly string[]} args
  * @param {RunOptions} [opts]
+ * @returns {Promise<{ms: number, code: number | null, signal: string | null, stdout: string, stderr: string, peakRssKiB: number, cpuMs: number}>}
  */
 export async function timedRss(cmd, args, opts) {
   if (!existsSync(TIME_BIN)) {
@@ -100,10 +103,15 @@ export async function timedRss(cmd, args, opts) {
       `${TIME_BIN} is missing: peak memory is measured with GNU time (apt-get install -y time)`,
     );
   }
-  const r = await timed(TIME_BIN, ["-f", `${RSS_MARK}%M`, cmd, ...args], opts);
+  const r = await timed(TIME_BIN, ["-f", `${RSS_MARK}%M %U %S`, cmd, ...args], opts);
   const lines = r.stderr.split("\n");
   const at = lines.findLastIndex((l) => l.startsWith(RSS_MARK));
-  const peakRssKiB = at === -1 ? NaN : Number(lines[at].slice(RSS_MARK.length));
+  const [rss, user, sys] = at === -1 ? [] : lines[at].slice(RSS_MARK.length).split(" ");
   if (at !== -1) lines.splice(at, 1);
-  return { ...r, stderr: lines.join("\n"), peakRssKiB };
+  return {
+    ...r,
+    stderr: lines.join("\n"),
+    peakRssKiB: Number(rss ?? NaN),
+    cpuMs: (Number(user ?? NaN) + Number(sys ?? NaN)) * 1000,
+  };
 }

@@ -10,12 +10,12 @@
  * stop after tagging removes the local name again, and the registry only has the tag once the
  * engine's push has written the manifest.
  */
-import { posix } from "node:path";
 import type { Engine } from "../engine/docker.js";
 import { buildImage, pushImage, tagImage, untagImage } from "../engine/image-build.js";
 import { KsailError } from "../errors.js";
 import type { RegistryClient } from "../oci/client.js";
 import type { RepositoryRef } from "../oci/reference.js";
+import type { ImageDestination } from "./destination.js";
 import { silentProgress, type Progress } from "../progress.js";
 import {
   contextHash,
@@ -27,6 +27,8 @@ import {
 
 /** Hex digits of the content hash in the tag. */
 export const TAG_HASH_LENGTH = 16;
+export { imageDestination, type ImageDestination } from "./destination.js";
+
 export const LABEL_IMAGE = "dev.ksail.image";
 export const LABEL_CONTEXT_HASH = "dev.ksail.context-hash";
 
@@ -35,29 +37,6 @@ export interface ImageSpec extends BuildSettings {
   name: string;
   /** Absolute build context directory. */
   context: string;
-}
-
-/** Where the images go and how the cluster names them. */
-export interface ImageDestination {
-  /** Registry host[:port] the engine pushes to, e.g. 127.0.0.1:5000. */
-  registry: string;
-  /** Path the image names go under ("" for the registry's root), e.g. "team". */
-  prefix: string;
-  /** The same registry as the cluster's nodes name it, e.g. localhost:5000. */
-  clusterRegistry: string;
-}
-
-/**
- * Where a workload's images go: the artifact's registry, next to the artifact's repository
- * (`127.0.0.1:5000/app` → `127.0.0.1:5000/web`; `ghcr.io/team/app` → `ghcr.io/team/web`).
- * `clusterRegistry` is how nodes reach it: localhost:<port> for ksail's local registry.
- */
-export function imageDestination(
-  artifact: RepositoryRef,
-  clusterRegistry: string = artifact.registry,
-): ImageDestination {
-  const parent = posix.dirname(artifact.repository);
-  return { registry: artifact.registry, prefix: parent === "." ? "" : parent, clusterRegistry };
 }
 
 function repositoryPath(destination: ImageDestination, name: string): string {

@@ -23,6 +23,7 @@ import { Document, isMap, isSeq, parseDocument, YAMLMap, YAMLSeq } from "yaml";
 import type { SourceFile } from "../artifact/source-files.js";
 import { trackTemporary } from "../artifact/temporary.js";
 import { KsailError } from "../errors.js";
+import type { RepositoryRef } from "../oci/reference.js";
 import { generatedResources } from "../validate/build.js";
 import { KUSTOMIZATION_FILE_NAMES } from "../validate/kustomization.js";
 
@@ -37,12 +38,29 @@ export interface ImagePin {
   /** The image as the cluster pulls it, without tag or digest. */
   newName: string;
   digest: string;
+  /** Where the image was pushed from this machine (what signing signs), when known. */
+  pushedTo?: RepositoryRef;
 }
 
 export function pinsOf(
-  images: { name: string; clusterName: string; digest: string }[],
+  images: { name: string; clusterName: string; digest: string; repository?: string }[],
 ): ImagePin[] {
-  return images.map((i) => ({ name: i.name, newName: i.clusterName, digest: i.digest }));
+  return images.map((i) => {
+    const slash = i.repository?.indexOf("/") ?? -1;
+    return {
+      name: i.name,
+      newName: i.clusterName,
+      digest: i.digest,
+      ...(slash > 0
+        ? {
+            pushedTo: {
+              registry: i.repository!.slice(0, slash),
+              repository: i.repository!.slice(slash + 1),
+            },
+          }
+        : {}),
+    };
+  });
 }
 
 /** The annotation value: `{"<name>":"<newName>@<digest>"}`, names sorted. */

@@ -7,8 +7,8 @@
  */
 import { appendFile, chmod, mkdir, readFile, stat } from "node:fs/promises";
 import { dirname } from "node:path";
-import { generateX25519Identity, identityToRecipient } from "age-encryption";
 import { KsailError } from "../errors.js";
+import { loadAge } from "./age.js";
 
 export interface IdentitySource {
   /** Where the identities come from: a path, or `$SOPS_AGE_KEY`. */
@@ -55,7 +55,7 @@ export async function parseIdentities(text: string, where: string): Promise<stri
         },
       );
     try {
-      await identityToRecipient(line);
+      await (await loadAge()).identityToRecipient(line);
     } catch {
       throw new KsailError("config", `${where}:${index + 1}: the age identity is malformed`, {
         hint: "Check that the line was not cut or changed; a new identity comes from `ksail workload secrets keygen`.",
@@ -102,12 +102,14 @@ export async function loadIdentities(places: AgeKeyPlaces): Promise<LoadedIdenti
     }
     if (text !== undefined) identities = await parseIdentities(text, file);
   }
-  const recipients = await Promise.all(identities.map((i) => identityToRecipient(i)));
+  const age = identities.length > 0 ? await loadAge() : undefined;
+  const recipients = await Promise.all(identities.map((i) => age!.identityToRecipient(i)));
   return { identities, recipients, looked };
 }
 
 /** A new X25519 identity appended to `file` (created 0600, its directory 0700); returns the recipient. */
 export async function appendNewIdentity(file: string, now: Date = new Date()): Promise<string> {
+  const { generateX25519Identity, identityToRecipient } = await loadAge();
   const identity = await generateX25519Identity();
   const recipient = await identityToRecipient(identity);
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });

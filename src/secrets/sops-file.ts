@@ -12,7 +12,6 @@
  * as long as one of its age recipients is at hand. Shamir key groups are refused.
  */
 import { randomBytes, timingSafeEqual } from "node:crypto";
-import { Decrypter, Encrypter, armor } from "age-encryption";
 import { Document as YamlDocument, isMap, isScalar, parseAllDocuments, Scalar } from "yaml";
 import type { Document, Node, YAMLMap } from "yaml";
 import {
@@ -22,6 +21,7 @@ import {
   SopsTreeError,
   type EncryptionRules,
 } from "./tree.js";
+import { loadAge } from "./age.js";
 import { decryptValue, encryptValue, ValueCipherError } from "./value-cipher.js";
 
 /** The sops format version ksail writes (the sops release it was checked against). */
@@ -258,6 +258,7 @@ export async function encryptYaml(text: string, input: EncryptInput): Promise<st
   }
   const lastModified = (input.now ?? new Date()).toISOString().replace(/\.\d{3}Z$/, "Z");
   const age: AgeStanza[] = [];
+  const { Encrypter, armor } = await loadAge();
   for (const recipient of input.recipients) {
     const encrypter = new Encrypter();
     try {
@@ -285,6 +286,7 @@ export async function encryptYaml(text: string, input: EncryptInput): Promise<st
 async function dataKey(metadata: SopsMetadata, identities: readonly string[]): Promise<Uint8Array> {
   const recipients = metadata.age.map((a) => a.recipient);
   if (identities.length > 0) {
+    const { Decrypter, armor } = await loadAge();
     const decrypter = new Decrypter();
     for (const identity of identities) decrypter.addIdentity(identity);
     for (const stanza of metadata.age) {

@@ -7,7 +7,8 @@
 import { resolve } from "node:path";
 import { localRegistryAddresses } from "../registry/address.js";
 import type { WorkloadTarget } from "./target.js";
-import { imageDestination, type ImageDestination, type ImageSpec } from "../images/build.js";
+import type { ImageSpec } from "../images/build.js";
+import { imageDestination, type ImageDestination } from "../images/destination.js";
 
 export interface WorkloadImages {
   images: ImageSpec[];

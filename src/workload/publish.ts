@@ -1,13 +1,16 @@
 /**
  * A version published: pushed, then — with a signing key — signed, in that order, composed once
- * for `workload push`, `workload reconcile --push` and `workload watch`. The caller reads and
- * decrypts the key before (a wrong password pushes nothing); an unchanged push is signed too when
- * it is not yet (signing is idempotent). The signing code loads only when there is a key.
+ * for `workload push`, `workload reconcile --push` and `workload watch`. The images the version
+ * pins (spec.images) are signed with the same key and format, each in its own repository. The
+ * caller reads and decrypts the key before (a wrong password pushes nothing); an unchanged push
+ * is signed too when it is not yet (signing is idempotent). The signing code loads only when
+ * there is a key.
  */
 import type { Progress } from "../progress.js";
 import type { SigningKey } from "../sign/keys.js";
 import { pushWorkload, type PushDeps, type PushInput, type PushResult } from "./push.js";
 import type { SignResult } from "./sign.js";
+import type { ImageSignResult } from "./image-signatures.js";
 import type { SignatureFormat } from "./verify.js";
 
 export interface PublishInput extends PushInput {
@@ -21,6 +24,8 @@ export interface Published {
   pushed: PushResult;
   /** With a signing key: the signature of `pushed.digest`. */
   signature?: SignResult;
+  /** With a signing key: the signatures of the images the version pins. */
+  imageSignatures?: ImageSignResult[];
 }
 
 export async function publishVersion(
@@ -31,7 +36,10 @@ export async function publishVersion(
   const { signingKey, signatureFormat, ...push } = input;
   const pushed = await pushWorkload(deps, push, progress);
   if (signingKey === undefined) return { pushed };
-  const { signArtifact } = await import("./sign.js");
+  const [{ signArtifact }, { signImages }] = await Promise.all([
+    import("./sign.js"),
+    import("./image-signatures.js"),
+  ]);
   const signature = await signArtifact(
     { client: deps.client },
     {
@@ -42,5 +50,10 @@ export async function publishVersion(
     },
     progress,
   );
-  return { pushed, signature };
+  const imageSignatures = await signImages(
+    { client: deps.client },
+    { images: input.images ?? [], key: signingKey, format: signatureFormat },
+    progress,
+  );
+  return { pushed, signature, ...(imageSignatures.length > 0 ? { imageSignatures } : {}) };
 }

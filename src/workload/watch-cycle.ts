@@ -77,6 +77,8 @@ export interface CycleReport {
   /** Where the pushed version's signature is: the .sig tag or the bundle's referrer digest. */
   signature?: string;
   signatureFormat?: SignatureFormat;
+  /** The signatures of the images the version pins, by spec.images name (same format). */
+  imageSignatures?: Record<string, string>;
 }
 
 /** What a cycle talks to and what it is asked to do (fixed for the whole watch). */
@@ -288,13 +290,18 @@ export class CycleRunner {
     }
     if (result === ABANDONED) return cycle.end("abandoned");
     for (const line of cycle.clock.warnings) ctx.warn(line);
-    const { pushed, signature } = result;
+    const { pushed, signature, imageSignatures } = result;
     cycle.report.version = pushed.version;
     cycle.report.digest = pushed.digest;
     if (signature) {
       cycle.report.signature = signature.signature;
       cycle.report.signatureFormat = signature.format;
       if (signature.format === "legacy") cycle.report.signatureTag = signature.signature;
+    }
+    if (imageSignatures) {
+      cycle.report.imageSignatures = Object.fromEntries(
+        imageSignatures.map((s) => [s.name, s.signature]),
+      );
     }
     this.lastVersion = pushed.version;
     if (!pushed.unchanged) this.pushed++;

@@ -11,7 +11,12 @@
  *     the value (issue 23)
  *   kind load docker-image → a pod runs it with imagePullPolicy: Never
  *   ksail cluster stop / start → cluster state and the pushed artifact survive (FR-014)
- *   ksail workload watch, then ksail workload rollback (pinned to 0.0.1) and --resume (issue 24)
+ *   spec.images (issue 25): `workload push` builds the project's image `web` (FROM scratch, static
+ *     busybox httpd) on the lab engine, pushes it and pins it by digest; the node pulls
+ *     localhost:<port>/web@sha256:… through the mirror and the pod serves the built page
+ *   ksail workload watch: a manifest edit, then a code change (a file of the build context)
+ *     rolls the Deployment to the new digest and the new pod serves the new page
+ *   ksail workload rollback 0.0.1 (manifests and image back) and --resume (issue 24)
  *   ksail down --delete-volumes → no node, registry container or volume is left (FR-015)
  *
  * Flux's release install.yaml cannot be downloaded here: the install manifests are the
@@ -35,6 +40,7 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 import { parse, parseDocument, stringify } from "yaml";
+import { writeAppContext } from "../../lab/app-image.js";
 import { buildNodeImage, execIn, freeTcpPort } from "../../lab/docker.js";
 import { eventually as pollUntil } from "../../lab/eventually.js";
 import { writeLabInstallManifests } from "../../lab/flux-install-manifests.js";
@@ -185,6 +191,10 @@ function steps(t: TestContext) {
 }
 
 const APP = "sys-app";
+/** The project's own image (spec.images) and the Deployment that runs it. */
+const WEB = "sys-web";
+const WEB_V1 = "served from the image ksail built";
+const WEB_V2 = "served after a code change under ksail workload watch";
 const LOADED = "sys-loaded";
 const SETTINGS = "sys-settings";
 const SECRET = "sys-secret";
@@ -193,7 +203,7 @@ const manifests = () => ({
   "kustomization.yaml": stringify({
     apiVersion: "kustomize.config.k8s.io/v1beta1",
     kind: "Kustomization",
-    resources: ["settings.yaml", "secret.yaml", "app.yaml"],
+    resources: ["settings.yaml", "secret.yaml", "app.yaml", "web.yaml"],
   }),
   // Encrypted with `ksail workload secrets encrypt` before the push.
   "secret.yaml": stringify({
@@ -237,7 +247,67 @@ const manifests = () => ({
       },
     },
   }),
+  // `image: web` is spec.images' name: the packaged kustomization pins it by digest.
+  "web.yaml": stringify({
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name: WEB, namespace: "default" },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: WEB } },
+      template: {
+        metadata: { labels: { app: WEB } },
+        spec: {
+          terminationGracePeriodSeconds: 1,
+          containers: [{ name: "web", image: "web", ports: [{ containerPort: 8080 }] }],
+        },
+      },
+    },
+  }),
 });
+
+/** The image the Deployment's pod template names (what Flux applied). */
+async function webTemplateImage(): Promise<string | undefined> {
+  const d = await kube().apps.readNamespacedDeployment({ name: WEB, namespace: "default" });
+  return d.spec?.template.spec?.containers[0]?.image;
+}
+
+/**
+ * Waits for a running, ready pod of the web Deployment that runs `image` (and is not being
+ * deleted), then returns what it serves on :8080, read inside the pod with busybox wget.
+ */
+async function webPageOf(image: string): Promise<{ page: string; waitedMs: number }> {
+  let name = "";
+  const waitedMs = await eventually(
+    `a ready ${WEB} pod running ${image}`,
+    async () => {
+      const pod = (await podsOf(WEB)).find(
+        (p) =>
+          p.metadata?.deletionTimestamp === undefined &&
+          p.spec?.containers[0]?.image === image &&
+          runningAndReady(p),
+      );
+      name = pod?.metadata?.name ?? "";
+      return pod !== undefined;
+    },
+    3 * MINUTE,
+  );
+  const page = await kubectl(
+    "exec",
+    "-n",
+    "default",
+    name,
+    "--",
+    // The image has /bin/busybox only, no applet links on PATH.
+    "/bin/busybox",
+    "wget",
+    "-q",
+    "-O",
+    "-",
+    "http://127.0.0.1:8080/",
+  );
+  return { page: page.trim(), waitedMs };
+}
 
 test(
   "ksail on a real Kind cluster: init → up → push → reconcile → stop/start → down",
@@ -245,6 +315,17 @@ test(
   async (t) => {
     t.after(async () => {
       if (lab) {
+        // The images ksail built (label dev.ksail.image) for this run's registry port.
+        const built = await lab.docker
+          .listImages({ filters: JSON.stringify({ label: ["dev.ksail.image"] }) })
+          .catch(() => []);
+        for (const image of built) {
+          if (!(image.RepoTags ?? []).some((t) => t.startsWith(`127.0.0.1:${port}/`))) continue;
+          await lab.docker
+            .getImage(image.Id)
+            .remove({ force: true })
+            .catch(() => undefined);
+        }
         // Whatever an assertion left: the cluster (through kind), the registry and its volume,
         // the test's images — stop() removes everything named with the prefix.
         try {
@@ -306,6 +387,10 @@ test(
         );
         kind.nodes[0]!.image = lab!.nodeImage;
         await writeFile(kindPath, stringify(kind));
+        // The project's own image: built by ksail from ./web on the lab engine (issue 25).
+        config.setIn(["spec", "images"], [{ name: "web", context: "./web" }]);
+        await writeFile(configPath, config.toString());
+        writeAppContext(WEB_V1, {}, join(project!, "web"));
         // An age key (in the project's HOME, outside k8s/) and .sops.yaml: `up` gives Flux the key.
         const keygen = await ksail("workload", "secrets", "keygen");
         assert.equal(keygen.code, 0, output(keygen));
@@ -398,9 +483,10 @@ test(
     );
 
     let pushedDigest = "";
+    let webV1 = "";
     await step(
       "workload",
-      "push an app image and the manifests; reconcile applies them; the pod pulls localhost:<port>/app:1 through the mirror (FR-004, SC-003)",
+      "push an app image and the manifests; reconcile applies them; the pod pulls localhost:<port>/app:1 through the mirror (FR-004, SC-003); ksail builds, pushes and pins the project's image web and a pod serves it",
       ["up"],
       async (st) => {
         // A tiny image (static busybox, `sleep`), pushed with the docker CLI as a user would.
@@ -420,9 +506,15 @@ test(
         const started = performance.now();
         const push = await ksail("workload", "push", "-o", "json");
         assert.equal(push.code, 0, output(push));
-        const pushed = json<{ version: string; digest: string }>(push);
+        const pushed = json<{ version: string; digest: string; images?: Record<string, string> }>(
+          push,
+        );
         assert.equal(pushed.version, "0.0.1");
         pushedDigest = pushed.digest;
+        // spec.images: built on the lab engine, pushed to the registry container, pinned.
+        assert.match(push.stderr, /Built web → 127\.0\.0\.1:\d+\/web:/, output(push));
+        webV1 = pushed.images?.web ?? "";
+        assert.match(webV1, new RegExp(`^localhost:${port}/web@sha256:[0-9a-f]{64}$`));
         const reconcile = await ksail("workload", "reconcile", "--timeout", "4m", "-o", "json");
         const total = performance.now() - started;
         const report = `SC-003: \`ksail workload push\` ${(push.ms / 1000).toFixed(1)} s + \`ksail workload reconcile\` ${(reconcile.ms / 1000).toFixed(1)} s = ${(total / 1000).toFixed(1)} s from push to applied (Kustomization wait: the Deployment is ready)`;
@@ -482,6 +574,23 @@ test(
         assert.ok(
           images.split("\n").includes(`localhost:${port}/app:1`),
           `the node's containerd has localhost:${port}/app:1:\n${images}`,
+        );
+
+        // The project's image: Flux's kustomize pinned `image: web` to the digest ksail pushed,
+        // the node pulled it by digest through the mirror, and the pod serves the built page.
+        assert.equal(await webTemplateImage(), webV1);
+        const { page } = await webPageOf(webV1);
+        assert.equal(page, WEB_V1);
+        const pulled = await execIn(lab!, NODE, [
+          "ctr",
+          "--namespace=k8s.io",
+          "images",
+          "list",
+          "-q",
+        ]);
+        assert.ok(
+          pulled.split("\n").includes(webV1),
+          `the node's containerd has ${webV1}:\n${pulled}`,
         );
       },
     );
@@ -601,9 +710,10 @@ test(
       },
     );
 
+    let webV2 = "";
     await step(
       "watch",
-      "ksail workload watch: a saved edit is pushed and applied on the real cluster, Ctrl-C exits 0",
+      "ksail workload watch: a saved edit is pushed and applied on the real cluster; a code change rolls the Deployment to the new image digest and the new pod serves the new page; Ctrl-C exits 0",
       ["stop/start"],
       async (st) => {
         const watch = startWatch({ project: project!, env: ksailEnv(), args: ["--timeout", "4m"] });
@@ -634,6 +744,25 @@ test(
           const figure = `watch on Kind: save → ConfigMap changed in the API server ${Math.round(applied)} ms (polled every 100 ms); cycle: save → pushed ${report.timings.savedToPushedMs} ms, fetch ${report.timings.fetchMs} ms, apply ${report.timings.applyMs} ms, total ${report.timings.totalMs} ms`;
           console.log(figure);
           st.diagnostic(figure);
+
+          // A code change: a file of web's build context. The watch rebuilds web only, pushes a
+          // version pinning the new digest, and Flux rolls the Deployment to it.
+          const saved = performance.now();
+          await writeFile(join(project!, "web", "www", "index.html"), `${WEB_V2}\n`);
+          const code = await watch.cycle(3, 3 * MINUTE);
+          assert.equal(code.outcome, "applied", watch.describe());
+          assert.equal(code.version, "0.0.3");
+          assert.deepEqual(code.built, ["web"], watch.describe());
+          assert.deepEqual(code.changed, [], "no manifest changed");
+          webV2 = (await webTemplateImage()) ?? "";
+          assert.match(webV2, new RegExp(`^localhost:${port}/web@sha256:[0-9a-f]{64}$`));
+          assert.notEqual(webV2, webV1, "a new digest");
+          const { page } = await webPageOf(webV2);
+          const answered = performance.now() - saved;
+          assert.equal(page, WEB_V2);
+          const rolled = `watch on Kind, code change: save → new pod serves the new page ${Math.round(answered)} ms (build ${code.timings.buildMs} ms, save → pushed ${code.timings.savedToPushedMs} ms, fetch ${code.timings.fetchMs} ms, apply incl. rollout ${code.timings.applyMs} ms)`;
+          console.log(rolled);
+          st.diagnostic(rolled);
         } finally {
           const stopped = await watch.stop("SIGINT");
           assert.equal(stopped.exitCode, 0, watch.describe());
@@ -643,23 +772,27 @@ test(
 
     await step(
       "rollback",
-      "ksail workload rollback: the cluster goes back to 0.0.1 (pinned), --resume returns it to 0.0.2",
+      "ksail workload rollback 0.0.1: manifests and image go back (pinned), --resume returns to 0.0.3",
       ["watch"],
       async (st) => {
         const greeting = async () =>
           (await kube().core.readNamespacedConfigMap({ name: SETTINGS, namespace: "default" })).data
             ?.greeting;
-        const back = await ksail("workload", "rollback", "--timeout", "4m", "-o", "json");
+        const back = await ksail("workload", "rollback", "0.0.1", "--timeout", "4m", "-o", "json");
         assert.equal(back.code, 0, `${output(back)}\n${await clusterState()}`);
         const result = json<{ from: string; version: string; applied: { expected: number } }>(back);
-        assert.deepEqual([result.from, result.version], ["0.0.2", "0.0.1"]);
+        assert.deepEqual([result.from, result.version], ["0.0.3", "0.0.1"]);
         assert.equal(await greeting(), "pushed by ksail, applied by Flux");
+        // The version pins its image: the Deployment runs the first build again.
+        assert.equal(await webTemplateImage(), webV1);
+        assert.equal((await webPageOf(webV1)).page, WEB_V1);
         const status = await ksail("workload", "status");
-        assert.match(status.stdout, /pinned to 0\.0\.1 \(latest is 0\.0\.2\)/, output(status));
+        assert.match(status.stdout, /pinned to 0\.0\.1 \(latest is 0\.0\.3\)/, output(status));
         const resume = await ksail("workload", "rollback", "--resume", "--timeout", "4m");
         assert.equal(resume.code, 0, `${output(resume)}\n${await clusterState()}`);
-        assert.match(resume.stdout, /applied {2}0\.0\.2@sha256:/);
+        assert.match(resume.stdout, /applied {2}0\.0\.3@sha256:/);
         assert.equal(await greeting(), "edited while ksail workload watch runs");
+        assert.equal(await webTemplateImage(), webV2);
         st.diagnostic(
           `rollback ${(back.ms / 1000).toFixed(1)} s (inventory: ${result.applied.expected} objects), resume ${(resume.ms / 1000).toFixed(1)} s`,
         );

@@ -9,6 +9,7 @@ import { RUNTIME_SETTINGS } from "../../config/settings.js";
 import { KsailError } from "../../errors.js";
 import { decodePem, loadSigningKey, type SigningKey } from "../../sign/keys.js";
 import { readKeyFile, readPublicKey, type SignResult } from "../../workload/sign.js";
+import type { ImageSignResult } from "../../workload/image-signatures.js";
 import type { CliContext } from "../context.js";
 
 const PASSWORD_ENV = RUNTIME_SETTINGS.cosignPassword.env;
@@ -96,6 +97,27 @@ export function signatureJson(signature: SignResult) {
     digest: signature.signatureDigest,
     unchanged: signature.unchanged,
   };
+}
+
+/** -o json: the images' signatures by spec.images name (`imageSignatures`). */
+export function imageSignaturesJson(signatures: readonly ImageSignResult[] | undefined) {
+  if (!signatures || signatures.length === 0) return {};
+  return {
+    imageSignatures: Object.fromEntries(
+      signatures.map((s) => [s.name, { repository: s.repository, ...signatureJson(s) }]),
+    ),
+  };
+}
+
+/** Text output: one line per signed image. */
+export function imageSignatureLines(
+  signatures: readonly ImageSignResult[] | undefined,
+  prefix: string,
+): string[] {
+  return (signatures ?? []).map(
+    (s) =>
+      `${prefix}${s.name} ${s.repository}@${s.digest}: ${s.signature}${s.format === "bundle" ? " (cosign bundle)" : ""}`,
+  );
 }
 
 /** `verifyPublicKey` for syncSpecFromConfig from --verify-key or spec.options.signing.publicKey. */

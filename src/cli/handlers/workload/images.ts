@@ -3,8 +3,7 @@
  * before anything is packaged, stopped cleanly by Ctrl-C — the engine's build is cancelled,
  * nothing is tagged or pushed, and the process then ends by the signal (exit 130).
  */
-import { lazyEngine } from "../../../engine/docker.js";
-import { buildImages, type BuiltImage } from "../../../images/build.js";
+import type { BuiltImage } from "../../../images/build.js";
 import { workloadImages } from "../../../workload/images.js";
 import type { RegistryClient } from "../../../oci/client.js";
 import type { Output } from "../../../ui/output.js";
@@ -21,6 +20,11 @@ export async function buildProjectImages(
   const { images, destination } = workloadImages(target);
   const chosen = only && only.length > 0 ? images.filter((i) => only.includes(i.name)) : images;
   if (chosen.length === 0) return [];
+  // The engine client and the build code load only for a project that has images.
+  const [{ lazyEngine }, { buildImages }] = await Promise.all([
+    import("../../../engine/docker.js"),
+    import("../../../images/build.js"),
+  ]);
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     out.info(`Stopping (${signal}): cancelling the build; nothing is tagged or pushed…`);

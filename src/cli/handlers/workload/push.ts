@@ -36,7 +36,11 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
       : undefined;
   // The project's images first (spec.images): a version pins the digests it deploys.
   const images = await buildProjectImages(ctx, target, client, out);
-  const { pushed: result, signature } = await publishVersion(
+  const {
+    pushed: result,
+    signature,
+    imageSignatures,
+  } = await publishVersion(
     { client, ...(await openPushSession(ctx.env, out)) },
     {
       repository: target.repository,
@@ -61,7 +65,13 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
   );
   await warnIfPinned(client, target.repository, result.version, out);
   out.result(
-    signature && signing ? { ...result, signature: signing.signatureJson(signature) } : result,
+    signature && signing
+      ? {
+          ...result,
+          signature: signing.signatureJson(signature),
+          ...signing.imageSignaturesJson(imageSignatures),
+        }
+      : result,
     () =>
       [
         result.unchanged
@@ -74,6 +84,7 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
             ]
           : []),
         ...Object.entries(result.images ?? {}).map(([name, image]) => `image ${name}: ${image}`),
+        ...(signing ? signing.imageSignatureLines(imageSignatures, "image signature ") : []),
       ].join("\n"),
   );
 }

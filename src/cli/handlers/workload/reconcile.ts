@@ -7,6 +7,7 @@ import { formatElapsed } from "../../../ui/output.js";
 import { KsailError } from "../../../errors.js";
 import type { PushResult } from "../../../workload/push.js";
 import type { SignResult } from "../../../workload/sign.js";
+import type { ImageSignResult } from "../../../workload/image-signatures.js";
 import { createOutput } from "../../context.js";
 import type { ReconcileFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
@@ -14,7 +15,12 @@ import { connectKube } from "../kube.js";
 import { parseTimeout } from "../project.js";
 import { keyFile, signatureFormat } from "../../../config/load.js";
 import { secretsPolicy } from "../secrets-policy.js";
-import { loadKeyForSigning, signatureJson } from "../signing.js";
+import {
+  imageSignatureLines,
+  imageSignaturesJson,
+  loadKeyForSigning,
+  signatureJson,
+} from "../signing.js";
 import { inventoryLine, proveAppliedOrWarn } from "./applied.js";
 import { openTarget } from "./target.js";
 
@@ -26,6 +32,7 @@ export async function run({ ctx, flags, globals }: Invocation<ReconcileFlags>): 
   const deadline = Date.now() + timeoutMs;
   let pushed: PushResult | undefined;
   let signature: SignResult | undefined;
+  let imageSignatures: ImageSignResult[] | undefined;
   if (flags.signKey !== undefined && !flags.push) {
     throw new KsailError("usage", "--sign-key signs what --push pushes; add --push", {
       hint: "To sign a version pushed earlier, push it again with --sign-key (an unchanged push signs it).",
@@ -58,7 +65,7 @@ export async function run({ ctx, flags, globals }: Invocation<ReconcileFlags>): 
       import("../../../images/pin.js"),
     ]);
     const images = await buildProjectImages(ctx, target, client, out);
-    ({ pushed, signature } = await publishVersion(
+    ({ pushed, signature, imageSignatures } = await publishVersion(
       { client, ...(await openPushSession(ctx.env, out)) },
       {
         repository: target.repository,
@@ -103,6 +110,7 @@ export async function run({ ctx, flags, globals }: Invocation<ReconcileFlags>): 
       ms,
       ...(pushed ? { pushed } : {}),
       ...(signature ? { signature: signatureJson(signature) } : {}),
+      ...imageSignaturesJson(imageSignatures),
     },
     () =>
       [
@@ -119,6 +127,7 @@ export async function run({ ctx, flags, globals }: Invocation<ReconcileFlags>): 
               `signed   ${signature.signature}${signature.format === "bundle" ? " (cosign bundle)" : ""}`,
             ]
           : []),
+        ...imageSignatureLines(imageSignatures, "signed   image "),
         ...result.steps.map(
           (s) =>
             `${s.kind === "OCIRepository" ? "fetched " : "applied "} ${s.revision ?? "-"}  (${s.kind} ${s.namespace}/${s.name})`,

@@ -1,11 +1,13 @@
 /**
  * `ksail workload verify [VERSION] --key PATH`: exit 0 when a signature of the version verifies
- * with the public key, exit 1 with the reason when it is unsigned, signed with another key or
- * its signature does not match.
+ * with the public key — and so does one of each image the version pins (spec.images) — exit 1
+ * with the reason when one is unsigned, signed with another key or its signature does not match.
  */
 import { KsailError } from "../../../errors.js";
 import { readPublicKey } from "../../../workload/sign.js";
 import { verifyArtifact } from "../../../workload/verify.js";
+import { imagesOfVersion, verifyImages } from "../../../workload/image-signatures.js";
+import { workloadImages } from "../../../workload/images.js";
 import { defaultReference, LATEST_TAG, semverTags } from "../../../workload/versions.js";
 import { createOutput } from "../../context.js";
 import type { VerifyFlags } from "../../commands/workload.js";
@@ -34,18 +36,35 @@ export async function run({ ctx, flags, globals, args }: Invocation<VerifyFlags>
       version = `${highest} (latest)`;
     }
   }
-  const report = { ...result, version, key: path };
-  if (!result.ok) {
+  // The images the version pins, each in its own repository on the artifact's registry.
+  const pinned = await imagesOfVersion(
+    client,
+    repository,
+    result.digest,
+    workloadImages(target).destination,
+  );
+  const images = await verifyImages({ client }, { images: pinned, publicKey: key });
+  const report = {
+    ...result,
+    version,
+    key: path,
+    ...(images.length > 0 ? { images } : {}),
+  };
+  for (const failed of [result, ...images]) {
+    if (failed.ok) continue;
     ctx.exitCode = 1;
-    out.error(`✗ ${result.reason}`);
+    out.error(`✗ ${failed.reason}`);
   }
+  const where = (r: { format: string; signature: string }) =>
+    r.format === "bundle" ? `cosign bundle ${r.signature}` : `legacy signature ${r.signature}`;
   out.result(report, () =>
-    result.ok
-      ? `verified ${version} (${result.digest}) with ${path}: ${
-          result.format === "bundle"
-            ? `cosign bundle ${result.signature}`
-            : `legacy signature ${result.signature}`
-        }`
-      : "",
+    [
+      ...(result.ok
+        ? [`verified ${version} (${result.digest}) with ${path}: ${where(result)}`]
+        : []),
+      ...images.flatMap((i) =>
+        i.ok ? [`verified image ${i.name} (${i.image}): ${where(i)}`] : [],
+      ),
+    ].join("\n"),
   );
 }
