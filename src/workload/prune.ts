@@ -356,12 +356,21 @@ async function deleteGuarded(
   await mapLimit(plan.digests, limit, async (digest) => {
     if (failed) return;
     try {
-      const protectedDigests = await guard.fresh();
-      if (protectedDigests.has(digest)) {
-        spared.add(digest);
-        return;
+      for (let attempt = 1; ; attempt++) {
+        if ((await guard.fresh()).has(digest)) {
+          spared.add(digest);
+          return;
+        }
+        try {
+          await client.deleteManifest(repository, digest);
+          return;
+        } catch (error) {
+          // distribution v3 answers 400 DIGEST_INVALID while a push writes the same manifest
+          // (its link is half-written): read the tags again — the push's tag spares it.
+          if (attempt > 1 || !(error instanceof KsailError && error.code === "DIGEST_INVALID"))
+            throw error;
+        }
       }
-      await client.deleteManifest(repository, digest);
     } catch (error) {
       if (error instanceof KsailError && error.kind === "not-found") return;
       failed = true;
