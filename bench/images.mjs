@@ -63,7 +63,9 @@ async function loadLab() {
     ]);
     return { ...kube, ...fluxLab, ...manifests, ...docker, ...app };
   } catch (error) {
-    if (/** @type {{code?: string}} */ (error)?.code === "ERR_UNKNOWN_FILE_EXTENSION") {
+    if (
+      /** @type {{ code?: string } | undefined} */ (error)?.code === "ERR_UNKNOWN_FILE_EXTENSION"
+    ) {
       throw new Error("run this benchmark as `node --import tsx bench/images.mjs`", {
         cause: error,
       });
@@ -220,7 +222,7 @@ async function until(what, check, timeoutMs = 120_000) {
 
 async function nextVersion(registry) {
   const res = await fetch(`${registry.url}/v2/${NAME}/tags/list`);
-  const tags = res.ok ? (/** @type {{tags?: string[]}} */ (await res.json()).tags ?? []) : [];
+  const tags = res.ok ? (/** @type {{ tags?: string[] }} */ (await res.json()).tags ?? []) : [];
   let best = [0, 0, 0];
   for (const t of tags) {
     const m = /^(\d+)\.(\d+)\.(\d+)$/.exec(t);
@@ -394,7 +396,7 @@ async function measure(ctx) {
               : await byHand({ ...ctx, i });
           runs.push({ way, i, ...run });
           log(
-            `  #${i} ${way}: save → Deployment template has the new digest ${(run.savedToTemplateMs ?? NaN).toFixed(0)} ms`,
+            `  #${i} ${way}: save → Deployment template has the new digest ${run.savedToTemplateMs?.toFixed(0)} ms`,
           );
         }
       }
@@ -402,7 +404,7 @@ async function measure(ctx) {
         const run = await manifestOnly({ ...ctx, watcher, i });
         runs.push({ way: "manifest-only", i, ...run });
         log(
-          `  #${i} manifest-only save: build stage ${run.buildMs} ms, built [${run.built.join(", ")}], engine events ${run.engineEvents}, save → ConfigMap ${(run.savedToAppliedMs ?? NaN).toFixed(0)} ms`,
+          `  #${i} manifest-only save: build stage ${run.buildMs} ms, built [${run.built.join(", ")}], engine events ${run.engineEvents}, save → ConfigMap ${run.savedToAppliedMs?.toFixed(0)} ms`,
         );
       }
     }

@@ -5,6 +5,12 @@
  *
  * Every script finds the command path the same way: walk the words typed so far, skip flags and
  * the value of a flag that takes one, and follow the words that name a subcommand.
+ *
+ * Two things are completed from the world, not the table: the kube contexts for --context and the
+ * versions (registry tags) for the version arguments of pull, diff, verify and rollback. The
+ * scripts ask `ksail __complete contexts|versions -- WORDS…` (handlers/complete.ts: bounded in
+ * time, silent on errors) with the words typed so far, so --config, --registry or --kubeconfig
+ * on the line count.
  */
 import type { Command, Option } from "commander";
 
@@ -20,13 +26,20 @@ interface FlagSpec {
   choices?: readonly string[];
   /** The value is a file or directory. */
   file: boolean;
+  /** The value comes from `ksail __complete` (--context: the kubeconfig's contexts). */
+  dynamic?: "contexts";
 }
+
+/** Commands whose arguments are versions of the repository (completed from its tags). */
+const VERSION_ARGUMENT_COMMANDS = ["pull", "diff", "verify", "rollback"];
 
 interface CommandSpec {
   /** Space-separated subcommand names below the program, "" for the program itself. */
   path: string;
   subcommands: { name: string; description: string }[];
   flags: FlagSpec[];
+  /** Its arguments are versions (VERSION_ARGUMENT_COMMANDS). */
+  versions: boolean;
 }
 
 /** The command table as plain data, depth first. */
@@ -43,12 +56,16 @@ export function commandSpecs(program: Command): CommandSpec[] {
         value: false,
         file: false,
       });
+    const subcommands = command.commands.filter((c) => !c.name().startsWith("__"));
     specs.push({
       path,
-      subcommands: command.commands.map((c) => ({ name: c.name(), description: c.description() })),
+      subcommands: subcommands.map((c) => ({ name: c.name(), description: c.description() })),
       flags,
+      versions:
+        VERSION_ARGUMENT_COMMANDS.includes(command.name()) &&
+        command.registeredArguments.length > 0,
     });
-    for (const sub of command.commands) visit(sub, path ? `${path} ${sub.name()}` : sub.name());
+    for (const sub of subcommands) visit(sub, path ? `${path} ${sub.name()}` : sub.name());
   };
   visit(program, "");
   return specs;
@@ -63,6 +80,7 @@ function flagSpec(option: Option): FlagSpec {
     value,
     ...(option.argChoices ? { choices: option.argChoices } : {}),
     file: value && /<(path|dir|path\|url)>/.test(option.flags),
+    ...(option.long === "--context" && value ? { dynamic: "contexts" as const } : {}),
   };
 }
 
@@ -102,10 +120,10 @@ function sharedFunctions(specs: CommandSpec[]): string {
   const choiceCases = specs
     .flatMap((spec) =>
       spec.flags
-        .filter((f) => f.value && (f.choices || f.file))
+        .filter((f) => f.value && (f.choices || f.file || f.dynamic))
         .map(
           (f) =>
-            `    "${spec.path}|${names(f).join(`" | "${spec.path}|`)}") echo "${f.choices ? f.choices.join(" ") : "__file__"}" ;;`,
+            `    "${spec.path}|${names(f).join(`" | "${spec.path}|`)}") echo "${f.choices ? f.choices.join(" ") : f.dynamic ? `__${f.dynamic}__` : "__file__"}" ;;`,
         ),
     )
     .join("\n");
@@ -131,6 +149,17 @@ __ksail_flag_values() {
   case "$1|$2" in
 ${choiceCases}
   esac
+}
+
+# Whether the command at path "$1" takes versions as arguments (completed from the registry).
+__ksail_takes_versions() {
+  case "$1" in
+${specs
+  .filter((s) => s.versions)
+  .map((s) => `    "${s.path}") return 0 ;;`)
+  .join("\n")}
+  esac
+  return 1
 }
 
 # The command path of the words before the cursor: "$@" are those words without "ksail".
@@ -189,6 +218,9 @@ _ksail() {
         if [ "$values" = "__file__" ]; then
           compopt -o filenames 2>/dev/null
           mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+        elif [ "$values" = "__contexts__" ]; then
+          values="$("\${COMP_WORDS[0]}" __complete contexts -- "\${COMP_WORDS[@]:1:COMP_CWORD-1}" 2>/dev/null)"
+          mapfile -t COMPREPLY < <(compgen -W "$values" -- "$cur")
         elif [ -n "$values" ]; then
           mapfile -t COMPREPLY < <(compgen -W "$values" -- "$cur")
         fi
@@ -199,7 +231,11 @@ _ksail() {
   if [[ "$cur" == -* ]]; then
     mapfile -t COMPREPLY < <(compgen -W "$(__ksail_flags "$cmdpath")" -- "$cur")
   else
-    mapfile -t COMPREPLY < <(compgen -W "$(__ksail_commands "$cmdpath")" -- "$cur")
+    values="$(__ksail_commands "$cmdpath")"
+    if __ksail_takes_versions "$cmdpath"; then
+      values="$values $("\${COMP_WORDS[0]}" __complete versions -- "\${COMP_WORDS[@]:1:COMP_CWORD-1}" 2>/dev/null)"
+    fi
+    mapfile -t COMPREPLY < <(compgen -W "$values" -- "$cur")
   fi
   return 0
 }
@@ -247,6 +283,9 @@ _ksail() {
         values="$(__ksail_flag_values "$cmdpath" "$prev")"
         if [[ "$values" == "__file__" ]]; then
           _files
+        elif [[ "$values" == "__contexts__" ]]; then
+          values="$("\${words[1]}" __complete contexts -- "\${(@)words[2,CURRENT-1]}" 2>/dev/null)"
+          compadd -- \${(f)values}
         elif [[ -n "$values" ]]; then
           compadd -- \${=values}
         fi
@@ -260,6 +299,10 @@ _ksail() {
   else
     __ksail_described_commands "$cmdpath"
     (( \${#described} )) && _describe -t commands 'ksail command' described
+    if __ksail_takes_versions "$cmdpath"; then
+      values="$("\${words[1]}" __complete versions -- "\${(@)words[2,CURRENT-1]}" 2>/dev/null)"
+      [[ -n "$values" ]] && compadd -- \${(f)values}
+    fi
   fi
 }
 
@@ -288,11 +331,13 @@ function fishScript(specs: CommandSpec[]): string {
     for (const sub of spec.subcommands) {
       lines.push(`complete -c ksail ${at} -a ${sub.name} -d ${q(sub.description)}`);
     }
+    if (spec.versions) lines.push(`complete -c ksail ${at} -a '(__ksail_dynamic versions)'`);
     for (const flag of spec.flags) {
       const parts = ["complete -c ksail", at];
       if (flag.short) parts.push(`-s ${flag.short.slice(1)}`);
       if (flag.long) parts.push(`-l ${flag.long.slice(2)}`);
       if (flag.value && flag.choices) parts.push(`-x -a ${q(flag.choices.join(" "))}`);
+      else if (flag.value && flag.dynamic) parts.push(`-x -a '(__ksail_dynamic ${flag.dynamic})'`);
       else if (flag.value && flag.file) parts.push("-r -F");
       else if (flag.value) parts.push("-x");
       parts.push(`-d ${q(flag.description)}`);
@@ -344,6 +389,12 @@ end
 function __ksail_at
     set -l cmdpath (__ksail_path)
     test "$cmdpath" = "$argv[1]"
+end
+
+# Candidates from the world (kube contexts, registry versions): the ksail being completed asks.
+function __ksail_dynamic
+    set -l tokens (commandline -opc)
+    $tokens[1] __complete $argv[1] -- $tokens[2..-1] 2>/dev/null
 end
 
 complete -c ksail -f

@@ -40,6 +40,7 @@ const GROUPS: Record<string, Register> = {
   up: registerCluster,
   down: registerCluster,
   version: registerVersion,
+  __complete: registerCompletion,
   ...Object.fromEntries(SHORTCUTS.map((name) => [name, registerShortcuts])),
 };
 

@@ -10,7 +10,7 @@ export function colorEnabled(env: NodeJS.ProcessEnv, isTTY: boolean): boolean {
   return isTTY && env.TERM !== "dumb";
 }
 
-const CODES = { red: 31, green: 32, yellow: 33, cyan: 36, dim: 2 } as const;
+const CODES = { red: 31, green: 32, yellow: 33, cyan: 36, dim: 2, bold: 1 } as const;
 export type Color = keyof typeof CODES;
 
 export function paint(text: string, color: Color, enabled: boolean): string {

@@ -106,6 +106,26 @@ describe("the Flux objects in another namespace (-n)", () => {
         [NS, true],
       ],
     );
+    // -o wide (kubectl's): the Ready reason, the interval and what each object follows.
+    const wide = await ksail("status", "-n", NS, "-o", "wide");
+    assert.equal(wide.code, 0, wide.stderr);
+    assert.match(wide.stdout, /^KIND +NAME +READY +REVISION +REASON +INTERVAL +SOURCE +MESSAGE$/m);
+    assert.match(
+      wide.stdout,
+      new RegExp(
+        `^OCIRepository +${NS}/${NAME} +True +\\S+ +\\S+ +1h +oci://${registry.registry}/${NAME} `,
+        "m",
+      ),
+    );
+    assert.match(
+      wide.stdout,
+      new RegExp(
+        `^Kustomization +${NS}/${NAME} +True +\\S+ +\\S+ +1h +OCIRepository/${NAME} `,
+        "m",
+      ),
+    );
+    const narrow = await ksail("status", "-n", NS);
+    assert.doesNotMatch(narrow.stdout, /INTERVAL|SOURCE/);
     // Without -n, status looks in flux-system, where nothing is.
     const elsewhere = await ksail("status");
     assert.equal(elsewhere.code, 1, elsewhere.stdout);
@@ -126,6 +146,14 @@ describe("the Flux objects in another namespace (-n)", () => {
     const changed = await ksail("diff", "--cluster", "-n", NS, "-o", "json");
     assert.equal(changed.code, 1, changed.stderr);
     assert.match(changed.stdout, /"drifted"|"changed"/);
+    // On a terminal (here FORCE_COLOR), the drift is coloured as git diff colours it.
+    const colored = await runKsail(["diff", "--cluster", "-n", NS], {
+      cwd: project,
+      env: { FORCE_COLOR: "1" },
+    });
+    assert.equal(colored.code, 1, colored.stderr);
+    assert.ok(colored.stdout.includes("\x1b[32m+  greeting: two\x1b[0m"), colored.stdout);
+    assert.ok(colored.stdout.includes("\x1b[31m-  greeting: one\x1b[0m"), colored.stdout);
     const missing = await ksail("diff", "--cluster");
     assert.equal(missing.code, 6, missing.stderr);
     assert.match(missing.stderr, /Kustomization flux-system\/teamapp does not exist/);

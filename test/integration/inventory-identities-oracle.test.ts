@@ -15,6 +15,9 @@ import { parseAllDocuments } from "yaml";
 import { fluxBinary, fluxBuild } from "../../lab/flux-build.js";
 import { renderIdentities, type RenderedIdentity } from "../../src/flux/render.js";
 import { isKsailError } from "../../src/errors.js";
+import { listSourceFiles } from "../../src/artifact/source-files.js";
+import type { BuiltIdentities } from "../../src/validate/build.js";
+import { validateSource } from "../../src/validate/manifests.js";
 
 type Tree = Record<string, string>;
 
@@ -147,6 +150,20 @@ bases: [../more]
     "more/kustomization.yaml": "resources: [cm.yaml]\n",
     "more/cm.yaml": cm("more", "tools"),
   },
+  "plain resources, nested, with namespace, prefix, suffix, labels and images": {
+    "kustomization.yaml": `resources: [base, extra.yaml]
+namespace: shop
+namePrefix: eu-
+commonLabels: {env: prod}
+images:
+  - name: nginx
+    newTag: "1.27"
+`,
+    "extra.yaml": `${cm("extra")}---\n${"apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: reader\nrules: []\n"}`,
+    "base/kustomization.yaml": "resources: [web.yaml, ns.yaml]\nnameSuffix: -b\n",
+    "base/web.yaml": deployment("web"),
+    "base/ns.yaml": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n",
+  },
   "no root kustomization: Flux generates it; a folder with generators is one unit": {
     "plain.yaml": cm("plain", "default"),
     "nested/deep.yml": cm("deep", "default"),
@@ -238,6 +255,25 @@ describe("inventory identities agree with flux build", () => {
       assert.ok(theirs.length > 0);
       assert.deepEqual(unmatched(ours, theirs), { missing: [], extra: [] }, built.output);
       assert.equal(ours.length, theirs.length);
+
+      // What `watch` uses: validation's identities, when it can tell them exactly.
+      const identities: BuiltIdentities = {};
+      const { files: listed } = await listSourceFiles(join(dir, "src"));
+      const issues = await validateSource(join(dir, "src"), listed, {
+        identities,
+        secrets: { allowPlaintext: true },
+      });
+      assert.deepEqual(issues, []);
+      const exact = !Object.entries(tree).some(
+        ([path, text]) => path.endsWith("kustomization.yaml") && /Generator|patches/.test(text),
+      );
+      if (exact) {
+        assert.equal(identities.inexact, undefined);
+        const validated = (identities.objects ?? []).map((id) => ({ ...id, apiVersion: "" }));
+        assert.deepEqual(unmatched(validated, theirs), { missing: [], extra: [] });
+      } else {
+        assert.match(identities.inexact ?? "", /the kustomizations use .*(Generator|patches)/);
+      }
     });
   }
 

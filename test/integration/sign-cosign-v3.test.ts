@@ -14,24 +14,20 @@
  * - cosign v3 still verifies ksail's legacy signatures (its fallback when there is no bundle).
  */
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { RegistryClient } from "../../src/oci/client.js";
 import type { RepositoryRef } from "../../src/oci/reference.js";
 import { referrersTag } from "../../src/oci/referrers.js";
 import { BUNDLE_MEDIA_TYPE, bundleReferrer, parseBundle } from "../../src/sign/bundle-format.js";
 import { silentProgress } from "../../src/progress.js";
-import { pushWorkload } from "../../src/workload/push.js";
-import {
-  generateKeyPair,
-  readPublicKey,
-  readSigningKey,
-  signArtifact,
-} from "../../src/workload/sign.js";
+import { readPublicKey, readSigningKey, signArtifact } from "../../src/workload/sign.js";
 import { verifyArtifact } from "../../src/workload/verify.js";
-import { cosign3Binary, runCosign, type CosignRun } from "../../lab/cosign.js";
+import { cosign3Binary, runCosign } from "../../lab/cosign.js";
+import {
+  prepareCosignInterop,
+  showRun as show,
+  type CosignInterop,
+} from "../../lab/cosign-interop.js";
 import { startReferrersRegistry } from "../../lab/referrers-registry.js";
 import { startRegistry } from "../../lab/registry.js";
 
@@ -91,7 +87,6 @@ for (const target of registries) {
         { repository: repository(), digest, key: await readSigningKey(key, PASSWORD), format },
         silentProgress,
       );
-    const show = (run: CosignRun) => `exit ${run.code}\n${run.stdout}\n${run.stderr}`;
     /** cosign's one referrer of `digest`: its manifest and bundle. */
     const cosignReferrer = async (digest: string) => {
       const { descriptors } = await client.referrers(repository(), digest);
@@ -104,40 +99,23 @@ for (const target of registries) {
       return { manifest: manifest.bytes, bundle };
     };
 
+    let interop: CosignInterop | undefined;
     before(async () => {
       cosign = cosign3Binary(); // fails with the build command when missing
       lab = await target.start();
-      home = await mkdtemp(join(tmpdir(), "ksail-cosign3-"));
-      const source = join(home, "k8s");
-      await mkdir(source);
-      for (let i = 1; i <= 6; i++) {
-        await writeFile(
-          join(source, "cm.yaml"),
-          `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  n: "${i}"\n`,
-        );
-        const pushed = await pushWorkload(
-          { client },
-          { repository: repository(), sourceDir: source },
-          silentProgress,
-        );
-        digests.push(pushed.digest);
-      }
-      const made = await generateKeyPair(
-        { outputDir: join(home, "ksail-keys"), password: PASSWORD },
-        silentProgress,
-      );
-      mine = { key: made.privateKeyPath, pub: made.publicKeyPath };
-      const keygen = await runCosign(cosign, ["generate-key-pair"], {
-        home,
-        cwd: home,
+      interop = await prepareCosignInterop({
+        cosign,
+        client,
+        repository: repository(),
         password: PASSWORD,
+        versions: 6,
       });
-      assert.equal(keygen.code, 0, show(keygen));
-      theirs = { key: join(home, "cosign.key"), pub: join(home, "cosign.pub") };
+      ({ home, ksailKeys: mine, cosignKeys: theirs } = interop);
+      digests.push(...interop.digests);
     });
     after(async () => {
       await lab?.stop();
-      if (home) await rm(home, { recursive: true, force: true });
+      await interop?.cleanup();
     });
 
     it("ksail verifies cosign v3's bundle; not with another key", async () => {

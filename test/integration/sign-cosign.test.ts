@@ -10,9 +10,7 @@
  * - negative controls: neither side accepts a signature made with the other key pair.
  */
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFile } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
 import { RegistryClient } from "../../src/oci/client.js";
 import {
@@ -22,15 +20,14 @@ import {
   simpleSigningPayload,
 } from "../../src/sign/cosign-format.js";
 import { silentProgress } from "../../src/progress.js";
-import { pushWorkload } from "../../src/workload/push.js";
-import {
-  generateKeyPair,
-  readPublicKey,
-  readSigningKey,
-  signArtifact,
-} from "../../src/workload/sign.js";
+import { readPublicKey, readSigningKey, signArtifact } from "../../src/workload/sign.js";
 import { verifyArtifact } from "../../src/workload/verify.js";
-import { cosignBinary, runCosign, type CosignRun } from "../../lab/cosign.js";
+import { cosignBinary, runCosign } from "../../lab/cosign.js";
+import {
+  prepareCosignInterop,
+  showRun as show,
+  type CosignInterop,
+} from "../../lab/cosign-interop.js";
 import { startRegistry, type LabRegistry } from "../../lab/registry.js";
 
 const PASSWORD = "correct horse battery staple";
@@ -89,42 +86,24 @@ describe("interoperability with the cosign CLI", () => {
       },
       silentProgress,
     );
-  const show = (run: CosignRun) => `exit ${run.code}\n${run.stdout}\n${run.stderr}`;
 
+  let interop: CosignInterop | undefined;
   before(async () => {
     cosign = cosignBinary(); // fails with the build command when missing
     lab = await startRegistry();
-    home = await mkdtemp(join(tmpdir(), "ksail-cosign-"));
-    const source = join(home, "k8s");
-    await mkdir(source);
-    for (let i = 1; i <= 4; i++) {
-      await writeFile(
-        join(source, "cm.yaml"),
-        `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  n: "${i}"\n`,
-      );
-      const pushed = await pushWorkload(
-        { client },
-        { repository: repository(), sourceDir: source },
-        silentProgress,
-      );
-      digests.push(pushed.digest);
-    }
-    const made = await generateKeyPair(
-      { outputDir: join(home, "ksail-keys"), password: PASSWORD },
-      silentProgress,
-    );
-    ksailKeys = { key: made.privateKeyPath, pub: made.publicKeyPath };
-    const keygen = await runCosign(cosign, ["generate-key-pair"], {
-      home,
-      cwd: home,
+    interop = await prepareCosignInterop({
+      cosign,
+      client,
+      repository: repository(),
       password: PASSWORD,
+      versions: 4,
     });
-    assert.equal(keygen.code, 0, show(keygen));
-    cosignKeys = { key: join(home, "cosign.key"), pub: join(home, "cosign.pub") };
+    ({ home, ksailKeys, cosignKeys } = interop);
+    digests.push(...interop.digests);
   });
   after(async () => {
     await lab?.stop();
-    if (home) await rm(home, { recursive: true, force: true });
+    await interop?.cleanup();
   });
 
   it("cosign verify accepts ksail's signature made with ksail's key; not with the other key", async () => {

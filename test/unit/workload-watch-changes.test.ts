@@ -152,6 +152,32 @@ describe("watchChanges on a real directory", () => {
 });
 
 describe("cycle output", () => {
+  it("a pinned cycle says pushed, not applied, and to what the cluster is pinned; the check's time shows", () => {
+    assert.equal(
+      formatCycle({
+        cycle: 4,
+        trigger: "change",
+        changed: ["settings.yaml"],
+        outcome: "pinned",
+        version: "0.0.4",
+        pinnedTo: "0.0.1",
+        timings: { validateMs: 3, pushMs: 18, totalMs: 40 },
+      }),
+      "· settings.yaml → 0.0.4 pushed, not applied: the cluster is pinned to 0.0.1 (validate 3ms · push 18ms · 40ms from save)",
+    );
+    assert.match(
+      formatCycle({
+        cycle: 5,
+        trigger: "change",
+        changed: ["settings.yaml"],
+        outcome: "applied",
+        version: "0.0.5",
+        timings: { applyMs: 160, checkMs: 2.4, totalMs: 300 },
+      }),
+      /apply 160ms · check 2ms · 300ms from save/,
+    );
+  });
+
   it("prints one line with the timings, and the problems of an invalid save below it", () => {
     assert.equal(
       formatCycle({

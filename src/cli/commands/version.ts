@@ -41,6 +41,25 @@ export function registerVersion(program: CommandUnknownOpts, ctx: CliContext): v
   leaf(version(program), ctx, () => import("../handlers/version.js"));
 }
 
+/**
+ * What the completion scripts call on a key press, as cobra's `__complete`: the kube contexts
+ * for --context, or the versions of the repository the typed words name. Hidden from help.
+ */
+export const complete = (program: CommandUnknownOpts) =>
+  examples(
+    program
+      .command("__complete", { hidden: true })
+      .description("print completion candidates, one a line (for the completion scripts)")
+      .addArgument(new Argument("<kind>").choices(["contexts", "versions"]))
+      .argument("[words...]", "the words typed so far, after --"),
+    [
+      ["ksail __complete contexts -- status --context", "the kubeconfig's contexts"],
+      ["ksail __complete versions -- workload pull", "the versions `workload pull` takes"],
+    ],
+  );
+export type CompleteFlags = FlagsOf<typeof complete>;
+
 export function registerCompletion(program: CommandUnknownOpts, ctx: CliContext): void {
   leaf(completion(program), ctx, () => import("../handlers/completion.js"));
+  leaf(complete(program), ctx, () => import("../handlers/complete.js"));
 }

@@ -407,7 +407,7 @@ export const verify = (workload: CommandUnknownOpts) =>
         .command("verify")
         .argument("[version]", "version, tag or digest to verify (default: latest)")
         .description(
-          "check a pushed version's cosign signature with a public key (exit 1 when unsigned or it does not verify)",
+          "check a pushed version's cosign signature, and those of the images it pins (spec.images), with a public key (exit 1 when one is unsigned or does not verify)",
         ),
     )
       .option("--key <path>", "public key (cosign.pub; default: spec.options.signing.publicKey)")
@@ -425,9 +425,10 @@ export const status = (workload: CommandUnknownOpts, name = "workload status") =
       addKubeOptions(
         workload.command("status").description("show the OCIRepository and Kustomization state"),
       ),
-    ).addOption(outputOption()),
+    ).addOption(wideOutputOption()),
     [
       [`ksail ${name}`, "Ready, revision and message of the OCIRepository and Kustomization"],
+      [`ksail ${name} -o wide`, "with the Ready reason, the interval and what each follows"],
       [`ksail ${name} -o json`, 'as {"items": [...]} with "ready": true|false'],
     ],
   );

@@ -4,7 +4,9 @@
  */
 import { diffCluster, formatClusterDiff } from "../../../flux/cluster-diff.js";
 import { resolveTarget } from "../../../workload/target.js";
-import { createOutput } from "../../context.js";
+import { colorEnabled } from "../../../ui/color.js";
+import { paintPatch } from "../../../ui/diff-color.js";
+import { createOutput, isTerminal } from "../../context.js";
 import type { KubeFlags, TargetFlags } from "../../options.js";
 import type { Invocation } from "../../seam.js";
 import { connectKube } from "../kube.js";
@@ -36,7 +38,7 @@ export async function run({ ctx, flags, globals }: Invocation<TargetFlags & Kube
   if (result.changes.length > 0 || result.errors.length > 0) ctx.exitCode = 1;
   out.result(result, () =>
     result.changes.length > 0
-      ? formatClusterDiff(result)
+      ? paintPatch(formatClusterDiff(result), colorEnabled(ctx.env, isTerminal(ctx.stdout)))
       : result.errors.length > 0
         ? ""
         : `no changes: the cluster matches ${target.sourceDir} (${result.unchanged} objects)`,

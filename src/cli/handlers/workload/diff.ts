@@ -11,7 +11,9 @@ import { resolveAgeKeys } from "../../../config/load.js";
 import { KsailError } from "../../../errors.js";
 import { diffFileSets, loadSide, compareLoaded, type DiffSide } from "../../../workload/diff.js";
 import { formatObjectDiff, summarize } from "../../../workload/object-diff.js";
-import { createOutput } from "../../context.js";
+import { colorEnabled } from "../../../ui/color.js";
+import { paintObjectDiff, paintPatch } from "../../../ui/diff-color.js";
+import { createOutput, isTerminal } from "../../context.js";
 import type { DiffFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
 import { openTarget } from "./target.js";
@@ -32,6 +34,7 @@ export async function run(invocation: Invocation<DiffFlags>): Promise<void> {
   }
   const [fromVersion, toVersion] = args;
   const out = createOutput(ctx, globals, flags.output);
+  const color = colorEnabled(ctx.env, isTerminal(ctx.stdout));
   const { target, client } = await openTarget(ctx, globals, flags, out, toVersion === undefined);
   const from: DiffSide = { version: fromVersion };
   const to: DiffSide =
@@ -47,7 +50,10 @@ export async function run(invocation: Invocation<DiffFlags>): Promise<void> {
     out.list(changes, () =>
       changes.length === 0
         ? `no differences between ${before!.label} and ${after!.label}`
-        : changes.map((c) => c.patch ?? `Binary file ${c.path} ${c.status}\n`).join(""),
+        : paintPatch(
+            changes.map((c) => c.patch ?? `Binary file ${c.path} ${c.status}\n`).join(""),
+            color,
+          ),
     );
     return;
   }
@@ -65,6 +71,6 @@ export async function run(invocation: Invocation<DiffFlags>): Promise<void> {
   out.list(result.items, () =>
     result.items.length === 0
       ? `no object changes between ${result.from.label} and ${result.to.label}${result.identical ? "" : " (the files differ only in form: order, comments, layout)"}`
-      : formatObjectDiff(result.items, flags.brief),
+      : paintObjectDiff(formatObjectDiff(result.items, flags.brief), color),
   );
 }
