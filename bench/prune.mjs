@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// Prune benchmark (issue 15 goal 4): `ksail workload versions` and `ksail workload prune --keep 10`
-// of 1,000 versions against one distribution v3 registry, next to the floor for the same deletes:
-// plain `curl -X DELETE` of the same 990 manifests, 4 (and 8) at a time.
+// Prune benchmark (issue 26 goal 6): `ksail workload prune --keep 10` of 1,000 versions against
+// both registries the tests use — Debian's distribution 2.8 (docker-registry) and distribution v3
+// (lab/go-tools.sh) — each next to its peer from the same run: plain `curl -X DELETE` of the same
+// 990 manifests by digest, 8 at a time (xargs -P 8), runs alternating. Goal: prune ≤ 10 s on each.
+// `--profile` also writes where prune's time goes: its steps and its HTTP requests by kind.
 // Run with `npm run build && node bench/prune.mjs` (see bench/README.md).
 import { mkdtemp, rm, writeFile, mkdir } from "node:fs/promises";
 import os from "node:os";
@@ -10,7 +12,8 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createHash } from "node:crypto";
 import { timed, mustRun, median, min, max } from "./lib/proc.mjs";
-import { startRegistry } from "./lib/registry.mjs";
+import { existsSync, readFileSync } from "node:fs";
+import { startRegistry, DEBIAN_REGISTRY } from "./lib/registry.mjs";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const KSAIL_BIN = join(ROOT, "bin", "ksail.js");
@@ -21,12 +24,16 @@ const { values: opt } = parseArgs({
     versions: { type: "string", default: "1000" },
     keep: { type: "string", default: "10" },
     reps: { type: "string", default: "3" },
+    registries: { type: "string", default: "2.8,v3" },
+    profile: { type: "boolean", default: false },
     keepdir: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
 });
 if (opt.help) {
-  console.log(`usage: node bench/prune.mjs [--versions 1000] [--keep 10] [--reps 3] [--keepdir]`);
+  console.log(
+    `usage: node bench/prune.mjs [--versions 1000] [--keep 10] [--reps 3] [--registries 2.8,v3] [--profile] [--keepdir]`,
+  );
   process.exit(0);
 }
 const VERSIONS = Number(opt.versions);
@@ -126,7 +133,11 @@ async function tagCount(registry, repo) {
   return (body.tags ?? []).length;
 }
 
-/** curl -X DELETE of each digest, `parallel` at a time (xargs -P), the floor for the deletes. */
+/**
+ * curl -X DELETE of each digest, `parallel` at a time (xargs -P), the peer for the deletes.
+ * @param {{host: string}} registry @param {string} repo @param {string[]} digests
+ * @param {number} parallel @param {string} work
+ */
 async function curlDeletes(registry, repo, digests, parallel, work) {
   const list = join(work, `digests-${parallel}.txt`);
   await writeFile(
@@ -146,51 +157,52 @@ async function curlDeletes(registry, repo, digests, parallel, work) {
   return r.ms;
 }
 
-const fmt = (ms) => `${(ms / 1000).toFixed(2)} s`;
+/**
+ * CPU time (user + system, ms) the process `pid` has used so far, from /proc (Linux).
+ * @param {number | undefined} pid
+ */
+function cpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
 
-async function main() {
-  const registryBin = await toolPath("registry");
-  const work = await mkdtemp(join(os.tmpdir(), "ksail-bench-prune-"));
-  const registry = await startRegistry({ binary: registryBin, workDir: work });
+/** @param {number} ms */
+const fmt = (ms) => `${(ms / 1000).toFixed(2)} s`;
+const load = () =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(" ");
+
+/**
+ * One registry: `reps` × (ksail prune, curl 8 at a time), alternating, each on a fresh repository
+ * of VERSIONS versions.
+ * @param {string | null} binary  distribution v3's binary, or null for Debian's 2.8
+ * @param {string} work  scratch directory
+ * @param {string} source  the workload directory
+ */
+async function benchRegistry(binary, work, source) {
+  const dir = join(work, binary ? "v3" : "2.8");
+  await mkdir(dir);
+  const registry = await startRegistry({ binary, workDir: dir });
   log(`registry ${registry.impl} (${registry.version}) on ${registry.host}`);
-  const source = join(work, "src");
-  await mkdir(source);
-  await writeFile(
-    join(source, "cm.yaml"),
-    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bench\ndata:\n  a: b\n",
-  );
-  /** @type {Record<string, number[]>} */
-  const rows = { create: [], versions: [], prune: [], curl4: [], curl8: [] };
-  let steps = [];
+  /** @type {{prune: number[], curl: number[], pruneCpu: number[], curlCpu: number[], loads: string[], steps: string[], http: string[]}} */
+  const rows = { prune: [], curl: [], pruneCpu: [], curlCpu: [], loads: [], steps: [], http: [] };
   try {
     for (let rep = 0; rep < REPS; rep++) {
-      for (const tool of ["ksail", "curl4", "curl8"]) {
+      const order = rep % 2 === 0 ? ["ksail", "curl"] : ["curl", "ksail"];
+      for (const tool of order) {
         const repo = `bench/prune-${tool}-${rep}`;
-        const { digests, ms } = await createVersions(registry, repo, source);
-        rows.create.push(ms);
+        const { digests } = await createVersions(registry, repo, source);
         const doomed = digests.slice(0, VERSIONS - KEEP);
+        const cpuBefore = cpuMs(registry.pid);
         if (tool === "ksail") {
-          const v = await timed(
-            process.execPath,
-            [
-              KSAIL_BIN,
-              "workload",
-              "versions",
-              "--registry",
-              `oci://${registry.host}/${repo}`,
-              "-o",
-              "json",
-            ],
-            { cwd: source },
-          );
-          if (v.code !== 0) throw new Error(`ksail workload versions failed:\n${v.stderr}`);
-          const listed = JSON.parse(v.stdout);
-          const count = Array.isArray(listed) ? listed.length : (listed.items ?? []).length;
-          if (count !== VERSIONS) throw new Error(`versions listed ${count}, expected ${VERSIONS}`);
-          rows.versions.push(v.ms);
+          const trace = join(dir, `http-${rep}.jsonl`);
           const p = await timed(
             process.execPath,
             [
+              ...(opt.profile ? ["--import", join(ROOT, "bench", "lib", "http-trace.mjs")] : []),
               KSAIL_BIN,
               "workload",
               "prune",
@@ -201,7 +213,7 @@ async function main() {
               "-o",
               "json",
             ],
-            { cwd: source },
+            { cwd: source, env: { ...process.env, KSAIL_BENCH_HTTP_TRACE: trace } },
           );
           if (p.code !== 0)
             throw new Error(`ksail workload prune failed (exit ${p.code}):\n${p.stderr}`);
@@ -209,38 +221,82 @@ async function main() {
           if (result.deleted.length !== VERSIONS - KEEP)
             throw new Error(`prune deleted ${result.deleted.length}`);
           rows.prune.push(p.ms);
-          steps = p.stderr.split("\n").filter((l) => /^[✓✗]/.test(l));
+          rows.steps = p.stderr.split("\n").filter((l) => /^[✓✗]/.test(l));
+          if (opt.profile) rows.http = await httpProfile(trace);
         } else {
-          rows[tool].push(
-            await curlDeletes(registry, repo, doomed, tool === "curl4" ? 4 : 8, work),
-          );
+          rows.curl.push(await curlDeletes(registry, repo, doomed, 8, dir));
         }
+        rows[tool === "ksail" ? "pruneCpu" : "curlCpu"].push(cpuMs(registry.pid) - cpuBefore);
         const left = await tagCount(registry, repo);
         if (left !== KEEP + 1) throw new Error(`${tool}: ${left} tags left, expected ${KEEP + 1}`);
-        log(`rep ${rep + 1}/${REPS} ${tool} done`);
+        rows.loads.push(load());
+        log(`${registry.impl}: rep ${rep + 1}/${REPS} ${tool} done (load ${load()})`);
       }
     }
   } finally {
     await registry.stop();
+  }
+  return { impl: `${registry.impl} ${registry.version}`, ...rows };
+}
+
+/** @param {string} trace  the http-trace.mjs output of one run */
+async function httpProfile(trace) {
+  const { readFile } = await import("node:fs/promises");
+  /** @type {{kind: string, count: number, sumMs: number, spanMs: number}[]} */
+  const kinds = (await readFile(trace, "utf8"))
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+  return kinds
+    .sort((a, b) => b.spanMs - a.spanMs)
+    .map(
+      (k) =>
+        `${k.kind} ×${k.count}: wall ${fmt(k.spanMs)}, ${(k.sumMs / k.count).toFixed(1)} ms each`,
+    );
+}
+
+async function main() {
+  const wanted = opt.registries.split(",").map((r) => r.trim());
+  const work = await mkdtemp(join(os.tmpdir(), "ksail-bench-prune-"));
+  const source = join(work, "src");
+  await mkdir(source);
+  await writeFile(
+    join(source, "cm.yaml"),
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bench\ndata:\n  a: b\n",
+  );
+  const results = [];
+  try {
+    for (const which of wanted) {
+      if (which !== "2.8" && which !== "v3") throw new Error(`--registries: unknown "${which}"`);
+      if (which === "2.8" && !existsSync(DEBIAN_REGISTRY))
+        throw new Error(`${DEBIAN_REGISTRY} is missing: apt-get install -y docker-registry`);
+      results.push(
+        await benchRegistry(which === "v3" ? await toolPath("registry") : null, work, source),
+      );
+    }
+  } finally {
     if (!opt.keepdir) await rm(work, { recursive: true, force: true });
   }
+  /** @param {string} label @param {number[]} xs */
   const line = (label, xs) =>
-    `${label.padEnd(44)} median ${fmt(median(xs)).padStart(8)}  min ${fmt(min(xs)).padStart(8)}  max ${fmt(max(xs)).padStart(8)}`;
+    `  ${label.padEnd(42)} median ${fmt(median(xs)).padStart(8)}  min ${fmt(min(xs)).padStart(8)}  max ${fmt(max(xs)).padStart(8)}`;
   console.log(
-    `\nprune benchmark: ${VERSIONS} versions, --keep ${KEEP}, ${REPS} rep(s), ${registry.impl}; load ${os
-      .loadavg()
-      .map((l) => l.toFixed(1))
-      .join(" ")}`,
+    `\nprune benchmark: ${VERSIONS} versions, --keep ${KEEP}, ${REPS} rep(s) per registry, alternating; load now ${load()}`,
   );
-  console.log(line(`create ${VERSIONS} versions (manifest PUTs, 8 at a time)`, rows.create));
-  console.log(line(`ksail workload versions (${VERSIONS})`, rows.versions));
-  console.log(line(`ksail workload prune --keep ${KEEP}`, rows.prune));
-  console.log(line(`curl -X DELETE ${VERSIONS - KEEP}, 4 at a time`, rows.curl4));
-  console.log(line(`curl -X DELETE ${VERSIONS - KEEP}, 8 at a time`, rows.curl8));
-  console.log(`ksail prune's own steps (last run): ${steps.join(" · ")}`);
-  console.log(
-    `ratio prune / curl 4 at a time: ${(median(rows.prune) / median(rows.curl4)).toFixed(2)}×; goal: prune ≤ 10 s → ${median(rows.prune) <= 10_000 ? "met" : "NOT met"}`,
-  );
+  for (const r of results) {
+    const pass = median(r.prune) <= 10_000;
+    console.log(`${r.impl} (load after each run: ${r.loads.join(" | ")})`);
+    console.log(line(`ksail workload prune --keep ${KEEP}`, r.prune));
+    console.log(line(`curl -X DELETE ${VERSIONS - KEEP} digests, 8 at a time`, r.curl));
+    console.log(
+      `  registry CPU time (load-independent): ksail prune ${fmt(median(r.pruneCpu))}, curl×8 ${fmt(median(r.curlCpu))} (medians)`,
+    );
+    console.log(`  ksail prune's own steps (last run): ${r.steps.join(" · ")}`);
+    for (const h of r.http) console.log(`  http ${h}`);
+    console.log(
+      `  goal 6 (prune ≤ 10 s): ${pass ? "pass" : "MISS"} — ksail ${fmt(median(r.prune))}, peer curl×8 ${fmt(median(r.curl))}, ratio ${(median(r.prune) / median(r.curl)).toFixed(2)}×`,
+    );
+  }
 }
 
 main().catch((error) => {

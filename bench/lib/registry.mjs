@@ -105,6 +105,7 @@ export async function startRegistry({ binary, workDir }) {
   return {
     host: `127.0.0.1:${port}`,
     port,
+    pid: child.pid,
     impl,
     binary: bin,
     version,

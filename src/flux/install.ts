@@ -15,6 +15,7 @@ import { cacheDirectory } from "../util/cache-dir.js";
 import type { KubeClient, KubernetesObject, ObjectRef } from "../k8s/client.js";
 import { describeRef, refOf } from "../k8s/client.js";
 import type { Progress } from "../progress.js";
+import { mapLimit } from "../util/map-limit.js";
 import { condition, type FluxObject } from "./readiness.js";
 
 /** The Flux release this ksail is pinned to (source-controller and kustomize-controller v1.9.x). */
@@ -228,9 +229,8 @@ export async function installFlux(
   const rest = manifests.objects.filter((o) => !first.includes(o));
   await progress.step(
     "Apply CRDs and namespaces",
-    async () => {
-      for (const object of first) await kube.apply(object);
-    },
+    // Independent objects: applied side by side (kubectl apply sends them one after the other).
+    () => mapLimit(first, APPLY_CONCURRENCY, (object) => kube.apply(object)),
     () => `Applied ${first.length} CRDs and namespaces`,
   );
   await progress.step("Wait for CRDs to be established", () =>
@@ -251,9 +251,7 @@ export async function installFlux(
   );
   await progress.step(
     "Apply controllers",
-    async () => {
-      for (const object of rest) await kube.apply(object);
-    },
+    () => mapLimit(rest, APPLY_CONCURRENCY, (object) => kube.apply(object)),
     () => `Applied ${rest.length} objects`,
   );
   if (options.wait) await waitForFlux(kube, manifests.objects, options.timeoutMs, progress);
@@ -266,6 +264,9 @@ export async function installFlux(
     applied: manifests.objects.length,
   };
 }
+
+/** Applies in flight at once while installing (the API server takes them in parallel). */
+const APPLY_CONCURRENCY = 8;
 
 function deployments(objects: KubernetesObject[]): ObjectRef[] {
   return objects.filter((o) => o.kind === "Deployment").map(refOf);

@@ -3,11 +3,10 @@
  * `push` reads it to warn without a cluster; `prune` keeps the version it points at. The cluster's
  * OCIRepository (../flux/pin.ts) stays the truth; this module loads no Kubernetes client.
  */
-import { randomUUID } from "node:crypto";
-import { MEDIA_TYPES, type RegistryClient } from "../oci/client.js";
-import { sha256Digest } from "../oci/digest.js";
+import type { RegistryClient } from "../oci/client.js";
 import { silentProgress, type Progress } from "../progress.js";
 import type { RepositoryRef } from "../oci/reference.js";
+import { moveTagsAway } from "./untag.js";
 import { listVersions, type VersionInfo } from "./versions.js";
 
 export const PINNED_TAG = "ksail-pinned";
@@ -57,32 +56,7 @@ export async function untagPinned(
       // A registry without tag deletion (distribution 2.x answers 400). Deleting the pinned
       // manifest by digest would delete the version itself, so the tag is moved to a marker
       // manifest of its own first, and that marker is deleted: the tag goes with it.
-      await moveTagAway(client, repository, PINNED_TAG);
+      await moveTagsAway(client, repository, [PINNED_TAG], { purpose: "unpinned" });
     }
   });
-}
-
-/** The empty JSON object, OCI's "empty descriptor" content. */
-const EMPTY_CONFIG = Buffer.from("{}");
-const EMPTY_MEDIA_TYPE = "application/vnd.oci.empty.v1+json";
-
-async function moveTagAway(
-  client: RegistryClient,
-  repository: RepositoryRef,
-  tag: string,
-): Promise<void> {
-  const config = { digest: sha256Digest(EMPTY_CONFIG), size: EMPTY_CONFIG.length };
-  await client.pushBlob(repository, { ...config, data: EMPTY_CONFIG });
-  const marker = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: MEDIA_TYPES.ociManifest,
-      config: { mediaType: EMPTY_MEDIA_TYPE, ...config },
-      layers: [{ mediaType: EMPTY_MEDIA_TYPE, ...config }],
-      // Unique, so that no other tag can point at it.
-      annotations: { "ksail.io/unpinned": `${new Date().toISOString()} ${randomUUID()}` },
-    }),
-  );
-  const digest = await client.pushManifest(repository, tag, marker, MEDIA_TYPES.ociManifest);
-  await client.deleteManifest(repository, digest, { missingOk: true });
 }

@@ -3,6 +3,7 @@
  * Never deletes the newest N versions, `latest`'s target, or a digest that a kept tag
  * still points at (a DELETE by digest removes every tag on it) — including tags pushed while
  * the prune runs: the tags are read again right before each delete (see TagGuard).
+ * A version's tag always goes (on registries without tag deletion via a marker, see untag.ts).
  */
 import { count } from "../util/plural.js";
 import type { RegistryClient } from "../oci/client.js";
@@ -10,6 +11,7 @@ import { formatRepository, type RepositoryRef } from "../oci/reference.js";
 import { KsailError } from "../errors.js";
 import { mapLimit } from "../util/map-limit.js";
 import { PINNED_TAG } from "./pin-tag.js";
+import { moveTagsAway } from "./untag.js";
 import { pruneReferrers, pruneSignatures, type ReferrerToDelete } from "./verify.js";
 import { silentProgress, type Progress } from "../progress.js";
 import {
@@ -46,9 +48,7 @@ export interface KeptVersion {
     | "newer-than-cutoff"
     | "no-created-time"
     /** The cluster is pinned to it (`ksail workload rollback`). */
-    | "pinned"
-    /** Another tag (pushed while prune ran, or not a version) points at its digest. */
-    | "tagged-since-planning";
+    | "pinned";
 }
 
 export interface PrunePlan {
@@ -179,11 +179,12 @@ export async function pruneWorkload(
   const { client, garbageCollect, garbageCollectUnavailable } = deps;
   const { repository } = options;
   const name = formatRepository(repository);
+  const markers = new Set<string>();
   const [versions, taggedDigests, pinnedDigest] = await progress.step(
     `List versions of ${name}`,
     () =>
       Promise.all([
-        listVersionDetails({ client }, { repository }),
+        listVersionDetails({ client }, { repository, markers }),
         otherTagDigests(client, repository),
         client.tagDigest(repository, PINNED_TAG),
       ]),
@@ -202,6 +203,12 @@ export async function pruneWorkload(
     referrers: [],
     garbageCollection: "skipped",
   };
+  if (!options.dryRun) {
+    // Tags a stopped prune left on its untag marker (see untag.ts) go with the marker.
+    await mapLimit([...markers], 8, (digest) =>
+      client.deleteManifest(repository, digest, { missingOk: true }),
+    );
+  }
   if (plan.digests.length === 0) return result;
   if (options.dryRun) {
     result.signatures = await signaturesFor(client, repository, result, true);
@@ -220,20 +227,14 @@ export async function pruneWorkload(
         options.concurrency ?? DEFAULT_DELETE_CONCURRENCY,
       ),
     (o) =>
-      `Deleted ${count(o.deleted.length, "version")} (${count(o.deletedDigests, "manifest")})` +
-      (o.spared.length > 0 ? `; kept ${o.spared.length} that gained a tag meanwhile` : ""),
+      `Deleted ${count(o.deleted.length, "version")} (${count(o.digests.length, "manifest")})` +
+      (o.spared > 0 ? `; kept ${count(o.spared, "manifest")} a tag pushed meanwhile uses` : ""),
   );
   Object.assign(result, {
     deleted: outcome.deleted.map(withoutBlobs),
     digests: outcome.digests,
     bytes: outcome.bytes,
   });
-  if (outcome.spared.length > 0) {
-    const order = new Map(versions.map((v, i) => [v.version, i]));
-    result.kept = [...result.kept, ...outcome.spared].sort(
-      (a, b) => (order.get(a.version) ?? 0) - (order.get(b.version) ?? 0),
-    );
-  }
   result.signatures = await progress.step(
     "Delete signatures of deleted versions",
     () => signaturesFor(client, repository, result, false),
@@ -319,18 +320,18 @@ async function otherTagDigests(
 interface DeleteOutcome {
   deleted: VersionDetail[];
   digests: string[];
-  deletedDigests: number;
-  spared: KeptVersion[];
+  /** Planned manifests left in place: a tag pushed meanwhile points at them. */
+  spared: number;
   bytes: number;
 }
 
 /**
  * Deletes the planned versions, at most `concurrency` requests at a time, in two phases.
  *
- * 1. Their tags, where the registry deletes tags (distribution v3 does; 2.x answers 400): one
- *    tag is cheap to remove, while a DELETE by digest makes distribution read every tag of the
- *    repository — with the tags gone first, the digest deletes scan only the kept ones. Removing
- *    a version's tag cannot hurt a version pushed meanwhile: that one has its own tag.
+ * 1. Their tags (see untagVersions): one tag is cheap to remove, while a DELETE by digest makes
+ *    distribution read every tag of the repository — with the tags gone first, the digest
+ *    deletes scan only the kept ones. Removing a version's tag cannot hurt a version pushed
+ *    meanwhile: that one has its own tag.
  * 2. The digests. Right before each DELETE the tags are read again (one tag list shared by the
  *    deletes waiting at that moment, plus a resolve of every tag that is not a known version);
  *    a digest that any tag other than the versions being deleted now points at is spared.
@@ -348,59 +349,57 @@ async function deleteGuarded(
 ): Promise<DeleteOutcome> {
   const limit = Math.max(1, concurrency);
   const deleting = new Set(plan.deleted.map((v) => v.version));
-  const untagged = await untagVersions(client, repository, [...deleting], limit);
+  await untagVersions(client, repository, [...deleting], limit);
   const guard = new TagGuard(client, repository, versions, deleting);
   const spared = new Set<string>();
   let failed = false;
   await mapLimit(plan.digests, limit, async (digest) => {
     if (failed) return;
     try {
-      const protectedDigests = await guard.fresh();
-      if (protectedDigests.has(digest)) {
-        spared.add(digest);
-        return;
+      for (let attempt = 1; ; attempt++) {
+        if ((await guard.fresh()).has(digest)) {
+          spared.add(digest);
+          return;
+        }
+        try {
+          await client.deleteManifest(repository, digest);
+          return;
+        } catch (error) {
+          // distribution v3 answers 400 DIGEST_INVALID while a push writes the same manifest
+          // (its link is half-written): read the tags again — the push's tag spares it.
+          if (attempt > 1 || !(error instanceof KsailError && error.code === "DIGEST_INVALID"))
+            throw error;
+        }
       }
-      await client.deleteManifest(repository, digest);
     } catch (error) {
       if (error instanceof KsailError && error.kind === "not-found") return;
       failed = true;
       throw error;
     }
   });
-  // A version is deleted when its tag is gone; its manifest stays when another tag uses it.
-  const isDeleted = (v: VersionDetail) =>
-    deleting.has(v.version) && (untagged || !spared.has(v.digest));
-  const deleted = versions.filter(isDeleted);
-  const remaining = versions.filter((v) => !deleting.has(v.version) || spared.has(v.digest));
+  // Every planned version lost its tag; a spared manifest stays for the tag that uses it now.
   return {
-    deleted,
+    deleted: versions.filter((v) => deleting.has(v.version)),
     digests: plan.digests.filter((d) => !spared.has(d)),
-    deletedDigests: plan.digests.length - spared.size,
-    spared: versions
-      .filter((v) => deleting.has(v.version) && spared.has(v.digest))
-      .map((v) => ({
-        version: v.version,
-        digest: v.digest,
-        reason: "tagged-since-planning" as const,
-      }))
-      .filter(() => !untagged),
+    spared: spared.size,
     bytes: freedBytes(
       versions.filter((v) => deleting.has(v.version) && !spared.has(v.digest)),
-      remaining,
+      versions.filter((v) => !deleting.has(v.version) || spared.has(v.digest)),
     ),
   };
 }
 
 /**
- * Phase 1 of deleteGuarded: removes `tags`. The first answers tell whether the registry deletes
- * tags at all; false when it does not (then nothing was removed).
+ * Phase 1 of deleteGuarded: removes `tags`. The first answer tells whether the registry deletes
+ * tags; where it does not (distribution 2.x), the tags are moved to one marker manifest that is
+ * then deleted (see untag.ts): N PUTs and one DELETE instead of N tag lookups over every tag.
  */
 async function untagVersions(
   client: RegistryClient,
   repository: RepositoryRef,
   tags: readonly string[],
   limit: number,
-): Promise<boolean> {
+): Promise<void> {
   const gone = (error: unknown) => error instanceof KsailError && error.kind === "not-found";
   let next = 0;
   // One at a time until the registry has shown that it deletes tags.
@@ -410,13 +409,15 @@ async function untagVersions(
       next++;
       break;
     } catch (error) {
-      if (gone(error)) {
-        // Gone already (a concurrent prune), or a registry that reads the tag as a digest.
-        if (await client.resolve(repository, tags[next] as string)) return false;
-        continue;
-      }
-      if (error instanceof KsailError && error.kind === "registry") return false;
-      throw error;
+      const refused = error instanceof KsailError && error.kind === "registry";
+      // Gone already (a concurrent prune), or a registry that reads the tag as a digest.
+      if (gone(error) && !(await client.resolve(repository, tags[next] as string))) continue;
+      if (!refused && !gone(error)) throw error;
+      await moveTagsAway(client, repository, tags.slice(next), {
+        concurrency: limit,
+        purpose: "pruned",
+      });
+      return;
     }
   }
   await mapLimit(tags.slice(next), limit, async (tag) => {
@@ -426,7 +427,6 @@ async function untagVersions(
       if (!gone(error)) throw error;
     }
   });
-  return true;
 }
 
 /**

@@ -330,9 +330,21 @@ export async function pruneReferrers(
   const concurrency = input.concurrency ?? 8;
   const kept = new Set(input.keptDigests);
   const doomed = [...new Set(input.deletedDigests)].filter((d) => !kept.has(d));
-  const perDigest = await mapLimit(doomed, concurrency, async (digest) => {
+  if (doomed.length === 0) return [];
+  // The first answer tells whether the registry has the referrers API. Without it, only a digest
+  // whose `sha256-<hex>` fallback tag exists has referrers, and one tag list shows which do.
+  const first = await client.referrers(repository, doomed[0] as string);
+  let candidates = doomed;
+  if (first.via === "tag") {
+    const tags = new Set(await client.listTags(repository));
+    candidates = doomed.filter(
+      (d) => tags.has(referrersTag(d)) || (d === doomed[0] && first.descriptors.length > 0),
+    );
+  }
+  const perDigest = await mapLimit(candidates, concurrency, async (digest) => {
     const out: ReferrerToDelete[] = [];
-    const { descriptors, via } = await client.referrers(repository, digest);
+    const { descriptors, via } =
+      digest === doomed[0] ? first : await client.referrers(repository, digest);
     for (const d of descriptors) {
       const manifest = await client.fetchManifest(repository, d.digest).catch((error: unknown) => {
         if (error instanceof KsailError && error.kind === "not-found") return undefined;

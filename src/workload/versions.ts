@@ -14,6 +14,7 @@ import { ANNOTATION_IMAGES, parseImagesAnnotation } from "../images/pin.js";
 import type { RegistryClient } from "../oci/client.js";
 import type { RepositoryRef } from "../oci/reference.js";
 import { mapLimit } from "../util/map-limit.js";
+import { isUntagMarker } from "./untag.js";
 
 export const LATEST_TAG = "latest";
 export type Bump = "patch" | "minor" | "major";
@@ -107,10 +108,14 @@ export interface VersionDetail extends VersionInfo {
   blobs: BlobRef[];
 }
 
-/** listVersions, plus each version's blobs (what prune needs to count freed space). */
+/**
+ * listVersions, plus each version's blobs (what prune needs to count freed space). A tag left on
+ * an untag marker (a prune stopped half-way, see untag.ts) is no version: its marker's digest
+ * goes into `markers` when given.
+ */
 export async function listVersionDetails(
   deps: { client: RegistryClient },
-  input: { repository: RepositoryRef; concurrency?: number },
+  input: { repository: RepositoryRef; concurrency?: number; markers?: Set<string> },
 ): Promise<VersionDetail[]> {
   const { client } = deps;
   const { repository } = input;
@@ -127,6 +132,10 @@ export async function listVersionDetails(
     });
     if (!fetched) return undefined;
     const { bytes, digest } = fetched;
+    if (isUntagMarker(bytes)) {
+      input.markers?.add(digest);
+      return undefined;
+    }
     const manifest = parseFluxManifest(bytes);
     const config = JSON.parse(bytes.toString("utf8")) as { config?: { size?: number } };
     const configSize = config.config?.size ?? 0;
