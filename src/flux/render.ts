@@ -419,7 +419,7 @@ function generatedObjects(
           const added = generatorContent(kind, entry, file, files);
           GENERATED.set(
             target.object,
-            behavior === "replace" ? added : mergeContent(kind, before, added, entry),
+            behavior === "replace" ? added : mergeContent(before, added),
           );
         }
         return;
@@ -535,26 +535,22 @@ function generatorContent(
   };
 }
 
-/** `behavior: merge`: the new keys over the old ones (the old Secret type stays). */
-function mergeContent(
-  kind: "ConfigMap" | "Secret",
-  before: Generated,
-  added: Generated,
-  entry: Record<string, unknown>,
-): Generated {
+/**
+ * `behavior: merge`: the new keys over the old ones; a Secret takes the merging generator's type
+ * (Opaque when it names none), as `flux build` shows.
+ */
+function mergeContent(before: Generated, added: Generated): Generated {
   if (before.content === undefined) return before;
   if (added.content === undefined) return added;
   const merged = (a?: Map<string, string>, b?: Map<string, string>) =>
     a === undefined && b === undefined ? undefined : new Map([...(a ?? []), ...(b ?? [])]);
   const data = merged(before.content.data, added.content.data);
   const binaryData = merged(before.content.binaryData, added.content.binaryData);
-  if (kind === "Secret" && typeof entry.type === "string" && entry.type !== before.content.type)
-    return { unknown: `merge with type ${entry.type}` };
   return {
     content: {
       ...(data ? { data } : {}),
       ...(binaryData ? { binaryData } : {}),
-      ...(before.content.type !== undefined ? { type: before.content.type } : {}),
+      ...(added.content.type !== undefined ? { type: added.content.type } : {}),
     },
   };
 }
