@@ -339,6 +339,7 @@ async function viaWatch({ project, watcher, watches, i, seenImages }) {
     savedToTemplateMs: e.t - t0,
     savedToReportMs: cycle.t - t0,
     buildMs: r.timings.buildMs,
+    buildSteps: r.buildSteps?.web ?? {},
     savedToPushedMs: r.timings.savedToPushedMs,
     validateMs: r.timings.validateMs,
     pushMs: r.timings.pushMs,
@@ -471,6 +472,10 @@ function report(runs) {
   const stage = (xs, f) => fmt(median(xs.map(f).filter(Number.isFinite)));
   console.log(
     `watch stages (medians): build ${stage(watch, (r) => r.buildMs)} ms · validate ${stage(watch, (r) => r.validateMs)} · push ${stage(watch, (r) => r.pushMs)} · save → pushed ${stage(watch, (r) => r.savedToPushedMs)} · fetch ${stage(watch, (r) => r.fetchMs)} · apply ${stage(watch, (r) => r.applyMs)}`,
+  );
+  const buildStepNames = ["hashMs", "checkMs", "buildMs", "pushMs", "digestMs"];
+  console.log(
+    `watch build stage steps (medians): ${buildStepNames.map((n) => `${n.replace(/Ms$/, "")} ${stage(watch, (r) => r.buildSteps[n])} ms`).join(" · ")}`,
   );
   const names = Object.keys(hand[0]?.steps ?? {});
   console.log(

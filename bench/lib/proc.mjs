@@ -95,6 +95,7 @@ const RSS_MARK = "bench-peak-rss-kib=";
  * @param {string} cmd
  * @param {readonly string[]} args
  * @param {RunOptions} [opts]
+ * @returns {Promise<{ms: number, code: number | null, signal: string | null, stdout: string, stderr: string, peakRssKiB: number, cpuMs: number}>}
  */
 export async function timedRss(cmd, args, opts) {
   if (!existsSync(TIME_BIN)) {

@@ -133,6 +133,9 @@ export const CONFIG_SETTINGS = {
     path: ["spec", "connection", "context"],
     default: "the kubeconfig's current context",
   },
+  // How long `up`/`cluster create` and `flux install` wait for Flux. The workload commands'
+  // --timeout (reconcile, rollback, watch: 2m) and `flux sync`'s (the Kustomization's own
+  // spec.timeout) are per-command flags of their own.
   timeout: {
     key: "timeout",
     flag: "--timeout",
@@ -210,6 +213,23 @@ export const RUNTIME_SETTINGS = {
     default: "30s",
   },
   dockerConfig: { key: "dockerConfig", env: "DOCKER_CONFIG", default: "~/.docker" },
+  // Where the container engine is, as the docker CLI reads it (engine/docker.ts
+  // resolveEngineEndpoint is given the environment and reads these three).
+  dockerHost: {
+    key: "dockerHost",
+    env: "DOCKER_HOST",
+    default: "/var/run/docker.sock, else ~/.docker/run/docker.sock, else Podman's socket",
+  },
+  dockerTlsVerify: {
+    key: "dockerTlsVerify",
+    env: "DOCKER_TLS_VERIFY",
+    default: "TLS for tcp:// on port 2376 or when set to 1",
+  },
+  dockerCertPath: {
+    key: "dockerCertPath",
+    env: "DOCKER_CERT_PATH",
+    default: "none (ca.pem, cert.pem and key.pem in it when set)",
+  },
   kubeconfigFiles: { key: "kubeconfigFiles", env: "KUBECONFIG", default: "~/.kube/config" },
   // Read as cosign reads it (set but empty is a key without a password); never printed.
   cosignPassword: { key: "cosignPassword", env: "COSIGN_PASSWORD", default: "asked on a terminal" },

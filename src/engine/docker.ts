@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import type Docker from "dockerode";
 import { KsailError } from "../errors.js";
+import { RUNTIME_SETTINGS } from "../config/settings.js";
 import type { Progress } from "../progress.js";
 
 /** How long `connectEngine` waits for the engine to answer its ping. */
@@ -35,7 +36,7 @@ const ENGINE_HINT =
 export function resolveEngineEndpoint(env: NodeJS.ProcessEnv): EngineEndpoint {
   // Explicit undefineds keep docker-modem from filling in values from process.env.
   const base: Docker.DockerOptions = { host: undefined, port: undefined, socketPath: undefined };
-  const raw = env.DOCKER_HOST?.trim();
+  const raw = env[RUNTIME_SETTINGS.dockerHost.env]?.trim();
   if (!raw) {
     const candidates = [
       "/var/run/docker.sock",
@@ -66,18 +67,19 @@ export function resolveEngineEndpoint(env: NodeJS.ProcessEnv): EngineEndpoint {
   if (url.protocol === "tcp:" || url.protocol === "http:" || url.protocol === "https:") {
     const tls =
       url.protocol === "https:" ||
-      env.DOCKER_TLS_VERIFY === "1" ||
-      (env.DOCKER_TLS_VERIFY === undefined && url.port === "2376");
+      env[RUNTIME_SETTINGS.dockerTlsVerify.env] === "1" ||
+      (env[RUNTIME_SETTINGS.dockerTlsVerify.env] === undefined && url.port === "2376");
     const options: Docker.DockerOptions = {
       ...base,
       host: url.hostname.replace(/^\[|\]$/g, ""),
       port: url.port || (tls ? "2376" : "2375"),
       protocol: tls ? "https" : "http",
     };
-    if (tls && env.DOCKER_CERT_PATH) {
-      options.ca = readFileSync(join(env.DOCKER_CERT_PATH, "ca.pem"));
-      options.cert = readFileSync(join(env.DOCKER_CERT_PATH, "cert.pem"));
-      options.key = readFileSync(join(env.DOCKER_CERT_PATH, "key.pem"));
+    const certPath = env[RUNTIME_SETTINGS.dockerCertPath.env];
+    if (tls && certPath) {
+      options.ca = readFileSync(join(certPath, "ca.pem"));
+      options.cert = readFileSync(join(certPath, "cert.pem"));
+      options.key = readFileSync(join(certPath, "key.pem"));
     }
     return { address: raw, source: "DOCKER_HOST", options };
   }

@@ -357,9 +357,16 @@ export interface ControllerStatus {
   ready: boolean;
 }
 
+/**
+ * The namespace Flux's release manifests install the controllers into. It is not the workload's
+ * namespace (`-n`, `spec.options.flux.namespace`), which only places the OCIRepository and
+ * Kustomization.
+ */
+export const FLUX_CONTROLLERS_NAMESPACE = "flux-system";
+
 export async function fluxStatus(
   kube: KubeClient,
-  namespace: string,
+  namespace: string = FLUX_CONTROLLERS_NAMESPACE,
 ): Promise<FluxInstallation & { controllers: ControllerStatus[] }> {
   const installation = await detectFlux(kube);
   const list = await kube.list<

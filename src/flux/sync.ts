@@ -42,18 +42,38 @@ export interface ObjectStatus {
   revision?: string;
   reason?: string;
   message?: string;
+  /** What it follows: the OCIRepository's URL, the Kustomization's source (`OCIRepository/name`). */
+  source?: string;
+  interval?: string;
 }
+
+/** The spec fields status shows with -o wide. */
+type FollowingSpec = {
+  suspend?: boolean;
+  url?: string;
+  interval?: string;
+  sourceRef?: { kind?: string; name?: string };
+};
 
 export async function workloadStatus(
   kube: KubeClient,
   target: ReconcileTarget,
 ): Promise<ObjectStatus[]> {
   const refs = [ociRepositoryRef(target), kustomizationRef(target)];
-  const objects = await Promise.all(refs.map((ref) => kube.get<FluxObject>(ref)));
+  const objects = await Promise.all(
+    refs.map((ref) => kube.get<FluxObject & { spec?: FollowingSpec }>(ref)),
+  );
   return refs.map((ref, i) => {
     const object = objects[i];
     const ready = condition(object, "Ready");
     const state = readiness(object);
+    const spec = object?.spec;
+    const source =
+      ref.kind === "OCIRepository"
+        ? spec?.url
+        : spec?.sourceRef?.name
+          ? `${spec.sourceRef.kind ?? "OCIRepository"}/${spec.sourceRef.name}`
+          : undefined;
     const revision =
       ref.kind === "OCIRepository"
         ? object?.status?.artifact?.revision
@@ -66,6 +86,8 @@ export async function workloadStatus(
       ready: state.state === "ready" ? "True" : state.state === "failed" ? "False" : "Unknown",
       suspended: object?.spec?.suspend === true,
       ...(revision ? { revision } : {}),
+      ...(source ? { source } : {}),
+      ...(spec?.interval ? { interval: spec.interval } : {}),
       ...(ready?.reason ? { reason: ready.reason } : {}),
       ...(state.state === "failed"
         ? { message: state.message }

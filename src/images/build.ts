@@ -61,6 +61,22 @@ export interface BuiltImage {
   layersPushed?: number;
   /** Time spent on this image (hash, check, build, push). */
   ms: number;
+  /** Where that time went, per step (ms); steps that did not run are absent. */
+  steps: ImageBuildSteps;
+}
+
+/** Milliseconds per step of one image: what `watch -o json` reports under the build stage. */
+export interface ImageBuildSteps {
+  /** Listing the context (after .dockerignore) and hashing it. */
+  hashMs?: number;
+  /** The registry's answer for the content-hash tag. */
+  checkMs?: number;
+  /** The engine's build, from the first byte of the context to the image ID. */
+  buildMs?: number;
+  /** Tagging and the engine's push. */
+  pushMs?: number;
+  /** Reading the pushed digest back from the registry. */
+  digestMs?: number;
 }
 
 export interface BuildImagesDeps {
@@ -119,15 +135,25 @@ async function buildOne(
     built,
     ...(layersPushed === undefined ? {} : { layersPushed }),
     ms: performance.now() - started,
+    steps,
   });
+  const steps: ImageBuildSteps = {};
+  let mark = started;
+  const lap = (step: keyof ImageBuildSteps) => {
+    const now = performance.now();
+    steps[step] = now - mark;
+    mark = now;
+  };
 
   return progress.step(
     `Build image ${image.name}`,
     async () => {
       const context = await listBuildContext(image.context, image);
       const hash = await contextHash(context, image, deps.digestCache);
+      lap("hashMs");
       const tag = hash.slice(0, TAG_HASH_LENGTH);
       const held = await deps.client.resolve(ref, tag);
+      lap("checkMs");
       if (held !== undefined) return result(tag, held.digest, false, 0);
 
       const engine = await connectForBuild(deps);
@@ -148,13 +174,16 @@ async function buildOne(
       });
       // A file saved during the build changes what was sent: the tag names what was built.
       const builtTag = (await packed.hash).slice(0, TAG_HASH_LENGTH);
+      lap("buildMs");
       signal?.throwIfAborted();
       await tagImage(engine, imageId, repository, builtTag);
       try {
         const pushed = await pushImage(engine, repository, builtTag, {
           ...(signal ? { signal } : {}),
         });
+        lap("pushMs");
         const digest = (await deps.client.resolve(ref, builtTag))?.digest;
+        lap("digestMs");
         if (digest === undefined) {
           throw new KsailError(
             "registry",

@@ -6,8 +6,9 @@
  * the command (`--timeout`) aborts whatever is still running when it passes.
  * Load it with `await import()` only in commands that talk to a cluster.
  */
-import { request as httpRequest, type IncomingMessage } from "node:http";
-import { request as httpsRequest, type RequestOptions } from "node:https";
+import { createHash } from "node:crypto";
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from "node:https";
 import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
@@ -22,6 +23,7 @@ import {
   type KubernetesObject,
 } from "@kubernetes/client-node";
 import { KsailError } from "../errors.js";
+import { ObjectWatch } from "./object-watch.js";
 
 export type { KubernetesObject };
 
@@ -52,6 +54,38 @@ export interface RequestLimits {
 
 export const FIELD_MANAGER = "ksail";
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+/** How long a pooled connection may stay idle before ksail closes it (before the server does). */
+const IDLE_CONNECTION_MS = 15_000;
+
+/** The agent options that make two connections to the API server interchangeable. */
+const TLS_OPTIONS = [
+  "ca",
+  "cert",
+  "key",
+  "pfx",
+  "passphrase",
+  "rejectUnauthorized",
+  "servername",
+] as const;
+
+/** A digest of the TLS options (certificates may be Buffers, strings or arrays of them). */
+function tlsFingerprint(options: Record<string, unknown>): string {
+  const hash = createHash("sha256");
+  const add = (value: unknown): void => {
+    if (Array.isArray(value)) {
+      hash.update("[");
+      value.forEach(add);
+      hash.update("]");
+    } else if (Buffer.isBuffer(value) || typeof value === "string") {
+      hash.update(`${value.length}:`).update(value);
+    } else hash.update(`<${String(value)}>`);
+  };
+  for (const name of TLS_OPTIONS) {
+    hash.update(`${name}=`);
+    add(options[name]);
+  }
+  return hash.digest("hex");
+}
 
 /** KubernetesObjectApi with the resource-path lookup (discovery) made reachable. */
 class ObjectApi extends KubernetesObjectApi {
@@ -87,6 +121,8 @@ export class KubeClient {
   /** When the client was made, and whether the server has answered anything since. */
   private readonly createdAt = Date.now();
   private answered = false;
+  /** The keep-alive agent every request shares (see pooled), and what it was made for. */
+  private pool: { fingerprint: string; agent: HttpAgent } | undefined;
 
   constructor(
     private readonly config: KubeConfig,
@@ -104,6 +140,7 @@ export class KubeClient {
           {
             pre: (context) => {
               context.setSignal(this.requestSignal());
+              context.setAgent(this.pooled(context.getAgent()));
               return Promise.resolve(context);
             },
             post: (response) => {
@@ -125,6 +162,37 @@ export class KubeClient {
     const previous = this.deadline;
     this.deadline = deadline;
     return previous;
+  }
+
+  /**
+   * One keep-alive agent for every request of this client. client-node makes a new agent for
+   * each request: a new TCP connection, TLS handshake and TLS context (the kubeconfig's CA and
+   * certificates parsed again), which costs a few milliseconds of CPU per call and native memory
+   * a long-running watch hands back slowly. The pool is made again when the TLS options change
+   * (an exec plugin's rotated client certificate); a proxy's agent (kubeconfig proxy-url) is
+   * used as client-node made it.
+   */
+  private pooled(made: HttpAgent | undefined): HttpAgent {
+    if (made && this.config.getCurrentCluster()?.proxyUrl) return made;
+    const options = (made as { options?: Record<string, unknown> } | undefined)?.options ?? {};
+    const fingerprint = tlsFingerprint(options);
+    if (this.pool?.fingerprint !== fingerprint) {
+      this.pool?.agent.destroy();
+      const tls: Record<string, unknown> = {};
+      for (const name of TLS_OPTIONS) if (options[name] !== undefined) tls[name] = options[name];
+      const keepAlive = { keepAlive: true, timeout: IDLE_CONNECTION_MS };
+      const agent = this.server.startsWith("http:")
+        ? new HttpAgent(keepAlive)
+        : new HttpsAgent({ ...tls, ...keepAlive });
+      this.pool = { fingerprint, agent };
+    }
+    return this.pool.agent;
+  }
+
+  /** Closes the pooled connections (they do not keep the process alive either way). */
+  close(): void {
+    this.pool?.agent.destroy();
+    this.pool = undefined;
   }
 
   /** Aborts at the request limit or the command's deadline, whichever comes first. */
@@ -248,6 +316,7 @@ export class KubeClient {
       },
     };
     await this.config.applyToHTTPSOptions(options);
+    options.agent = this.pooled(options.agent instanceof HttpAgent ? options.agent : undefined);
     const send = url.protocol === "https:" ? httpsRequest : httpRequest;
     const { status, text } = await new Promise<{ status: number; text: string }>(
       (resolve, reject) => {
@@ -340,6 +409,33 @@ export class KubeClient {
   }
 
   /**
+   * The object, kept up to date by a watch (see ObjectWatch) until closed. Rejects when it
+   * cannot be read; a missing object is `latest: undefined`, watched until it appears.
+   */
+  async observe<T extends KubernetesObject>(ref: ObjectRef): Promise<ObjectWatch<T>> {
+    const what = describeRef(ref);
+    const path = await this.call(what, () => this.objects.collectionPath(ref));
+    return ObjectWatch.open<T>(
+      {
+        read: () => this.get<T>(ref),
+        watch: (resourceVersion, onEvent, onEnd) =>
+          this.watch<T>(
+            path,
+            {
+              fieldSelector: `metadata.name=${ref.name}`,
+              resourceVersion,
+              allowWatchBookmarks: true,
+            },
+            onEvent,
+            onEnd,
+            what,
+          ),
+      },
+      what,
+    );
+  }
+
+  /**
    * Watches one object until `done` returns a value (or throws), starting from its current state.
    * No polling: the API server pushes every change. Re-establishes the watch when it ends early.
    */
@@ -348,63 +444,27 @@ export class KubeClient {
     done: (object: T | undefined) => R | undefined,
     options: { timeoutMs: number; describeTimeout: () => string },
   ): Promise<R> {
-    const path = await this.call(describeRef(ref), () => this.objects.collectionPath(ref));
     const deadline = Date.now() + options.timeoutMs;
-    return new Promise<R>((resolve, reject) => {
-      let abort: { abort(): void } | undefined;
-      let finished = false;
-      const finish = (error: unknown, value?: R) => {
-        if (finished) return;
-        finished = true;
-        clearTimeout(timer);
-        abort?.abort();
-        if (error) reject(error);
-        else resolve(value as R);
-      };
-      const check = (object: T | undefined) => {
-        try {
-          const value = done(object);
-          if (value !== undefined) finish(undefined, value);
-        } catch (error) {
-          finish(error);
-        }
-      };
-      const timer = setTimeout(
-        () => finish(new KsailError("timeout", options.describeTimeout())),
-        Math.max(0, deadline - Date.now()),
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(
+        () => reject(new KsailError("timeout", options.describeTimeout())),
+        options.timeoutMs,
       );
-      const start = async () => {
-        if (finished) return;
-        try {
-          const current = await this.get<T>(ref);
-          check(current);
-          if (finished) return;
-          abort = this.watch<T>(
-            path,
-            {
-              fieldSelector: `metadata.name=${ref.name}`,
-              resourceVersion: current?.metadata?.resourceVersion,
-              allowWatchBookmarks: true,
-            },
-            (phase, object) => {
-              if (phase === "BOOKMARK") return;
-              check(phase === "DELETED" ? undefined : object);
-            },
-            (error) => {
-              if (finished) return;
-              // A request that never got an answer ends the wait: that is the server's state.
-              if (error instanceof KsailError && error.kind === "timeout") return finish(error);
-              // A watch ends on server timeouts and "resource version too old": start again.
-              setTimeout(() => void start(), error ? 200 : 0);
-            },
-            describeRef(ref),
-          );
-        } catch (error) {
-          finish(error);
-        }
-      };
-      void start();
     });
+    const opening = this.observe<T>(ref);
+    let watch: ObjectWatch<T> | undefined;
+    try {
+      watch = await Promise.race([opening, timedOut]);
+      return await watch.until(done, {
+        timeoutMs: Math.max(0, deadline - Date.now()),
+        describeTimeout: options.describeTimeout,
+      });
+    } finally {
+      clearTimeout(timer);
+      if (watch) watch.close();
+      else opening.then((late) => late.close()).catch(() => undefined);
+    }
   }
 
   /**
@@ -447,6 +507,7 @@ export class KubeClient {
         headers: { accept: "application/json" },
       };
       await this.config.applyToHTTPSOptions(options);
+      options.agent = this.pooled(options.agent instanceof HttpAgent ? options.agent : undefined);
       const send = url.protocol === "https:" ? httpsRequest : httpRequest;
       const request = send(url, options, (response: IncomingMessage) => {
         this.answered = true;

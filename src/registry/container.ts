@@ -13,6 +13,12 @@ import { PINNED_REGISTRY_IMAGE } from "../pins.js";
 import { silentProgress, type Progress } from "../progress.js";
 import { REGISTRY_CONTAINER_PORT, registryAddresses } from "./address.js";
 import { REGISTRY_CONFIG_PATH, REGISTRY_DATA_DIR } from "./image-paths.js";
+import {
+  isReadOnlyConfig,
+  readContainerFile,
+  withMaintenanceLock,
+  writeReadWriteConfig,
+} from "./maintenance.js";
 
 export const DEFAULT_REGISTRY_NAME = "ksail-registry";
 export const DEFAULT_REGISTRY_IMAGE = PINNED_REGISTRY_IMAGE;
@@ -152,8 +158,6 @@ export async function ensureRegistry(
     assertMatches(existing, spec);
     // A garbage collection that was interrupted leaves the registry read-only: undo that (a
     // collection running right now is waited for instead).
-    const { isReadOnlyConfig, readContainerFile, withMaintenanceLock, writeReadWriteConfig } =
-      await import("./maintenance.js");
     if (isReadOnlyConfig(await readContainerFile(engine, spec.name, REGISTRY_CONFIG_PATH))) {
       await progress.step(
         `restore read-write mode of registry ${spec.name} (an interrupted garbage collection left it read-only)`,

@@ -29,6 +29,8 @@ import { formatRepository, type RepositoryRef } from "../oci/reference.js";
 import { silentProgress, type Progress } from "../progress.js";
 import { proveApplied, revisionVersion, type AppliedCheck } from "./applied.js";
 import { PINNED_TAG, tagPinned, untagPinned, versionsOf } from "./pin-tag.js";
+import { imageDestination, type ImageDestination } from "../images/destination.js";
+import { imagesOfVersion, verifyImages, type ImageVerifyResult } from "./image-signatures.js";
 import { verifyArtifact } from "./verify.js";
 import { listVersions, resolveVersion, semverTags, versionNotFound } from "./versions.js";
 
@@ -37,8 +39,13 @@ export interface RollbackInput {
   repository: RepositoryRef;
   /** Default: the version before the one the cluster runs. */
   version?: string;
-  /** Verify the version's cosign signature with this key before pointing Flux at it. */
+  /**
+   * Verify the version's cosign signature with this key before pointing Flux at it, and the
+   * signature of each image the version pins (its `dev.ksail.images` annotation).
+   */
   publicKey?: KeyObject;
+  /** Where this machine reaches the pinned images (the artifact's registry by default). */
+  imageDestination?: ImageDestination;
   timeoutMs: number;
   deadline?: number;
 }
@@ -51,6 +58,8 @@ export interface RollbackResult {
   /** The highest version in the repository. */
   latest?: string;
   verified: boolean;
+  /** The pinned images' signature checks (with a public key, when the version pins images). */
+  images?: ImageVerifyResult[];
   reconcile: ReconcileResult;
   applied: AppliedCheck;
 }
@@ -106,6 +115,7 @@ export async function rollbackWorkload(
   }
   const digest = await resolveVersion(client, repository, version);
   let verified = false;
+  let images: ImageVerifyResult[] | undefined;
   if (input.publicKey) {
     const result = await progress.step(`Verify the signature of ${version}`, () =>
       verifyArtifact({ client }, { repository, reference: digest, publicKey: input.publicKey! }),
@@ -115,6 +125,7 @@ export async function rollbackWorkload(
         hint: "Nothing was changed in the cluster. Sign it with `ksail workload push --version … --sign-key` or roll back to a signed version.",
       });
     }
+    images = await verifyPinnedImages(client, input, version, digest, progress);
     verified = true;
   }
   await progress.step(`Tag ${digest.slice(0, 19)}… ${PINNED_TAG}`, () =>
@@ -134,9 +145,41 @@ export async function rollbackWorkload(
     digest,
     ...(latest ? { latest } : {}),
     verified,
+    ...(images && images.length > 0 ? { images } : {}),
     reconcile,
     applied,
   };
+}
+
+/**
+ * Verifies the images `version` pins with the rollback's key, as `workload verify` does; an
+ * unsigned, wrongly signed or missing image stops the rollback before anything is pinned.
+ */
+async function verifyPinnedImages(
+  client: RegistryClient,
+  input: RollbackInput,
+  version: string,
+  digest: string,
+  progress: Progress,
+): Promise<ImageVerifyResult[]> {
+  const destination = input.imageDestination ?? imageDestination(input.repository);
+  const pinned = await imagesOfVersion(client, input.repository, digest, destination);
+  if (pinned.length === 0) return [];
+  const results = await progress.step(
+    `Verify the signatures of the ${pinned.length} image(s) ${version} pins`,
+    () => verifyImages({ client }, { images: pinned, publicKey: input.publicKey! }),
+  );
+  const failed = results.filter((r) => !r.ok);
+  if (failed.length > 0) {
+    throw new KsailError(
+      "failed",
+      `${version} pins ${failed.length === 1 ? "an image that does" : "images that do"} not verify: ${failed.map((r) => (r.ok ? "" : r.reason)).join("; ")}`,
+      {
+        hint: "Nothing was changed in the cluster. Push the version again with `--sign-key` (it signs its images too) or roll back to a version whose images are signed.",
+      },
+    );
+  }
+  return results;
 }
 
 export interface ResumeResult {

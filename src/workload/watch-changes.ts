@@ -190,6 +190,21 @@ const isDirectory = (path: string) => {
   }
 };
 
+/** Paths of one burst looked at (beyond: every event counts as news, as without looks). */
+const MAX_LOOKS = 64;
+/** How often delivery checks again while looks are running. */
+const LOOK_WAIT_MS = 2;
+
+/** A path's inode, size, and modification and change times ("absent" when it is gone). */
+async function lookAt(path: string): Promise<string> {
+  try {
+    const stat = await lstat(path, { bigint: true });
+    return `${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}`;
+  } catch {
+    return "absent";
+  }
+}
+
 export async function watchChanges(
   root: string,
   options: ChangeQueueOptions,
@@ -210,29 +225,58 @@ export async function watchChanges(
   let renewAgain = false;
   let gone = false;
 
+  /**
+   * What each path of the burst looked like at its latest event (see SeenFiles.look), and the
+   * looks still running. An event for a path the burst has already seen counts as news only if
+   * the path looks different since: the library hands over every save twice — its first event
+   * at once, the same file again 50 ms later — and that repeat must not hold the cycle back for
+   * another quiet period. A file still being written looks different at every event, so a slow
+   * writer still keeps the burst open.
+   */
+  let looks = new Map<string, string>();
+  let looking = 0;
+
   const deliver = () => {
     timer = undefined;
     if (!waiter || !batch || renewing) return;
     const now = performance.now();
     const quietFor = now - lastAt;
     const open = now - batch.firstAt;
-    if (quietFor < quietMs && open < maxWaitMs) {
-      timer = setTimeout(deliver, Math.min(quietMs - quietFor, maxWaitMs - open) + 1);
+    if ((quietFor < quietMs || looking > 0) && open < maxWaitMs) {
+      const wait = looking > 0 ? LOOK_WAIT_MS : quietMs - quietFor;
+      timer = setTimeout(deliver, Math.min(wait, maxWaitMs - open) + 1);
       return;
     }
     const ready = batch;
     const resolve = waiter;
     batch = undefined;
+    looks = new Map();
     waiter = undefined;
     resolve(ready);
   };
   const arm = () => {
     if (waiter && batch && !timer && !renewing) timer = setTimeout(deliver, quietMs);
   };
+  /** Looks at `path` for the burst `of`; news (lastAt = `at`) when it differs from before. */
+  const look = (of: ChangeBatch, path: string, at: number, known: boolean) => {
+    looking++;
+    void lookAt(join(root, path)).then((seen) => {
+      looking--;
+      if (batch !== of) return; // delivered meanwhile: the loop compares what it takes
+      if (known && looks.get(path) !== seen) lastAt = Math.max(lastAt, at);
+      looks.set(path, seen);
+    });
+  };
   const record = (path: string) => {
     const now = performance.now();
-    lastAt = now;
     if (!batch) batch = { paths: new Set(), firstAt: now };
+    const known = batch.paths.has(path);
+    // A path without a name (""), or a burst too large to look at every file, is news each time.
+    if (path === "" || batch.paths.size > MAX_LOOKS) lastAt = now;
+    else {
+      if (!known) lastAt = now;
+      look(batch, path, now, known);
+    }
     batch.paths.add(path);
     arm();
   };
@@ -430,13 +474,8 @@ export class SeenFiles {
   private readonly seen = new Map<string, string>();
   constructor(private readonly root: string) {}
 
-  private async look(path: string): Promise<string> {
-    try {
-      const stat = await lstat(join(this.root, path), { bigint: true });
-      return `${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}`;
-    } catch {
-      return "absent";
-    }
+  private look(path: string): Promise<string> {
+    return lookAt(join(this.root, path));
   }
 
   /** The paths that differ from when a cycle last took them (all of them, for unknown ones). */

@@ -5,8 +5,8 @@
  * The only state kept between cycles is what Flux last applied (so an unchanged save after an
  * applied one needs no reconcile) and the summary's counts.
  */
-import { isKsailError, type KsailError } from "../errors.js";
-import { reconcileWorkload, type ReconcileTarget } from "../flux/reconcile.js";
+import { isKsailError, KsailError } from "../errors.js";
+import { reconcileWorkload, TargetWatches, type ReconcileTarget } from "../flux/reconcile.js";
 import type { KubeClient } from "../k8s/client.js";
 import type { RegistryClient } from "../oci/client.js";
 import { formatRepository, type RepositoryRef } from "../oci/reference.js";
@@ -14,9 +14,10 @@ import type { Progress } from "../progress.js";
 import type { SecretsPolicy } from "../validate/secrets.js";
 import type { SigningKey } from "../sign/keys.js";
 import type { ValidationCache } from "../validate/cache.js";
+import type { ImageBuildSteps } from "../images/build.js";
 import type { ImageRebuilder } from "../images/rebuild.js";
 import { pinsOf, type ImagePin } from "../images/pin.js";
-import { readPin } from "../flux/pin.js";
+import { pinOf } from "../flux/pin.js";
 import type { BuiltIdentities } from "../validate/build.js";
 import { appliedMismatch, checkApplied } from "./applied.js";
 import { pinnedWarning } from "./pin-tag.js";
@@ -43,6 +44,8 @@ export interface CycleReport {
   changed: string[];
   /** Images (spec.images) this cycle built because their context changed. */
   built?: string[];
+  /** Where the build stage's time went, per image checked this cycle (ms per step). */
+  buildSteps?: Record<string, ImageBuildSteps>;
   outcome: CycleOutcome;
   version?: string;
   digest?: string;
@@ -102,13 +105,46 @@ export interface CycleContext {
   /** The signing key's format (default: the signer's, "bundle"). */
   signatureFormat?: SignatureFormat;
   signal: AbortSignal;
-  /** Resolves once `signal` aborts. */
-  aborted: Promise<typeof ABANDONED>;
   abortGraceMs: number;
   warn(line: string): void;
 }
 
 export const ABANDONED = Symbol("abandoned");
+
+/**
+ * `work`'s outcome, or ABANDONED `graceMs` after `signal` aborts, whichever comes first. The
+ * abort listener (and the grace timer) go away with the outcome: racing against one long-lived
+ * promise instead would leave a reaction on it per cycle, kept for the whole watch.
+ */
+export function unlessAborted<T>(
+  work: Promise<T>,
+  signal: AbortSignal,
+  graceMs = 0,
+): Promise<T | typeof ABANDONED> {
+  return new Promise<T | typeof ABANDONED>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const onAbort = () => {
+      timer = setTimeout(() => resolve(ABANDONED), graceMs);
+      timer.unref();
+    };
+    const settle = () => {
+      signal.removeEventListener("abort", onAbort);
+      clearTimeout(timer);
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+    work.then(
+      (value) => {
+        settle();
+        resolve(value);
+      },
+      (error: unknown) => {
+        settle();
+        reject(error);
+      },
+    );
+  });
+}
 
 /** Runs steps without printing, remembering when each started and ended. */
 class StepClock implements Progress {
@@ -193,6 +229,11 @@ class Cycle {
 export class CycleRunner {
   /** Digest Flux last applied (as far as this loop knows). */
   private applied: string | undefined;
+  /**
+   * The OCIRepository and Kustomization, watched from the first reconcile on: no cycle reads
+   * them again or opens new watches. Made again after a cycle whose reconcile failed.
+   */
+  private watches: TargetWatches | undefined;
   cycles = 0;
   pushed = 0;
   lastVersion: string | undefined;
@@ -245,6 +286,11 @@ export class CycleRunner {
         cycle.report.timings.buildMs = performance.now() - started;
         const built = result.images.filter((i) => i.built && result.checked.includes(i.name));
         if (built.length > 0) cycle.report.built = built.map((i) => i.name);
+        cycle.report.buildSteps = Object.fromEntries(
+          result.images
+            .filter((i) => result.checked.includes(i.name))
+            .map((i) => [i.name, roundSteps(i.steps)]),
+        );
       }
       return pinsOf(result.images);
     } catch (error) {
@@ -284,7 +330,7 @@ export class CycleRunner {
     );
     let result: Published | typeof ABANDONED;
     try {
-      result = await Promise.race([work, this.graceAfterAbort()]);
+      result = await unlessAborted(work, ctx.signal, ctx.abortGraceMs);
     } catch (error) {
       return cycle.fail(error, "push");
     }
@@ -308,16 +354,6 @@ export class CycleRunner {
     return pushed;
   }
 
-  /** Resolves ABANDONED `abortGraceMs` after an abort; never before. */
-  private graceAfterAbort(): Promise<typeof ABANDONED> {
-    return this.ctx.aborted.then(
-      () =>
-        new Promise<typeof ABANDONED>((resolve) =>
-          setTimeout(() => resolve(ABANDONED), this.ctx.abortGraceMs).unref(),
-        ),
-    );
-  }
-
   /**
    * Makes Flux fetch and apply the version (without --no-reconcile); Ctrl-C stops the wait.
    * A cluster pinned by `workload rollback` is not asked to (Flux would apply the pinned
@@ -335,18 +371,23 @@ export class CycleRunner {
     const kube = ctx.kube as KubeClient;
     let reconciled;
     try {
-      const pin = await readPin(kube, target);
+      const watches = await unlessAborted(this.watchTarget(kube, target, timeoutMs), ctx.signal);
+      if (watches === ABANDONED) return cycle.end("abandoned");
+      // The watch has the OCIRepository as it is now: no read to learn about a rollback's pin.
+      const pin = pinOf(watches.source.latest as Parameters<typeof pinOf>[0]);
       if (pin) {
         const pinnedTo = pin.version ?? pin.digest;
         ctx.warn(pinnedWarning(pinnedTo, pushed.version));
         this.applied = undefined;
         return cycle.end("pinned", { pinnedTo });
       }
-      reconciled = await Promise.race([
-        reconcileWorkload({ kube }, { ...target, timeoutMs }, cycle.clock),
-        ctx.aborted,
-      ]);
+      reconciled = await unlessAborted(
+        reconcileWorkload({ kube, watches }, { ...target, timeoutMs }, cycle.clock),
+        ctx.signal,
+      );
     } catch (error) {
+      // Whatever went wrong, the next cycle starts from fresh reads.
+      this.close();
       return cycle.fail(error, "reconcile");
     }
     if (reconciled === ABANDONED) return cycle.end("abandoned");
@@ -408,6 +449,37 @@ export class CycleRunner {
     });
   }
 
+  /** The watches of the Flux objects, opened on first use (or after a failed cycle). */
+  private async watchTarget(
+    kube: KubeClient,
+    target: ReconcileTarget,
+    timeoutMs: number,
+  ): Promise<TargetWatches> {
+    if (this.watches?.live) return this.watches;
+    this.close();
+    // Bounded like the reconcile itself: an API server that never answers ends the cycle.
+    const previous = kube.setDeadline(Date.now() + timeoutMs);
+    let watches;
+    try {
+      watches = await TargetWatches.open(kube, target);
+    } finally {
+      kube.setDeadline(previous);
+    }
+    // Ctrl-C meanwhile: the loop has closed what it had; a watch left open would keep it alive.
+    if (this.ctx.signal.aborted) {
+      watches.close();
+      throw new KsailError("failed", "stopped");
+    }
+    this.watches = watches;
+    return watches;
+  }
+
+  /** Stops watching the Flux objects (the loop is over, or they are to be read afresh). */
+  close(): void {
+    this.watches?.close();
+    this.watches = undefined;
+  }
+
   /** With --prune-keep, deletes all but the newest versions; a failure is only a warning. */
   private async prune(cycle: Cycle): Promise<void> {
     const { ctx } = this;
@@ -425,4 +497,11 @@ export class CycleRunner {
       );
     }
   }
+}
+
+/** Build step timings to a tenth of a millisecond, as the cycle's other timings print. */
+function roundSteps(steps: ImageBuildSteps): ImageBuildSteps {
+  return Object.fromEntries(
+    Object.entries(steps).map(([step, ms]) => [step, Math.round((ms as number) * 10) / 10]),
+  );
 }

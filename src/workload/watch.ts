@@ -22,9 +22,10 @@ import type { SecretsPolicy } from "../validate/secrets.js";
 import type { SigningKey } from "../sign/keys.js";
 import type { SignatureFormat } from "./verify.js";
 import type { ValidationCache } from "../validate/cache.js";
+import type { FastObject } from "../validate/fast-objects.js";
 import type { ImageRebuilder } from "../images/rebuild.js";
 import { ContextChanges, type ContextBatch } from "./watch-contexts.js";
-import { ABANDONED, CycleRunner, type CycleReport } from "./watch-cycle.js";
+import { CycleRunner, type CycleReport } from "./watch-cycle.js";
 import {
   EDITOR_TEMP_PATTERNS,
   relevantChanges,
@@ -116,14 +117,34 @@ interface Work {
   imagePaths?: string[];
 }
 
-/** The memo in memory only while watching: no cache file rewritten on every save. */
-function memoryCache(cache: ValidationCache): ValidationCache & { flush(): Promise<void> } {
+/**
+ * The validation memo while watching: in memory only (no cache file rewritten on every save),
+ * and holding the entries of the last two validations — the tree as it is and as it was one
+ * save before — not one entry per content ever saved: a session edits the same files hundreds
+ * of times, and the older contents will not come back. `flush` hands them to the cache file.
+ */
+export function watchMemo(cache: ValidationCache): ValidationCache & { flush(): Promise<void> } {
+  let current = new Map<string, FastObject[]>();
+  let previous = new Map<string, FastObject[]>();
   return {
     scope: (root) => cache.scope(root),
-    get: (digest) => cache.get(digest),
-    set: (digest, objects) => cache.set(digest, objects),
-    save: async () => {},
-    flush: () => cache.save(),
+    get: (digest) => {
+      const found = current.get(digest) ?? previous.get(digest) ?? cache.get(digest);
+      if (found !== undefined) current.set(digest, found);
+      return found;
+    },
+    set: (digest, objects) => {
+      current.set(digest, objects);
+    },
+    // Called once per validation (push.ts): the validation just done becomes "one save before".
+    save: async () => {
+      previous = current;
+      current = new Map();
+    },
+    flush: async () => {
+      for (const [digest, objects] of [...previous, ...current]) cache.set(digest, objects);
+      await cache.save();
+    },
   };
 }
 
@@ -331,7 +352,7 @@ export async function watchWorkload(
     throw new KsailError("usage", "watch: reconciling needs a cluster connection (deps.kube)");
   }
   const ignore = [...(options.ignore ?? []), ...EDITOR_TEMP_PATTERNS];
-  const cache = deps.validationCache ? memoryCache(deps.validationCache) : undefined;
+  const cache = deps.validationCache ? watchMemo(deps.validationCache) : undefined;
   const name = formatRepository(options.repository);
 
   let watcherError: Error | undefined;
@@ -339,10 +360,6 @@ export async function watchWorkload(
     debounceMs: options.debounceMs ?? DEFAULT_DEBOUNCE_MS,
     onError: (error) => (watcherError = error),
     onNotice: (line) => reporter.notice(line),
-  });
-  const aborted = new Promise<typeof ABANDONED>((resolve) => {
-    if (signal.aborted) resolve(ABANDONED);
-    signal.addEventListener("abort", () => resolve(ABANDONED), { once: true });
   });
   const contextChanges = options.images
     ? await ContextChanges.start(options.images.contexts, {
@@ -367,7 +384,6 @@ export async function watchWorkload(
     ...(options.secrets ? { secrets: options.secrets } : {}),
     ...(options.signatureFormat ? { signatureFormat: options.signatureFormat } : {}),
     signal,
-    aborted,
     abortGraceMs: options.abortGraceMs ?? 5000,
     warn: (line) => reporter.warn(line),
   });
@@ -402,6 +418,7 @@ export async function watchWorkload(
       abandoned,
     };
   } finally {
+    cycles.close();
     await changes.close();
     await contextChanges?.close();
     await cache?.flush();

@@ -106,6 +106,26 @@ describe("the Flux objects in another namespace (-n)", () => {
         [NS, true],
       ],
     );
+    // -o wide (kubectl's): the Ready reason, the interval and what each object follows.
+    const wide = await ksail("status", "-n", NS, "-o", "wide");
+    assert.equal(wide.code, 0, wide.stderr);
+    assert.match(wide.stdout, /^KIND +NAME +READY +REVISION +REASON +INTERVAL +SOURCE +MESSAGE$/m);
+    assert.match(
+      wide.stdout,
+      new RegExp(
+        `^OCIRepository +${NS}/${NAME} +True +\\S+ +\\S+ +1h +oci://${registry.registry}/${NAME} `,
+        "m",
+      ),
+    );
+    assert.match(
+      wide.stdout,
+      new RegExp(
+        `^Kustomization +${NS}/${NAME} +True +\\S+ +\\S+ +1h +OCIRepository/${NAME} `,
+        "m",
+      ),
+    );
+    const narrow = await ksail("status", "-n", NS);
+    assert.doesNotMatch(narrow.stdout, /INTERVAL|SOURCE/);
     // Without -n, status looks in flux-system, where nothing is.
     const elsewhere = await ksail("status");
     assert.equal(elsewhere.code, 1, elsewhere.stdout);

@@ -25,11 +25,14 @@ import {
   startFluxLab,
 } from "../../lab/flux-lab.js";
 import { kubeRequest, type KubeLab } from "../../lab/k8s/lab.js";
+import { cosignBinary, runCosign } from "../../lab/cosign.js";
 import { json, runKsail } from "../../lab/ksail.js";
 import type { LabRegistry } from "../../lab/registry.js";
 
 const NAME = "shop";
 const deploymentPath = `/apis/apps/v1/namespaces/default/deployments/${NAME}-web`;
+const ociRepositoryPath = `/apis/source.toolkit.fluxcd.io/v1/namespaces/flux-system/ocirepositories/${NAME}`;
+const PASSWORD = "images-e2e";
 
 const deployment = (greeting: string) => `apiVersion: apps/v1
 kind: Deployment
@@ -163,5 +166,72 @@ describe("your own image in the loop (process lab + dockerd)", { timeout: 900_00
     assert.doesNotMatch(run.stderr, /Step 1\//);
     assert.equal(json<Pushed>(run).pushed.unchanged, false);
     assert.equal(await templateImage(), before);
+  });
+
+  it("rollback --key verifies the pinned images too: a signed version with an unsigned image → exit 1 naming it, nothing pinned", async () => {
+    const env = { DOCKER_HOST: engine.dockerHost, COSIGN_PASSWORD: PASSWORD };
+    const keygen = await runKsail(["workload", "keygen"], { cwd: project, env });
+    assert.equal(keygen.code, 0, keygen.stderr);
+    const listed = await ksail("workload", "versions", "-o", "json");
+    const latest = json<{ items: { version: string; digest: string }[] }>(listed).items.at(-1)!;
+    // cosign (the peer) signs the artifact alone; its image stays unsigned.
+    const signed = await runCosign(
+      cosignBinary(),
+      [
+        "sign",
+        "--key",
+        join(project, "cosign.key"),
+        "--tlog-upload=false",
+        "--allow-insecure-registry",
+        "--yes",
+        `${registry.registry}/${NAME}@${latest.digest}`,
+      ],
+      { home: project, password: PASSWORD },
+    );
+    assert.equal(signed.code, 0, signed.stderr);
+    const pinnedDigest = async () =>
+      (
+        (await kubeRequest(lab, "GET", ociRepositoryPath)).json as {
+          spec: { ref: { digest?: string } };
+        }
+      ).spec.ref.digest;
+
+    const refused = await ksail("workload", "rollback", latest.version, "--key", "cosign.pub");
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(
+      refused.stderr,
+      new RegExp(
+        `${latest.version.replace(/\./g, "\\.")} pins an image that does not verify: image web: .*not signed`,
+      ),
+    );
+    assert.equal(await pinnedDigest(), undefined);
+
+    // An unchanged push with the key signs the version's image too: now the rollback pins.
+    const sign = await runKsail(["workload", "push", "--sign-key", "cosign.key"], {
+      cwd: project,
+      env,
+    });
+    assert.equal(sign.code, 0, sign.stderr);
+    const rolled = await ksail(
+      "workload",
+      "rollback",
+      latest.version,
+      "--key",
+      "cosign.pub",
+      "--timeout",
+      "90s",
+      "-o",
+      "json",
+    );
+    assert.equal(rolled.code, 0, rolled.stderr);
+    const result = json<{ verified: boolean; images?: { name: string; ok: boolean }[] }>(rolled);
+    assert.equal(result.verified, true);
+    assert.deepEqual(
+      result.images?.map((i) => [i.name, i.ok]),
+      [["web", true]],
+    );
+    assert.equal(await pinnedDigest(), latest.digest);
+    const resume = await ksail("workload", "rollback", "--resume", "--timeout", "90s");
+    assert.equal(resume.code, 0, resume.stderr);
   });
 });

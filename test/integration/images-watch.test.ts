@@ -75,6 +75,16 @@ describe("workload watch with spec.images", { timeout: 600_000 }, () => {
       const code = await watch.cycle(2, 120_000);
       assert.equal(code.outcome, "pushed", watch.describe());
       assert.deepEqual((code as { built?: string[] }).built, ["web"]);
+      // The build stage's time, per step of the image it built.
+      const steps = (code as { buildSteps?: Record<string, Record<string, number>> }).buildSteps;
+      assert.deepEqual(Object.keys(steps ?? {}), ["web"], watch.describe());
+      assert.deepEqual(Object.keys(steps!.web!).sort(), [
+        "buildMs",
+        "checkMs",
+        "digestMs",
+        "hashMs",
+        "pushMs",
+      ]);
       assert.deepEqual(code.changed, []);
       const v2 = (await listVersions({ client }, { repository })).at(-1)!;
       assert.notEqual(v2.images?.web, v1.images?.web);
@@ -87,6 +97,7 @@ describe("workload watch with spec.images", { timeout: 600_000 }, () => {
       assert.deepEqual(manifest.changed, ["deploy.yaml"], watch.describe());
       assert.equal((manifest as { built?: string[] }).built, undefined);
       assert.equal((manifest.timings as { buildMs?: number }).buildMs, undefined);
+      assert.equal((manifest as { buildSteps?: unknown }).buildSteps, undefined);
       const v3 = (await listVersions({ client }, { repository })).at(-1)!;
       assert.equal(v3.images?.web, v2.images?.web);
       assert.match(watch.describe(), /built web/);

@@ -9,7 +9,15 @@ import {
   type OptionValues,
 } from "@commander-js/extra-typings";
 import type { CliContext } from "../context.js";
-import { choiceOption, examples, outputOption, type FlagsOf, type None } from "../options.js";
+import { CONFIG_SETTINGS } from "../../config/settings.js";
+import {
+  choiceOption,
+  examples,
+  outputOption,
+  settingOption,
+  type FlagsOf,
+  type None,
+} from "../options.js";
 import { leaf } from "../seam.js";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -49,6 +57,12 @@ export const create = (
         "--mirror-registry <host=url>",
         "pull-through cache for a registry, e.g. docker.io=https://registry-1.docker.io (repeatable): a registry:3 container on 127.0.0.1 wired into the nodes",
         collect,
+      )
+      .addOption(
+        settingOption(
+          CONFIG_SETTINGS.timeout,
+          `how long to wait for Flux to be ready (default: $${CONFIG_SETTINGS.timeout.env}, else spec.connection.timeout, else ${CONFIG_SETTINGS.timeout.default})`,
+        ),
       ),
     [
       [

@@ -42,7 +42,12 @@ export const install = (flux: CommandUnknownOpts) =>
       ),
     )
       .option("--no-wait", "do not wait for the CRDs and controllers to be ready")
-      .option("--timeout <duration>", "how long to wait for readiness", "5m")
+      .addOption(
+        settingOption(
+          CONFIG_SETTINGS.timeout,
+          `how long to wait for readiness (default: $${CONFIG_SETTINGS.timeout.env}, else spec.connection.timeout, else ${CONFIG_SETTINGS.timeout.default})`,
+        ),
+      )
       .addOption(outputOption()),
     [
       ["ksail flux install", "the pinned release (downloaded once, then cached)"],

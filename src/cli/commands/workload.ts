@@ -425,9 +425,10 @@ export const status = (workload: CommandUnknownOpts, name = "workload status") =
       addKubeOptions(
         workload.command("status").description("show the OCIRepository and Kustomization state"),
       ),
-    ).addOption(outputOption()),
+    ).addOption(wideOutputOption()),
     [
       [`ksail ${name}`, "Ready, revision and message of the OCIRepository and Kustomization"],
+      [`ksail ${name} -o wide`, "with the Ready reason, the interval and what each follows"],
       [`ksail ${name} -o json`, 'as {"items": [...]} with "ready": true|false'],
     ],
   );

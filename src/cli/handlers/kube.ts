@@ -13,9 +13,16 @@ export async function connectKube(
   globals: GlobalOptions,
   flags: KubeFlags,
   out?: Output,
+  /** More ksail.yaml settings the command's flags set, keyed by Setting.key (`timeout`). */
+  settings: Record<string, unknown> = {},
 ): Promise<{ loaded: LoadedConfig; kube: KubeClient }> {
   const loaded = await loadProject(ctx, globals, {
-    flags: { kubeconfig: flags.kubeconfig, context: flags.context, namespace: flags.namespace },
+    flags: {
+      ...settings,
+      kubeconfig: flags.kubeconfig,
+      context: flags.context,
+      namespace: flags.namespace,
+    },
   });
   const { connection } = loaded.config.spec;
   const { kubeconfigFiles, inCluster } = resolveRuntime(ctx.env);
@@ -31,15 +38,14 @@ export async function connectKube(
 }
 
 /** The output and the cluster connection of a command that takes `-o` and the kube options. */
-export async function openKube({
-  ctx,
-  flags,
-  globals,
-}: Invocation<KubeFlags & OutputFlags>): Promise<{
+export async function openKube(
+  { ctx, flags, globals }: Invocation<KubeFlags & OutputFlags>,
+  settings: Record<string, unknown> = {},
+): Promise<{
   out: Output;
   loaded: LoadedConfig;
   kube: KubeClient;
 }> {
   const out = createOutput(ctx, globals, flags.output);
-  return { out, ...(await connectKube(ctx, globals, flags, out)) };
+  return { out, ...(await connectKube(ctx, globals, flags, out, settings)) };
 }

@@ -9,7 +9,8 @@ import { openCluster } from "./project.js";
 
 export async function run(invocation: Invocation<CreateFlags>): Promise<void> {
   const { ctx, flags } = invocation;
-  const { out, deps, input } = await openCluster(invocation);
+  // --timeout bounds the Flux bootstrap (fluxStep reads spec.connection.timeout).
+  const { out, deps, input } = await openCluster(invocation, { timeout: flags.timeout });
   // spec.options.mirrorRegistries, then --mirror-registry (the same mirror twice is fine).
   const mirrors = parseMirrorSpecs([
     ...input.config.spec.options.mirrorRegistries,

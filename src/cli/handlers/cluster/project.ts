@@ -9,16 +9,17 @@ import type { ClusterFlags } from "../../commands/cluster.js";
 import type { Invocation } from "../../seam.js";
 import { loadProject } from "../project.js";
 
-export async function openCluster({
-  ctx,
-  flags,
-  globals,
-}: Invocation<ClusterFlags>): Promise<{ out: Output; deps: ClusterDeps; input: ClusterInput }> {
+export async function openCluster(
+  { ctx, flags, globals }: Invocation<ClusterFlags>,
+  /** More ksail.yaml settings the command's flags set, keyed by Setting.key (`timeout`). */
+  settings: Record<string, unknown> = {},
+): Promise<{ out: Output; deps: ClusterDeps; input: ClusterInput }> {
   const out = createOutput(ctx, globals, flags.output);
   // External is no ksail.yaml distribution: it only picks the provisioner.
   const external = flags.distribution === "External";
   const { config, baseDir } = await loadProject(ctx, globals, {
     flags: {
+      ...settings,
       distribution: external ? undefined : flags.distribution,
       context: flags.context,
       kubeconfig: flags.kubeconfig,

@@ -2,14 +2,15 @@
 import { installFlux } from "../../../flux/install.js";
 import type { Invocation } from "../../seam.js";
 import { openKube } from "../kube.js";
-import { parseTimeout } from "../project.js";
+import { parseDuration } from "../../../util/duration.js";
 import type { InstallFlags } from "../../commands/flux.js";
 import { manifestsFor } from "./manifests.js";
 
 export async function run(invocation: Invocation<InstallFlags>): Promise<void> {
   const { ctx, flags } = invocation;
-  const timeoutMs = parseTimeout(flags.timeout);
-  const { out, loaded, kube } = await openKube(invocation);
+  // --timeout, else $KSAIL_TIMEOUT, else spec.connection.timeout (5m), checked by the schema.
+  const { out, loaded, kube } = await openKube(invocation, { timeout: flags.timeout });
+  const timeoutMs = parseDuration(loaded.config.spec.connection.timeout)!;
   const manifests = await out.step(
     "Load Flux manifests",
     () => manifestsFor(ctx, flags, loaded.config.spec.options.flux.version),

@@ -7,8 +7,9 @@ import { openKube } from "../kube.js";
 
 export async function run(invocation: Invocation<StatusFlags>): Promise<void> {
   const { ctx } = invocation;
-  const { out, loaded, kube } = await openKube(invocation);
-  const status = await fluxStatus(kube, loaded.config.spec.options.flux.namespace);
+  const { out, kube } = await openKube(invocation);
+  // The controllers live where Flux's manifests put them, whatever namespace the workload uses.
+  const status = await fluxStatus(kube);
   out.result(status, () =>
     !status.installed
       ? "Flux is not installed (run `ksail flux install`)"

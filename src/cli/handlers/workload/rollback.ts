@@ -12,6 +12,7 @@ import type { Invocation } from "../../seam.js";
 import { connectKube } from "../kube.js";
 import { parseTimeout } from "../project.js";
 import { inventoryLine } from "./applied.js";
+import { workloadImages } from "../../../workload/images.js";
 import { openTarget } from "./target.js";
 
 export async function run({ ctx, flags, globals, args }: Invocation<RollbackFlags>): Promise<void> {
@@ -63,13 +64,14 @@ export async function run({ ctx, flags, globals, args }: Invocation<RollbackFlag
       ...input,
       ...(args[0] === undefined ? {} : { version: args[0] }),
       ...(publicKey ? { publicKey } : {}),
+      imageDestination: workloadImages(workload).destination,
     },
     out,
   );
   const ms = performance.now() - started;
   out.result({ ...result, ms }, () =>
     [
-      `rolled back ${result.from ? `${result.from} → ` : "to "}${result.version} (${result.digest})${result.verified ? `, signature verified with ${path}` : ""}`,
+      `rolled back ${result.from ? `${result.from} → ` : "to "}${result.version} (${result.digest})${result.verified ? `, signature verified with ${path}${result.images ? ` (and of ${result.images.map((i) => i.name).join(", ")})` : ""}` : ""}`,
       ...revisions(result.reconcile.steps),
       ...inventoryLine(result.applied),
       `pinned to ${result.version}${result.latest ? ` (latest is ${result.latest})` : ""}: resume following the newest version with \`ksail workload rollback --resume\``,

@@ -8,13 +8,17 @@ import { openTarget } from "./target.js";
 
 export async function run(invocation: Invocation<StatusFlags>): Promise<void> {
   const { ctx, globals, flags } = invocation;
-  const { out, loaded, kube } = await openKube(invocation);
+  const wide = flags.output === "wide";
+  const { out, loaded, kube } = await openKube({
+    ...invocation,
+    flags: { ...flags, output: wide ? "human" : flags.output },
+  });
   const target = {
     name: loaded.config.metadata.name,
     namespace: loaded.config.spec.options.flux.namespace,
   };
   // The registry only names the newest version: status works without it.
-  const registry = await openTarget(ctx, globals, { output: flags.output }, out, false).catch(
+  const registry = await openTarget(ctx, globals, { output: out.format }, out, false).catch(
     () => undefined,
   );
   const { runningVersion, formatRunning } = await import("../../../workload/rollback.js");
@@ -37,12 +41,21 @@ export async function run(invocation: Invocation<StatusFlags>): Promise<void> {
   out.list(items, () =>
     [
       formatTable(
-        ["KIND", "NAME", "READY", "REVISION", "MESSAGE"],
+        // -o wide (kubectl's): why it is (not) Ready, how often Flux looks, and what it follows.
+        [
+          "KIND",
+          "NAME",
+          "READY",
+          "REVISION",
+          ...(wide ? ["REASON", "INTERVAL", "SOURCE"] : []),
+          "MESSAGE",
+        ],
         status.map((s) => [
           s.kind,
           `${s.namespace}/${s.name}`,
           s.exists ? (s.suspended ? "Suspended" : s.ready) : "NotFound",
           s.revision ?? "-",
+          ...(wide ? [s.reason ?? "-", s.interval ?? "-", s.source ?? "-"] : []),
           s.message ?? "",
         ]),
       ),

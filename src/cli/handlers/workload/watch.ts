@@ -19,9 +19,12 @@ import { lazyEngine } from "../../../engine/docker.js";
 import { workloadImages } from "../../../workload/images.js";
 import { ImageRebuilder } from "../../../images/rebuild.js";
 import { openTarget } from "./target.js";
+import { keepYoungGenerationSmall } from "../../../util/young-generation.js";
 
 export async function run({ ctx, flags, globals }: Invocation<WatchFlags>): Promise<void> {
   const out = createOutput(ctx, globals, flags.output);
+  // A watch runs for hours: its memory must stay flat (docs/performance.md, goal 5).
+  keepYoungGenerationSmall();
   const debounceMs = parseTimeout(flags.debounce, "--debounce");
   const timeoutMs = parseTimeout(flags.timeout);
   const pruneKeep =
