@@ -16,6 +16,7 @@ import { posix } from "node:path";
 import * as jsYaml from "js-yaml";
 import { parseAllDocuments, type ScalarTag } from "yaml";
 import { KsailError } from "../errors.js";
+import { nameHash, type GeneratedContent } from "./name-hash.js";
 import { CLUSTER_SCOPED_KINDS, transform } from "../validate/identity.js";
 import {
   KUSTOMIZATION_FILE_NAMES,
@@ -93,6 +94,17 @@ const HASH_SUFFIXED = new WeakSet<KubeObject>();
 /** Whether kustomize appends `-<hash>` to this (generated) object's name. */
 export function hashSuffixed(object: KubeObject): boolean {
   return HASH_SUFFIXED.has(object);
+}
+
+/**
+ * What a generated object's hash is computed from, or why it cannot be (then the inventory
+ * check matches it by `name-` and any 10-character suffix).
+ */
+const GENERATED = new WeakMap<KubeObject, { content?: GeneratedContent; unknown?: string }>();
+
+/** Why the hash suffix of this generated object could not be computed (see GENERATED). */
+export function hashUnknown(object: KubeObject): string | undefined {
+  return HASH_SUFFIXED.has(object) ? GENERATED.get(object)?.unknown : undefined;
 }
 
 type Mode = { nameTransforms: boolean; identitiesOnly: boolean };
@@ -333,8 +345,20 @@ function renderKustomization(
   }
   seen.delete(file);
   if (identitiesOnly) {
-    rendered.push(...generatedObjects(spec, file, rendered));
+    rendered.push(...generatedObjects(spec, file, rendered, files));
     checkPatches(spec, file, files);
+    const patched = ["patches", "patchesStrategicMerge", "patchesJson6902"].filter(
+      (field) => Array.isArray(spec[field]) && (spec[field] as unknown[]).length > 0,
+    );
+    if (patched.length > 0) {
+      for (const { object } of rendered) {
+        const generated = GENERATED.get(object);
+        if (generated && generated.unknown === undefined)
+          GENERATED.set(object, {
+            unknown: `${file} has ${patched[0]}, which may change its data`,
+          });
+      }
+    }
   }
   if (spec.namespace !== undefined) {
     if (typeof spec.namespace !== "string")
@@ -364,6 +388,7 @@ function generatedObjects(
   spec: Record<string, unknown>,
   file: string,
   accumulated: readonly RenderedObject[],
+  files: ReadonlyMap<string, Buffer>,
 ): RenderedObject[] {
   const out: RenderedObject[] = [];
   const hashByDefault = !(disablesHash(spec.generatorOptions) ?? false);
@@ -389,6 +414,14 @@ function generatedObjects(
         );
         if (target === undefined)
           throw unsupportedBuild(where, `behavior: ${behavior} without a ${kind} ${name} below it`);
+        const before = GENERATED.get(target.object);
+        if (before !== undefined) {
+          const added = generatorContent(kind, entry, file, files);
+          GENERATED.set(
+            target.object,
+            behavior === "replace" ? added : mergeContent(before, added),
+          );
+        }
         return;
       }
       if (behavior !== "create") throw unsupportedBuild(where, `behavior: ${String(behavior)}`);
@@ -401,10 +434,137 @@ function generatedObjects(
         },
       };
       if (!(disablesHash(entry.options) ?? !hashByDefault)) HASH_SUFFIXED.add(object);
+      GENERATED.set(object, generatorContent(kind, entry, file, files));
       out.push({ object, file });
     });
   }
   return out;
+}
+
+type Generated = { content?: GeneratedContent; unknown?: string };
+
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+function utf8(data: Buffer): string | undefined {
+  try {
+    return UTF8.decode(data);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A list of strings in a generator entry (absent: none). */
+function stringList(entry: Record<string, unknown>, field: string, where: string): string[] {
+  const value = field === "env" && typeof entry.env === "string" ? [entry.env] : entry[field];
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || !value.every((v) => typeof v === "string"))
+    throw new KsailError("validation", `${where}: ${field} is not a list of strings`);
+  return value as string[];
+}
+
+/** A literal's value without one pair of surrounding quotes (as kustomize reads `k="v"`). */
+function unquote(value: string): string {
+  return value.length >= 2 && value[0] === value.at(-1) && (value[0] === '"' || value[0] === "'")
+    ? value.slice(1, -1)
+    : value;
+}
+
+/**
+ * The data a generator entry puts into its ConfigMap or Secret, as kustomize's key-value loader
+ * reads it: env files (KEY=VALUE lines; blank lines and `#` comments skipped; a line without `=`
+ * gives ""), then literals, then files (`key=path` or the file's base name). A ConfigMap holds
+ * UTF-8 content in data and other content base64 in binaryData; a Secret holds all base64.
+ */
+function generatorContent(
+  kind: "ConfigMap" | "Secret",
+  entry: Record<string, unknown>,
+  file: string,
+  files: ReadonlyMap<string, Buffer>,
+): Generated {
+  const where = `${file}: ${entry.name as string}`;
+  const dir = posix.dirname(file);
+  const read = (path: string): Buffer | string => {
+    const full = posix.normalize(posix.join(dir, path));
+    return files.get(full) ?? `${path} is not a file of the artifact`;
+  };
+  const pairs: [string, Buffer][] = [];
+  for (const path of [...stringList(entry, "env", where), ...stringList(entry, "envs", where)]) {
+    const data = read(path);
+    if (typeof data === "string") return { unknown: data };
+    const lines = data.toString("binary").split("\n");
+    if (lines.at(-1) === "") lines.pop();
+    for (const [i, raw] of lines.entries()) {
+      const text = utf8(Buffer.from(raw.replace(/\r$/, ""), "binary"));
+      if (text === undefined) return { unknown: `${path} line ${i + 1} is not UTF-8` };
+      const line = (i === 0 ? text.replace(/^\uFEFF/, "") : text).trimStart();
+      if (line === "" || line.startsWith("#")) continue;
+      const eq = line.indexOf("=");
+      pairs.push(
+        eq < 0 ? [line, Buffer.alloc(0)] : [line.slice(0, eq), Buffer.from(line.slice(eq + 1))],
+      );
+    }
+  }
+  for (const literal of stringList(entry, "literals", where)) {
+    const eq = literal.indexOf("=");
+    if (eq <= 0) return { unknown: `literal ${literal} is not key=value` };
+    pairs.push([literal.slice(0, eq), Buffer.from(unquote(literal.slice(eq + 1)))]);
+  }
+  for (const source of stringList(entry, "files", where)) {
+    const eq = source.indexOf("=");
+    const path = eq < 0 ? source : source.slice(eq + 1);
+    const data = read(path);
+    if (typeof data === "string") return { unknown: data };
+    pairs.push([eq < 0 ? posix.basename(path) : source.slice(0, eq), data]);
+  }
+  const data = new Map<string, string>();
+  const binaryData = new Map<string, string>();
+  for (const [key, value] of pairs) {
+    if (data.has(key) || binaryData.has(key)) return { unknown: `key ${key} is given twice` };
+    const text = kind === "ConfigMap" ? utf8(value) : undefined;
+    if (text !== undefined) data.set(key, text);
+    else (kind === "ConfigMap" ? binaryData : data).set(key, value.toString("base64"));
+  }
+  return {
+    content: {
+      ...(data.size > 0 ? { data } : {}),
+      ...(binaryData.size > 0 ? { binaryData } : {}),
+      ...(kind === "Secret"
+        ? { type: typeof entry.type === "string" && entry.type !== "" ? entry.type : "Opaque" }
+        : {}),
+    },
+  };
+}
+
+/**
+ * `behavior: merge`: the new keys over the old ones; a Secret takes the merging generator's type
+ * (Opaque when it names none), as `flux build` shows.
+ */
+function mergeContent(before: Generated, added: Generated): Generated {
+  if (before.content === undefined) return before;
+  if (added.content === undefined) return added;
+  const merged = (a?: Map<string, string>, b?: Map<string, string>) =>
+    a === undefined && b === undefined ? undefined : new Map([...(a ?? []), ...(b ?? [])]);
+  const data = merged(before.content.data, added.content.data);
+  const binaryData = merged(before.content.binaryData, added.content.binaryData);
+  return {
+    content: {
+      ...(data ? { data } : {}),
+      ...(binaryData ? { binaryData } : {}),
+      ...(added.content.type !== undefined ? { type: added.content.type } : {}),
+    },
+  };
+}
+
+/** kustomize's last step: `-<hash>` appended to the final names of hashed generated objects. */
+function appendNameHashes(rendered: readonly RenderedObject[]): void {
+  for (const { object } of rendered) {
+    if (!HASH_SUFFIXED.has(object)) continue;
+    const content = GENERATED.get(object)?.content;
+    if (content === undefined) continue;
+    const kind = object.kind as "ConfigMap" | "Secret";
+    object.metadata.name = `${object.metadata.name}-${nameHash(kind, content)}`;
+    HASH_SUFFIXED.delete(object);
+  }
 }
 
 /** JSON pointers whose change would move, rename or re-kind an object. */
@@ -584,6 +744,7 @@ export function renderObjects(
       mode.identitiesOnly,
     );
   }
+  if (mode.identitiesOnly) appendNameHashes(rendered);
   return rendered;
 }
 
@@ -594,8 +755,12 @@ export interface RenderedIdentity {
   namespace: string;
   name: string;
   apiVersion: string;
-  /** A generated ConfigMap/Secret: its final name is `name-<hash>`. */
+  /**
+   * A generated ConfigMap/Secret whose hash could not be computed (`hashUnknown` says why): its
+   * final name is `name-` and a hash. Otherwise `name` already ends in kustomize's hash.
+   */
   hashSuffix?: boolean;
+  hashUnknown?: string;
 }
 
 /**
@@ -615,7 +780,9 @@ export function renderIdentities(
       namespace: metadata.namespace ?? "",
       name: metadata.name,
       apiVersion,
-      ...(hashSuffixed(object) ? { hashSuffix: true } : {}),
+      ...(hashSuffixed(object)
+        ? { hashSuffix: true, hashUnknown: hashUnknown(object) ?? "its content is unknown" }
+        : {}),
     };
   });
 }

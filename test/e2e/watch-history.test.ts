@@ -24,6 +24,7 @@ import { kubeRequest, type KubeLab } from "../../lab/k8s/lab.js";
 import { runKsail } from "../../lab/ksail.js";
 import type { LabRegistry } from "../../lab/registry.js";
 import { startWatch, type WatchRun } from "../../lab/watch.js";
+import { nameHash } from "../../src/flux/name-hash.js";
 
 const NAME = "pinwatch";
 const NS = "flux-system";
@@ -140,6 +141,14 @@ describe("workload watch with rollback and the inventory check", () => {
     assert.equal(save.outcome, "applied", watch.describe());
     assert.deepEqual(save.inventory, { expected: 2 }, watch.describe());
     assert.doesNotMatch(watch.describe(), /inventory not checked/);
+    // ksail's computed hash is the one kustomize-controller applied.
+    const hash = nameHash("ConfigMap", { data: new Map([["colour", "blue"]]) });
+    const applied = await kubeRequest(
+      lab,
+      "GET",
+      `/api/v1/namespaces/default/configmaps/${NAME}-generated-${hash}`,
+    );
+    assert.equal(applied.status, 200, JSON.stringify(applied.json));
   });
 
   it("a Kustomization whose path points at the wrong folder fails the cycle, naming the objects; the watch goes on", async () => {

@@ -37,5 +37,8 @@ export function inventoryLine(check: AppliedCheck | undefined): string[] {
     check.skipped
       ? `inventory not checked: ${check.skipped}`
       : `inventory ${check.expected} objects of ${check.version ?? check.digest}, none missing, none unexpected`,
+    ...(check.prefixMatched ?? []).map(
+      (what) => `inventory matched by name prefix only (hash not computable): ${what}`,
+    ),
   ];
 }
