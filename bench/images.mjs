@@ -21,15 +21,14 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { kubeGet, watchObject } from "./lib/kube-watch.mjs";
 import { max, median, min, mustRun, tail, timed } from "./lib/proc.mjs";
+import { CM_NAME, DEPLOY_NAME, PROJECT_NAME, configMap, writeSource } from "./lib/loop-project.mjs";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 let KSAIL_BIN = join(ROOT, "bin", "ksail.js");
-const NAME = "bench";
+const NAME = PROJECT_NAME;
 const NS = "flux-system";
 const DEPLOY_PATH = "/apis/apps/v1/namespaces/default/deployments";
-const DEPLOY_NAME = `${NAME}-web`;
 const CM_PATH = "/api/v1/namespaces/default/configmaps";
-const CM_NAME = `${NAME}-settings`;
 
 const { values: opt } = parseArgs({
   options: {
@@ -101,49 +100,6 @@ async function snapshotKsail(work) {
   await writeFile(join(dir, "package.json"), '{ "type": "module" }\n');
   await symlink(join(ROOT, "node_modules"), join(dir, "node_modules"), "dir");
   return join(dir, "bin", "ksail.js");
-}
-
-const configMap = (greeting) => `apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: ${CM_NAME}
-  namespace: default
-data:
-  greeting: ${JSON.stringify(greeting)}
-`;
-// replicas: 0 — the process lab has no kubelet; kube-controller-manager makes it Available, so
-// the Kustomization's health check (wait: true) passes as soon as the template is applied.
-const deployment = (image) => `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: ${DEPLOY_NAME}
-  namespace: default
-spec:
-  replicas: 0
-  selector:
-    matchLabels:
-      app: web
-  template:
-    metadata:
-      labels:
-        app: web
-    spec:
-      containers:
-        - name: web
-          image: ${image}
-`;
-const kustomization = `apiVersion: kustomize.config.k8s.io/v1beta1
-kind: Kustomization
-resources:
-  - settings.yaml
-  - web.yaml
-`;
-
-async function writeSource(dir, image, greeting) {
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, "kustomization.yaml"), kustomization);
-  await writeFile(join(dir, "web.yaml"), deployment(image));
-  await writeFile(join(dir, "settings.yaml"), configMap(greeting));
 }
 
 /** The long-lived `ksail workload watch -o json`; every stdout line is one cycle. */
@@ -550,8 +506,8 @@ async function main() {
     );
     await ksail(["flux", "install", "--manifests", manifests, "--timeout", "2m"]);
     await ksail(["flux", "sync"]);
-    await writeSource(join(project, "k8s"), "web", "initial");
-    await writeSource(join(project, "k8s-cli"), "web", "by hand");
+    await writeSource(join(project, "k8s"), "initial", "web");
+    await writeSource(join(project, "k8s-cli"), "by hand", "web");
     watches = {
       deploy: watchObject(lab, DEPLOY_PATH, DEPLOY_NAME),
       cm: watchObject(lab, CM_PATH, CM_NAME),

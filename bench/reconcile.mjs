@@ -12,18 +12,18 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { kubeGet, watchObject } from "./lib/kube-watch.mjs";
 import { timed, mustRun, median, min, max, rotate, tail } from "./lib/proc.mjs";
+import { CM_NAME, PROJECT_NAME, configMap, writeSource } from "./lib/loop-project.mjs";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const KSAIL_DIST = join(ROOT, "dist", "cli.js");
 // The launcher of the ksail snapshot this run measures (see snapshotKsail).
 let KSAIL_BIN = join(ROOT, "bin", "ksail.js");
-const NAME = "bench";
+const NAME = PROJECT_NAME;
 const NS = "flux-system";
 const REQUESTED_AT = "reconcile.fluxcd.io/requestedAt";
 const OCI_PATH = `/apis/source.toolkit.fluxcd.io/v1/namespaces/${NS}/ocirepositories`;
 const KS_PATH = `/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/${NS}/kustomizations`;
 const CM_PATH = "/api/v1/namespaces/default/configmaps";
-const CM_NAME = `${NAME}-settings`;
 
 const { values: opt } = parseArgs({
   options: {
@@ -123,41 +123,7 @@ async function gitHead() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Project setup, exactly as test/e2e/flux-loop.test.ts does it.
-const configMap = (greeting) => `apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: ${CM_NAME}
-  namespace: default
-data:
-  greeting: ${JSON.stringify(greeting)}
-`;
-const deployment = `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: ${NAME}-web
-  namespace: default
-spec:
-  replicas: 0
-  selector:
-    matchLabels:
-      app: web
-  template:
-    metadata:
-      labels:
-        app: web
-    spec:
-      containers:
-        - name: web
-          image: localhost:5000/web:1
-`;
-const kustomization = `apiVersion: kustomize.config.k8s.io/v1beta1
-kind: Kustomization
-resources:
-  - settings.yaml
-  - web.yaml
-`;
-
+// Project setup: bench/lib/loop-project.mjs.
 function cli({ project, lab, tools }) {
   // A private HOME / DOCKER_CONFIG, as lab/ksail.ts does: no developer credentials.
   const env = { PATH: process.env.PATH, HOME: project, DOCKER_CONFIG: project, NO_COLOR: "1" };
@@ -188,9 +154,7 @@ async function setUp({ project, lab, registry, run, labMod }) {
   );
   await run.mustKsail(["flux", "install", "--manifests", manifests, "--timeout", "2m"]);
   await run.mustKsail(["flux", "sync"]);
-  await writeFile(join(project, "k8s", "kustomization.yaml"), kustomization);
-  await writeFile(join(project, "k8s", "web.yaml"), deployment);
-  await run.setGreeting("initial");
+  await writeSource(join(project, "k8s"), "initial");
 }
 
 // ---------------------------------------------------------------------------------------------

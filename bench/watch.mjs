@@ -18,16 +18,16 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { watchObject } from "./lib/kube-watch.mjs";
 import { max, median, min, mustRun, rotate, tail, timed } from "./lib/proc.mjs";
+import { CM_NAME, PROJECT_NAME, configMap, writeSource } from "./lib/loop-project.mjs";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 let KSAIL_BIN = join(ROOT, "bin", "ksail.js");
-const NAME = "bench";
+const NAME = PROJECT_NAME;
 const NS = "flux-system";
 const REQUESTED_AT = "reconcile.fluxcd.io/requestedAt";
 const OCI_PATH = `/apis/source.toolkit.fluxcd.io/v1/namespaces/${NS}/ocirepositories`;
 const KS_PATH = `/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/${NS}/kustomizations`;
 const CM_PATH = "/api/v1/namespaces/default/configmaps";
-const CM_NAME = `${NAME}-settings`;
 
 const { values: opt } = parseArgs({
   options: {
@@ -112,47 +112,6 @@ async function snapshotKsail(work) {
   await writeFile(join(dir, "package.json"), '{ "type": "module" }\n');
   await symlink(join(ROOT, "node_modules"), join(dir, "node_modules"), "dir");
   return join(dir, "bin", "ksail.js");
-}
-
-const configMap = (greeting) => `apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: ${CM_NAME}
-  namespace: default
-data:
-  greeting: ${JSON.stringify(greeting)}
-`;
-const deployment = `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: ${NAME}-web
-  namespace: default
-spec:
-  replicas: 0
-  selector:
-    matchLabels:
-      app: web
-  template:
-    metadata:
-      labels:
-        app: web
-    spec:
-      containers:
-        - name: web
-          image: localhost:5000/web:1
-`;
-const kustomization = `apiVersion: kustomize.config.k8s.io/v1beta1
-kind: Kustomization
-resources:
-  - settings.yaml
-  - web.yaml
-`;
-
-async function writeSource(dir, greeting) {
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, "kustomization.yaml"), kustomization);
-  await writeFile(join(dir, "web.yaml"), deployment);
-  await writeFile(join(dir, "settings.yaml"), configMap(greeting));
 }
 
 /** The long-lived `ksail workload watch -o json`; every stdout line is one cycle. */
