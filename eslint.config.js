@@ -100,4 +100,23 @@ export default tseslint.config(
     },
   },
   ...FLOORS.map(boundary),
+  // Every user-tunable value is resolved once, in src/config/load.ts, from the settings table
+  // (src/config/settings.ts); services get the values, never the environment. The exceptions:
+  // the CLI's entry point (the one place the CLI takes the environment), load.ts's default for
+  // library callers, and the git child process's environment (source-metadata.ts).
+  {
+    files: ["src/**/*.ts"],
+    ignores: ["src/cli/main.ts", "src/config/load.ts", "src/artifact/source-metadata.ts"],
+    rules: {
+      "no-restricted-properties": [
+        "error",
+        {
+          object: "process",
+          property: "env",
+          message:
+            "services do not read process.env: add the value to src/config/settings.ts, resolve it in src/config/load.ts and pass it down",
+        },
+      ],
+    },
+  },
 );

@@ -8,9 +8,8 @@
 import { createHash } from "node:crypto";
 import { readlinkSync, rmSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
-import { hostname } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
-import { cacheDirectory } from "../util/cache-dir.js";
 import { markPassive } from "../util/signals.js";
 
 const live = new Set<string>();
@@ -63,9 +62,12 @@ export function trackTemporary(dir: string): () => Promise<void> {
   };
 }
 
-/** Where ksail's temporary files go: `<cache>/tmp` ($XDG_CACHE_HOME/ksail/tmp, ~/.cache/ksail/tmp). */
-export function temporaryRoot(env: NodeJS.ProcessEnv = process.env): string {
-  return join(cacheDirectory(env), "tmp");
+/**
+ * Where ksail's temporary files go: `<cache>/tmp`, `cacheDir` being ksail's cache directory
+ * (Runtime.cacheDir: $XDG_CACHE_HOME/ksail, else ~/.cache/ksail).
+ */
+export function temporaryRoot(cacheDir: string): string {
+  return join(cacheDir, "tmp");
 }
 
 let machineMark: string | undefined;
@@ -95,11 +97,12 @@ const NAME = /^[a-z-]+?-(\d+)-([0-9a-f]{8})-[A-Za-z0-9]{6}$/;
 
 /**
  * A new private directory `<root>/<prefix><pid>-<machine>-XXXXXX`, registered for removal.
- * `prefix` is a word and a dash, e.g. "ksail-layer-".
+ * `prefix` is a word and a dash, e.g. "ksail-layer-". `root` is a push session's temporaryRoot;
+ * code used outside one (a library caller) gets the system's temporary directory.
  */
 export async function makeTemporaryDirectory(
   prefix: string,
-  root: string = temporaryRoot(),
+  root: string = tmpdir(),
 ): Promise<{ dir: string; remove: () => Promise<void> }> {
   await mkdir(root, { recursive: true, mode: 0o700 });
   const dir = await mkdtemp(join(root, `${prefix}${process.pid}-${machine()}-`));
@@ -110,7 +113,7 @@ export async function makeTemporaryDirectory(
  * Removes what ksail processes that are gone left in `root` (a push killed with SIGKILL, a
  * machine that lost power): entries of this machine whose PID no longer runs. Returns their names.
  */
-export async function sweepTemporary(root: string = temporaryRoot()): Promise<string[]> {
+export async function sweepTemporary(root: string): Promise<string[]> {
   const names = await readdir(root).catch(() => [] as string[]);
   const swept: string[] = [];
   for (const name of names) {

@@ -56,6 +56,8 @@ export interface ClusterDeps {
   provisioner: Provisioner;
   engine: () => Promise<Engine>;
   env: NodeJS.ProcessEnv;
+  /** ksail's cache directory (Runtime.cacheDir): the registry maintenance lock lives there. */
+  cacheDir: string;
   /** The GitOps step of `createCluster`. */
   installGitOps?: GitOpsInstallHook;
 }
@@ -113,7 +115,8 @@ export async function createCluster(
     const engine = await options.engine();
     registry = await progress.step(
       `local registry ${spec.name}`,
-      async () => (await ensureRegistry(engine, spec, progress)).status,
+      async () =>
+        (await ensureRegistry(engine, spec, progress, { cacheDir: options.cacheDir })).status,
       (status) => `local registry ${status.name} on ${status.hostAddress}`,
     );
   }
@@ -185,7 +188,13 @@ async function ensureMirrors(
   for (const mirror of mirrors) {
     const result = await progress.step(
       `mirror registry ${mirror.name} for ${mirror.host}`,
-      () => ensureMirror(engine, mirror, image ? { image } : {}, progress),
+      () =>
+        ensureMirror(
+          engine,
+          mirror,
+          { ...(image ? { image } : {}), cacheDir: options.cacheDir },
+          progress,
+        ),
       (r) =>
         `mirror registry ${mirror.name} (${mirror.host} → ${mirror.upstream}) on ${r.status.hostAddress}`,
     );
@@ -520,7 +529,7 @@ export async function startCluster(
     const engine = await options.engine();
     registry = (
       await progress.step(`local registry ${spec.name}`, () =>
-        ensureRegistry(engine, spec, progress),
+        ensureRegistry(engine, spec, progress, { cacheDir: options.cacheDir }),
       )
     ).status;
   }

@@ -184,17 +184,23 @@ export interface Runtime {
   kindNetwork: string;
   /** The editor command line: $SOPS_EDITOR, else $EDITOR, else vi. */
   editor: string;
+  /**
+   * ksail's cache directory (Flux install manifests, the validation cache, lock files, temporary
+   * files): $XDG_CACHE_HOME/ksail, else ~/.cache/ksail.
+   */
+  cacheDir: string;
 }
 
 /** Resolves the run-time settings that cannot be wrong (paths) from the environment. */
 export function resolveRuntime(env: NodeJS.ProcessEnv): Runtime {
-  const { dockerConfig, kubeconfigFiles, kindNetwork, editor } = RUNTIME_SETTINGS;
+  const { dockerConfig, kubeconfigFiles, kindNetwork, editor, cacheHome } = RUNTIME_SETTINGS;
   return {
     dockerConfig: env[dockerConfig.env] || join(homedir(), ".docker"),
     kubeconfigFiles: (env[kubeconfigFiles.env] ?? "").split(delimiter).filter((p) => p !== ""),
     inCluster: env.KUBERNETES_SERVICE_HOST !== undefined && env.KUBERNETES_SERVICE_HOST !== "",
     kindNetwork: env[kindNetwork.env] || kindNetwork.default,
     editor: env[editor.env] || env.EDITOR || "vi",
+    cacheDir: join(env[cacheHome.env] || join(homedir(), ".cache"), "ksail"),
   };
 }
 

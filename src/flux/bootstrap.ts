@@ -8,7 +8,6 @@ import type { KsailConfig } from "../config/schema.js";
 import { KubeClient } from "../k8s/client.js";
 import { waitForKubeProxy } from "../k8s/kube-proxy.js";
 import { silentProgress, type Progress } from "../progress.js";
-import { cacheDirectory } from "../util/cache-dir.js";
 import { installFlux, loadInstallManifests, type InstallResult } from "./install.js";
 import { syncSpecFromConfig } from "./resources.js";
 import { applyFluxSync } from "./sync.js";
@@ -78,8 +77,8 @@ export async function bootstrapFlux(
  * kubeconfig context and bootstraps Flux there, within spec.connection.timeout (default 5m).
  */
 export function fluxStep(options: {
-  /** Only for the cache directory ($XDG_CACHE_HOME). */
-  env: NodeJS.ProcessEnv;
+  /** ksail's cache directory (config/load.ts resolveRuntime), where install manifests are kept. */
+  cacheDir: string;
   manifests?: string | undefined;
   /** $KUBECONFIG's files when ksail.yaml names no kubeconfig (config/load.ts resolveRuntime). */
   kubeconfigFiles?: string[];
@@ -104,7 +103,7 @@ export function fluxStep(options: {
       { kube },
       {
         config,
-        cacheDir: cacheDirectory(options.env),
+        cacheDir: options.cacheDir,
         timeoutMs: parseDuration(timeout) ?? 300_000,
         ...(options.manifests ? { manifests: options.manifests } : {}),
         ...(options.projectRoot ? { projectRoot: options.projectRoot } : {}),

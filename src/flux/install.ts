@@ -11,7 +11,6 @@ import { parseAllDocuments } from "yaml";
 import { KsailError } from "../errors.js";
 import { PINNED_FLUX_VERSION } from "../pins.js";
 import { readBoundedFile } from "../util/bounded-read.js";
-import { cacheDirectory } from "../util/cache-dir.js";
 import type { KubeClient, KubernetesObject, ObjectRef } from "../k8s/client.js";
 import { describeRef, refOf } from "../k8s/client.js";
 import type { Progress } from "../progress.js";
@@ -37,8 +36,6 @@ export function releaseManifestUrl(version: string): string {
   return `https://github.com/fluxcd/flux2/releases/download/${version}/install.yaml`;
 }
 
-export { cacheDirectory };
-
 /**
  * Reads install manifests from a file or directory, an http(s) URL, or — with no source —
  * the release's published install.yaml, cached under the XDG cache dir after the first download.
@@ -46,7 +43,7 @@ export { cacheDirectory };
 export async function loadInstallManifests(options: {
   source?: string;
   version?: string;
-  /** ksail's cache directory (util/cache-dir.ts, from the caller's environment). */
+  /** ksail's cache directory (Runtime.cacheDir, config/load.ts resolveRuntime). */
   cacheDir: string;
 }): Promise<InstallManifests> {
   const version = options.version ?? DEFAULT_FLUX_VERSION;

@@ -142,6 +142,11 @@ export interface WaitOptions {
   readyTimeoutMs?: number;
 }
 
+export interface EnsureOptions extends WaitOptions {
+  /** ksail's cache directory (Runtime.cacheDir): where the registry maintenance lock lives. */
+  cacheDir: string;
+}
+
 /**
  * Makes the registry run: nothing → create volume + container and start it; stopped → start;
  * running → nothing. A container of that name with another port, image or volume, or one ksail
@@ -150,8 +155,8 @@ export interface WaitOptions {
 export async function ensureRegistry(
   engine: Engine,
   spec: RegistrySpec,
-  progress: Progress = silentProgress,
-  options: WaitOptions = {},
+  progress: Progress,
+  options: EnsureOptions,
 ): Promise<EnsureResult> {
   const existing = await engine.inspectContainer(spec.name);
   if (existing) {
@@ -162,15 +167,19 @@ export async function ensureRegistry(
       await progress.step(
         `restore read-write mode of registry ${spec.name} (an interrupted garbage collection left it read-only)`,
         () =>
-          withMaintenanceLock(spec.name, async () => {
-            if (!(await writeReadWriteConfig(engine, spec.name))) return;
-            const info = await engine.inspectContainer(spec.name);
-            if (info?.State.Running) {
-              await engine.call(`restart container ${spec.name}`, () =>
-                engine.docker.getContainer(spec.name).restart({ t: 10 }),
-              );
-            }
-          }),
+          withMaintenanceLock(
+            spec.name,
+            async () => {
+              if (!(await writeReadWriteConfig(engine, spec.name))) return;
+              const info = await engine.inspectContainer(spec.name);
+              if (info?.State.Running) {
+                await engine.call(`restart container ${spec.name}`, () =>
+                  engine.docker.getContainer(spec.name).restart({ t: 10 }),
+                );
+              }
+            },
+            { cacheDir: options.cacheDir },
+          ),
       );
     }
     if (existing.State.Running) {
@@ -408,8 +417,8 @@ export async function waitForRegistry(
 export async function startRegistry(
   engine: Engine,
   spec: RegistrySpec,
-  progress: Progress = silentProgress,
-  options: WaitOptions = {},
+  progress: Progress,
+  options: EnsureOptions,
 ): Promise<EnsureResult> {
   const info = await engine.inspectContainer(spec.name);
   if (!info) {

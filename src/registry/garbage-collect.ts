@@ -29,13 +29,17 @@ export const GARBAGE_COLLECT_COMMAND = [
 
 const EMPTY_REGISTRY = /Path not found: \/docker\/registry\/v2\/repositories\s*$/m;
 
-/** Runs garbage collection in registry container `name`; returns what the registry printed. */
+/**
+ * Runs garbage collection in registry container `name` (the engine from `env`); returns what the
+ * registry printed. `cacheDir` is ksail's cache directory, where the maintenance lock lives.
+ */
 export async function garbageCollectContainer(
   name: string,
   env: NodeJS.ProcessEnv,
+  cacheDir: string,
 ): Promise<string> {
   const engine = await connectEngine(env);
-  return garbageCollect(engine, name);
+  return garbageCollect(engine, name, cacheDir);
 }
 
 export interface GarbageCollectReport {
@@ -49,11 +53,11 @@ export interface GarbageCollectReport {
 /** `ksail registry gc`: runs the collector in container `name` and counts the blobs it freed. */
 export async function collectGarbage(
   deps: { engine: Engine },
-  input: { name: string },
+  input: { name: string; cacheDir: string },
   progress: Progress = silentProgress,
 ): Promise<GarbageCollectReport> {
   const output = await progress.step(`garbage collection in ${input.name}`, () =>
-    garbageCollect(deps.engine, input.name),
+    garbageCollect(deps.engine, input.name, input.cacheDir),
   );
   return { name: input.name, blobsDeleted: countDeletedBlobs(output), output };
 }
@@ -63,7 +67,15 @@ export function countDeletedBlobs(output: string): number {
   return output.split("\n").filter((line) => /blob eligible for deletion/i.test(line)).length;
 }
 
-export async function garbageCollect(engine: Engine, name: string): Promise<string> {
+/**
+ * Runs the collector in registry container `name`, read-only meanwhile, holding the maintenance
+ * lock in `cacheDir` (ksail's cache directory, Runtime.cacheDir).
+ */
+export async function garbageCollect(
+  engine: Engine,
+  name: string,
+  cacheDir: string,
+): Promise<string> {
   const info = await engine.inspectContainer(name);
   if (!info) {
     throw new KsailError("not-found", `there is no registry container named ${name}`, {
@@ -85,17 +97,21 @@ export async function garbageCollect(engine: Engine, name: string): Promise<stri
       },
     );
   }
-  const result = await withMaintenanceLock(name, async () => {
-    await restartRegistry(engine, info, () => writeReadOnlyConfig(engine, name));
-    try {
-      return await engine.exec(name, GARBAGE_COLLECT_COMMAND);
-    } finally {
-      // Back to read-write whatever happened. registry:3's config caches blob descriptors in
-      // memory; the restart also empties that cache, so the registry never answers HEAD for a
-      // collected blob or accepts a manifest naming one.
-      await restartRegistry(engine, info, () => writeReadWriteConfig(engine, name));
-    }
-  });
+  const result = await withMaintenanceLock(
+    name,
+    async () => {
+      await restartRegistry(engine, info, () => writeReadOnlyConfig(engine, name));
+      try {
+        return await engine.exec(name, GARBAGE_COLLECT_COMMAND);
+      } finally {
+        // Back to read-write whatever happened. registry:3's config caches blob descriptors in
+        // memory; the restart also empties that cache, so the registry never answers HEAD for a
+        // collected blob or accepts a manifest naming one.
+        await restartRegistry(engine, info, () => writeReadWriteConfig(engine, name));
+      }
+    },
+    { cacheDir },
+  );
   const output = `${result.stdout}${result.stderr}`;
   // A registry that never stored anything has no repositories directory; the registry reports
   // that as a failure, but there is simply nothing to collect.
@@ -133,6 +149,7 @@ async function restartRegistry(
 export async function restoreReadWriteContainer(
   name: string,
   env: NodeJS.ProcessEnv,
+  cacheDir: string,
   progress: Progress = silentProgress,
 ): Promise<boolean> {
   let engine: Engine;
@@ -146,7 +163,7 @@ export async function restoreReadWriteContainer(
   if (!isReadOnlyConfig(await readContainerFile(engine, name, REGISTRY_CONFIG_PATH))) return false;
   return progress.step(
     `restore read-write mode of registry ${name} (an interrupted garbage collection left it read-only)`,
-    () => restoreReadWrite(engine, name),
+    () => restoreReadWrite(engine, name, cacheDir),
   );
 }
 
@@ -154,14 +171,22 @@ export async function restoreReadWriteContainer(
  * Puts a registry that an interrupted garbage collection left read-only back to read-write
  * (restarting it when it runs). Returns whether it had to.
  */
-export async function restoreReadWrite(engine: Engine, name: string): Promise<boolean> {
+export async function restoreReadWrite(
+  engine: Engine,
+  name: string,
+  cacheDir: string,
+): Promise<boolean> {
   const info = await engine.inspectContainer(name);
   if (!info || info.Config.Labels?.[LABEL_MANAGED] !== "true") return false;
   if (!isReadOnlyConfig(await readContainerFile(engine, name, REGISTRY_CONFIG_PATH))) return false;
   // Read-only and a collection running right now is its window, not a leftover: wait for it.
-  return withMaintenanceLock(name, async () => {
-    if (!(await writeReadWriteConfig(engine, name))) return false;
-    if (info.State.Running) await restartRegistry(engine, info, async () => {});
-    return true;
-  });
+  return withMaintenanceLock(
+    name,
+    async () => {
+      if (!(await writeReadWriteConfig(engine, name))) return false;
+      if (info.State.Running) await restartRegistry(engine, info, async () => {});
+      return true;
+    },
+    { cacheDir },
+  );
 }

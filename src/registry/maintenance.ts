@@ -18,7 +18,6 @@ import { extract, pack } from "tar-stream";
 import { parseDocument } from "yaml";
 import { statusCodeOf, type Engine } from "../engine/docker.js";
 import { KsailError } from "../errors.js";
-import { cacheDirectory } from "../util/cache-dir.js";
 import { withFileLock } from "../util/file-lock.js";
 import { REGISTRY_CONFIG_PATH } from "./image-paths.js";
 
@@ -33,14 +32,15 @@ const MAX_CONFIG_BYTES = 1024 * 1024;
 /**
  * Runs `run` while holding this machine's maintenance lock of registry `container`: one garbage
  * collection at a time, and a repair of the read-only mode never in the middle of one. A lock
- * whose process is gone is taken over.
+ * whose process is gone is taken over. The lock file lives in `cacheDir`, ksail's cache
+ * directory (Runtime.cacheDir), so every ksail of this user finds the same one.
  */
 export function withMaintenanceLock<T>(
   container: string,
   run: () => Promise<T>,
-  options: { env?: NodeJS.ProcessEnv; onWait?: () => void } = {},
+  options: { cacheDir: string; onWait?: () => void },
 ): Promise<T> {
-  const path = join(cacheDirectory(options.env), "locks", `registry-maintenance-${container}.lock`);
+  const path = join(options.cacheDir, "locks", `registry-maintenance-${container}.lock`);
   return withFileLock(path, run, {
     timeoutMs: 10 * 60_000,
     ...(options.onWait ? { onWait: options.onWait } : {}),

@@ -169,7 +169,7 @@ export interface EnsureMirrorResult extends EnsureResult {
 export async function ensureMirror(
   engine: Engine,
   mirror: MirrorSpec,
-  options: MirrorOptions = {},
+  options: MirrorOptions & { cacheDir: string },
   progress: Progress = silentProgress,
 ): Promise<EnsureMirrorResult> {
   const existing = await engine.inspectContainer(mirror.name);
@@ -182,7 +182,7 @@ export async function ensureMirror(
     });
     if (!existing.State.Running) await setRestartPolicy(engine, mirror.name, "no");
     const result = await startOrExplain(engine, mirror, () =>
-      ensureRegistry(engine, spec, progress),
+      ensureRegistry(engine, spec, progress, { cacheDir: options.cacheDir }),
     );
     return { ...result, mirror };
   }
@@ -216,7 +216,7 @@ export async function ensureMirror(
   );
   try {
     const result = await startOrExplain(engine, mirror, () =>
-      ensureRegistry(engine, spec, progress),
+      ensureRegistry(engine, spec, progress, { cacheDir: options.cacheDir }),
     );
     return { ...result, action: "created", mirror };
   } catch (error) {

@@ -7,7 +7,6 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { sweepTemporary, temporaryRoot } from "../artifact/temporary.js";
 import type { Progress } from "../progress.js";
-import { cacheDirectory } from "../util/cache-dir.js";
 import { withFileLock } from "../util/file-lock.js";
 import { openValidationCache, validationCachePath } from "../validate/cache.js";
 import type { PushDeps } from "./push.js";
@@ -16,14 +15,14 @@ export type PushSession = Required<
   Pick<PushDeps, "validationCache" | "exclusive" | "temporaryDirectory">
 >;
 
-/** Opens the validation cache and the repository lock under ksail's cache directory. */
-export async function openPushSession(
-  env: NodeJS.ProcessEnv,
-  progress: Progress,
-): Promise<PushSession> {
-  const dir = cacheDirectory(env);
+/**
+ * Opens the validation cache and the repository lock under `cacheDir`, ksail's cache directory
+ * (Runtime.cacheDir).
+ */
+export async function openPushSession(cacheDir: string, progress: Progress): Promise<PushSession> {
+  const dir = cacheDir;
   // What pushes killed with SIGKILL left behind (their layer files) goes first.
-  const temporaryDirectory = temporaryRoot(env);
+  const temporaryDirectory = temporaryRoot(cacheDir);
   const swept = await sweepTemporary(temporaryDirectory);
   if (swept.length > 0) {
     progress.info(

@@ -26,12 +26,16 @@ import {
   type RegistrySpec,
 } from "../../src/registry/container.js";
 import { garbageCollect, garbageCollectContainer } from "../../src/registry/garbage-collect.js";
+import { resolveRuntime } from "../../src/config/load.js";
 import {
   buildRegistryImage,
   freeTcpPort,
   removeLabelled,
   type TestEngine,
 } from "../../lab/docker.js";
+
+/** ksail's cache directory as the CLI resolves it here (the registry maintenance lock lives there). */
+const { cacheDir } = resolveRuntime(process.env);
 
 const RUN = `t${process.pid}${randomBytes(3).toString("hex")}`;
 const TEST_LABEL = "dev.ksail.test";
@@ -173,19 +177,19 @@ export function registryContainerScenarios(
 
     test("ensure from nothing, from stopped, and when running keeps one container", async () => {
       const spec = await newSpec();
-      const first = await ensureRegistry(engine, spec);
+      const first = await ensureRegistry(engine, spec, silentProgress, { cacheDir });
       assert.equal(first.action, "created");
       assert.equal(first.status.running, true);
       assert.equal(first.status.volume, `${spec.name}-data`);
       assert.equal((await fetch(`http://127.0.0.1:${spec.hostPort}/v2/`)).status, 200);
 
-      const again = await ensureRegistry(engine, spec);
+      const again = await ensureRegistry(engine, spec, silentProgress, { cacheDir });
       assert.equal(again.action, "unchanged");
       assert.equal(again.status.containerId, first.status.containerId);
 
       assert.deepEqual(await stopRegistry(engine, spec.name), { stopped: true, exists: true });
       assert.equal((await registryStatus(engine, spec)).running, false);
-      const restarted = await ensureRegistry(engine, spec);
+      const restarted = await ensureRegistry(engine, spec, silentProgress, { cacheDir });
       assert.equal(restarted.action, "started");
       assert.equal(restarted.status.containerId, first.status.containerId);
       assert.equal(await containersNamed(spec.name), 1);
@@ -202,7 +206,7 @@ export function registryContainerScenarios(
 
     test("binds 127.0.0.1 only: inspect shows it and the machine's other address refuses", async () => {
       const spec = await newSpec();
-      await ensureRegistry(engine, spec);
+      await ensureRegistry(engine, spec, silentProgress, { cacheDir });
       const info = await lab.docker.getContainer(spec.name).inspect();
       const bindings = info.NetworkSettings.Ports["5000/tcp"];
       assert.ok(bindings && bindings.length > 0);
@@ -226,7 +230,7 @@ export function registryContainerScenarios(
 
     test("every digest survives stop, start and a new container on the same volume (SC-007)", async () => {
       const spec = await newSpec();
-      await ensureRegistry(engine, spec);
+      await ensureRegistry(engine, spec, silentProgress, { cacheDir });
       const base = `http://127.0.0.1:${spec.hostPort}`;
       const pushed: Array<{ manifest: string; layer: string }> = [];
       for (let i = 0; i < 3; i++) pushed.push(await pushArtifact(base, "app", `1.0.${i}`));
@@ -238,7 +242,7 @@ export function registryContainerScenarios(
       };
       await all();
       await stopRegistry(engine, spec.name);
-      await startRegistry(engine, spec);
+      await startRegistry(engine, spec, silentProgress, { cacheDir });
       await all();
       const removed = await deleteRegistry(engine, spec);
       assert.deepEqual(removed, {
@@ -246,18 +250,18 @@ export function registryContainerScenarios(
         volume: spec.volume,
         volumeRemoved: false,
       });
-      const recreated = await ensureRegistry(engine, spec);
+      const recreated = await ensureRegistry(engine, spec, silentProgress, { cacheDir });
       assert.equal(recreated.action, "created");
       await all();
     });
 
     test("delete keeps the volume; --delete-volumes removes it", async () => {
       const spec = await newSpec();
-      await ensureRegistry(engine, spec);
+      await ensureRegistry(engine, spec, silentProgress, { cacheDir });
       await deleteRegistry(engine, spec);
       assert.equal(await containersNamed(spec.name), 0);
       assert.ok(await engine.inspectVolume(spec.volume), "volume kept");
-      await ensureRegistry(engine, spec);
+      await ensureRegistry(engine, spec, silentProgress, { cacheDir });
       const result = await deleteRegistry(engine, spec, silentProgress, { deleteVolume: true });
       assert.deepEqual(result, {
         containerRemoved: true,
@@ -275,7 +279,7 @@ export function registryContainerScenarios(
 
     test("garbage collection through exec frees a deleted artifact's blobs", async () => {
       const spec = await newSpec();
-      await ensureRegistry(engine, spec);
+      await ensureRegistry(engine, spec, silentProgress, { cacheDir });
       const base = `http://127.0.0.1:${spec.hostPort}`;
       const keep = await pushArtifact(base, "app", "1.0.0");
       const drop = await pushArtifact(base, "app", "1.0.1");
@@ -294,7 +298,7 @@ export function registryContainerScenarios(
 
       const del = await fetch(`${base}/v2/app/manifests/${drop.manifest}`, { method: "DELETE" });
       assert.equal(del.status, 202);
-      const output = await garbageCollectContainer(spec.name, lab.env);
+      const output = await garbageCollectContainer(spec.name, lab.env, cacheDir);
       assert.match(output, /blob eligible for deletion|marking/i);
 
       if (canSeeVolume) {
@@ -318,15 +322,15 @@ export function registryContainerScenarios(
     test("garbage collection: empty registry is fine; stopped or missing container is a clear error", async () => {
       const spec = await newSpec();
       await rejectsWith(
-        garbageCollect(engine, spec.name),
+        garbageCollect(engine, spec.name, cacheDir),
         "not-found",
         /no registry container named/,
       );
-      await ensureRegistry(engine, spec);
+      await ensureRegistry(engine, spec, silentProgress, { cacheDir });
       // An empty registry has nothing to collect: that is not a failure.
-      assert.match(await garbageCollect(engine, spec.name), /repositories/);
+      assert.match(await garbageCollect(engine, spec.name, cacheDir), /repositories/);
       await stopRegistry(engine, spec.name);
-      await rejectsWith(garbageCollect(engine, spec.name), "failed", /not running/);
+      await rejectsWith(garbageCollect(engine, spec.name, cacheDir), "failed", /not running/);
     });
 
     test("a port taken by another program is a clear conflict, and nothing is left behind", async () => {
@@ -335,7 +339,7 @@ export function registryContainerScenarios(
       await new Promise<void>((resolve) => server.listen(spec.hostPort, "127.0.0.1", resolve));
       try {
         const error = await rejectsWith(
-          ensureRegistry(engine, spec),
+          ensureRegistry(engine, spec, silentProgress, { cacheDir }),
           "conflict",
           /port \d+ on 127\.0\.0\.1 is already in use/,
         );
@@ -348,12 +352,16 @@ export function registryContainerScenarios(
 
     test("a stopped registry whose port was taken meanwhile fails to start with the same clear error", async () => {
       const spec = await newSpec();
-      await ensureRegistry(engine, spec);
+      await ensureRegistry(engine, spec, silentProgress, { cacheDir });
       await stopRegistry(engine, spec.name);
       const server = createServer();
       await new Promise<void>((resolve) => server.listen(spec.hostPort, "127.0.0.1", resolve));
       try {
-        await rejectsWith(ensureRegistry(engine, spec), "conflict", /already in use/);
+        await rejectsWith(
+          ensureRegistry(engine, spec, silentProgress, { cacheDir }),
+          "conflict",
+          /already in use/,
+        );
         assert.equal(await containersNamed(spec.name), 1, "the existing container is kept");
       } finally {
         await new Promise((resolve) => server.close(resolve));
@@ -362,16 +370,16 @@ export function registryContainerScenarios(
 
     test("a container of that name with another port or image is a clear error with the fix", async () => {
       const spec = await newSpec();
-      await ensureRegistry(engine, spec);
+      await ensureRegistry(engine, spec, silentProgress, { cacheDir });
       const other = { ...spec, hostPort: await freeTcpPort() };
       const error = await rejectsWith(
-        ensureRegistry(engine, other),
+        ensureRegistry(engine, other, silentProgress, { cacheDir }),
         "conflict",
         /exists with other settings: it publishes 127\.0\.0\.1:\d+, not/,
       );
       assert.match(error.hint ?? "", /ksail registry delete/);
       await rejectsWith(
-        ensureRegistry(engine, { ...spec, image: "registry:2" }),
+        ensureRegistry(engine, { ...spec, image: "registry:2" }, silentProgress, { cacheDir }),
         "conflict",
         new RegExp(`runs image ${IMAGE_AS_INSPECTED[lab.product]}, not registry:2`),
       );
@@ -384,13 +392,17 @@ export function registryContainerScenarios(
         Image: "registry:3",
         Labels: { [TEST_LABEL]: RUN },
       });
-      await rejectsWith(ensureRegistry(engine, spec), "conflict", /ksail did not create/);
+      await rejectsWith(
+        ensureRegistry(engine, spec, silentProgress, { cacheDir }),
+        "conflict",
+        /ksail did not create/,
+      );
       await rejectsWith(deleteRegistry(engine, spec), "conflict", /not created by ksail/);
     });
 
     test("the registry joins a cluster network under its own name, and survives that network's removal", async () => {
       const spec = await newSpec();
-      await ensureRegistry(engine, spec);
+      await ensureRegistry(engine, spec, silentProgress, { cacheDir });
       const network = `ksail-test-${RUN}-net`;
       await lab.docker.createNetwork({ Name: network, Labels: { [TEST_LABEL]: RUN } });
       assert.equal(await connectRegistryToNetwork(engine, spec.name, network), true);
@@ -407,7 +419,7 @@ export function registryContainerScenarios(
         assert.equal(await disconnectRegistryFromNetwork(engine, spec.name, network), true);
       }
       await lab.docker.getNetwork(network).remove();
-      const restarted = await ensureRegistry(engine, spec);
+      const restarted = await ensureRegistry(engine, spec, silentProgress, { cacheDir });
       assert.equal(restarted.status.running, true);
     });
   });

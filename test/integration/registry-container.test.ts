@@ -8,8 +8,12 @@ import { describe, test } from "node:test";
 import { connectEngine } from "../../src/engine/docker.js";
 import { KsailError } from "../../src/errors.js";
 import { garbageCollectContainer } from "../../src/registry/garbage-collect.js";
+import { resolveRuntime } from "../../src/config/load.js";
 import { freeTcpPort, startDockerEngine } from "../../lab/docker.js";
 import { registryContainerScenarios } from "./registry-container-scenarios.js";
+
+/** ksail's cache directory as the CLI resolves it here (the registry maintenance lock lives there). */
+const { cacheDir } = resolveRuntime(process.env);
 
 registryContainerScenarios("Docker Engine", startDockerEngine);
 
@@ -40,7 +44,7 @@ describe("no container engine", () => {
       assert.ok(Date.now() - started < 5000);
       assert.match(error.message, new RegExp(host.replace(/[/.]/g, "\\$&")));
       await rejectsWith(
-        garbageCollectContainer("ksail-registry", { DOCKER_HOST: host }),
+        garbageCollectContainer("ksail-registry", { DOCKER_HOST: host }, cacheDir),
         "unreachable",
         /is Docker or Podman running/,
       );

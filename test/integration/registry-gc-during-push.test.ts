@@ -25,6 +25,7 @@ import { RegistryClient } from "../../src/oci/client.js";
 import type { RepositoryRef } from "../../src/oci/reference.js";
 import { ensureRegistry, registrySpec, type RegistrySpec } from "../../src/registry/container.js";
 import { garbageCollect } from "../../src/registry/garbage-collect.js";
+import { resolveRuntime } from "../../src/config/load.js";
 import {
   isReadOnlyConfig,
   readContainerFile,
@@ -42,6 +43,9 @@ import {
   type TestEngine,
 } from "../../lab/docker.js";
 import { runKsail } from "../../lab/ksail.js";
+
+/** ksail's cache directory as the CLI resolves it here (the registry maintenance lock lives there). */
+const { cacheDir } = resolveRuntime(process.env);
 
 const RUN = `t${process.pid}${randomBytes(3).toString("hex")}`;
 const TEST_LABEL = "dev.ksail.test";
@@ -74,7 +78,7 @@ async function newRegistry(): Promise<RegistrySpec> {
     hostPort: await freeTcpPort(),
     labels: { [TEST_LABEL]: RUN },
   });
-  await ensureRegistry(engine, spec);
+  await ensureRegistry(engine, spec, silentProgress, { cacheDir });
   return spec;
 }
 
@@ -222,7 +226,7 @@ describe("garbage collection while pushes run", () => {
 
     const started = performance.now();
     const result = await pruneWorkload(
-      { client, garbageCollect: () => garbageCollect(engine, spec.name) },
+      { client, garbageCollect: () => garbageCollect(engine, spec.name, cacheDir) },
       { repository: app, keep: 2 },
       silentProgress,
     ).finally(() => {
@@ -295,7 +299,7 @@ describe("garbage collection while pushes run", () => {
       (error: unknown) => error,
     );
     assert.ok(refused instanceof KsailError, "the read-only registry took a push");
-    await ensureRegistry(engine, { ...spec }, silentProgress);
+    await ensureRegistry(engine, { ...spec }, silentProgress, { cacheDir });
     // ensure waited for /v2/; the registry takes writes again.
     const pushed = await pushWorkload(
       { client: client },
@@ -318,8 +322,8 @@ describe("garbage collection while pushes run", () => {
       silentProgress,
     );
     const outputs = await Promise.all([
-      garbageCollect(engine, spec.name),
-      garbageCollect(engine, spec.name),
+      garbageCollect(engine, spec.name, cacheDir),
+      garbageCollect(engine, spec.name, cacheDir),
     ]);
     assert.equal(outputs.length, 2);
     assert.equal(

@@ -20,7 +20,7 @@ export async function run(invocation: Invocation<CreateFlags>): Promise<void> {
     {
       ...deps,
       installGitOps: fluxStep({
-        env: ctx.env,
+        cacheDir: deps.cacheDir,
         manifests: flags.fluxManifests,
         kubeconfigFiles: resolveRuntime(ctx.env).kubeconfigFiles,
         projectRoot: input.baseDir,

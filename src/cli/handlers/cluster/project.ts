@@ -26,7 +26,7 @@ export async function openCluster(
     },
   });
   const engine = lazyEngine(ctx.env);
-  const { kindNetwork, kubeconfigFiles } = resolveRuntime(ctx.env);
+  const { kindNetwork, kubeconfigFiles, cacheDir } = resolveRuntime(ctx.env);
   const provisioner = createProvisioner(external ? "External" : config.spec.distribution, {
     env: ctx.env,
     engine,
@@ -34,5 +34,5 @@ export async function openCluster(
     kubeconfigFiles,
     connection: config.spec.connection,
   });
-  return { out, deps: { provisioner, engine, env: ctx.env }, input: { config, baseDir } };
+  return { out, deps: { provisioner, engine, env: ctx.env, cacheDir }, input: { config, baseDir } };
 }

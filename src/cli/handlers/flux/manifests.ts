@@ -1,6 +1,6 @@
 /** Which Flux install manifests `flux install` / `flux uninstall` use. */
 import { loadInstallManifests } from "../../../flux/install.js";
-import { cacheDirectory } from "../../../util/cache-dir.js";
+import { resolveRuntime } from "../../../config/load.js";
 import type { CliContext } from "../../context.js";
 import type { ManifestFlags } from "../../commands/flux.js";
 
@@ -14,6 +14,6 @@ export function manifestsFor(
   return loadInstallManifests({
     ...(flags.manifests === undefined ? {} : { source: flags.manifests }),
     ...(version === undefined ? {} : { version }),
-    cacheDir: cacheDirectory(ctx.env),
+    cacheDir: resolveRuntime(ctx.env).cacheDir,
   });
 }

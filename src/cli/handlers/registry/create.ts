@@ -5,8 +5,8 @@ import { openRegistry, statusJson } from "./spec.js";
 import type { RegistryFlags } from "../../commands/registry.js";
 
 export async function run(invocation: Invocation<RegistryFlags>): Promise<void> {
-  const { out, engine, spec } = await openRegistry(invocation);
-  const result = await ensureRegistry(engine, spec, out);
+  const { out, engine, spec, cacheDir } = await openRegistry(invocation);
+  const result = await ensureRegistry(engine, spec, out, { cacheDir });
   out.result({ action: result.action, ...statusJson(result.status) }, () =>
     result.action === "unchanged"
       ? `registry ${spec.name} already running at ${result.status.hostAddress}`

@@ -6,7 +6,7 @@ import { openRegistry } from "./spec.js";
 import type { RegistryFlags } from "../../commands/registry.js";
 
 export async function run(invocation: Invocation<RegistryFlags>): Promise<void> {
-  const { out, engine, spec } = await openRegistry(invocation);
-  const report = await collectGarbage({ engine }, { name: spec.name }, out);
+  const { out, engine, spec, cacheDir } = await openRegistry(invocation);
+  const report = await collectGarbage({ engine }, { name: spec.name, cacheDir }, out);
   out.result(report, () => `${count(report.blobsDeleted, "blob")} deleted`);
 }

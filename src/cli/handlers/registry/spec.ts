@@ -11,6 +11,7 @@ import { createOutput } from "../../context.js";
 import type { RegistryFlags } from "../../commands/registry.js";
 import type { Invocation } from "../../seam.js";
 import { loadProject } from "../project.js";
+import { resolveRuntime } from "../../../config/load.js";
 
 /**
  * --port/--name/--image over ksail.yaml's spec.options.localRegistry (and KSAIL_REGISTRY_PORT),
@@ -20,6 +21,8 @@ export async function openRegistry({ ctx, flags, globals }: Invocation<RegistryF
   out: Output;
   engine: Engine;
   spec: RegistrySpec;
+  /** ksail's cache directory (Runtime.cacheDir), where the registry maintenance lock lives. */
+  cacheDir: string;
 }> {
   const out = createOutput(ctx, globals, flags.output);
   const { registryPort, registryName, registryImage } = CONFIG_SETTINGS;
@@ -38,7 +41,7 @@ export async function openRegistry({ ctx, flags, globals }: Invocation<RegistryF
   const { config } = await loadProject(ctx, globals, { flags: overrides });
   const spec = registrySpecFromConfig(config);
   const engine = await connectEngine(ctx.env);
-  return { out, engine, spec };
+  return { out, engine, spec, cacheDir: resolveRuntime(ctx.env).cacheDir };
 }
 
 /** What `status -o json` prints (and the other commands return). */

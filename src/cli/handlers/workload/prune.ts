@@ -10,6 +10,7 @@ import { createOutput, parseInteger } from "../../context.js";
 import type { PruneFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
 import { openTarget } from "./target.js";
+import { resolveRuntime } from "../../../config/load.js";
 
 export async function run({ ctx, flags, globals }: Invocation<PruneFlags>): Promise<void> {
   const keep = parseInteger(flags.keep, "--keep", 1);
@@ -23,8 +24,10 @@ export async function run({ ctx, flags, globals }: Invocation<PruneFlags>): Prom
   const out = createOutput(ctx, globals, flags.output);
   const { target, client } = await openTarget(ctx, globals, flags, out, false);
   const local = target.localRegistry;
+  const { cacheDir } = resolveRuntime(ctx.env);
   // A garbage collection that was interrupted left the local registry read-only: undo it first.
-  if (local && flags.dryRun !== true) await restoreReadWriteContainer(local.name, ctx.env, out);
+  if (local && flags.dryRun !== true)
+    await restoreReadWriteContainer(local.name, ctx.env, cacheDir, out);
   // The collector needs the container engine; without one the versions are still deleted
   // (through the registry's API) and the collection is left for later, with a warning.
   let engine: Engine | undefined;
@@ -39,7 +42,8 @@ export async function run({ ctx, flags, globals }: Invocation<PruneFlags>): Prom
   const result = await pruneWorkload(
     {
       client,
-      garbageCollect: local && engine ? () => garbageCollect(engine!, local.name) : undefined,
+      garbageCollect:
+        local && engine ? () => garbageCollect(engine!, local.name, cacheDir) : undefined,
       garbageCollectUnavailable: unavailable,
     },
     {

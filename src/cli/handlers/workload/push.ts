@@ -7,7 +7,7 @@ import { openPushSession } from "../../../workload/push-session.js";
 import { createOutput } from "../../context.js";
 import type { PushFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
-import { keyFile, signatureFormat } from "../../../config/load.js";
+import { keyFile, resolveRuntime, signatureFormat } from "../../../config/load.js";
 import { secretsPolicy } from "../secrets-policy.js";
 import type { RegistryClient } from "../../../oci/client.js";
 import type { RepositoryRef } from "../../../oci/reference.js";
@@ -41,7 +41,7 @@ export async function run({ ctx, flags, globals }: Invocation<PushFlags>): Promi
     signature,
     imageSignatures,
   } = await publishVersion(
-    { client, ...(await openPushSession(ctx.env, out)) },
+    { client, ...(await openPushSession(resolveRuntime(ctx.env).cacheDir, out)) },
     {
       repository: target.repository,
       ...(images.length > 0 ? { images: pinsOf(images) } : {}),

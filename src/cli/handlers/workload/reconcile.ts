@@ -13,7 +13,7 @@ import type { ReconcileFlags } from "../../commands/workload.js";
 import type { Invocation } from "../../seam.js";
 import { connectKube } from "../kube.js";
 import { parseTimeout } from "../project.js";
-import { keyFile, signatureFormat } from "../../../config/load.js";
+import { keyFile, resolveRuntime, signatureFormat } from "../../../config/load.js";
 import { secretsPolicy } from "../secrets-policy.js";
 import {
   imageSignatureLines,
@@ -66,7 +66,7 @@ export async function run({ ctx, flags, globals }: Invocation<ReconcileFlags>): 
     ]);
     const images = await buildProjectImages(ctx, target, client, out);
     ({ pushed, signature, imageSignatures } = await publishVersion(
-      { client, ...(await openPushSession(ctx.env, out)) },
+      { client, ...(await openPushSession(resolveRuntime(ctx.env).cacheDir, out)) },
       {
         repository: target.repository,
         ...(images.length > 0 ? { images: pinsOf(images) } : {}),

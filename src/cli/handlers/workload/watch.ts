@@ -13,7 +13,7 @@ import type { Invocation } from "../../seam.js";
 import { connectKube } from "../kube.js";
 import { parseTimeout } from "../project.js";
 import { secretsPolicy } from "../secrets-policy.js";
-import { keyFile, signatureFormat } from "../../../config/load.js";
+import { keyFile, resolveRuntime, signatureFormat } from "../../../config/load.js";
 import { loadKeyForSigning } from "../signing.js";
 import { lazyEngine } from "../../../engine/docker.js";
 import { workloadImages } from "../../../workload/images.js";
@@ -34,7 +34,7 @@ export async function run({ ctx, flags, globals }: Invocation<WatchFlags>): Prom
   const signKeyPath = keyFile(target.loaded, flags.signKey, "key", ctx.cwd);
   const signingKey =
     signKeyPath === undefined ? undefined : await loadKeyForSigning(ctx, signKeyPath);
-  const session = await openPushSession(ctx.env, out);
+  const session = await openPushSession(resolveRuntime(ctx.env).cacheDir, out);
   // spec.images: rebuilt where their context changed, pinned in every version.
   const { images: imageSpecs, destination } = workloadImages(target);
   const images =
