@@ -46,3 +46,35 @@ export function writeAppContext(
   }
   return dir;
 }
+
+/**
+ * The Deployment the image tests apply: container `web` running `image` (by default the bare
+ * name `web`, as a project's manifests name its own image), with optional annotations so a test
+ * can change the manifest without touching the image.
+ */
+export function appDeployment(
+  options: { image?: string; annotations?: Record<string, string> } = {},
+): string {
+  const annotations = Object.entries(options.annotations ?? {});
+  return [
+    "apiVersion: apps/v1",
+    "kind: Deployment",
+    "metadata:",
+    "  name: web",
+    "  namespace: default",
+    ...(annotations.length > 0
+      ? ["  annotations:", ...annotations.map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`)]
+      : []),
+    "spec:",
+    "  selector:",
+    "    matchLabels: { app: web }",
+    "  template:",
+    "    metadata:",
+    "      labels: { app: web }",
+    "    spec:",
+    "      containers:",
+    "        - name: web",
+    `          image: ${options.image ?? "web"}`,
+    "",
+  ].join("\n");
+}

@@ -213,7 +213,7 @@ export async function listSourceFiles(
     undecodable.sort();
     throw new KsailError(
       "validation",
-      `${undecodable.length} name(s) in ${absRoot} are not valid UTF-8; nothing was pushed`,
+      `${undecodable.length === 1 ? "1 name" : `${undecodable.length} names`} in ${absRoot} ${undecodable.length === 1 ? "is" : "are"} not valid UTF-8; nothing was pushed`,
       {
         details: undecodable.map((name) => `${name}: the name is not UTF-8 (bad bytes as \\xNN)`),
         hint: "Rename them (an artifact's paths are UTF-8, as Flux and kustomize read them), or add them to .sourceignore.",

@@ -24,6 +24,7 @@ import {
   FileDigestCache,
   type BuildSettings,
 } from "./context.js";
+import { count } from "../util/plural.js";
 
 /** Hex digits of the content hash in the tag. */
 export const TAG_HASH_LENGTH = 16;
@@ -199,7 +200,7 @@ async function buildOne(
     },
     (r) =>
       r.built
-        ? `Built ${r.name} → ${r.repository}:${r.tag} (${r.digest.slice(0, 19)}…${r.layersPushed === undefined ? "" : `, ${r.layersPushed} layer(s) pushed`})`
+        ? `Built ${r.name} → ${r.repository}:${r.tag} (${r.digest.slice(0, 19)}…${r.layersPushed === undefined ? "" : `, ${count(r.layersPushed, "layer")} pushed`})`
         : `${r.name} unchanged: ${r.repository}:${r.tag} is in the registry (${r.digest.slice(0, 19)}…)`,
   );
 }

@@ -29,6 +29,7 @@ import { isEncryptedValue } from "../secrets/value-cipher.js";
 import { position, type ParsedYaml, type ValidationIssue } from "./issues.js";
 import { lineAtByte, decode } from "./text.js";
 import { parseYaml } from "./parse.js";
+import { count } from "../util/plural.js";
 
 export interface SecretsPolicy {
   /** Plaintext Secrets and private keys are warnings, not errors. */
@@ -287,7 +288,7 @@ async function checkMacs(guard: Guard): Promise<void> {
     guard.sink.warnings.push({
       file: [...guard.sopsFiles.keys()][0]!,
       rule: "sops-mac-unchecked",
-      message: `the MACs of ${guard.sopsFiles.size} SOPS file(s) were not checked: ${error instanceof Error ? error.message : String(error)}`,
+      message: `the MACs of ${count(guard.sopsFiles.size, "SOPS file")} were not checked: ${error instanceof Error ? error.message : String(error)}`,
     });
     return;
   }

@@ -19,6 +19,7 @@ import { silentProgress, type Progress } from "../progress.js";
 import { renderIdentities } from "../flux/render.js";
 import { displayName } from "./object-diff.js";
 import { semverTags } from "./versions.js";
+import { count } from "../util/plural.js";
 
 export interface AppliedCheck {
   /** namespace/name of the Kustomization. */
@@ -260,11 +261,11 @@ export function appliedMismatch(check: AppliedCheck): KsailError | undefined {
   const what = check.version ?? check.revision;
   const parts = [
     ...(check.missing.length > 0
-      ? [`lacks ${check.missing.length} object(s) of ${what}: ${check.missing.join(", ")}`]
+      ? [`lacks ${count(check.missing.length, "object")} of ${what}: ${check.missing.join(", ")}`]
       : []),
     ...(check.unexpected.length > 0
       ? [
-          `holds ${check.unexpected.length} object(s) not in ${what}: ${check.unexpected.join(", ")}`,
+          `holds ${count(check.unexpected.length, "object")} not in ${what}: ${check.unexpected.join(", ")}`,
         ]
       : []),
   ];

@@ -13,6 +13,7 @@ import { fetchArtifact } from "./artifact-source.js";
 import { silentProgress, type Progress } from "../progress.js";
 import { decryptWhereKeyed, diffObjects, sourceObjects, type ObjectDiff } from "./object-diff.js";
 import { defaultReference, resolveVersion } from "./versions.js";
+import { count } from "../util/plural.js";
 
 export interface FileChange {
   path: string;
@@ -130,7 +131,7 @@ export async function loadSide(
           files: new Map(files.map((file, i) => [file.path, contents[i]!] as const)),
         };
       },
-      (loaded) => `Read ${loaded.files.size} file(s) from ${side.directory}`,
+      (loaded) => `Read ${count(loaded.files.size, "file")} from ${side.directory}`,
     );
   }
   return progress.step(
@@ -147,7 +148,7 @@ export async function loadSide(
       };
     },
     (loaded) =>
-      `Fetched ${loaded.label} (${loaded.digest!.slice(0, 19)}…, ${loaded.files.size} file(s))`,
+      `Fetched ${loaded.label} (${loaded.digest!.slice(0, 19)}…, ${count(loaded.files.size, "file")})`,
   );
 }
 

@@ -244,7 +244,7 @@ export async function pruneWorkload(
     "Delete referrers of deleted versions",
     () => referrersFor(client, repository, result, false),
     (r) =>
-      `Deleted ${r.filter((x) => x.kind !== "index").length} referrer(s) of deleted versions (${r.filter((x) => x.kind === "bundle").length} signature bundle(s))`,
+      `Deleted ${count(r.filter((x) => x.kind !== "index").length, "referrer")} of deleted versions (${count(r.filter((x) => x.kind === "bundle").length, "signature bundle")})`,
   );
   if (garbageCollect) {
     result.garbageCollectionOutput = await progress.step(

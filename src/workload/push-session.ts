@@ -10,6 +10,7 @@ import type { Progress } from "../progress.js";
 import { withFileLock } from "../util/file-lock.js";
 import { openValidationCache, validationCachePath } from "../validate/cache.js";
 import type { PushDeps } from "./push.js";
+import { count } from "../util/plural.js";
 
 export type PushSession = Required<
   Pick<PushDeps, "validationCache" | "exclusive" | "temporaryDirectory">
@@ -26,7 +27,7 @@ export async function openPushSession(cacheDir: string, progress: Progress): Pro
   const swept = await sweepTemporary(temporaryDirectory);
   if (swept.length > 0) {
     progress.info(
-      `Removed ${swept.length} temporary file(s) left by ksail processes that are gone`,
+      `Removed ${count(swept.length, "temporary file")} left by ksail processes that are gone`,
     );
   }
   const validationCache = await openValidationCache(validationCachePath(dir));

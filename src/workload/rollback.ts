@@ -33,6 +33,7 @@ import { imageDestination, type ImageDestination } from "../images/destination.j
 import { imagesOfVersion, verifyImages, type ImageVerifyResult } from "./image-signatures.js";
 import { verifyArtifact } from "./verify.js";
 import { listVersions, resolveVersion, semverTags, versionNotFound } from "./versions.js";
+import { count } from "../util/plural.js";
 
 export interface RollbackInput {
   target: ReconcileTarget;
@@ -166,7 +167,7 @@ async function verifyPinnedImages(
   const pinned = await imagesOfVersion(client, input.repository, digest, destination);
   if (pinned.length === 0) return [];
   const results = await progress.step(
-    `Verify the signatures of the ${pinned.length} image(s) ${version} pins`,
+    `Verify the signatures of the ${count(pinned.length, "image")} ${version} pins`,
     () => verifyImages({ client }, { images: pinned, publicKey: input.publicKey! }),
   );
   const failed = results.filter((r) => !r.ok);

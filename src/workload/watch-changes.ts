@@ -103,7 +103,8 @@ function inotifyLimit(): number | undefined {
 function budgetSpent(root: string, folder: string, count?: number, cause?: unknown): KsailError {
   const limit = inotifyLimit();
   const raise = Math.max(524_288, (limit ?? 0) * 2);
-  const more = count && count > 1 ? ` and ${count - 1} more folder(s)` : "";
+  const more =
+    count && count > 1 ? ` and ${count - 1} more ${count - 1 === 1 ? "folder" : "folders"}` : "";
   return new KsailError(
     "failed",
     `cannot watch ${folder}${more}: the inotify watch limit${limit ? ` (${limit})` : ""} is reached, so ${root} cannot be watched whole`,

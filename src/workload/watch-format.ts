@@ -1,5 +1,6 @@
 /** How `ksail workload watch` prints a cycle: one line on stderr (problems below it), or JSON. */
 import type { CycleReport } from "./watch.js";
+import { count } from "../util/plural.js";
 
 function ms(value: number | undefined): string | undefined {
   if (value === undefined) return undefined;
@@ -53,7 +54,7 @@ export function formatCycle(report: CycleReport): string {
       return `· ${what}: content unchanged, ${version} is current (${timings(report)})`;
     case "invalid":
       return [
-        `✗ ${what}: invalid, nothing pushed — ${report.problems?.length ?? 0} problem(s):`,
+        `✗ ${what}: invalid, nothing pushed — ${count(report.problems?.length ?? 0, "problem")}:`,
         ...(report.problems ?? []).map((p) => `    ${p}`),
       ].join("\n");
     case "flux-failed":

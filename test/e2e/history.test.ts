@@ -190,7 +190,7 @@ describe("history: rollback, resume and the inventory check on a real API server
     assert.equal(run.code, 1, run.stderr);
     assert.match(
       run.stderr,
-      /Kustomization flux-system\/hist reports 0\.0\.5 applied, but its inventory lacks 1 object\(s\) of 0\.0\.5: ConfigMap default\/hist-settings; and holds 1 object\(s\) not in 0\.0\.5: ConfigMap default\/hist-decoy/,
+      /Kustomization flux-system\/hist reports 0\.0\.5 applied, but its inventory lacks 1 object of 0\.0\.5: ConfigMap default\/hist-settings; and holds 1 object not in 0\.0\.5: ConfigMap default\/hist-decoy/,
     );
   });
 });

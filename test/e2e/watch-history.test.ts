@@ -169,7 +169,7 @@ describe("workload watch with rollback and the inventory check", () => {
     assert.equal(wrong.version, "0.0.8");
     assert.match(
       wrong.message ?? "",
-      /Kustomization flux-system\/pinwatch reports 0\.0\.8 applied, but its inventory lacks 1 object\(s\) of 0\.0\.8: ConfigMap default\/pinwatch-settings; and holds 1 object\(s\) not in 0\.0\.8: ConfigMap default\/pinwatch-decoy/,
+      /Kustomization flux-system\/pinwatch reports 0\.0\.8 applied, but its inventory lacks 1 object of 0\.0\.8: ConfigMap default\/pinwatch-settings; and holds 1 object not in 0\.0\.8: ConfigMap default\/pinwatch-decoy/,
     );
     assert.match(wrong.hint ?? "", /spec\.path/);
 

@@ -12,27 +12,10 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { RegistryClient } from "../../src/oci/client.js";
 import { KsailError } from "../../src/errors.js";
-import { writeAppContext } from "../../lab/app-image.js";
+import { appDeployment, writeAppContext } from "../../lab/app-image.js";
 import { startDockerEngine, type TestEngine } from "../../lab/docker.js";
 import { json, runKsail } from "../../lab/ksail.js";
 import { startRegistry, type LabRegistry } from "../../lab/registry.js";
-
-const DEPLOYMENT = `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  namespace: default
-spec:
-  selector:
-    matchLabels: { app: web }
-  template:
-    metadata:
-      labels: { app: web }
-    spec:
-      containers:
-        - name: web
-          image: web
-`;
 
 interface BuildItem {
   name: string;
@@ -66,7 +49,7 @@ describe("ksail workload build / push with spec.images", { timeout: 600_000 }, (
     const name = `app${++projects}`;
     const dir = await mkdtemp(join(tmpdir(), "ksail-cli-images-"));
     mkdirSync(join(dir, "k8s"));
-    writeFileSync(join(dir, "k8s", "deploy.yaml"), DEPLOYMENT);
+    writeFileSync(join(dir, "k8s", "deploy.yaml"), appDeployment());
     const entries = Object.entries(images).map(([name, dockerfile]) => {
       writeAppContext(
         `${name} content`,

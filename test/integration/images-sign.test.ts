@@ -11,7 +11,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { writeAppContext } from "../../lab/app-image.js";
+import { appDeployment, writeAppContext } from "../../lab/app-image.js";
 import { cosign3Binary, cosignBinary, runCosign, type CosignRun } from "../../lab/cosign.js";
 import { startDockerEngine, type TestEngine } from "../../lab/docker.js";
 import { json, runKsail } from "../../lab/ksail.js";
@@ -19,22 +19,6 @@ import { startWatch } from "../../lab/watch.js";
 import { startRegistry, type LabRegistry } from "../../lab/registry.js";
 
 const PASSWORD = "image-signing-test";
-const DEPLOYMENT = `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  namespace: default
-spec:
-  selector:
-    matchLabels: { app: web }
-  template:
-    metadata:
-      labels: { app: web }
-    spec:
-      containers:
-        - name: web
-          image: web
-`;
 
 interface SignatureJson {
   format: "bundle" | "legacy";
@@ -106,7 +90,7 @@ describe(
       [engine, registry] = await Promise.all([startDockerEngine(), startRegistry()]);
       project = await mkdtemp(join(tmpdir(), "ksail-images-sign-"));
       mkdirSync(join(project, "k8s"));
-      writeFileSync(join(project, "k8s", "deploy.yaml"), DEPLOYMENT);
+      writeFileSync(join(project, "k8s", "deploy.yaml"), appDeployment());
       writeAppContext("signed v1", {}, join(project, "web"));
       writeFileSync(
         join(project, "ksail.yaml"),

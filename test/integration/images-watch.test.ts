@@ -12,28 +12,10 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { RegistryClient } from "../../src/oci/client.js";
 import { listVersions } from "../../src/workload/versions.js";
-import { writeAppContext } from "../../lab/app-image.js";
+import { appDeployment, writeAppContext } from "../../lab/app-image.js";
 import { startDockerEngine, type TestEngine } from "../../lab/docker.js";
 import { startRegistry, type LabRegistry } from "../../lab/registry.js";
 import { startWatch } from "../../lab/watch.js";
-
-const DEPLOYMENT = (note: string) => `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  namespace: default
-  annotations: { note: ${JSON.stringify(note)} }
-spec:
-  selector:
-    matchLabels: { app: web }
-  template:
-    metadata:
-      labels: { app: web }
-    spec:
-      containers:
-        - name: web
-          image: web
-`;
 
 describe("workload watch with spec.images", { timeout: 600_000 }, () => {
   let engine: TestEngine;
@@ -51,7 +33,10 @@ describe("workload watch with spec.images", { timeout: 600_000 }, () => {
   it("rebuilds only on context changes, and each version pins the digest built", async () => {
     const project = await mkdtemp(join(tmpdir(), "ksail-watch-images-"));
     mkdirSync(join(project, "k8s"));
-    writeFileSync(join(project, "k8s", "deploy.yaml"), DEPLOYMENT("one"));
+    writeFileSync(
+      join(project, "k8s", "deploy.yaml"),
+      appDeployment({ annotations: { note: "one" } }),
+    );
     const web = writeAppContext("v1", { ".dockerignore": "*.md\n" }, join(project, "web"));
     const port = registry.registry.split(":")[1];
     writeFileSync(
@@ -91,7 +76,10 @@ describe("workload watch with spec.images", { timeout: 600_000 }, () => {
 
       // An ignored file in the context: no cycle. Then a manifest save: a cycle without a build.
       writeFileSync(join(web, "NOTES.md"), "ignored by .dockerignore\n");
-      writeFileSync(join(project, "k8s", "deploy.yaml"), DEPLOYMENT("two"));
+      writeFileSync(
+        join(project, "k8s", "deploy.yaml"),
+        appDeployment({ annotations: { note: "two" } }),
+      );
       const manifest = await watch.cycle(3, 120_000);
       assert.equal(manifest.outcome, "pushed", watch.describe());
       assert.deepEqual(manifest.changed, ["deploy.yaml"], watch.describe());

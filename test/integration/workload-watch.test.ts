@@ -193,10 +193,7 @@ describe("workload watch, push only (no cluster)", () => {
       const stopped = await watch.stop("SIGTERM");
       assert.equal(stopped.exitCode, 0, watch.describe());
     }
-    assert.match(
-      watch.describe(),
-      /Stopped after 5 cycle\(s\); 3 version\(s\) pushed, newest 0\.0\.3/,
-    );
+    assert.match(watch.describe(), /Stopped after 5 cycles; 3 versions pushed, newest 0\.0\.3/);
     await assertCompleteTags(client, registry.registry, "loop");
   });
 

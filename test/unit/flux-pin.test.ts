@@ -72,7 +72,7 @@ describe("pins and revisions", () => {
     assert.equal(error?.kind, "failed");
     assert.equal(
       error?.message,
-      "Kustomization flux-system/demo reports 0.0.2 applied, but its inventory lacks 2 object(s) of 0.0.2: ConfigMap default/a, Deployment default/web; and holds 1 object(s) not in 0.0.2: ConfigMap default/other",
+      "Kustomization flux-system/demo reports 0.0.2 applied, but its inventory lacks 2 objects of 0.0.2: ConfigMap default/a, Deployment default/web; and holds 1 object not in 0.0.2: ConfigMap default/other",
     );
   });
 });

@@ -199,7 +199,7 @@ describe("cycle output", () => {
         problems: ["a.yaml:3:1: missing metadata.name"],
         timings: { totalMs: 90 },
       }),
-      "✗ a.yaml, b.yaml, c.yaml +1 more: invalid, nothing pushed — 1 problem(s):\n    a.yaml:3:1: missing metadata.name",
+      "✗ a.yaml, b.yaml, c.yaml +1 more: invalid, nothing pushed — 1 problem:\n    a.yaml:3:1: missing metadata.name",
     );
     const json = JSON.parse(
       cycleJson({

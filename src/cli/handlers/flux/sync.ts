@@ -35,7 +35,7 @@ export async function run(invocation: Invocation<SyncCommandFlags>): Promise<voi
         ? `\nFlux verifies cosign signatures with the key in Secret ${verify.secretName}`
         : "") +
       (sops && sops.identities.length > 0
-        ? `\nFlux decrypts SOPS files with the age key(s) of ${sops.decryption.matched.join(", ")} (Secret ${sops.decryption.secretName})`
+        ? `\nFlux decrypts SOPS files with the age ${sops.decryption.matched.length === 1 ? "key" : "keys"} of ${sops.decryption.matched.join(", ")} (Secret ${sops.decryption.secretName})`
         : ""),
   );
 }

@@ -20,6 +20,7 @@ import { workloadImages } from "../../../workload/images.js";
 import { ImageRebuilder } from "../../../images/rebuild.js";
 import { openTarget } from "./target.js";
 import { keepYoungGenerationSmall } from "../../../util/young-generation.js";
+import { count } from "../../../util/plural.js";
 
 export async function run({ ctx, flags, globals }: Invocation<WatchFlags>): Promise<void> {
   const out = createOutput(ctx, globals, flags.output);
@@ -111,7 +112,7 @@ export async function run({ ctx, flags, globals }: Invocation<WatchFlags>): Prom
   }
   if (!summary) throw new KsailError("failed", "the watch loop ended without a summary");
   out.info(
-    `Stopped after ${summary.cycles} cycle(s); ${summary.pushed} version(s) pushed${summary.lastVersion ? `, newest ${summary.lastVersion}` : ""}.`,
+    `Stopped after ${count(summary.cycles, "cycle")}; ${count(summary.pushed, "version")} pushed${summary.lastVersion ? `, newest ${summary.lastVersion}` : ""}.`,
   );
   // A reconcile wait cut short by Ctrl-C may still hold its API watch open until its timeout:
   // end the process once everything above is written (the push is finished or safely abandoned).
