@@ -20,11 +20,29 @@ import { RegistryClient } from "../../src/oci/client.js";
 import { pullWorkload } from "../../src/workload/pull.js";
 import { pushWorkload } from "../../src/workload/push.js";
 import { listVersions } from "../../src/workload/versions.js";
-import { appDeployment, writeAppContext } from "../../lab/app-image.js";
+import { writeAppContext } from "../../lab/app-image.js";
 import { startDockerEngine, type TestEngine } from "../../lab/docker.js";
 import { fluxBinary, fluxBuild } from "../../lab/flux-build.js";
 import { startRegistry, type LabRegistry } from "../../lab/registry.js";
 
+const DEPLOYMENT = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: default
+spec:
+  selector:
+    matchLabels: { app: web }
+  template:
+    metadata:
+      labels: { app: web }
+    spec:
+      containers:
+        - name: web
+          image: web:dev
+        - name: sidecar
+          image: busybox:1.36
+`;
 const SERVICE = `apiVersion: v1
 kind: Service
 metadata:
@@ -74,7 +92,7 @@ describe("push with spec.images", { timeout: 600_000 }, () => {
       const work = await mkdtemp(join(tmpdir(), "ksail-images-push-"));
       const source = join(work, "k8s");
       mkdirSync(source);
-      writeFileSync(join(source, "deploy.yaml"), appDeployment({ image: "web:dev" }));
+      writeFileSync(join(source, "deploy.yaml"), DEPLOYMENT);
       writeFileSync(join(source, "service.yaml"), SERVICE);
       const withKustomization = layout.startsWith("with a");
       if (withKustomization)
