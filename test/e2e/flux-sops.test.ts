@@ -230,7 +230,7 @@ describe("Flux decrypts SOPS files encrypted by ksail (process lab)", () => {
         );
         runs.push(sync);
         assert.equal(sync.code, 0, sync.stderr);
-        assert.match(sync.stdout, /Flux decrypts SOPS files with the age key\(s\) of age1/);
+        assert.match(sync.stdout, /Flux decrypts SOPS files with the age key of age1/);
         const reconcile = await ksail("workload", "reconcile", "--timeout", "60s");
         runs.push(reconcile);
         const context = `\n${reconcile.stderr}\n${diagnose()}`;
