@@ -39,7 +39,7 @@ describe("Output steps", () => {
         await out.step(
           "Upload blobs",
           async () => time.advance(250),
-          () => "Uploaded 2 blob(s)",
+          () => "Uploaded 2 blobs",
         );
         out.info("  retrying (2) in 80ms");
         time.advance(1500);
@@ -57,7 +57,7 @@ describe("Output steps", () => {
       [
         "► Push",
         "► Upload blobs",
-        "✓ Uploaded 2 blob(s) (250ms)",
+        "✓ Uploaded 2 blobs (250ms)",
         "  retrying (2) in 80ms",
         "✓ Pushed 0.0.1 (1.8s)",
         "► Tag version",
